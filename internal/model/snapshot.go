@@ -1,0 +1,142 @@
+package model
+
+import "time"
+
+// Snapshot is everything keeptune learned about one host in one run. Fact sources fill it; rules
+// only read it. It is also the "facts" part of the JSON report, so its field names are part of
+// the documented output (docs/json.md).
+type Snapshot struct {
+	Host HostInfo `json:"host"`
+	// Namespaces holds the network namespaces audited. The first one is the namespace keeptune
+	// runs in; more are present with --all-netns.
+	Namespaces []Namespace `json:"namespaces"`
+	// Global holds the sysctls that are not per network namespace (fs.file-max, fs.nr_open,
+	// nf_conntrack_max on the host).
+	Global []Sysctl `json:"global"`
+	// SysctlFiles are the sysctl configuration files in the order systemd-sysctl and
+	// `sysctl --system` apply them.
+	SysctlFiles []string `json:"sysctl_files"`
+	// Conflicts are keys that more than one file sets to different values.
+	Conflicts []SysctlConflict `json:"sysctl_conflicts"`
+	// Processes are the processes that own TCP sockets (or listen), as far as they are visible.
+	Processes []Process `json:"processes"`
+	// Problems are the facts that could not be read, and why.
+	Problems []Problem `json:"problems"`
+}
+
+// HostInfo identifies the host and the run.
+type HostInfo struct {
+	Hostname string    `json:"hostname"`
+	Kernel   string    `json:"kernel"`
+	Root     string    `json:"root"` // "/" or the injected root the facts were read from
+	Euid     int       `json:"euid"`
+	TakenAt  time.Time `json:"taken_at"`
+}
+
+// Namespace is one network namespace and the per-namespace facts read inside it.
+type Namespace struct {
+	// Inode identifies the namespace (the number in net:[4026531840]).
+	Inode uint64 `json:"inode"`
+	// Name is how people know it: "host", an `ip netns` name, or the processes in it.
+	Name string `json:"name"`
+	// Current is true for the namespace keeptune itself runs in.
+	Current bool `json:"current"`
+	// PIDs lists a few processes in the namespace (the first ones found), to name and enter it.
+	PIDs      []int             `json:"pids,omitempty"`
+	Sysctls   []Sysctl          `json:"sysctls"`
+	Keepalive KeepaliveSettings `json:"keepalive"`
+	Conntrack *Conntrack        `json:"conntrack,omitempty"`
+}
+
+// Sysctl is one kernel setting: its live value and every file that sets it.
+type Sysctl struct {
+	Key string `json:"key"` // dotted name, net.ipv4.tcp_keepalive_time
+	// Value is the live value from /proc/sys with whitespace normalised; empty when unreadable.
+	Value    string `json:"value"`
+	Readable bool   `json:"readable"`
+	// Default is the kernel's default where it is fixed and known ("" when it depends on the
+	// machine, like fs.file-max).
+	Default string `json:"default,omitempty"`
+	// Source says where the live value comes from.
+	Source Source `json:"source"`
+	// Assignments are the lines that set the key, in the order they are applied; the last one
+	// wins at boot. Only the current (host) namespace is set by these files.
+	Assignments []SysctlAssignment `json:"assignments,omitempty"`
+}
+
+// Winner returns the assignment applied last (the one in force after boot), or nil.
+func (s Sysctl) Winner() *SysctlAssignment {
+	if len(s.Assignments) == 0 {
+		return nil
+	}
+	return &s.Assignments[len(s.Assignments)-1]
+}
+
+// SysctlAssignment is one `key = value` line in a sysctl configuration file.
+type SysctlAssignment struct {
+	File  string `json:"file"`
+	Line  int    `json:"line"`
+	Value string `json:"value"`
+	// IgnoreErrors is the leading '-' of systemd's syntax: a failure to set it is not an error.
+	IgnoreErrors bool `json:"ignore_errors,omitempty"`
+}
+
+// SysctlConflict is a key set to different values by more than one file.
+type SysctlConflict struct {
+	Key         string             `json:"key"`
+	Assignments []SysctlAssignment `json:"assignments"` // in application order: the last wins
+}
+
+// Conntrack is the connection-tracking state of a namespace, present only when nf_conntrack is
+// loaded.
+type Conntrack struct {
+	EstablishedTimeout Setting[time.Duration] `json:"established_timeout"`
+	Max                Setting[int]           `json:"max"`
+	Count              Setting[int]           `json:"count"`
+}
+
+// Process is a process that owns sockets.
+type Process struct {
+	PID  int    `json:"pid"`
+	Comm string `json:"comm"`
+	Exe  string `json:"exe,omitempty"`
+	// NetnsInode is the network namespace the process lives in.
+	NetnsInode uint64 `json:"netns_inode"`
+	// Listening lists the TCP ports it listens on ("0.0.0.0:80", "[::]:443").
+	Listening []string `json:"listening,omitempty"`
+	// TCPSockets counts its TCP sockets (all states, listeners included).
+	TCPSockets int `json:"tcp_sockets"`
+	// NofileSoft and NofileHard are its RLIMIT_NOFILE (-1 means unlimited).
+	NofileSoft Setting[int64] `json:"nofile_soft"`
+	NofileHard Setting[int64] `json:"nofile_hard"`
+	// OpenFiles is how many descriptors it holds (when its fd table was readable).
+	OpenFiles int `json:"open_files,omitempty"`
+	// Go is set when the binary is a Go program.
+	Go *GoBinary `json:"go,omitempty"`
+}
+
+// GoBinary describes a Go program found through debug/buildinfo.
+type GoBinary struct {
+	Version string `json:"version"` // go1.22.3
+	Path    string `json:"path,omitempty"`
+	// Keepalive is what the Go runtime puts on its sockets unless the program says otherwise.
+	Keepalive KeepaliveSettings `json:"keepalive"`
+}
+
+// Problem is a fact keeptune could not read: what, why, and what would let it.
+type Problem struct {
+	What string `json:"what"`
+	Err  string `json:"error"`
+	// Needs names the privilege that would read it ("root", "CAP_SYS_PTRACE"), if one would.
+	Needs string `json:"needs,omitempty"`
+}
+
+// Lookup returns the sysctl with the given key from a list.
+func Lookup(list []Sysctl, key string) (Sysctl, bool) {
+	for _, s := range list {
+		if s.Key == key {
+			return s, true
+		}
+	}
+	return Sysctl{}, false
+}
