@@ -100,6 +100,8 @@ type Process struct {
 	PID  int    `json:"pid"`
 	Comm string `json:"comm"`
 	Exe  string `json:"exe,omitempty"`
+	// Unit is the systemd unit the process runs in ("nginx.service"), from /proc/PID/cgroup.
+	Unit string `json:"unit,omitempty"`
 	// NetnsInode is the network namespace the process lives in.
 	NetnsInode uint64 `json:"netns_inode"`
 	// Listening lists the TCP ports it listens on ("0.0.0.0:80", "[::]:443").
@@ -129,6 +131,8 @@ type Problem struct {
 	Err  string `json:"error"`
 	// Needs names the privilege that would read it ("root", "CAP_SYS_PTRACE"), if one would.
 	Needs string `json:"needs,omitempty"`
+	// Location is set when the problem is in a file keeptune read (a garbled sysctl.d line).
+	Location *Location `json:"location,omitempty"`
 }
 
 // Lookup returns the sysctl with the given key from a list.

@@ -1,0 +1,134 @@
+// Package rules turns facts into findings. Each rule has a stable ID (KTnnn), a name, the highest
+// severity it emits, and its documentation (what it checks, why it matters, how to fix it, the
+// source of the facts it relies on). docs/rules.md is generated from these fields; a test keeps
+// it in sync.
+//
+// Rule families: KT0xx facts keeptune could not read, KT1xx keepalive and sysctl files, KT2xx
+// unacknowledged data, KT3xx connection tracking, KT4xx capacity, KT5xx network namespaces,
+// KT6xx programs.
+package rules
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/keeptune/keeptune/internal/model"
+)
+
+// Rule is one check.
+type Rule struct {
+	ID       string
+	Name     string // kebab-case, usable instead of the ID in --enable/--disable
+	Title    string
+	Severity model.Severity // the highest severity the rule emits
+
+	// Documentation, rendered into docs/rules.md.
+	What, Why, Fix, Source string
+
+	Check func(in *Input) []model.Finding
+}
+
+// Input is what rules read.
+type Input struct {
+	Snapshot *model.Snapshot
+	Profile  model.Profile
+	// ExpectConnections is the number of concurrent connections the host is meant to hold
+	// (--expect-connections); 0 means unknown, and capacity rules that need it stay silent.
+	ExpectConnections int
+}
+
+// Selection narrows which rules run. Entries are IDs or names; empty Enable means all.
+type Selection struct {
+	Enable  []string
+	Disable []string
+}
+
+// All returns every rule, ordered by ID.
+func All() []Rule {
+	all := []Rule{
+		factUnreadable, sysctlSyntax,
+		keepaliveDetection, keepaliveTimeRange, keepaliveIntvlRange, keepaliveProbesRange,
+		sysctlNotPersisted, sysctlConflict,
+		unackedTimeout,
+		conntrackBelowKeepalive,
+		somaxconnLow, synBacklogBelowSomaxconn, fileMaxLow, nofileLow, conntrackTableFill,
+		namespaceDefaults,
+		goRuntimeKeepalive,
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	return all
+}
+
+// Select returns the rules a selection keeps, or an error naming an unknown ID or name.
+func Select(sel Selection) ([]Rule, error) {
+	all := All()
+	known := map[string]bool{}
+	for _, r := range all {
+		known[strings.ToUpper(r.ID)] = true
+		known[strings.ToUpper(r.Name)] = true
+	}
+	norm := func(list []string) (map[string]bool, error) {
+		out := map[string]bool{}
+		for _, s := range list {
+			for _, part := range strings.Split(s, ",") {
+				part = strings.ToUpper(strings.TrimSpace(part))
+				if part == "" {
+					continue
+				}
+				if !known[part] {
+					return nil, fmt.Errorf("unknown rule %q: see `keeptune rules` for the list", part)
+				}
+				out[part] = true
+			}
+		}
+		return out, nil
+	}
+	enable, err := norm(sel.Enable)
+	if err != nil {
+		return nil, err
+	}
+	disable, err := norm(sel.Disable)
+	if err != nil {
+		return nil, err
+	}
+	var out []Rule
+	for _, r := range all {
+		id, name := strings.ToUpper(r.ID), strings.ToUpper(r.Name)
+		if len(enable) > 0 && !enable[id] && !enable[name] {
+			continue
+		}
+		if disable[id] || disable[name] {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Run applies rules to the input and returns their findings, most severe first.
+func Run(in *Input, rules []Rule) []model.Finding {
+	var out []model.Finding
+	for _, r := range rules {
+		for _, f := range r.Check(in) {
+			f.Rule = r.ID
+			out = append(out, f)
+		}
+	}
+	Sort(out)
+	return out
+}
+
+// Sort orders findings by severity (highest first), then rule, then subject.
+func Sort(fs []model.Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
+		if a.Rule != b.Rule {
+			return a.Rule < b.Rule
+		}
+		return a.Subject < b.Subject
+	})
+}

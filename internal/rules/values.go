@@ -1,0 +1,151 @@
+package rules
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keeptune/keeptune/internal/model"
+)
+
+// sysctlInt returns a readable sysctl's value as an integer.
+func sysctlInt(list []model.Sysctl, key string) (model.Sysctl, int64, bool) {
+	s, ok := model.Lookup(list, key)
+	if !ok || !s.Readable {
+		return s, 0, false
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(s.Value), 10, 64)
+	if err != nil {
+		return s, 0, false
+	}
+	return s, v, true
+}
+
+// evidence describes a sysctl as evidence.
+func evidence(s model.Sysctl) model.Evidence {
+	return model.Evidence{Name: s.Key, Value: s.Value, Source: s.Source}
+}
+
+// seconds renders a count of seconds with its human form: "7200 s (2h0m0s)".
+func seconds(d time.Duration) string {
+	s := int64(d / time.Second)
+	if d < time.Minute {
+		return fmt.Sprintf("%d s", s)
+	}
+	return fmt.Sprintf("%d s (%s)", s, human(d))
+}
+
+// human renders a duration without trailing zero units: 2h11m15s, 10m, 102.2s.
+func human(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func nsLabel(ns model.Namespace) string {
+	if ns.Name != "" {
+		return ns.Name
+	}
+	return fmt.Sprintf("netns %d", ns.Inode)
+}
+
+// subject names a sysctl in a namespace.
+func subject(ns model.Namespace, key string) string {
+	return key + " in " + nsLabel(ns)
+}
+
+// sysctlDropIn is the file keeptune proposes for new sysctl lines.
+const sysctlDropIn = "/etc/sysctl.d/60-keeptune.conf"
+
+// dropInAfter returns a file name in /etc/sysctl.d that systemd-sysctl applies after every one of
+// the given assignments, so that the line written there wins at boot.
+func dropInAfter(assignments []*model.SysctlAssignment) string {
+	candidates := []string{sysctlDropIn, "/etc/sysctl.d/99-keeptune.conf", "/etc/sysctl.d/99-zz-keeptune.conf", "/etc/sysctl.d/zz-keeptune.conf"}
+	for _, c := range candidates {
+		ok := true
+		for _, a := range assignments {
+			if a != nil && (a.File == "/etc/sysctl.conf" || path.Base(a.File) >= path.Base(c)) {
+				ok = false // /etc/sysctl.conf comes last with `sysctl --system` whatever the names
+			}
+		}
+		if ok {
+			return c
+		}
+	}
+	return candidates[len(candidates)-1]
+}
+
+// editable reports whether an assignment lives in the administrator's own configuration (/etc),
+// where changing the line in place is the clean fix; files under /usr/lib and /run belong to
+// packages and runtimes and are overridden by a drop-in instead.
+func editable(a *model.SysctlAssignment) bool {
+	return a != nil && strings.HasPrefix(a.File, "/etc/")
+}
+
+// setting is one key = value a fix proposes.
+type setting struct {
+	sysctl   model.Sysctl
+	proposed string
+}
+
+// sysctlFix says exactly how to set keys to values in a namespace, persistently.
+func sysctlFix(ns model.Namespace, settings ...setting) *model.Fix {
+	if len(settings) == 0 {
+		return nil
+	}
+	var lines, applies []string
+	for _, s := range settings {
+		lines = append(lines, fmt.Sprintf("%s = %s", s.sysctl.Key, s.proposed))
+		applies = append(applies, fmt.Sprintf("%s=%s", s.sysctl.Key, s.proposed))
+	}
+	fix := &model.Fix{Line: strings.Join(lines, "\n")}
+	if len(settings) == 1 {
+		fix.Key = settings[0].sysctl.Key
+		fix.Current = settings[0].sysctl.Value
+		fix.Proposed = settings[0].proposed
+	}
+	if !ns.Current {
+		target := "the namespace"
+		if len(ns.PIDs) > 0 {
+			target = fmt.Sprintf("/proc/%d/ns/net", ns.PIDs[0])
+		}
+		fix.Apply = fmt.Sprintf("nsenter --net=%s sysctl -w %s", target, strings.Join(applies, " "))
+		fix.Note = "This namespace does not read /etc/sysctl.d: set the values where it is created. " +
+			"Kubernetes: pod spec.securityContext.sysctls (net.ipv4.tcp_keepalive_* and tcp_fin_timeout are safe sysctls since 1.29; " +
+			"others need kubelet --allowed-unsafe-sysctls). Docker: docker run --sysctl KEY=VALUE. ip netns: ip netns exec NAME sysctl -w KEY=VALUE in the script that creates it."
+		return fix
+	}
+	fix.Apply = "sysctl -w " + strings.Join(applies, " ")
+	if len(settings) == 1 {
+		if w := settings[0].sysctl.Winner(); editable(w) {
+			fix.File, fix.FileLine = w.File, w.Line
+			return fix
+		}
+	}
+	var winners []*model.SysctlAssignment
+	var stale []string
+	for _, s := range settings {
+		w := s.sysctl.Winner()
+		winners = append(winners, w)
+		for _, a := range s.sysctl.Assignments {
+			if strings.HasPrefix(a.File, "/etc/") {
+				stale = append(stale, fmt.Sprintf("%s:%d", a.File, a.Line))
+			}
+		}
+	}
+	fix.File = dropInAfter(winners)
+	if len(stale) > 0 {
+		fix.Note = "The new file is applied after " + strings.Join(stale, ", ") + ", which also set these keys: delete those lines to keep one source of truth."
+	}
+	return fix
+}
+
+// secondsValue formats a duration as the whole-seconds value sysctls take.
+func secondsValue(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
