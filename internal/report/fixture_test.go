@@ -1,0 +1,324 @@
+package report
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/keeptune/keeptune/internal/model"
+)
+
+// The fixtures are hand-made so that every part of every renderer has something to show, and
+// every field of the model is set somewhere (TestFixtureCoversModel keeps it that way: a field
+// added to the model must show up in the fixture, hence in the goldens and in docs/json.md).
+
+var (
+	kernelDefault = model.Source{Kind: model.SourceKernelDefault}
+	runtimeSet    = model.Source{Kind: model.SourceRuntime}
+	live          = model.Source{Kind: model.SourceLive, Detail: "/proc/sys"}
+)
+
+func fileSource(file string, line int) model.Source {
+	return model.Source{Kind: model.SourceSysctlFile, File: file, Line: line}
+}
+
+func sysctl(key, value string, src model.Source, def string) model.Sysctl {
+	return model.Sysctl{Key: key, Value: value, Readable: true, Default: def, Source: src}
+}
+
+func testTool() ToolInfo {
+	return ToolInfo{
+		Name:           "keeptune",
+		Version:        "0.3.0",
+		InformationURI: "https://github.com/keeptune/keeptune",
+		DocsURI:        "https://github.com/keeptune/keeptune/blob/v0.3.0/",
+	}
+}
+
+func testProfile() model.Profile {
+	return model.Profile{
+		Name:              "api-gateway",
+		Description:       "API gateways and reverse proxies in front of many long-lived client connections",
+		Source:            "hosting guides, workload table (research/configs-and-tools.md)",
+		Idle:              model.DurationRange{Min: 5 * time.Minute, Max: 15 * time.Minute, Recommended: 10 * time.Minute},
+		Interval:          model.DurationRange{Min: 15 * time.Second, Max: 75 * time.Second, Recommended: 30 * time.Second},
+		Probes:            model.IntRange{Min: 3, Max: 9, Recommended: 5},
+		MaxDetection:      36 * time.Minute,
+		MaxUnackedTimeout: 5 * time.Minute,
+		Retries2:          8,
+	}
+}
+
+func testRules() []RuleInfo {
+	return []RuleInfo{
+		{ID: "KT002", Name: "sysctl-syntax", Title: "Unreadable line in a sysctl file", Severity: model.SeverityWarning,
+			HelpURI: "docs/rules.md#kt002", Description: "A line in a sysctl configuration file is not `key = value`; systemd-sysctl skips it."},
+		{ID: "KT101", Name: "keepalive-detection-time", Title: "Dead-peer detection time outside the profile", Severity: model.SeverityError,
+			HelpURI: "docs/rules.md#kt101", Description: "idle + intvl*probes of the namespace's keepalive sysctls exceeds the profile's maximum detection time."},
+		{ID: "KT104", Name: "keepalive-probes-range", Title: "net.ipv4.tcp_keepalive_probes outside the profile range", Severity: model.SeverityWarning,
+			HelpURI: "docs/rules.md#kt104", Description: "tcp_keepalive_probes is outside the profile's range."},
+		{ID: "KT106", Title: "Sysctl files disagree", Severity: model.SeverityWarning,
+			HelpURI: "https://example.com/keeptune/kt106", Description: "More than one sysctl file sets the key; only the last one counts."},
+		{ID: "KT201", Name: "unacked-data-timeout", Title: "Long hang on unacknowledged data (tcp_retries2)", Severity: model.SeverityWarning,
+			HelpURI: "docs/rules.md#kt201", Description: "tcp_retries2 lets a connection with unacknowledged data hang longer than the profile allows."},
+		{ID: "KT601", Name: "go-ignores-sysctls", Title: "Go program: keepalive sysctls do not apply", Severity: model.SeverityWarning,
+			HelpURI: "docs/rules.md#kt601", Description: "The Go runtime enables keepalive with its own values, ignoring the sysctls."},
+	}
+}
+
+func hostKeepalive() model.KeepaliveSettings {
+	return model.KeepaliveSettings{
+		Enabled:  model.Setting[bool]{},
+		Idle:     model.KnownSetting(7200*time.Second, kernelDefault),
+		Interval: model.KnownSetting(75*time.Second, kernelDefault),
+		Count:    model.KnownSetting(9, kernelDefault),
+	}
+}
+
+func testSnapshot() *model.Snapshot {
+	tune := "/etc/sysctl.d/99-tune.conf"
+	return &model.Snapshot{
+		Host: model.HostInfo{
+			Hostname: "web-1",
+			Kernel:   "6.8.0-45-generic",
+			Root:     "/",
+			Euid:     1000,
+			TakenAt:  time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC),
+		},
+		Namespaces: []model.Namespace{
+			{
+				Inode:   4026531840,
+				Name:    "host",
+				Current: true,
+				PIDs:    []int{1},
+				Sysctls: []model.Sysctl{
+					sysctl(model.KeyKeepaliveTime, "7200", kernelDefault, "7200"),
+					sysctl(model.KeyKeepaliveIntvl, "75", kernelDefault, "75"),
+					sysctl(model.KeyKeepaliveProbes, "9", kernelDefault, "9"),
+					{
+						Key: model.KeyRetries2, Value: "15", Readable: true, Default: "15", Source: fileSource(tune, 5),
+						Assignments: []model.SysctlAssignment{{File: tune, Line: 5, Value: "15"}},
+					},
+					{
+						Key: model.KeyFinTimeout, Value: "30", Readable: true, Default: "60", Source: fileSource(tune, 4),
+						Assignments: []model.SysctlAssignment{
+							{File: "/usr/lib/sysctl.d/50-net.conf", Line: 7, Value: "15"},
+							{File: tune, Line: 4, Value: "30", IgnoreErrors: true},
+						},
+					},
+					sysctl(model.KeySynRetries, "6", kernelDefault, "6"),
+					sysctl(model.KeySomaxconn, "4096", kernelDefault, "4096"),
+					{Key: model.KeyMaxSynBacklog, Source: model.Source{Kind: model.SourceLive, Detail: "permission denied"}},
+					sysctl(model.KeyConntrackEstablished, "432000", kernelDefault, "432000"),
+					sysctl(model.KeyConntrackCount, "1200", live, ""),
+				},
+				Keepalive: hostKeepalive(),
+				Conntrack: &model.Conntrack{
+					EstablishedTimeout: model.KnownSetting(432000*time.Second, kernelDefault),
+					Max:                model.KnownSetting(262144, fileSource("/etc/sysctl.d/90-conntrack.conf", 1)),
+					Count:              model.KnownSetting(1200, live),
+				},
+			},
+			{
+				Inode: 4026532456,
+				Name:  "cni-3f2a9c",
+				PIDs:  []int{2301, 2302},
+				Sysctls: []model.Sysctl{
+					sysctl(model.KeyKeepaliveTime, "600", runtimeSet, "7200"),
+					sysctl(model.KeyKeepaliveIntvl, "75", kernelDefault, "75"),
+					sysctl(model.KeyKeepaliveProbes, "20", runtimeSet, "9"),
+					sysctl(model.KeyRetries2, "15", kernelDefault, "15"),
+					sysctl(model.KeyFinTimeout, "60", kernelDefault, "60"),
+					sysctl(model.KeySynRetries, "6", kernelDefault, "6"),
+					sysctl(model.KeySomaxconn, "128", runtimeSet, "4096"),
+				},
+				Keepalive: model.KeepaliveSettings{
+					Idle:        model.KnownSetting(600*time.Second, runtimeSet),
+					Interval:    model.KnownSetting(75*time.Second, kernelDefault),
+					Count:       model.KnownSetting(20, runtimeSet),
+					UserTimeout: model.Setting[time.Duration]{},
+				},
+			},
+		},
+		Global: []model.Sysctl{
+			sysctl(model.KeyFileMax, "9223372036854775807", live, ""),
+			sysctl(model.KeyNrOpen, "1048576", kernelDefault, "1048576"),
+			{
+				Key: model.KeyConntrackMax, Value: "262144", Readable: true, Source: fileSource("/etc/sysctl.d/90-conntrack.conf", 1),
+				Assignments: []model.SysctlAssignment{{File: "/etc/sysctl.d/90-conntrack.conf", Line: 1, Value: "262144"}},
+			},
+		},
+		SysctlFiles: []string{
+			"/etc/sysctl.d/10-local.conf",
+			"/usr/lib/sysctl.d/50-net.conf",
+			"/etc/sysctl.d/90-conntrack.conf",
+			tune,
+		},
+		Conflicts: []model.SysctlConflict{{
+			Key: model.KeyFinTimeout,
+			Assignments: []model.SysctlAssignment{
+				{File: "/usr/lib/sysctl.d/50-net.conf", Line: 7, Value: "15"},
+				{File: tune, Line: 4, Value: "30", IgnoreErrors: true},
+			},
+		}},
+		Processes: []model.Process{
+			{
+				PID: 812, Comm: "nginx", Exe: "/usr/sbin/nginx", Unit: "nginx.service", NetnsInode: 4026531840,
+				Listening:  []string{"0.0.0.0:80", "0.0.0.0:443", "[::]:80", "[::]:443"},
+				TCPSockets: 214,
+				NofileSoft: model.KnownSetting(int64(1024), model.Source{Kind: model.SourceLive, Detail: "/proc/812/limits"}),
+				NofileHard: model.KnownSetting(int64(524288), model.Source{Kind: model.SourceLive, Detail: "/proc/812/limits"}),
+				OpenFiles:  230,
+			},
+			{
+				PID: 1290, Comm: "api", Exe: "/opt/api/bin/api", NetnsInode: 4026531840,
+				Listening:  []string{"127.0.0.1:8080"},
+				TCPSockets: 57,
+				NofileSoft: model.KnownSetting(int64(1048576), model.Source{Kind: model.SourceLive, Detail: "/proc/1290/limits"}),
+				NofileHard: model.KnownSetting(int64(1048576), model.Source{Kind: model.SourceLive, Detail: "/proc/1290/limits"}),
+				Go: &model.GoBinary{
+					Version: "go1.22.3",
+					Path:    "example.com/api/cmd/api",
+					Keepalive: model.KeepaliveSettings{
+						Enabled:     model.KnownSetting(true, model.Source{Kind: model.SourceRuntimeDefault, Detail: "Go 1.22 net.Dialer and net.ListenConfig"}),
+						Idle:        model.KnownSetting(15*time.Second, model.Source{Kind: model.SourceRuntimeDefault, Detail: "Go 1.22"}),
+						Interval:    model.KnownSetting(15*time.Second, model.Source{Kind: model.SourceRuntimeDefault, Detail: "Go 1.22"}),
+						Count:       model.KnownSetting(9, model.Source{Kind: model.SourceRuntimeDefault, Detail: "Go 1.22"}),
+						UserTimeout: model.KnownSetting(1500*time.Millisecond, model.Source{Kind: model.SourceSocket, Detail: "read back from fd 7"}),
+					},
+				},
+			},
+			{
+				PID: 2301, Comm: "envoy", NetnsInode: 4026532456,
+				TCPSockets: 12,
+				NofileSoft: model.Setting[int64]{},
+				NofileHard: model.KnownSetting(int64(-1), model.Source{Kind: model.SourceLive}),
+			},
+		},
+		Problems: []model.Problem{
+			{What: "/proc/2301/limits", Err: "open /proc/2301/limits: permission denied", Needs: "root"},
+			{What: "file descriptors of pid 1290 (/proc/1290/fd)", Err: "open /proc/1290/fd: permission denied", Needs: "CAP_SYS_PTRACE"},
+			{What: model.KeyMaxSynBacklog, Err: "read /proc/sys/net/ipv4/tcp_max_syn_backlog: input/output error"},
+			{What: "a line of /etc/sysctl.d/10-local.conf", Err: "no '=' in \"net.ipv4.tcp_keepalive_time 600\"",
+				Location: &model.Location{File: "/etc/sysctl.d/10-local.conf", Line: 3}},
+		},
+	}
+}
+
+// testFindings are deliberately out of report order: the renderers must sort them.
+func testFindings() []model.Finding {
+	tune := "/etc/sysctl.d/99-tune.conf"
+	return []model.Finding{
+		{
+			Rule: "KT601", Severity: model.SeverityInfo, Subject: "process api (pid 1290)",
+			Message: "The Go runtime turns keepalive on for every connection with 15s idle, 15s interval and 9 probes; the namespace's sysctls do not apply to it.",
+			Evidence: []model.Evidence{
+				{Name: "Go version", Value: "go1.22.3", Source: model.Source{Kind: model.SourceRuntimeDefault, Detail: "debug/buildinfo"}},
+			},
+			Fix: &model.Fix{Note: "Nothing to change unless the profile needs other values: set net.Dialer.KeepAliveConfig and net.ListenConfig.KeepAliveConfig in the program."},
+		},
+		{
+			Rule: "KT201", Severity: model.SeverityWarning, Subject: "net.ipv4.tcp_retries2 in host", Namespace: "host",
+			Message: "With tcp_retries2 = 15 a connection whose peer stopped acknowledging data hangs for about 15m25s before the kernel gives up; the profile allows 5m0s.",
+			Evidence: []model.Evidence{
+				{Name: model.KeyRetries2, Value: "15", Source: fileSource(tune, 5)},
+				{Name: "profile max unacked timeout", Value: "5m0s", Source: model.Source{Kind: model.SourceProfile, Detail: "api-gateway"}},
+			},
+			Location: &model.Location{File: tune, Line: 5, Column: 1},
+			Fix: &model.Fix{
+				Key: model.KeyRetries2, Current: "15", Proposed: "8",
+				Line: "net.ipv4.tcp_retries2 = 8", File: tune, FileLine: 5,
+				Apply: "sysctl -w net.ipv4.tcp_retries2=8",
+			},
+		},
+		{
+			Rule: "KT101", Severity: model.SeverityError, Subject: "net.ipv4.tcp_keepalive_time in host", Namespace: "host",
+			Message: "A peer that vanishes from an idle connection is noticed after 2h11m15s (idle 2h0m0s + 9 probes every 1m15s); profile api-gateway allows 36m0s. NATs and load balancers forget idle flows long before that, so connections die silently.",
+			Evidence: []model.Evidence{
+				{Name: model.KeyKeepaliveTime, Value: "7200", Source: kernelDefault},
+				{Name: model.KeyKeepaliveIntvl, Value: "75", Source: kernelDefault},
+				{Name: model.KeyKeepaliveProbes, Value: "9", Source: kernelDefault},
+			},
+			Fix: &model.Fix{
+				Key: model.KeyKeepaliveTime, Current: "7200", Proposed: "600",
+				Line: "net.ipv4.tcp_keepalive_time = 600", File: "/etc/sysctl.d/60-keeptune.conf",
+				Apply: "sysctl -w net.ipv4.tcp_keepalive_time=600",
+			},
+		},
+		{
+			Rule: "KT002", Severity: model.SeverityWarning, Subject: "/etc/sysctl.d/10-local.conf:3",
+			Message:  "This line is not `key = value`, so systemd-sysctl skips it at boot: net.ipv4.tcp_keepalive_time 600",
+			Location: &model.Location{File: "/etc/sysctl.d/10-local.conf", Line: 3},
+			Fix:      &model.Fix{File: "/etc/sysctl.d/10-local.conf", FileLine: 3, Note: "Write it as `key = value`, or comment it out with #."},
+		},
+		{
+			Rule: "KT104", Severity: model.SeverityWarning, Subject: "net.ipv4.tcp_keepalive_probes", Namespace: "cni-3f2a9c",
+			Message: "20 keepalive probes is above the profile's 9.",
+			Evidence: []model.Evidence{
+				{Name: model.KeyKeepaliveProbes, Value: "20", Source: runtimeSet},
+			},
+			Fix: &model.Fix{
+				Key: model.KeyKeepaliveProbes, Current: "20", Proposed: "5",
+				Note: "This namespace belongs to a pod: set net.ipv4.tcp_keepalive_probes=5 in the pod's securityContext.sysctls; a sysctl.d file on the node does not reach it.",
+			},
+		},
+		{
+			Rule: "KT106", Severity: model.SeverityInfo, Subject: model.KeyFinTimeout,
+			Message:  "Two files set net.ipv4.tcp_fin_timeout; /etc/sysctl.d/99-tune.conf:4 wins.",
+			Evidence: nil,
+			Location: &model.Location{File: "/usr/lib/sysctl.d/50-net.conf", Line: 7},
+			Fix:      &model.Fix{Note: "Keep one assignment: delete line 4 of /etc/sysctl.d/99-tune.conf, or copy /usr/lib/sysctl.d/50-net.conf to /etc/sysctl.d/ and change it there."},
+		},
+	}
+}
+
+// testReport is the full fixture: an audit with facts, findings of every severity and problems.
+func testReport() Report {
+	return Report{
+		Tool:     testTool(),
+		Command:  "audit",
+		Profile:  testProfile(),
+		Snapshot: testSnapshot(),
+		Findings: testFindings(),
+		Rules:    testRules(),
+		Options:  map[string]string{"expect-connections": "50000", "fail-on": "warning"},
+	}
+}
+
+// lintReport is a run without host facts and without findings.
+func lintReport() Report {
+	return Report{Tool: testTool(), Command: "lint", Rules: testRules()}
+}
+
+// busyReport has more processes than the text output lists without Verbose.
+func busyReport() Report {
+	r := Report{Tool: testTool(), Command: "audit", Snapshot: &model.Snapshot{
+		Host:       model.HostInfo{Hostname: "node-7", Kernel: "6.1.0", Root: "/", Euid: 0},
+		Namespaces: []model.Namespace{{Inode: 4026531840, Name: "host", Current: true, Keepalive: hostKeepalive()}},
+	}}
+	for i := range 25 {
+		r.Snapshot.Processes = append(r.Snapshot.Processes, model.Process{
+			PID: 1000 + i, Comm: fmt.Sprintf("worker-%02d", i), NetnsInode: 4026531840, TCPSockets: i,
+			Listening:  []string{fmt.Sprintf("0.0.0.0:%d", 9000+i)},
+			NofileSoft: model.KnownSetting(int64(65536), live), NofileHard: model.KnownSetting(int64(65536), live),
+		})
+	}
+	return r
+}
+
+// exampleReport is the short audit shown in docs/json.md: one namespace, one process, one
+// finding that names the file line to replace.
+func exampleReport() Report {
+	r := testReport()
+	s := r.Snapshot
+	host := s.Namespaces[0]
+	host.Sysctls = host.Sysctls[:4] // the keepalive triple and tcp_retries2
+	s.Namespaces = []model.Namespace{host}
+	s.Global = s.Global[1:2]
+	s.SysctlFiles = []string{"/etc/sysctl.d/99-tune.conf"}
+	s.Conflicts = nil
+	s.Processes = s.Processes[1:2]
+	s.Problems = s.Problems[:1]
+	r.Findings = slices.DeleteFunc(r.Findings, func(f model.Finding) bool { return f.Rule != "KT201" })
+	return r
+}
