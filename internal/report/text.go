@@ -458,7 +458,13 @@ func (t *textRenderer) finding(r Report, f model.Finding) {
 
 	var ev []labelValue
 	for _, e := range f.Evidence {
-		ev = append(ev, labelValue{text: fmt.Sprintf("%s = %s (%s)", e.Name, e.Value, e.Source), wrap: true})
+		text := fmt.Sprintf("%s = %s", e.Name, e.Value)
+		// Computed values (a detection time) and profile targets carry no origin worth a
+		// parenthesis: the header already names the profile and its source.
+		if e.Source.Kind != "" && e.Source.Kind != model.SourceProfile {
+			text += " (" + e.Source.String() + ")"
+		}
+		ev = append(ev, labelValue{text: text, wrap: true})
 	}
 	t.labelled("evidence", ev)
 	if f.Location != nil {
@@ -514,8 +520,18 @@ func fixText(fx *model.Fix) (lines []string, note string) {
 	switch {
 	case fx.Line != "" && fx.File != "" && fx.FileLine > 0:
 		lines = append(lines, fmt.Sprintf("replace line %d of %s with `%s`", fx.FileLine, fx.File, fx.Line))
+	case strings.Contains(fx.Line, "\n") && fx.File != "":
+		lines = append(lines, "write to "+fx.File+":")
+		for _, l := range strings.Split(fx.Line, "\n") {
+			lines = append(lines, "    "+l)
+		}
 	case fx.Line != "" && fx.File != "":
 		lines = append(lines, fmt.Sprintf("write `%s` to %s", fx.Line, fx.File))
+	case strings.Contains(fx.Line, "\n"):
+		lines = append(lines, "set:")
+		for _, l := range strings.Split(fx.Line, "\n") {
+			lines = append(lines, "    "+l)
+		}
 	case fx.Line != "":
 		lines = append(lines, fmt.Sprintf("set `%s`", fx.Line))
 	case fx.File != "" && fx.FileLine > 0:

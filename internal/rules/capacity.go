@@ -43,7 +43,8 @@ var somaxconnLow = Rule{
 var synBacklogBelowSomaxconn = Rule{
 	ID: "KT402", Name: "syn-backlog-below-somaxconn", Severity: model.SeverityInfo,
 	Title: "SYN backlog smaller than the accept queue",
-	What:  "Flags net.ipv4.tcp_max_syn_backlog below net.core.somaxconn.",
+	What: "With --expect-connections, flags net.ipv4.tcp_max_syn_backlog below net.core.somaxconn " +
+		"(without an expected load the kernel-computed default is left alone).",
 	Why: "Half-open connections wait in the SYN queue, bounded by tcp_max_syn_backlog; a SYN queue " +
 		"smaller than the accept queue limits bursts before the accept queue can help (with " +
 		"syncookies the kernel copes, but loses TCP options such as window scaling on those " +
@@ -51,6 +52,9 @@ var synBacklogBelowSomaxconn = Rule{
 	Fix:    "Set net.ipv4.tcp_max_syn_backlog at least to net.core.somaxconn.",
 	Source: "Documentation/networking/ip-sysctl.rst tcp_max_syn_backlog, tcp_syncookies",
 	Check: func(in *Input) []model.Finding {
+		if in.ExpectConnections <= 0 {
+			return nil
+		}
 		var out []model.Finding
 		for _, ns := range in.Snapshot.Namespaces {
 			_, somax, ok1 := sysctlInt(ns.Sysctls, model.KeySomaxconn)

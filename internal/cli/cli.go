@@ -1,0 +1,86 @@
+// Package cli is keeptune's command line: one file per verb, each with an Options struct, over
+// the library packages. Data goes to stdout, status and errors to stderr, and exit codes are
+// decided in one place (exit.go).
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// IO is where a command reads and writes; tests give buffers.
+type IO struct {
+	Out, Err io.Writer
+	// OutIsTerminal decides colour in auto mode.
+	OutIsTerminal bool
+}
+
+// Main runs keeptune with os.Args and returns the exit code.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stdio := IO{Out: os.Stdout, Err: os.Stderr, OutIsTerminal: isTerminal(os.Stdout)}
+	return Run(ctx, os.Args[1:], stdio)
+}
+
+// Run executes one command line and returns the exit code.
+func Run(ctx context.Context, args []string, stdio IO) int {
+	root := newRoot(stdio)
+	root.SetArgs(args)
+	root.SetOut(stdio.Out)
+	root.SetErr(stdio.Err)
+	err := root.ExecuteContext(ctx)
+	return exitCode(err, stdio.Err)
+}
+
+func newRoot(stdio IO) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "keeptune",
+		Short: "Audit and prove TCP keepalive and idle-timeout settings on Linux hosts",
+		Long: "keeptune reads every layer that keeps TCP connections alive on a Linux host (kernel keepalive\n" +
+			"sysctls per network namespace, retransmission limits, connection tracking, descriptor limits,\n" +
+			"programs that ignore the sysctls), checks them against a workload profile, and says exactly\n" +
+			"what to change and why.",
+		Version:       version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr(err) })
+	root.AddCommand(newAuditCmd(stdio), newRulesCmd(stdio), newProfilesCmd(stdio))
+	return root
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// isTerminal reports whether f is a terminal (colour in auto mode).
+func isTerminal(f *os.File) bool {
+	return isatty(f.Fd())
+}
+
+// colorFor decides colour from --color and the environment (NO_COLOR, TERM=dumb).
+func colorFor(mode string, stdio IO) (bool, error) {
+	switch mode {
+	case "always":
+		return true, nil
+	case "never":
+		return false, nil
+	case "auto", "":
+		return stdio.OutIsTerminal && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb", nil
+	}
+	return false, usageErr(fmt.Errorf("invalid --color %q: expected auto, always or never", mode))
+}
+
+var errFindings = errors.New("findings at or above the --fail-on severity")

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package cli
+
+func isatty(fd uintptr) bool { return false }
