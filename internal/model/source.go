@@ -52,7 +52,10 @@ func (s Source) String() string {
 	case SourceKernelDefault:
 		out = "kernel default"
 	case SourceRuntime:
-		out = "set at run time (no sysctl file sets it)"
+		out = "set at run time"
+		if s.Detail == "" {
+			out += " (no sysctl file sets it)"
+		}
 	case SourceRuntimeDefault:
 		out = "runtime default"
 	case "":

@@ -2,13 +2,11 @@ package report
 
 import (
 	"encoding/json"
-	"fmt"
-	"reflect"
+	"github.com/keeptune/keeptune/internal/testutil"
 	"strings"
 	"testing"
 
 	"github.com/keeptune/keeptune/internal/model"
-	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
 )
 
 // validateSARIF checks a SARIF log against the official SARIF 2.1.0 JSON schema, which go-sarif
@@ -22,28 +20,7 @@ func validateSARIF(t *testing.T, data []byte) {
 	}
 }
 
-func sarifSchemaErrors(data []byte) error {
-	doc, err := sarif.FromBytes(data, sarif.WithStrictValidation())
-	if err != nil {
-		return fmt.Errorf("not a SARIF log: %w", err)
-	}
-	var written, read any
-	if err := json.Unmarshal(data, &written); err != nil {
-		return err
-	}
-	again, err := json.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(again, &read); err != nil {
-		return err
-	}
-	if !reflect.DeepEqual(written, read) {
-		return fmt.Errorf("go-sarif does not read back the document as written:\n%s",
-			firstDifference(indent(written), indent(read)))
-	}
-	return doc.Validate()
-}
+func sarifSchemaErrors(data []byte) error { return testutil.ValidateSARIF(data) }
 
 func indent(v any) string {
 	b, _ := json.MarshalIndent(v, "", "  ")

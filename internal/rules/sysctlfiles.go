@@ -48,6 +48,7 @@ var sysctlNotPersisted = Rule{
 				if w := s.Winner(); w != nil {
 					f.Evidence = append(f.Evidence, model.Evidence{Name: "file value", Value: w.Value, Source: model.Source{Kind: model.SourceSysctlFile, File: w.File, Line: w.Line}})
 					f.Location = &model.Location{File: w.File, Line: w.Line}
+					f.Fix.Note = strings.TrimSpace(f.Fix.Note + " Or, if the file's value is the right one, apply it: sysctl --system.")
 				}
 				out = append(out, f)
 			}

@@ -124,7 +124,15 @@ func sysctlFix(ns model.Namespace, settings ...setting) *model.Fix {
 	}
 	fix.Apply = "sysctl -w " + strings.Join(applies, " ")
 	if len(settings) == 1 {
-		if w := settings[0].sysctl.Winner(); editable(w) {
+		w := settings[0].sysctl.Winner()
+		if w != nil && w.Value == settings[0].proposed {
+			// The file already says it: the value was never applied, or changed since.
+			fix.Line = ""
+			fix.Note = fmt.Sprintf("%s:%d already sets %s = %s, but it is not in force: apply it now (sysctl --system applies every file).",
+				w.File, w.Line, w.Value, settings[0].proposed)
+			return fix
+		}
+		if editable(w) {
 			fix.File, fix.FileLine = w.File, w.Line
 			return fix
 		}
