@@ -37,7 +37,7 @@ type Host struct {
 }
 
 // FakeRoot writes h under a temporary directory and returns its path. The current process is
-// PID 100 in network namespace 4026531840 (proc/self -> 100).
+// PID 100 in the host network namespace (4026531833, the fixed init_net inode since Linux 6.18) (proc/self -> 100).
 func FakeRoot(t testing.TB, h Host) string {
 	t.Helper()
 	root := t.TempDir()
@@ -55,8 +55,10 @@ func FakeRoot(t testing.TB, h Host) string {
 		write(t, filepath.Join(root, "proc/sys", strings.ReplaceAll(k, ".", "/")), v+"\n")
 	}
 	write(t, filepath.Join(root, "proc/100/comm"), "keeptune\n")
-	link(t, "net:[4026531840]", filepath.Join(root, "proc/100/ns/net"))
+	link(t, "net:[4026531833]", filepath.Join(root, "proc/100/ns/net"))
 	link(t, "100", filepath.Join(root, "proc/self"))
+	write(t, filepath.Join(root, "proc/1/comm"), "init\n")
+	link(t, "net:[4026531833]", filepath.Join(root, "proc/1/ns/net"))
 	for name, content := range h.Files {
 		write(t, filepath.Join(root, name), content)
 	}
