@@ -107,9 +107,9 @@ func (t *textRenderer) header(r Report) {
 		head += " (" + strings.Join(attrs, ", ") + ")"
 		if needsPrivilege(s.Problems) {
 			if h.Euid != 0 {
-				note = "not root: some facts could not be read (see Problems below)"
+				note = "not root: some facts could not be read (each is a finding below)"
 			} else {
-				note = "some facts need a privilege this run lacks (see Problems below)"
+				note = "some facts need a privilege this run lacks (each is a finding below)"
 			}
 		}
 	}
@@ -587,8 +587,10 @@ func (t *textRenderer) rules(r Report, fs []model.Finding) {
 	t.lines(table("  ", rows, columnWidths(rows), lineWidth))
 }
 
+// problems lists what could not be read. Rules turn each problem into a finding (KT001, KT002),
+// so the list repeats them and is shown only in verbose mode.
 func (t *textRenderer) problems(ps []model.Problem) {
-	if len(ps) == 0 {
+	if len(ps) == 0 || !t.verbose {
 		return
 	}
 	t.section("Problems")

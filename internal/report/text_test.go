@@ -87,14 +87,24 @@ func TestTextContent(t *testing.T) {
 		"fix:      write `net.ipv4.tcp_keepalive_time = 600` to /etc/sysctl.d/60-keeptune.conf\n" +
 			"            apply now: sysctl -w net.ipv4.tcp_keepalive_time=600\n",
 		"replace line 5 of /etc/sysctl.d/99-tune.conf with `net.ipv4.tcp_retries2 = 8`",
-		"could not read: /proc/2301/limits (open /proc/2301/limits: permission denied) — needs root",
 		"1 error, 3 warnings, 2 info",
-		"\") at /etc/sysctl.d/10-local.conf:3\n",
 		"fix:      edit line 3 of /etc/sysctl.d/10-local.conf\n            note: Write it as",
 		"PID   COMM   UNIT           NETNS",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text output lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "could not read: /proc/2301/limits") {
+		t.Error("the problem list repeats the findings outside verbose mode")
+	}
+	verbose := string(render(t, "text", testReport(), TextOptions{Verbose: true}))
+	for _, want := range []string{
+		"could not read: /proc/2301/limits (open /proc/2301/limits: permission denied) — needs root",
+		"\") at /etc/sysctl.d/10-local.conf:3\n",
+	} {
+		if !strings.Contains(verbose, want) {
+			t.Errorf("verbose text output lacks %q", want)
 		}
 	}
 	// Errors come before warnings, warnings before info.

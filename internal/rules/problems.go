@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/keeptune/keeptune/internal/model"
 )
@@ -19,10 +20,7 @@ var factUnreadable = Rule{
 			if p.Location != nil {
 				continue // KT002
 			}
-			msg := fmt.Sprintf("Could not read %s: %s.", p.What, p.Err)
-			if p.Needs != "" {
-				msg += " Needs " + p.Needs + "."
-			}
+			msg := fmt.Sprintf("Could not read %s: %s.", p.What, strings.TrimSuffix(p.Err, "."))
 			f := model.Finding{Severity: model.SeverityInfo, Subject: p.What, Message: msg}
 			if p.Needs != "" {
 				f.Fix = &model.Fix{Note: "Run keeptune with " + p.Needs + " to read this."}

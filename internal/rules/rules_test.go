@@ -338,7 +338,7 @@ func TestProblemsBecomeFindings(t *testing.T) {
 	if len(fs) != 2 {
 		t.Fatalf("findings = %+v", fs)
 	}
-	if fs[0].Rule != "KT002" || fs[0].Location.Line != 3 || fs[1].Rule != "KT001" || !strings.Contains(fs[1].Message, "Needs root or CAP_SYS_PTRACE") {
+	if fs[0].Rule != "KT002" || fs[0].Location.Line != 3 || fs[1].Rule != "KT001" || fs[1].Fix == nil || !strings.Contains(fs[1].Fix.Note, "root or CAP_SYS_PTRACE") {
 		t.Fatalf("findings = %+v", fs)
 	}
 }
