@@ -175,7 +175,7 @@ func processFacts(ctx context.Context, root string, procs []*procInfo, probes fu
 	var (
 		out       []model.Process
 		probs     []model.Problem
-		fdDenied  int
+		fdDenied  []string // "pid 1 (init)": named in the problem when there are few
 		exeDenied int
 		gos       = goCache{}
 	)
@@ -184,7 +184,7 @@ func processFacts(ctx context.Context, root string, procs []*procInfo, probes fu
 			return nil, nil, ctx.Err()
 		}
 		if p.fdErr != nil && isPermission(p.fdErr) {
-			fdDenied++
+			fdDenied = append(fdDenied, fmt.Sprintf("%d %s", p.PID, p.Comm))
 		}
 		if p.tcp == 0 {
 			continue
@@ -229,8 +229,12 @@ func processFacts(ctx context.Context, root string, procs []*procInfo, probes fu
 		}
 		out = append(out, mp)
 	}
-	if fdDenied > 0 {
-		probs = append(probs, deniedProblem("the file descriptors of "+plural(fdDenied, "process", "processes"),
+	if len(fdDenied) > 0 {
+		what := "the file descriptors of " + plural(len(fdDenied), "process", "processes")
+		if len(fdDenied) <= 3 {
+			what += " (pid " + strings.Join(fdDenied, ", pid ") + ")"
+		}
+		probs = append(probs, deniedProblem(what,
 			"their sockets cannot be attributed to them", "attribute their sockets"))
 	}
 	if exeDenied > 0 {

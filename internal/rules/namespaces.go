@@ -8,10 +8,12 @@ import (
 )
 
 var namespaceDefaults = Rule{
-	ID: "KT501", Name: "netns-kernel-defaults", Severity: model.SeverityWarning,
+	ID: "KT501", Name: "netns-kernel-defaults", Severity: model.SeverityError,
 	Title: "Network namespace left at kernel keepalive defaults",
 	What: "With --all-netns, flags every network namespace other than the one keeptune runs in whose " +
-		"tcp_keepalive_time, _intvl and _probes are all the kernel defaults (7200/75/9).",
+		"tcp_keepalive_time, _intvl and _probes are all the kernel defaults (7200/75/9). Error when " +
+		"the resulting detection time is outside the profile (it then stands in for KT101), warning " +
+		"otherwise.",
 	Why: "Keepalive sysctls are per network namespace and a new namespace starts from the kernel " +
 		"defaults, not from the host's values: containers and pods never see /etc/sysctl.d. The host " +
 		"looks tuned while every containerised service detects dead peers after 2 h 11 min.",
@@ -26,20 +28,24 @@ var namespaceDefaults = Rule{
 			if ns.Current {
 				continue
 			}
+			if !atKernelDefaults(ns) {
+				continue
+			}
 			ka := ns.Keepalive
-			if !ka.Idle.Known || !ka.Interval.Known || !ka.Count.Known {
-				continue
+			sev := model.SeverityWarning
+			if detectionOutsideProfile(ns, in.Profile) {
+				sev = model.SeverityError
 			}
-			if ka.Idle.Source.Kind != model.SourceKernelDefault || ka.Interval.Source.Kind != model.SourceKernelDefault || ka.Count.Source.Kind != model.SourceKernelDefault {
-				continue
-			}
+			d, _ := ka.DetectionTime()
 			msg := fmt.Sprintf("Namespace %s still has the kernel's keepalive defaults (%s/%s/%d): containers do not inherit the host's sysctls.",
 				nsLabel(ns), human(ka.Idle.Value), human(ka.Interval.Value), ka.Count.Value)
+			detection := fmt.Sprintf(" A dead peer is detected after %s; the %s profile allows %s.", human(d), in.Profile.Name, human(in.Profile.MaxDetection))
 			if hk := host.Keepalive; hk.Idle.Known && hk.Idle.Source.Kind != model.SourceKernelDefault {
 				msg = fmt.Sprintf("Namespace %s still has the kernel's keepalive defaults (%s/%s/%d) while %s is tuned (%s/%s/%d): "+
 					"the host's sysctl.d files never reach it.", nsLabel(ns), human(ka.Idle.Value), human(ka.Interval.Value), ka.Count.Value,
 					nsLabel(host), human(hk.Idle.Value), human(hk.Interval.Value), hk.Count.Value)
 			}
+			msg += detection
 			ev := keepaliveEvidence(in, ns)
 			if len(ns.PIDs) > 0 {
 				var pids []string
@@ -49,7 +55,7 @@ var namespaceDefaults = Rule{
 				ev = append(ev, model.Evidence{Name: "processes", Value: strings.Join(pids, " ")})
 			}
 			out = append(out, model.Finding{
-				Severity: model.SeverityWarning, Subject: "network namespace " + nsLabel(ns), Namespace: nsLabel(ns),
+				Severity: sev, Subject: "network namespace " + nsLabel(ns), Namespace: nsLabel(ns),
 				Message: msg, Evidence: ev,
 				Fix: sysctlFix(ns, recommendedKeepalive(ns, in.Profile)...),
 			})

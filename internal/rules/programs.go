@@ -53,11 +53,7 @@ var goRuntimeKeepalive = Rule{
 			}
 			ev := []model.Evidence{
 				{Name: "Go version", Value: proc.Go.Version, Source: model.Source{Kind: model.SourceLive, Detail: fmt.Sprintf("/proc/%d/exe", proc.PID)}},
-				{Name: "Go default idle", Value: human(gk.Idle.Value), Source: gk.Idle.Source},
-				{Name: "Go default interval", Value: human(gk.Interval.Value), Source: gk.Interval.Source},
-			}
-			if gk.Count.Known {
-				ev = append(ev, model.Evidence{Name: "Go default probes", Value: fmt.Sprint(gk.Count.Value), Source: gk.Count.Source})
+				{Name: "Go keepalive (idle/interval/probes)", Value: fmt.Sprintf("%s/%s/%s", human(gk.Idle.Value), human(gk.Interval.Value), count), Source: gk.Idle.Source},
 			}
 			if proc.Go.Path != "" {
 				ev = append(ev, model.Evidence{Name: "main module", Value: proc.Go.Path})

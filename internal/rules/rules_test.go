@@ -159,18 +159,16 @@ func TestDetectionWithinProfileIsQuiet(t *testing.T) {
 }
 
 func TestRangeRulesNameTheValueAndFixInPlace(t *testing.T) {
-	a := model.SysctlAssignment{File: "/etc/sysctl.d/90-net.conf", Line: 4, Value: "1200"}
-	ns := namespace("host", true, 1200, 75, 5, fileSrc(a.File, a.Line))
+	// api-gateway: idle 180-300 s; 350/20/5 detects in 450 s, within the profile's 280-480 s,
+	// so only the idle value is out of line.
+	a := model.SysctlAssignment{File: "/etc/sysctl.d/90-net.conf", Line: 4, Value: "350"}
+	ns := namespace("host", true, 350, 20, 5, fileSrc(a.File, a.Line))
 	ns.Sysctls[0].Assignments = []model.SysctlAssignment{a}
-	fs := run(t, &model.Snapshot{Namespaces: []model.Namespace{ns}}, "api-gateway", 0, "KT102", "KT103", "KT104")
-	got := map[string]model.Finding{}
-	for _, f := range fs {
-		got[f.Rule] = f
+	fs := run(t, &model.Snapshot{Namespaces: []model.Namespace{ns}}, "api-gateway", 0, "KT101", "KT102", "KT103", "KT104")
+	if len(fs) != 1 || fs[0].Rule != "KT102" {
+		t.Fatalf("findings = %+v", fs)
 	}
-	if len(fs) != 2 || got["KT102"].Rule == "" || got["KT103"].Rule == "" {
-		t.Fatalf("findings = %v", fs)
-	}
-	f := got["KT102"]
+	f := fs[0]
 	if f.Fix.File != a.File || f.Fix.FileLine != 4 || f.Fix.Line != "net.ipv4.tcp_keepalive_time = 180" {
 		t.Errorf("fix = %+v, want line 4 of %s replaced", f.Fix, a.File)
 	}
@@ -182,13 +180,37 @@ func TestRangeRulesNameTheValueAndFixInPlace(t *testing.T) {
 	}
 }
 
+func TestRangeRulesDeferToTheDetectionRule(t *testing.T) {
+	// 1200/75/5 under api-gateway: every value is off, detection is 26m15s. One finding, KT101,
+	// whose fix sets all three and whose evidence marks each value outside its range.
+	ns := namespace("host", true, 1200, 75, 5, src(model.SourceRuntime))
+	fs := run(t, &model.Snapshot{Namespaces: []model.Namespace{ns}}, "api-gateway", 0, "KT101", "KT102", "KT103", "KT104")
+	if len(fs) != 1 || fs[0].Rule != "KT101" {
+		t.Fatalf("findings = %+v", fs)
+	}
+	ev := fs[0].Evidence
+	if !strings.HasSuffix(ev[0].Value, "outside 180-300 s") || !strings.HasSuffix(ev[1].Value, "outside 20-30 s") || strings.Contains(ev[2].Value, "outside") {
+		t.Errorf("evidence = %+v", ev)
+	}
+}
+
 func TestFixFileSortsAfterVendorFile(t *testing.T) {
 	vendor := model.SysctlAssignment{File: "/usr/lib/sysctl.d/70-vendor.conf", Line: 2, Value: "7200"}
 	ns := namespace("host", true, 7200, 75, 9, fileSrc(vendor.File, vendor.Line))
 	ns.Sysctls[0].Assignments = []model.SysctlAssignment{vendor}
-	fs := run(t, &model.Snapshot{Namespaces: []model.Namespace{ns}}, "general", 0, "KT102")
+	fs := run(t, &model.Snapshot{Namespaces: []model.Namespace{ns}}, "general", 0, "KT101")
 	if len(fs) != 1 || fs[0].Fix.File != "/etc/sysctl.d/99-keeptune.conf" || fs[0].Fix.FileLine != 0 {
-		t.Fatalf("fix = %+v: a 60- file would lose to 70-vendor.conf", fs[0].Fix)
+		t.Fatalf("findings = %+v: a 60- file would lose to 70-vendor.conf", fs)
+	}
+	if strings.Contains(fs[0].Fix.Note, "delete") {
+		t.Errorf("note asks to delete a package's file line: %q", fs[0].Fix.Note)
+	}
+	// One key in a package file with a later name than 99-keeptune.conf.
+	vendor.File = "/usr/lib/sysctl.d/99-zzz.conf"
+	ns.Sysctls[0].Assignments = []model.SysctlAssignment{vendor}
+	fs = run(t, &model.Snapshot{Namespaces: []model.Namespace{ns}}, "general", 0, "KT101")
+	if len(fs) != 1 || fs[0].Fix.File != "/etc/sysctl.d/zz-keeptune.conf" {
+		t.Fatalf("fix = %+v", fs[0].Fix)
 	}
 }
 
@@ -291,20 +313,26 @@ func TestNamespaceDefaults(t *testing.T) {
 	ctr := namespace("pid 4242 nginx", false, 7200, 75, 9, src(model.SourceKernelDefault))
 	tuned := namespace("pid 5000 app", false, 600, 30, 5, src(model.SourceRuntime))
 	tuned.Inode = 4026532111
-	fs := run(t, &model.Snapshot{Namespaces: []model.Namespace{host, ctr, tuned}}, "general", 0, "KT501", "KT101")
+	// A namespace that someone tuned, badly: KT101, with a namespace-specific fix.
+	slow := namespace("pid 6000 db", false, 3600, 75, 9, src(model.SourceRuntime))
+	slow.Inode, slow.PIDs = 4026532222, []int{6000}
+	fs := run(t, &model.Snapshot{Namespaces: []model.Namespace{host, ctr, tuned, slow}}, "general", 0, "KT501", "KT101", "KT102")
 	var kt501, kt101 int
 	for _, f := range fs {
 		switch f.Rule {
 		case "KT501":
 			kt501++
-			if !strings.Contains(f.Message, "while host is tuned") || !strings.Contains(f.Fix.Apply, "nsenter --net=/proc/4242/ns/net sysctl -w") {
+			if f.Severity != model.SeverityError || !strings.Contains(f.Message, "while host is tuned") ||
+				!strings.Contains(f.Message, "detected after 2h11m15s") || !strings.Contains(f.Fix.Apply, "nsenter --net=/proc/4242/ns/net sysctl -w") {
 				t.Errorf("KT501 = %+v / %+v", f, f.Fix)
 			}
 		case "KT101":
 			kt101++
-			if f.Namespace != "pid 4242 nginx" || f.Fix.File != "" {
+			if f.Namespace != "pid 6000 db" || f.Fix.File != "" || !strings.Contains(f.Fix.Apply, "/proc/6000/ns/net") {
 				t.Errorf("KT101 in a container must not propose /etc/sysctl.d: %+v", f.Fix)
 			}
+		default:
+			t.Errorf("unexpected %s: %+v", f.Rule, f)
 		}
 	}
 	if kt501 != 1 || kt101 != 1 {

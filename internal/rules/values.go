@@ -117,9 +117,7 @@ func sysctlFix(ns model.Namespace, settings ...setting) *model.Fix {
 			target = fmt.Sprintf("/proc/%d/ns/net", ns.PIDs[0])
 		}
 		fix.Apply = fmt.Sprintf("nsenter --net=%s sysctl -w %s", target, strings.Join(applies, " "))
-		fix.Note = "This namespace does not read /etc/sysctl.d: set the values where it is created. " +
-			"Kubernetes: pod spec.securityContext.sysctls (net.ipv4.tcp_keepalive_* and tcp_fin_timeout are safe sysctls since 1.29; " +
-			"others need kubelet --allowed-unsafe-sysctls). Docker: docker run --sysctl KEY=VALUE. ip netns: ip netns exec NAME sysctl -w KEY=VALUE in the script that creates it."
+		fix.Note = "To persist, set it where the namespace is made: pod securityContext.sysctls, docker run --sysctl, or the script that runs ip netns add."
 		return fix
 	}
 	fix.Apply = "sysctl -w " + strings.Join(applies, " ")
