@@ -216,11 +216,19 @@ func (n *netnsInfo) name() string {
 	return s
 }
 
-// pids returns the first PIDs of the namespace.
+// pids returns the first PIDs of the namespace, preferring processes that hold descriptors:
+// kernel threads (no descriptors, low PIDs) name nothing a person would recognise.
 func (n *netnsInfo) pids() []int {
 	var out []int
-	for _, p := range n.Procs[:min(len(n.Procs), maxPIDs)] {
-		out = append(out, p.PID)
+	for pass := 0; pass < 2 && len(out) < maxPIDs; pass++ {
+		for _, p := range n.Procs {
+			if len(out) == maxPIDs {
+				break
+			}
+			if (pass == 0) == (p.openFiles > 0) {
+				out = append(out, p.PID)
+			}
+		}
 	}
 	return out
 }
