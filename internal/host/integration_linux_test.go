@@ -5,16 +5,14 @@ package host
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/keeptune/keeptune/internal/testutil"
 	"io"
 	"io/fs"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -89,79 +87,6 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-func testName(t *testing.T) string {
-	b := make([]byte, 4)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return "keeptune-test-" + hex.EncodeToString(b)
-}
-
-// pinPath creates the empty file /run/netns/name that a namespace is bind-mounted on, as
-// `ip netns add` does, and in t.Cleanup unmounts whatever is mounted there and removes it (and
-// /run/netns if this test made it and nothing else is in it).
-func pinPath(t *testing.T, name string) string {
-	t.Helper()
-	const dir = "/run/netns"
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = os.Remove(dir) }) // fails harmlessly if someone else uses it now
-	}
-	p := filepath.Join(dir, name)
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	t.Cleanup(func() {
-		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && err != unix.EINVAL {
-			t.Errorf("cleanup: unmount %s: %v", p, err)
-		}
-		if err := os.Remove(p); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	return p
-}
-
-// newPinnedNetns creates a network namespace on a locked thread, runs setup inside it, pins it
-// on p and returns the thread to its own namespace. No process lives in the new namespace: the
-// pin is all that keeps it.
-func newPinnedNetns(t *testing.T, p string, setup func() error) {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer unix.Close(orig)
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("unshare: %w", err)
-			return
-		}
-		serr := setup()
-		if serr == nil {
-			serr = unix.Mount("/proc/thread-self/ns/net", p, "", unix.MS_BIND, "")
-		}
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("restore: %w", err) // stay locked: the thread dies with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- serr
-	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-}
-
 // checkGone fails the test if a path the test made is still there at the very end.
 func checkGone(t *testing.T, p string) {
 	t.Cleanup(func() {
@@ -200,7 +125,7 @@ func checkSysctl(t *testing.T, ns model.Namespace, key, value string, kind model
 // as a Go program.
 func TestIntegrationProcessNetns(t *testing.T) {
 	requireRoot(t)
-	name := testName(t)
+	name := testutil.NetnsName(t)
 	checkGone(t, "/run/netns/"+name)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -252,7 +177,7 @@ func TestIntegrationProcessNetns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Mount(nsFile, pinPath(t, name), "", unix.MS_BIND, ""); err != nil {
+	if err := unix.Mount(nsFile, testutil.PinPath(t, name), "", unix.MS_BIND, ""); err != nil {
 		t.Fatalf("bind-mount %s: %v", nsFile, err)
 	}
 
@@ -318,10 +243,7 @@ func TestIntegrationProcessNetns(t *testing.T) {
 // returns to its own. Collect must find it through /run/netns alone and enter it.
 func TestIntegrationPinnedOnlyNetns(t *testing.T) {
 	requireRoot(t)
-	name := testName(t)
-	checkGone(t, "/run/netns/"+name)
-	p := pinPath(t, name)
-	newPinnedNetns(t, p, func() error {
+	p, name := testutil.PinnedNetns(t, func() error {
 		// /proc/sys/net shows the namespace of the writing thread: this one's new namespace.
 		return os.WriteFile("/proc/sys/net/ipv4/tcp_keepalive_time", []byte("322"), 0)
 	})
@@ -351,10 +273,7 @@ func TestIntegrationPinnedOnlyNetns(t *testing.T) {
 // every thread where it was, many times over.
 func TestIntegrationInNetnsRestores(t *testing.T) {
 	requireRoot(t)
-	name := testName(t)
-	checkGone(t, "/run/netns/"+name)
-	p := pinPath(t, name)
-	newPinnedNetns(t, p, func() error { return nil })
+	p, _ := testutil.PinnedNetns(t, func() error { return nil })
 	target, err := fileInode(p)
 	if err != nil {
 		t.Fatal(err)
