@@ -59,6 +59,9 @@ type Finding struct {
 	Subject string `json:"subject"`
 	// Namespace names the network namespace concerned, if any.
 	Namespace string `json:"namespace,omitempty"`
+	// Hops names the chain hops the finding concerns, in chain order (chain rules only): the
+	// text report places the finding between them.
+	Hops []string `json:"hops,omitempty"`
 	Message   string `json:"message"`
 	// Evidence lists the values the conclusion rests on and where each came from.
 	Evidence []Evidence `json:"evidence"`

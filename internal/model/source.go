@@ -25,6 +25,8 @@ const (
 	SourceConfig SourceKind = "config"
 	// SourceCatalog: keeptune's catalog of middlebox and software defaults.
 	SourceCatalog SourceKind = "catalog"
+	// SourceChainFile: written in a chain file (keeptune.yaml; File and Line say where).
+	SourceChainFile SourceKind = "chain-file"
 	// SourceSocket: read back from a live socket.
 	SourceSocket SourceKind = "socket"
 	// SourceRuntimeDefault: the built-in default of a language runtime or library (Go's

@@ -63,6 +63,12 @@ func testRules() []RuleInfo {
 			HelpURI: "docs/rules.md#kt201", Description: "tcp_retries2 lets a connection with unacknowledged data hang longer than the profile allows."},
 		{ID: "KT601", Name: "go-ignores-sysctls", Title: "Go program: keepalive sysctls do not apply", Severity: model.SeverityWarning,
 			HelpURI: "docs/rules.md#kt601", Description: "The Go runtime enables keepalive with its own values, ignoring the sysctls."},
+		{ID: "KT705", Name: "user-timeout-mismatch", Title: "TCP_USER_TIMEOUT cuts keepalive short or outlasts the read timeout", Severity: model.SeverityWarning,
+			HelpURI: "docs/rules.md#kt705", Description: "TCP_USER_TIMEOUT should be at least idle + interval × count and below the read timeout."},
+		{ID: "KT706", Name: "grpc-keepalive-policy", Title: "gRPC client pings faster than the server allows", Severity: model.SeverityError,
+			HelpURI: "docs/rules.md#kt706", Description: "A gRPC client's keepalive Time must be at least the server's EnforcementPolicy.MinTime."},
+		{ID: "KT707", Name: "http2-ping-through-l7", Title: "HTTP/2 PING does not keep a layer-7 balancer's idle timer alive", Severity: model.SeverityWarning,
+			HelpURI: "docs/rules.md#kt707", Description: "An opener relies on HTTP/2 or gRPC pings to keep connections open through a balancer that counts only data."},
 	}
 }
 
@@ -272,14 +278,212 @@ func testFindings() []model.Finding {
 	}
 }
 
-// testReport is the full fixture: an audit with facts, findings of every severity and problems.
+// chainFile is the chain file of the fixture:
+//
+//	profile: api-gateway                                   # 1
+//	expect: {connections: 50000}                           # 2
+//	chain:                                                 # 3
+//	  - {name: clients, type: client, runtime: go, http2_ping: 30s}
+//	  - {name: nat, catalog: aws-nat-gateway}              # 5
+//	  - {name: edge, catalog: aws-alb}                     # 6
+//	  - name: envoy                                        # 7
+//	    type: proxy
+//	    config: /etc/envoy/envoy.yaml
+//	    upstream: {user_timeout: 30s}                      # 10
+//	  - name: app                                          # 11
+//	    type: server
+//	    runtime: grpc-go
+//	    http_keepalive_timeout: 15m                        # 14
+//	    user_timeout: 2m                                   # 15
+//	    read_timeout: 1m                                   # 16
+const chainFile = "keeptune.yaml"
+
+func chainSource(line int) model.Source {
+	return model.Source{Kind: model.SourceChainFile, File: chainFile, Line: line}
+}
+
+func catalogSource(entry string) model.Source {
+	return model.Source{Kind: model.SourceCatalog, Detail: entry}
+}
+
+func runtimeDefault(detail string) model.Source {
+	return model.Source{Kind: model.SourceRuntimeDefault, Detail: detail}
+}
+
+func envoyConfig(line int) model.Source {
+	return model.Source{Kind: model.SourceConfig, File: "/etc/envoy/envoy.yaml", Line: line}
+}
+
+// testChain covers every kind of hop: a client with an upstream side only, a layer-4 and a
+// layer-7 middlebox, a proxy with both sides (the upstream one speaking gRPC) and a gRPC server.
+func testChain() *model.Chain {
+	goDefault := runtimeDefault("Go 1.23 net/http")
+	grpcDefault := runtimeDefault("grpc-go 1.64")
+	envoyDefault := runtimeDefault("Envoy 1.30")
+	return &model.Chain{
+		File:              chainFile,
+		Profile:           "api-gateway",
+		ExpectConnections: 50000,
+		Hops: []model.Hop{
+			{
+				Name: "clients", Type: model.HopClient, Runtime: "go",
+				Declared: model.Location{File: chainFile, Line: 4, Column: 5},
+				Upstream: &model.Side{
+					IdleTimeout: model.KnownSetting(90*time.Second, goDefault),
+					Pools:       model.KnownSetting(true, goDefault),
+					TCP: model.KeepaliveSettings{
+						Enabled:  model.KnownSetting(true, goDefault),
+						Idle:     model.KnownSetting(15*time.Second, goDefault),
+						Interval: model.KnownSetting(15*time.Second, goDefault),
+						Count:    model.KnownSetting(9, goDefault),
+					},
+					ConnectTimeout: model.KnownSetting(30*time.Second, goDefault),
+					HTTP2Ping:      model.KnownSetting(30*time.Second, chainSource(4)),
+				},
+			},
+			{
+				Name: "nat", Type: model.HopMiddlebox, Catalog: "aws-nat-gateway",
+				Declared: model.Location{File: chainFile, Line: 5, Column: 5},
+				Middlebox: &model.Middlebox{
+					IdleTimeout: model.KnownSetting(350*time.Second, catalogSource("aws-nat-gateway")),
+					Layer:       model.KnownSetting(4, catalogSource("aws-nat-gateway")),
+					RefreshedBy: model.KnownSetting(model.RefreshAnySegment, catalogSource("aws-nat-gateway")),
+					OnExpiry:    model.KnownSetting(model.ExpiryReset, catalogSource("aws-nat-gateway")),
+				},
+			},
+			{
+				Name: "edge", Type: model.HopMiddlebox, Catalog: "aws-alb",
+				Declared: model.Location{File: chainFile, Line: 6, Column: 5},
+				Middlebox: &model.Middlebox{
+					IdleTimeout:        model.KnownSetting(60*time.Second, catalogSource("aws-alb")),
+					Layer:              model.KnownSetting(7, catalogSource("aws-alb")),
+					RefreshedBy:        model.KnownSetting(model.RefreshPayload, catalogSource("aws-alb")),
+					OnExpiry:           model.KnownSetting(model.ExpiryReset, catalogSource("aws-alb")),
+					HTTP2PingRefreshes: model.KnownSetting(false, catalogSource("aws-alb")),
+				},
+			},
+			{
+				Name: "envoy", Type: model.HopProxy, Runtime: "envoy", Config: "/etc/envoy/envoy.yaml",
+				Declared: model.Location{File: chainFile, Line: 7, Column: 5},
+				Downstream: &model.Side{
+					IdleTimeout: model.KnownSetting(time.Hour, envoyDefault),
+					Pools:       model.KnownSetting(true, envoyDefault),
+					TCP:         model.KeepaliveSettings{Enabled: model.KnownSetting(false, envoyDefault)},
+					ReadTimeout: model.KnownSetting(5*time.Minute, envoyConfig(14)),
+				},
+				Upstream: &model.Side{
+					IdleTimeout: model.KnownSetting(time.Hour, envoyDefault),
+					Pools:       model.KnownSetting(true, envoyDefault),
+					TCP: model.KeepaliveSettings{
+						Enabled:     model.KnownSetting(true, envoyConfig(31)),
+						Idle:        model.KnownSetting(10*time.Minute, envoyConfig(32)),
+						Interval:    model.KnownSetting(75*time.Second, kernelDefault),
+						Count:       model.KnownSetting(9, kernelDefault),
+						UserTimeout: model.KnownSetting(30*time.Second, chainSource(10)),
+					},
+					ConnectTimeout: model.KnownSetting(5*time.Second, envoyConfig(28)),
+					MaxLifetime:    model.KnownSetting(time.Hour, envoyConfig(29)),
+					GRPC: &model.GRPCKeepalive{
+						Time:    model.KnownSetting(30*time.Second, envoyConfig(35)),
+						Timeout: model.KnownSetting(20*time.Second, envoyConfig(36)),
+					},
+				},
+			},
+			{
+				Name: "app", Type: model.HopServer, Runtime: "grpc-go",
+				Declared: model.Location{File: chainFile, Line: 11, Column: 5},
+				Downstream: &model.Side{
+					IdleTimeout: model.KnownSetting(15*time.Minute, chainSource(14)),
+					Pools:       model.KnownSetting(true, grpcDefault),
+					TCP: model.KeepaliveSettings{
+						Enabled:     model.KnownSetting(true, grpcDefault),
+						Idle:        model.KnownSetting(15*time.Second, grpcDefault),
+						Interval:    model.KnownSetting(15*time.Second, grpcDefault),
+						Count:       model.KnownSetting(9, grpcDefault),
+						UserTimeout: model.KnownSetting(2*time.Minute, chainSource(15)),
+					},
+					ReadTimeout: model.KnownSetting(time.Minute, chainSource(16)),
+					GRPC: &model.GRPCKeepalive{
+						Time:                model.KnownSetting(2*time.Hour, grpcDefault),
+						Timeout:             model.KnownSetting(20*time.Second, grpcDefault),
+						PermitWithoutStream: model.KnownSetting(false, grpcDefault),
+						MinTime:             model.KnownSetting(5*time.Minute, grpcDefault),
+					},
+				},
+			},
+		},
+	}
+}
+
+// chainFindings are what the chain rules say about testChain: about a path through several
+// hops (drawn above the last), about one hop (drawn under it, the last hop included), and one
+// without a file location (SARIF names its hops instead).
+func chainFindings() []model.Finding {
+	return []model.Finding{
+		{
+			Rule: "KT705", Severity: model.SeverityWarning, Subject: "app downstream", Hops: []string{"app"},
+			Message: "app's TCP_USER_TIMEOUT of 2m is not below its read timeout of 1m: the application gives up first, " +
+				"and a dead peer shows as a generic timeout instead of ETIMEDOUT from the kernel.",
+			Evidence: []model.Evidence{
+				{Name: "user timeout", Value: "2m", Source: chainSource(15)},
+				{Name: "read timeout", Value: "1m", Source: chainSource(16)},
+			},
+			Location: &model.Location{File: chainFile, Line: 15, Column: 5},
+			Fix:      &model.Fix{Key: "app.downstream.user_timeout", Current: "2m", Proposed: "54s", Line: "user_timeout: 54000ms"},
+		},
+		{
+			Rule: "KT706", Severity: model.SeverityError, Subject: "envoy -> app", Hops: []string{"envoy", "app"},
+			Message: "envoy (envoy) pings every 30s, but app (grpc-go) enforces a minimum of 5m between pings: " +
+				"it answers GOAWAY too_many_pings and drops the connection.",
+			Evidence: []model.Evidence{
+				{Name: "envoy keepalive time", Value: "30s", Source: envoyConfig(35)},
+				{Name: "app enforcement MinTime", Value: "5m", Source: runtimeDefault("grpc-go 1.64")},
+			},
+			Location: &model.Location{File: "/etc/envoy/envoy.yaml", Line: 35},
+			Fix: &model.Fix{
+				Key: "envoy.upstream.grpc.time", Current: "30s", Proposed: "5m",
+				Line: "http2_protocol_options: {connection_keepalive: {interval: 300s}} (Envoy cluster)",
+				Note: "Or lower app's keepalive.EnforcementPolicy{MinTime: ...} to 30s or less.",
+			},
+		},
+		{
+			Rule: "KT707", Severity: model.SeverityWarning, Subject: "clients -> edge", Hops: []string{"clients", "nat", "edge"},
+			Message: "clients (go) sends pings every 30s to keep connections open, but edge (aws-alb) counts only data against its 1m idle timeout: " +
+				"it closes connections that carried nothing but pings.",
+			Evidence: []model.Evidence{
+				{Name: "clients ping interval", Value: "30s", Source: chainSource(4)},
+				{Name: "edge idle timeout", Value: "1m", Source: catalogSource("aws-alb")},
+				{Name: "edge counts HTTP/2 PING", Value: "no", Source: catalogSource("aws-alb")},
+			},
+			Fix: &model.Fix{Key: "edge.idle_timeout",
+				Note: "Close idle connections in clients before 1m, raise edge's idle timeout above the longest expected silence, or send a small application heartbeat instead of PINGs."},
+		},
+		{
+			Rule: "KT705", Severity: model.SeverityWarning, Subject: "envoy upstream", Hops: []string{"envoy"},
+			Message: "envoy's TCP_USER_TIMEOUT of 30s is shorter than its keepalive cycle (10m + 9 × 1m15s = 21m15s): " +
+				"the kernel kills an idle connection at 11m15s, after fewer probes than configured.",
+			Evidence: []model.Evidence{
+				{Name: "user timeout", Value: "30s", Source: chainSource(10)},
+				{Name: "keepalive idle", Value: "10m", Source: envoyConfig(32)},
+				{Name: "keepalive interval", Value: "1m15s", Source: kernelDefault},
+				{Name: "keepalive count", Value: "9", Source: kernelDefault},
+			},
+			Location: &model.Location{File: chainFile, Line: 10, Column: 15},
+			Fix:      &model.Fix{Key: "envoy.upstream.user_timeout", Current: "30s", Proposed: "21m15s", Line: "user_timeout: 1275s"},
+		},
+	}
+}
+
+// testReport is the full fixture: an audit with facts, a chain, findings of every severity
+// (some about the chain's hops) and problems.
 func testReport() Report {
 	return Report{
 		Tool:     testTool(),
 		Command:  "audit",
 		Profile:  testProfile(),
 		Snapshot: testSnapshot(),
-		Findings: testFindings(),
+		Chains:   []*model.Chain{testChain()},
+		Findings: append(testFindings(), chainFindings()...),
 		Rules:    testRules(),
 		Options:  map[string]string{"expect-connections": "50000", "fail-on": "warning"},
 	}
@@ -288,6 +492,69 @@ func testReport() Report {
 // lintReport is a run without host facts and without findings.
 func lintReport() Report {
 	return Report{Tool: testTool(), Command: "lint", Rules: testRules()}
+}
+
+// dbChain is a second chain file for lint: a silent-drop layer-4 balancer, a client whose side
+// nothing is known about, values keeptune could not learn, and a hop name longer than the name
+// column.
+func dbChain() *model.Chain {
+	const file = "deploy/db-chain.yaml"
+	src := func(line int) model.Source { return model.Source{Kind: model.SourceChainFile, File: file, Line: line} }
+	okhttp := runtimeDefault("OkHttp 4")
+	return &model.Chain{
+		File: file,
+		Hops: []model.Hop{
+			{Name: "browsers", Type: model.HopClient, Declared: model.Location{File: file, Line: 2, Column: 5}, Upstream: &model.Side{}},
+			{
+				Name: "workers", Type: model.HopClient, Runtime: "okhttp", Declared: model.Location{File: file, Line: 3, Column: 5},
+				Upstream: &model.Side{
+					IdleTimeout: model.KnownSetting(5*time.Minute, okhttp),
+					Pools:       model.KnownSetting(true, okhttp),
+					TCP:         model.KeepaliveSettings{Enabled: model.KnownSetting(false, okhttp)},
+				},
+			},
+			{
+				Name: "ilb", Type: model.HopMiddlebox, Catalog: "azure-lb", Declared: model.Location{File: file, Line: 4, Column: 5},
+				Middlebox: &model.Middlebox{
+					IdleTimeout: model.KnownSetting(4*time.Minute, catalogSource("azure-lb")),
+					Layer:       model.KnownSetting(4, catalogSource("azure-lb")),
+					RefreshedBy: model.KnownSetting(model.RefreshAnySegment, catalogSource("azure-lb")),
+					OnExpiry:    model.KnownSetting(model.ExpirySilent, catalogSource("azure-lb")),
+				},
+			},
+			{
+				Name: "pgbouncer-primary-pool", Type: model.HopProxy, Runtime: "pgbouncer", Config: "/etc/pgbouncer/pgbouncer.ini",
+				Declared: model.Location{File: file, Line: 5, Column: 5},
+				Downstream: &model.Side{
+					Pools: model.KnownSetting(true, src(5)),
+					TCP:   model.KeepaliveSettings{Enabled: model.KnownSetting(true, src(6))},
+				},
+				Upstream: &model.Side{
+					Pools:       model.KnownSetting(false, src(7)),
+					TCP:         model.KeepaliveSettings{Enabled: model.KnownSetting(true, src(6)), Idle: model.KnownSetting(time.Minute, src(8))},
+					ReadTimeout: model.KnownSetting(time.Duration(0), src(9)),
+				},
+			},
+			{Name: "db", Type: model.HopServer, Runtime: "postgres", Declared: model.Location{File: file, Line: 10, Column: 5}},
+		},
+	}
+}
+
+// lintChainsReport lints two chain files: findings are drawn in the chain that has their hops.
+func lintChainsReport() Report {
+	findings := append(chainFindings(), model.Finding{
+		Rule: "KT708", Severity: model.SeverityError, Subject: "workers -> pgbouncer-primary-pool",
+		Hops: []string{"workers", "ilb", "pgbouncer-primary-pool"},
+		Message: "ilb (azure-lb) drops flows idle for 4m without telling anyone, and neither workers nor pgbouncer-primary-pool sends keepalive probes: " +
+			"an idle connection through it hangs instead of failing.",
+		Evidence: []model.Evidence{{Name: "ilb idle timeout", Value: "4m", Source: catalogSource("azure-lb")}},
+		Location: &model.Location{File: "deploy/db-chain.yaml", Line: 4, Column: 5},
+		Fix:      &model.Fix{Key: "workers.upstream.idle_timeout", Current: "5m", Proposed: "3m", Line: "ConnectionPool(5, 180, TimeUnit.SECONDS) (OkHttp)"},
+	}, model.Finding{
+		Rule: "KT702", Severity: model.SeverityWarning, Subject: "cache -> redis", Hops: []string{"cache", "redis"},
+		Message: "A finding about hops no chain of this run has: listed, not drawn.",
+	})
+	return Report{Tool: testTool(), Command: "lint", Chains: []*model.Chain{testChain(), dbChain()}, Findings: findings, Rules: testRules()}
 }
 
 // busyReport has more processes than the text output lists without Verbose.
@@ -320,5 +587,6 @@ func exampleReport() Report {
 	s.Processes = s.Processes[1:2]
 	s.Problems = s.Problems[:1]
 	r.Findings = slices.DeleteFunc(r.Findings, func(f model.Finding) bool { return f.Rule != "KT201" })
+	r.Chains = nil
 	return r
 }

@@ -41,6 +41,7 @@ type jsonReport struct {
 	Options       map[string]string `json:"options"`
 	Summary       jsonSummary       `json:"summary"`
 	Findings      []model.Finding   `json:"findings"`
+	Chains        []jsonChain       `json:"chains"`
 	Facts         *jsonSnapshot     `json:"facts"`
 	Problems      []model.Problem   `json:"problems"`
 }
@@ -73,7 +74,13 @@ func newJSONReport(r Report) jsonReport {
 		Options:       r.Options,
 		Summary:       jsonSummary{Error: c.errors, Warning: c.warnings, Info: c.infos},
 		Findings:      findings,
+		Chains:        []jsonChain{},
 		Problems:      emptyIfNil(r.problems()),
+	}
+	for _, c := range r.Chains {
+		if c != nil {
+			out.Chains = append(out.Chains, newJSONChain(*c))
+		}
 	}
 	if out.Options == nil {
 		out.Options = map[string]string{}
@@ -274,6 +281,93 @@ func newJSONProcess(p model.Process) jsonProcess {
 	out := jsonProcess{Process: p, NofileSoft: setting(p.NofileSoft), NofileHard: setting(p.NofileHard)}
 	if p.Go != nil {
 		out.Go = &jsonGoBinary{GoBinary: *p.Go, Keepalive: newJSONKeepalive(p.Go.Keepalive)}
+	}
+	return out
+}
+
+// jsonChain is a chain file as read: model.Chain with its hops' durations in seconds.
+type jsonChain struct {
+	model.Chain
+	Hops []jsonHop `json:"hops"`
+}
+
+// jsonHop embeds model.Hop and replaces its middlebox and sides, which hold settings. They are
+// always present, null where the hop has none (a middlebox has no sides, software no middlebox
+// values), so that a consumer tells "not this kind of hop" from a key it does not know.
+type jsonHop struct {
+	model.Hop
+	Middlebox  *jsonMiddlebox `json:"middlebox"`
+	Downstream *jsonSide      `json:"downstream"`
+	Upstream   *jsonSide      `json:"upstream"`
+}
+
+func newJSONChain(c model.Chain) jsonChain {
+	out := jsonChain{Chain: c, Hops: []jsonHop{}}
+	for _, h := range c.Hops {
+		jh := jsonHop{Hop: h, Downstream: newJSONSide(h.Downstream), Upstream: newJSONSide(h.Upstream)}
+		if m := h.Middlebox; m != nil {
+			jh.Middlebox = &jsonMiddlebox{
+				IdleTimeout:        secondsSetting(m.IdleTimeout),
+				Layer:              setting(m.Layer),
+				RefreshedBy:        setting(m.RefreshedBy),
+				OnExpiry:           setting(m.OnExpiry),
+				HTTP2PingRefreshes: setting(m.HTTP2PingRefreshes),
+			}
+		}
+		out.Hops = append(out.Hops, jh)
+	}
+	return out
+}
+
+// jsonMiddlebox mirrors model.Middlebox (every field by hand, like jsonKeepalive).
+type jsonMiddlebox struct {
+	IdleTimeout        jsonSetting[float64]       `json:"idle_timeout_s"`
+	Layer              jsonSetting[int]           `json:"layer"`
+	RefreshedBy        jsonSetting[model.Refresh] `json:"refreshed_by"`
+	OnExpiry           jsonSetting[model.Expiry]  `json:"on_expiry"`
+	HTTP2PingRefreshes jsonSetting[bool]          `json:"http2_ping_refreshes"`
+}
+
+// jsonSide mirrors model.Side (every field by hand, like jsonKeepalive).
+type jsonSide struct {
+	IdleTimeout    jsonSetting[float64] `json:"idle_timeout_s"`
+	Pools          jsonSetting[bool]    `json:"pools"`
+	TCP            jsonKeepalive        `json:"tcp"`
+	ReadTimeout    jsonSetting[float64] `json:"read_timeout_s"`
+	ConnectTimeout jsonSetting[float64] `json:"connect_timeout_s"`
+	MaxLifetime    jsonSetting[float64] `json:"max_lifetime_s"`
+	GRPC           *jsonGRPC            `json:"grpc"`
+	HTTP2Ping      jsonSetting[float64] `json:"http2_ping_s"`
+}
+
+// jsonGRPC mirrors model.GRPCKeepalive (every field by hand, like jsonKeepalive).
+type jsonGRPC struct {
+	Time                jsonSetting[float64] `json:"time_s"`
+	Timeout             jsonSetting[float64] `json:"timeout_s"`
+	PermitWithoutStream jsonSetting[bool]    `json:"permit_without_stream"`
+	MinTime             jsonSetting[float64] `json:"min_time_s"`
+}
+
+func newJSONSide(s *model.Side) *jsonSide {
+	if s == nil {
+		return nil
+	}
+	out := &jsonSide{
+		IdleTimeout:    secondsSetting(s.IdleTimeout),
+		Pools:          setting(s.Pools),
+		TCP:            newJSONKeepalive(s.TCP),
+		ReadTimeout:    secondsSetting(s.ReadTimeout),
+		ConnectTimeout: secondsSetting(s.ConnectTimeout),
+		MaxLifetime:    secondsSetting(s.MaxLifetime),
+		HTTP2Ping:      secondsSetting(s.HTTP2Ping),
+	}
+	if g := s.GRPC; g != nil {
+		out.GRPC = &jsonGRPC{
+			Time:                secondsSetting(g.Time),
+			Timeout:             secondsSetting(g.Timeout),
+			PermitWithoutStream: setting(g.PermitWithoutStream),
+			MinTime:             secondsSetting(g.MinTime),
+		}
 	}
 	return out
 }

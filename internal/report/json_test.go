@@ -220,7 +220,7 @@ func checkJSONAgainstDocs(t *testing.T, data []byte, seen map[string]bool) {
 // documents nothing that is not there.
 func TestJSONMatchesDocs(t *testing.T) {
 	seen := map[string]bool{}
-	for _, r := range []Report{testReport(), lintReport(), busyReport(), exampleReport()} {
+	for _, r := range []Report{testReport(), lintReport(), busyReport(), exampleReport(), lintChainsReport()} {
 		checkJSONAgainstDocs(t, render(t, "json", r, TextOptions{}), seen)
 	}
 	var never []string
@@ -321,6 +321,125 @@ func TestJSONSeconds(t *testing.T) {
 	}
 }
 
+// TestJSONChains: chains are there with their hops in order, durations in seconds, and null
+// for what a kind of hop does not have; findings name their hops.
+func TestJSONChains(t *testing.T) {
+	var doc struct {
+		Findings []struct {
+			Rule string    `json:"rule"`
+			Hops *[]string `json:"hops"`
+		} `json:"findings"`
+		Chains []struct {
+			File              string `json:"file"`
+			Profile           string `json:"profile"`
+			ExpectConnections int    `json:"expect_connections"`
+			Hops              []struct {
+				Name      string         `json:"name"`
+				Declared  model.Location `json:"declared"`
+				Middlebox *struct {
+					Idle      struct{ Value *float64 } `json:"idle_timeout_s"`
+					Refreshed struct{ Value *string }  `json:"refreshed_by"`
+					Ping      struct {
+						Value *bool
+						Known bool
+					} `json:"http2_ping_refreshes"`
+				} `json:"middlebox"`
+				Downstream *json.RawMessage `json:"downstream"`
+				Upstream   *struct {
+					Idle struct{ Value *float64 } `json:"idle_timeout_s"`
+					TCP  struct {
+						UserTimeout struct{ Value *float64 } `json:"user_timeout_s"`
+						Detection   *float64                 `json:"detection_s"`
+					} `json:"tcp"`
+					MaxLifetime struct{ Value *float64 } `json:"max_lifetime_s"`
+					GRPC        *struct {
+						Time    struct{ Value *float64 } `json:"time_s"`
+						MinTime struct {
+							Value *float64
+							Known bool
+						} `json:"min_time_s"`
+					} `json:"grpc"`
+				} `json:"upstream"`
+			} `json:"hops"`
+		} `json:"chains"`
+	}
+	if err := json.Unmarshal(render(t, "json", testReport(), TextOptions{}), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Chains) != 1 {
+		t.Fatalf("%d chains, want 1", len(doc.Chains))
+	}
+	c := doc.Chains[0]
+	if c.File != "keeptune.yaml" || c.Profile != "api-gateway" || c.ExpectConnections != 50000 {
+		t.Errorf("chain = %s %s %d", c.File, c.Profile, c.ExpectConnections)
+	}
+	var names []string
+	for _, h := range c.Hops {
+		names = append(names, h.Name)
+	}
+	if got := strings.Join(names, " "); got != "clients nat edge envoy app" {
+		t.Fatalf("hops = %s", got)
+	}
+	check := func(name string, got *float64, want float64) {
+		t.Helper()
+		if got == nil || *got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	clients, nat, edge, envoy := c.Hops[0], c.Hops[1], c.Hops[2], c.Hops[3]
+	if clients.Middlebox != nil || clients.Downstream != nil || nat.Upstream != nil {
+		t.Error("a hop has values of another kind of hop")
+	}
+	if clients.Declared != (model.Location{File: "keeptune.yaml", Line: 4, Column: 5}) {
+		t.Errorf("clients declared at %v", clients.Declared)
+	}
+	check("nat idle_timeout_s", nat.Middlebox.Idle.Value, 350)
+	if v := edge.Middlebox.Refreshed.Value; v == nil || *v != "payload" {
+		t.Errorf("edge refreshed_by = %v", v)
+	}
+	if p := edge.Middlebox.Ping; !p.Known || p.Value == nil || *p.Value {
+		t.Errorf("edge http2_ping_refreshes = %+v, want known false", p)
+	}
+	if p := nat.Middlebox.Ping; p.Known || p.Value != nil {
+		t.Errorf("nat http2_ping_refreshes = %+v, want unknown and null", p)
+	}
+	up := envoy.Upstream
+	check("envoy upstream idle_timeout_s", up.Idle.Value, 3600)
+	check("envoy upstream tcp.user_timeout_s", up.TCP.UserTimeout.Value, 30)
+	check("envoy upstream tcp.detection_s", up.TCP.Detection, 675) // 10m + 75s, cut short by the user timeout
+	check("envoy upstream max_lifetime_s", up.MaxLifetime.Value, 3600)
+	check("envoy upstream grpc.time_s", up.GRPC.Time.Value, 30)
+	if up.GRPC.MinTime.Known || up.GRPC.MinTime.Value != nil {
+		t.Error("an unknown gRPC min_time is not null")
+	}
+	if clients.Upstream.GRPC != nil {
+		t.Error("a side without gRPC has a grpc object")
+	}
+
+	hopsOf := map[string]string{}
+	for _, f := range doc.Findings {
+		if f.Hops != nil {
+			hopsOf[f.Rule] += strings.Join(*f.Hops, ",") + ";"
+		}
+	}
+	if got := hopsOf["KT706"]; got != "envoy,app;" {
+		t.Errorf("KT706 hops = %q", got)
+	}
+	if _, ok := hopsOf["KT101"]; ok {
+		t.Error("a finding without hops has a hops key")
+	}
+
+	var lint struct {
+		Chains []any `json:"chains"`
+	}
+	if err := json.Unmarshal(render(t, "json", lintReport(), TextOptions{}), &lint); err != nil {
+		t.Fatal(err)
+	}
+	if lint.Chains == nil {
+		t.Error(`a run without chains has no "chains": []`)
+	}
+}
+
 // TestJSONViewsCoverModel: the view types list some model types' fields by hand (to rename
 // duration keys). If one of those model types gains a field, this fails until the view has it.
 func TestJSONViewsCoverModel(t *testing.T) {
@@ -335,6 +454,11 @@ func TestJSONViewsCoverModel(t *testing.T) {
 		{reflect.TypeFor[model.Profile](), []string{"Name", "Description", "Source", "Idle", "Interval", "Probes", "MaxDetection", "MaxUnackedTimeout", "Retries2"}, "jsonProfile"},
 		{reflect.TypeFor[model.DurationRange](), []string{"Min", "Max", "Recommended"}, "jsonSecondsRange"},
 		{reflect.TypeFor[model.Setting[int]](), []string{"Value", "Known", "Source"}, "jsonSetting"},
+		{reflect.TypeFor[model.Chain](), []string{"File", "Profile", "ExpectConnections", "Hops"}, "jsonChain (Hops: jsonHop)"},
+		{reflect.TypeFor[model.Hop](), []string{"Name", "Type", "Catalog", "Runtime", "Config", "Declared", "Middlebox", "Downstream", "Upstream"}, "jsonHop (Middlebox, Downstream, Upstream)"},
+		{reflect.TypeFor[model.Middlebox](), []string{"IdleTimeout", "Layer", "RefreshedBy", "OnExpiry", "HTTP2PingRefreshes"}, "jsonMiddlebox"},
+		{reflect.TypeFor[model.Side](), []string{"IdleTimeout", "Pools", "TCP", "ReadTimeout", "ConnectTimeout", "MaxLifetime", "GRPC", "HTTP2Ping"}, "jsonSide"},
+		{reflect.TypeFor[model.GRPCKeepalive](), []string{"Time", "Timeout", "PermitWithoutStream", "MinTime"}, "jsonGRPC"},
 	}
 	for _, c := range cases {
 		var got []string
@@ -381,8 +505,9 @@ func TestFixtureCoversModel(t *testing.T) {
 			}
 		}
 	}
-	for _, r := range []Report{testReport(), exampleReport()} {
+	for _, r := range []Report{testReport(), exampleReport(), lintChainsReport()} {
 		walk(reflect.ValueOf(r.Snapshot))
+		walk(reflect.ValueOf(r.Chains))
 		walk(reflect.ValueOf(r.Findings))
 		walk(reflect.ValueOf(r.Profile))
 	}
@@ -404,6 +529,9 @@ func TestFixtureCoversModel(t *testing.T) {
 		reflect.TypeFor[model.Problem](), reflect.TypeFor[model.Fix](), reflect.TypeFor[model.Location](),
 		reflect.TypeFor[model.Setting[time.Duration]](), reflect.TypeFor[model.Setting[bool]](),
 		reflect.TypeFor[model.Setting[int]](), reflect.TypeFor[model.Setting[int64]](),
+		reflect.TypeFor[model.Chain](), reflect.TypeFor[model.Hop](), reflect.TypeFor[model.Middlebox](),
+		reflect.TypeFor[model.Side](), reflect.TypeFor[model.GRPCKeepalive](),
+		reflect.TypeFor[model.Setting[model.Refresh]](), reflect.TypeFor[model.Setting[model.Expiry]](),
 	} {
 		if set[typ] == nil {
 			t.Errorf("no fixture has a %s", typ.Name())

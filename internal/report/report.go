@@ -25,6 +25,8 @@ type Report struct {
 	Profile model.Profile
 	// Snapshot holds the host facts; nil for commands that read no host (lint).
 	Snapshot *model.Snapshot
+	// Chains are the chain files audited or linted (nil when none).
+	Chains []*model.Chain
 	// Findings in any order: every renderer sorts them (severity, then rule, then subject) so
 	// the output does not depend on the order rules happened to run in.
 	Findings []model.Finding

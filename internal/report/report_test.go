@@ -98,17 +98,25 @@ func TestRenderFormats(t *testing.T) {
 func TestRenderersSortAndDoNotMutate(t *testing.T) {
 	r := testReport()
 	before := slices.Clone(r.Findings)
+	for i := range before {
+		before[i].Hops = slices.Clone(before[i].Hops)
+	}
+	chainBefore := *testChain()
 	for _, f := range Formats() {
 		render(t, f, r, TextOptions{Verbose: true})
 	}
 	if !reflect.DeepEqual(before, r.Findings) {
 		t.Error("a renderer changed Report.Findings")
 	}
+	if !reflect.DeepEqual(chainBefore, *r.Chains[0]) {
+		t.Error("a renderer changed Report.Chains")
+	}
 	var got []string
 	for _, f := range sortedFindings(r.Findings) {
 		got = append(got, f.Severity.String()+" "+f.Rule)
 	}
-	want := []string{"error KT101", "warning KT002", "warning KT104", "warning KT201", "info KT106", "info KT601"}
+	want := []string{"error KT101", "error KT706", "warning KT002", "warning KT104", "warning KT201",
+		"warning KT705", "warning KT705", "warning KT707", "info KT106", "info KT601"}
 	if !slices.Equal(got, want) {
 		t.Errorf("order = %v, want %v", got, want)
 	}
@@ -126,6 +134,14 @@ func TestDegenerateReports(t *testing.T) {
 			Conflicts:  []model.SysctlConflict{{Key: "k"}},
 		}},
 		"bare finding": {Findings: []model.Finding{{}, {Rule: "X", Fix: &model.Fix{}, Location: &model.Location{}}}},
+		"bare chains": {
+			Chains: []*model.Chain{nil, {}, {Hops: []model.Hop{
+				{},
+				{Type: model.HopMiddlebox, Middlebox: &model.Middlebox{}},
+				{Type: model.HopProxy, Downstream: &model.Side{}, Upstream: &model.Side{GRPC: &model.GRPCKeepalive{}}},
+			}}},
+			Findings: []model.Finding{{Hops: []string{""}}, {Hops: []string{"nowhere"}}, {Rule: "X", Hops: []string{"", ""}}},
+		},
 	}
 	for name, r := range cases {
 		t.Run(name, func(t *testing.T) {

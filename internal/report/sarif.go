@@ -31,13 +31,16 @@ const fingerprintKey = "keeptuneFinding/v1"
 // SARIF writes the report as a SARIF 2.1.0 log with one run.
 //
 // Every finding is a result at the rule's level (error, warning, note). A finding with a file
-// location gets a physicalLocation with its line; every finding also gets a logicalLocation
-// naming the network namespace or the host it concerns, since most keepalive findings are about
-// a kernel value that no file sets (GitHub code scanning needs a physical location to show an
-// alert; other SARIF consumers accept the logical one). The fix goes into the message text and
-// into result.properties.fix; it also becomes a SARIF fix (an artifactChange replacing the
-// line) when it names the file and line to replace, the only case SARIF can express exactly.
-// Facts that could not be read become tool execution notifications.
+// location gets a physicalLocation with its line (for a chain finding often the chain file);
+// every finding about a host also gets a logicalLocation naming the network namespace or the
+// host it concerns, since most keepalive findings are about a kernel value that no file sets
+// (GitHub code scanning needs a physical location to show an alert; other SARIF consumers
+// accept the logical one). A finding about chain hops is not about the host: it gets a logical
+// location naming its hops ("edge -> app") when it has no file location, and its hops in
+// result.properties.hops. The fix goes into the message text and into result.properties.fix;
+// it also becomes a SARIF fix (an artifactChange replacing the line) when it names the file and
+// line to replace, the only case SARIF can express exactly. Facts that could not be read become
+// tool execution notifications; the chain files read are listed in run.properties.chains.
 func SARIF(w io.Writer, r Report) error {
 	doc := sarifLog(r)
 	var buf bytes.Buffer
@@ -131,6 +134,15 @@ func sarifLog(r Report) *sarif.Report {
 	if r.Snapshot != nil && r.Snapshot.Host.Hostname != "" {
 		props.Add("host", r.Snapshot.Host.Hostname)
 	}
+	var chainFiles []string
+	for _, c := range r.Chains {
+		if c != nil && c.File != "" {
+			chainFiles = append(chainFiles, c.File)
+		}
+	}
+	if len(chainFiles) > 0 {
+		props.Add("chains", chainFiles)
+	}
 	run.WithProperties(props)
 	return doc
 }
@@ -162,14 +174,30 @@ func addResult(r Report, run *sarif.Run, uris *uriBuilder, f model.Finding) {
 	res.WithMessage(sarif.NewTextMessage(cmp.Or(text, f.Subject)))
 
 	loc := sarif.NewLocation()
-	hasLoc := false
+	hasLoc, hasFile := false, false
 	if f.Location != nil && f.Location.File != "" {
 		loc.WithPhysicalLocation(physicalLocation(uris, *f.Location))
-		hasLoc = true
+		hasLoc, hasFile = true, true
 	}
-	if ll := logicalLocation(r.Snapshot, f.Namespace); ll != nil {
-		loc.AddLogicalLocation(ll)
-		hasLoc = true
+	switch {
+	case len(f.Hops) > 0:
+		// A chain finding concerns the hops, wherever keeptune ran: the host is no location
+		// of it (a namespace still is, should a chain rule name one).
+		if f.Namespace != "" {
+			if ll := logicalLocation(r.Snapshot, f.Namespace); ll != nil {
+				loc.AddLogicalLocation(ll)
+				hasLoc = true
+			}
+		}
+		if !hasFile {
+			loc.AddLogicalLocation(hopsLogicalLocation(r.Chains, f))
+			hasLoc = true
+		}
+	default:
+		if ll := logicalLocation(r.Snapshot, f.Namespace); ll != nil {
+			loc.AddLogicalLocation(ll)
+			hasLoc = true
+		}
 	}
 	if hasLoc {
 		res.AddLocation(loc)
@@ -195,6 +223,9 @@ func addResult(r Report, run *sarif.Run, uris *uriBuilder, f model.Finding) {
 	props := sarif.NewPropertyBag().Add("subject", f.Subject).Add("severity", f.Severity.String())
 	if f.Namespace != "" {
 		props.Add("namespace", f.Namespace)
+	}
+	if len(f.Hops) > 0 {
+		props.Add("hops", f.Hops)
 	}
 	if len(f.Evidence) > 0 {
 		props.Add("evidence", f.Evidence)
@@ -236,6 +267,17 @@ func logicalLocation(s *model.Snapshot, namespace string) *sarif.LogicalLocation
 		return sarif.NewLogicalLocation().WithName(host).WithFullyQualifiedName(host).WithKind("resource")
 	}
 	return nil
+}
+
+// hopsLogicalLocation names the chain hops a finding concerns: "edge -> app", qualified by the
+// chain file when the finding can be placed in one of the run's chains ("keeptune.yaml#edge -> app").
+func hopsLogicalLocation(chains []*model.Chain, f model.Finding) *sarif.LogicalLocation {
+	name := chainSummary(f.Hops)
+	fqn := name
+	if c, _, _ := findingChain(chains, f); c != nil && c.File != "" {
+		fqn = c.File + "#" + name
+	}
+	return sarif.NewLogicalLocation().WithName(name).WithFullyQualifiedName(fqn).WithKind("resource")
 }
 
 func sarifLevel(s model.Severity) string {

@@ -68,7 +68,7 @@ func decodeSARIF(t *testing.T, r Report) (run map[string]any, results []any) {
 }
 
 func TestSARIFValid(t *testing.T) {
-	for name, r := range map[string]Report{"audit": testReport(), "lint": lintReport(), "busy": busyReport(), "example": exampleReport()} {
+	for name, r := range map[string]Report{"audit": testReport(), "lint": lintReport(), "busy": busyReport(), "example": exampleReport(), "chains": lintChainsReport()} {
 		t.Run(name, func(t *testing.T) { validateSARIF(t, render(t, "sarif", r, TextOptions{})) })
 	}
 }
@@ -224,6 +224,71 @@ func TestSARIFContent(t *testing.T) {
 	notes := jget(t, run, "invocations", 0, "toolExecutionNotifications").([]any)
 	if len(notes) != len(r.Snapshot.Problems) {
 		t.Errorf("%d notifications, want one per problem (%d)", len(notes), len(r.Snapshot.Problems))
+	}
+}
+
+// TestSARIFChainFindings: a finding about chain hops records them, points at its file when it
+// has one, is named by its hops when it has not, and is never located on the host keeptune ran on.
+func TestSARIFChainFindings(t *testing.T) {
+	run, results := decodeSARIF(t, testReport())
+	bySubject := map[string]any{}
+	for _, res := range results {
+		bySubject[jget(t, res, "properties", "subject").(string)] = res
+	}
+	hops := func(res any) string {
+		var out []string
+		for _, h := range jget(t, res, "properties", "hops").([]any) {
+			out = append(out, h.(string))
+		}
+		return strings.Join(out, ",")
+	}
+
+	kt707 := bySubject["clients -> edge"]
+	if got := hops(kt707); got != "clients,nat,edge" {
+		t.Errorf("KT707 properties.hops = %s", got)
+	}
+	loc := jget(t, kt707, "locations", 0).(map[string]any)
+	if _, ok := loc["physicalLocation"]; ok {
+		t.Error("KT707 has a physical location, but the finding has no file location")
+	}
+	lls := jget(t, loc, "logicalLocations").([]any)
+	if len(lls) != 1 {
+		t.Fatalf("KT707 has %d logical locations, want 1 (its hops, not the host): %s", len(lls), indent(lls))
+	}
+	for k, want := range map[string]string{"name": "clients -> nat -> edge", "fullyQualifiedName": "keeptune.yaml#clients -> nat -> edge", "kind": "resource"} {
+		if got := jget(t, lls[0], k); got != want {
+			t.Errorf("KT707 logical location %s = %v, want %v", k, got, want)
+		}
+	}
+
+	kt706 := bySubject["envoy -> app"]
+	if got := hops(kt706); got != "envoy,app" {
+		t.Errorf("KT706 properties.hops = %s", got)
+	}
+	phys := jget(t, kt706, "locations", 0, "physicalLocation")
+	if got := jget(t, phys, "artifactLocation", "uri"); got != "etc/envoy/envoy.yaml" {
+		t.Errorf("KT706 uri = %v", got)
+	}
+	if lls, _ := jget(t, kt706, "locations", 0).(map[string]any)["logicalLocations"].([]any); len(lls) != 0 {
+		t.Errorf("KT706 has a file location and still logical ones: %s", indent(lls))
+	}
+	// A finding in the chain file: a relative URI, resolved against the consumer's checkout.
+	phys = jget(t, bySubject["envoy upstream"], "locations", 0, "physicalLocation")
+	if got := jget(t, phys, "artifactLocation", "uri"); got != "keeptune.yaml" {
+		t.Errorf("KT705 uri = %v", got)
+	}
+	if _, ok := jget(t, phys, "artifactLocation").(map[string]any)["uriBaseId"]; ok {
+		t.Error("a relative chain file path got a uriBaseId")
+	}
+	if got := jget(t, phys, "region", "startLine"); got != 10.0 {
+		t.Errorf("KT705 startLine = %v", got)
+	}
+	// Host findings keep their host location and get no hops.
+	if _, ok := jget(t, bySubject["net.ipv4.tcp_retries2 in host"], "properties").(map[string]any)["hops"]; ok {
+		t.Error("a finding without hops has properties.hops")
+	}
+	if got := jget(t, run, "properties", "chains", 0); got != "keeptune.yaml" {
+		t.Errorf("run properties.chains[0] = %v", got)
 	}
 }
 

@@ -46,7 +46,8 @@ func isKeepaliveKey(key string) bool {
 }
 
 // Text writes the report for a person: a header, the facts that matter for connection
-// liveness, the findings with paste-ready fixes, what could not be read, and a summary.
+// liveness, each chain drawn hop by hop with its findings between the hops, the findings with
+// paste-ready fixes, what could not be read, and a summary.
 func Text(w io.Writer, r Report, opt TextOptions) error {
 	t := &textRenderer{st: style{on: opt.Color}, verbose: opt.Verbose}
 	t.header(r)
@@ -57,6 +58,7 @@ func Text(w io.Writer, r Report, opt TextOptions) error {
 		t.processes(s)
 	}
 	findings := sortedFindings(r.Findings)
+	t.chains(r, findings)
 	t.findings(r, findings)
 	t.rules(r, findings)
 	t.problems(r.problems())

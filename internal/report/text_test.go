@@ -22,6 +22,7 @@ func TestTextGolden(t *testing.T) {
 		{"text_color.golden", testReport(), TextOptions{Color: true}},
 		{"text_lint.golden", lintReport(), TextOptions{}},
 		{"text_busy.golden", busyReport(), TextOptions{}},
+		{"text_lint_chains.golden", lintChainsReport(), TextOptions{}},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
@@ -33,7 +34,7 @@ func TestTextGolden(t *testing.T) {
 // TestTextColor: ANSI codes appear only when asked for, and colour changes nothing else: the
 // coloured output with its codes removed is the plain output, so alignment holds either way.
 func TestTextColor(t *testing.T) {
-	for name, r := range map[string]Report{"audit": testReport(), "lint": lintReport(), "busy": busyReport()} {
+	for name, r := range map[string]Report{"audit": testReport(), "lint": lintReport(), "busy": busyReport(), "chains": lintChainsReport()} {
 		for _, verbose := range []bool{false, true} {
 			plain := render(t, "text", r, TextOptions{Verbose: verbose})
 			if bytes.Contains(plain, []byte("\x1b")) {
@@ -87,7 +88,7 @@ func TestTextContent(t *testing.T) {
 		"fix:      write `net.ipv4.tcp_keepalive_time = 600` to /etc/sysctl.d/60-keeptune.conf\n" +
 			"            apply now: sysctl -w net.ipv4.tcp_keepalive_time=600\n",
 		"replace line 5 of /etc/sysctl.d/99-tune.conf with `net.ipv4.tcp_retries2 = 8`",
-		"1 error, 3 warnings, 2 info",
+		"2 errors, 6 warnings, 2 info",
 		"fix:      edit line 3 of /etc/sysctl.d/10-local.conf\n            note: Write it as",
 		"PID   COMM   UNIT           NETNS",
 	} {
