@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keeptune/keeptune/internal/chain"
 	"github.com/keeptune/keeptune/internal/host"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/profiles"
@@ -27,6 +28,8 @@ type AuditOptions struct {
 	Color             string
 	Enable, Disable   []string
 	Verbose           bool
+	Chain             string
+	NoChain           bool
 }
 
 func newAuditCmd(stdio IO) *cobra.Command {
@@ -54,6 +57,8 @@ func newAuditCmd(stdio IO) *cobra.Command {
 	f.StringSliceVar(&opts.Enable, "enable", nil, "run only these rules (IDs or names, comma separated)")
 	f.StringSliceVar(&opts.Disable, "disable", nil, "skip these rules (IDs or names)")
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "show every process and namespace row")
+	f.StringVar(&opts.Chain, "chain", "", "chain file to audit with the host (default: ./keeptune.yaml or /etc/keeptune/keeptune.yaml if present)")
+	f.BoolVar(&opts.NoChain, "no-chain", false, "do not look for a chain file")
 	return cmd
 }
 
@@ -71,6 +76,22 @@ func runAudit(cmd *cobra.Command, opts AuditOptions, stdio IO) error {
 	color, err := colorFor(opts.Color, stdio)
 	if err != nil {
 		return err
+	}
+	var c *model.Chain
+	chainFile := opts.Chain
+	if chainFile == "" && !opts.NoChain {
+		chainFile = chain.Find()
+	}
+	if chainFile != "" {
+		if c, err = chain.Load(chainFile); err != nil {
+			return inputErr(err)
+		}
+		if !cmd.Flags().Changed("profile") && c.Profile != "" {
+			opts.Profile = c.Profile
+		}
+		if opts.ExpectConnections == 0 {
+			opts.ExpectConnections = c.ExpectConnections
+		}
 	}
 	profile, err := profiles.Resolve(opts.Profile)
 	if err != nil {
@@ -92,7 +113,7 @@ func runAudit(cmd *cobra.Command, opts AuditOptions, stdio IO) error {
 	if err != nil {
 		return runtimeErr(fmt.Errorf("read host facts: %w", err))
 	}
-	findings := rules.Run(&rules.Input{Snapshot: snap, Profile: profile, ExpectConnections: opts.ExpectConnections}, selected)
+	findings := rules.Run(&rules.Input{Snapshot: snap, Chain: c, Profile: profile, ExpectConnections: opts.ExpectConnections}, selected)
 
 	r := report.Report{
 		Tool:     toolInfo(),
@@ -100,8 +121,10 @@ func runAudit(cmd *cobra.Command, opts AuditOptions, stdio IO) error {
 		Profile:  profile,
 		Snapshot: snap,
 		Findings: findings,
+		Chains:   chainsOf(c),
 		Rules:    ruleInfos(selected),
 		Options: map[string]string{
+			"chain":              chainFile,
 			"profile":            profile.Name,
 			"fail_on":            opts.FailOn,
 			"all_netns":          strconv.FormatBool(opts.AllNetns),
@@ -111,14 +134,14 @@ func runAudit(cmd *cobra.Command, opts AuditOptions, stdio IO) error {
 	if err := report.Render(stdio.Out, opts.Output, r, report.TextOptions{Color: color, Verbose: opts.Verbose}); err != nil {
 		return runtimeErr(fmt.Errorf("write report: %w", err))
 	}
-	if failOn > 0 {
-		for _, f := range findings {
-			if f.Severity >= failOn {
-				return errFindings
-			}
-		}
+	return failIfFindings(findings, failOn)
+}
+
+func chainsOf(c *model.Chain) []*model.Chain {
+	if c == nil {
+		return nil
 	}
-	return nil
+	return []*model.Chain{c}
 }
 
 // parseFailOn reads --fail-on; "none" gives 0 (never fail).

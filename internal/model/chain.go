@@ -39,6 +39,9 @@ const (
 	ExpirySilent Expiry = "silent-drop"
 	// ExpiryReset: the middlebox answers with a TCP reset: the endpoints get an error at once.
 	ExpiryReset Expiry = "rst"
+	// ExpiryClose: a layer-7 balancer closes both connections itself when the idle timeout
+	// passes (FIN): the endpoints see the close at once.
+	ExpiryClose Expiry = "close"
 )
 
 // Middlebox is what a NAT, firewall or load balancer does to idle flows.
@@ -55,6 +58,10 @@ type Middlebox struct {
 
 // Side is how a software hop treats connections on one side: the connections it accepts
 // (downstream side, facing the client) or the ones it opens (upstream side, facing the next hop).
+//
+// For the timeouts (IdleTimeout, ReadTimeout, ConnectTimeout, MaxLifetime) a known zero means
+// "no limit": the software never closes the connection for that reason (pgbouncer's
+// client_idle_timeout = 0, Go's Transport.IdleConnTimeout = 0).
 type Side struct {
 	// IdleTimeout is the HTTP keep-alive idle timeout: on the downstream side how long the hop
 	// keeps an idle client connection open (nginx keepalive_timeout, Node keepAliveTimeout); on

@@ -5,7 +5,7 @@
 //
 // Rule families: KT0xx facts keeptune could not read, KT1xx keepalive and sysctl files, KT2xx
 // unacknowledged data, KT3xx connection tracking, KT4xx capacity, KT5xx network namespaces,
-// KT6xx programs.
+// KT6xx programs, KT7xx chains (compare hops with each other).
 package rules
 
 import (
@@ -29,9 +29,11 @@ type Rule struct {
 	Check func(in *Input) []model.Finding
 }
 
-// Input is what rules read.
+// Input is what rules read. Host rules need Snapshot, chain rules Chain; each stays silent
+// without its part.
 type Input struct {
 	Snapshot *model.Snapshot
+	Chain    *model.Chain
 	Profile  model.Profile
 	// ExpectConnections is the number of concurrent connections the host is meant to hold
 	// (--expect-connections); 0 means unknown, and capacity rules that need it stay silent.
@@ -55,6 +57,8 @@ func All() []Rule {
 		somaxconnLow, synBacklogBelowSomaxconn, fileMaxLow, nofileLow, conntrackTableFill,
 		namespaceDefaults,
 		goRuntimeKeepalive,
+		chainPoolRace, chainMiddleboxForgets, chainProbeTooLate, chainTrackingTable,
+		chainUserTimeout, chainGRPC, chainHTTP2Ping, chainSilentDrop,
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	return all
@@ -108,6 +112,9 @@ func Select(sel Selection) ([]Rule, error) {
 
 // Run applies rules to the input and returns their findings, most severe first.
 func Run(in *Input, rules []Rule) []model.Finding {
+	if in.Snapshot == nil {
+		in.Snapshot = &model.Snapshot{} // lint: no host facts, host rules find nothing
+	}
 	var out []model.Finding
 	for _, r := range rules {
 		for _, f := range r.Check(in) {

@@ -1,0 +1,506 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keeptune/keeptune/internal/chain"
+	"github.com/keeptune/keeptune/internal/model"
+)
+
+// Margins of the chain rules (docs/rules.md repeats them).
+const (
+	// poolRaceMargin: a backend must keep idle connections at least this much longer than the
+	// hop that pools connections to it. The race window is the time between the pooler picking
+	// an idle connection and the request reaching the backend: one round trip and a scheduling
+	// delay, well under a second inside a region.
+	poolRaceMargin = time.Second
+)
+
+// probeMargin is how much earlier than a middlebox's idle timeout the first keepalive probe must
+// leave: 10% of the timeout, at least 10 s, for timer lateness (up to 12.5% on the kernel's
+// timer wheel for long timers) and a probe lost on the way.
+func probeMargin(idle time.Duration) time.Duration {
+	return max(idle/10, 10*time.Second)
+}
+
+// limited returns a timeout's value when it is known and limits something (a known zero means
+// "no limit").
+func limited(s model.Setting[time.Duration]) (time.Duration, bool) {
+	return s.Value, s.Known && s.Value > 0
+}
+
+// unlimited reports whether a timeout is known to be "no limit".
+func unlimited(s model.Setting[time.Duration]) bool { return s.Known && s.Value <= 0 }
+
+// at returns where a value was set, or the hop's declaration when it comes from elsewhere.
+func at(src model.Source, h *model.Hop) *model.Location {
+	if src.Kind == model.SourceChainFile || src.Kind == model.SourceConfig {
+		if l := model.LocationOf(src); l != nil {
+			return l
+		}
+	}
+	d := h.Declared
+	return &d
+}
+
+func hopNames(c *model.Chain, from, to int) []string {
+	var out []string
+	for i := from; i <= to; i++ {
+		out = append(out, c.Hops[i].Name)
+	}
+	return out
+}
+
+func describeHop(h *model.Hop) string {
+	switch {
+	case h.Catalog != "":
+		return fmt.Sprintf("%s (%s)", h.Name, h.Catalog)
+	case h.Runtime != "":
+		return fmt.Sprintf("%s (%s)", h.Name, h.Runtime)
+	}
+	return h.Name
+}
+
+// roundUp5s rounds up to a multiple of 5 s.
+func roundUp5s(d time.Duration) time.Duration {
+	step := 5 * time.Second
+	return (d + step - 1) / step * step
+}
+
+// roundDownFriendly rounds a proposed keepalive idle down to whole minutes from 2 min, to 10 s
+// below.
+func roundDownFriendly(d time.Duration) time.Duration {
+	if d >= 2*time.Minute {
+		return d / time.Minute * time.Minute
+	}
+	if d >= 20*time.Second {
+		return d / (10 * time.Second) * (10 * time.Second)
+	}
+	return max(d/time.Second*time.Second, time.Second)
+}
+
+// directive renders how to set a value in a hop's own terms: the directive of its runtime where
+// keeptune knows it, otherwise the chain-file key.
+func directive(h *model.Hop, side, key string, d time.Duration) string {
+	s := int64(d / time.Second)
+	switch h.Runtime + "/" + side + "/" + key {
+	case "node/downstream/idle":
+		return fmt.Sprintf("server.keepAliveTimeout = %d; server.headersTimeout = %d (Node.js)", d.Milliseconds(), d.Milliseconds()+1000)
+	case "nginx/downstream/idle":
+		return fmt.Sprintf("keepalive_timeout %ds; (nginx, http or server block)", s)
+	case "nginx/upstream/idle":
+		return fmt.Sprintf("keepalive_timeout %ds; (nginx, upstream block)", s)
+	case "nginx/downstream/keepalive":
+		return fmt.Sprintf("listen ... so_keepalive=%ds::; (nginx)", s)
+	case "haproxy/downstream/idle":
+		return fmt.Sprintf("timeout http-keep-alive %ds (HAProxy)", s)
+	case "haproxy/upstream/keepalive":
+		return fmt.Sprintf("option srvtcpka + srvtcpka-idle %ds (HAProxy backend)", s)
+	case "haproxy/downstream/keepalive":
+		return fmt.Sprintf("option clitcpka + clitcpka-idle %ds (HAProxy frontend)", s)
+	case "apache/downstream/idle":
+		return fmt.Sprintf("KeepAliveTimeout %d (Apache httpd)", s)
+	case "gunicorn/downstream/idle":
+		return fmt.Sprintf("--keep-alive %d (Gunicorn)", s)
+	case "go/downstream/idle":
+		return fmt.Sprintf("http.Server{IdleTimeout: %d * time.Second} (Go)", s)
+	case "go/upstream/idle":
+		return fmt.Sprintf("http.Transport{IdleConnTimeout: %d * time.Second} (Go)", s)
+	case "go/upstream/keepalive", "go/downstream/keepalive", "grpc-go/upstream/keepalive", "grpc-go/downstream/keepalive":
+		return fmt.Sprintf("net.KeepAliveConfig{Enable: true, Idle: %d * time.Second, Interval: 15 * time.Second, Count: 5} on the Dialer/ListenConfig (Go)", s)
+	case "envoy/downstream/idle", "envoy/upstream/idle":
+		return fmt.Sprintf("common_http_protocol_options: {idle_timeout: %ds} (Envoy)", s)
+	case "envoy/downstream/keepalive":
+		return fmt.Sprintf("listener socket_options: SO_KEEPALIVE 1, TCP_KEEPIDLE %d (Envoy)", s)
+	case "envoy/upstream/keepalive":
+		return fmt.Sprintf("upstream_connection_options: {tcp_keepalive: {keepalive_time: %d}} (Envoy cluster)", s)
+	case "okhttp/upstream/idle":
+		return fmt.Sprintf("ConnectionPool(5, %d, TimeUnit.SECONDS) (OkHttp)", s)
+	case "pgbouncer/upstream/keepalive", "pgbouncer/downstream/keepalive":
+		return fmt.Sprintf("tcp_keepidle = %d (pgbouncer.ini)", s)
+	case "postgres/downstream/keepalive":
+		return fmt.Sprintf("tcp_keepalives_idle = %d (postgresql.conf)", s)
+	case "redis/downstream/keepalive":
+		return fmt.Sprintf("tcp-keepalive %d (redis.conf)", s)
+	}
+	if key == "keepalive" {
+		return fmt.Sprintf("TCP keepalive with idle %ds on %s %s sockets (chain file: %s: {tcp_keepalive: {idle: %ds}})", s, possessive(h.Name), side, side, s)
+	}
+	return fmt.Sprintf("%s idle timeout %ds on %s %s side (chain file: %s: {idle_timeout: %ds})", map[string]string{"upstream": "pool", "downstream": "keep-alive"}[side], s, possessive(h.Name), side, side, s)
+}
+
+// possessive renders "envoy's", "workers'".
+func possessive(name string) string {
+	if strings.HasSuffix(name, "s") {
+		return name + "'"
+	}
+	return name + "'s"
+}
+
+var chainPoolRace = Rule{
+	ID: "KT701", Name: "backend-idle-below-pool", Severity: model.SeverityError,
+	Title: "Backend closes idle connections before the hop that pools them",
+	What: "For every connection segment whose opener reuses connections (a layer-7 balancer, a " +
+		"proxy's upstream pool, a client pool), compares the acceptor's keep-alive idle timeout with " +
+		"the opener's pool idle timeout. The acceptor must wait at least 1 s longer.",
+	Why: "When the backend closes an idle connection just as the balancer reuses it, the request " +
+		"meets a closed socket: the balancer answers 502 (ALB, GCP " +
+		"backend_connection_closed_before_data_sent_to_client), a client library gets ECONNRESET. " +
+		"Node's 5 s keepAliveTimeout behind a 60 s ALB is the classic case " +
+		"(PublicMapping/districtbuilder#448).",
+	Fix: "Raise the backend's keep-alive idle timeout above the pool's (keeptune proposes the pool's " +
+		"idle plus 5 s or 2%, rounded up to 5 s: 65 s behind a 60 s ALB), or shorten the pool's.",
+	Source: "AWS ELB docs (ALB: configure backend keep-alive longer than the idle timeout); GCP external ALB docs (backend keep-alive 600 s: keep backends above it); shared/research/middlebox-timeouts.md rule 1",
+	Check: func(in *Input) []model.Finding {
+		if in.Chain == nil {
+			return nil
+		}
+		var out []model.Finding
+		for _, seg := range chain.Segments(in.Chain) {
+			o, a := seg.Opener, seg.Acceptor
+			backend, backendLimited := limited(a.Side.IdleTimeout)
+			if !o.Side.Pools.Known || !o.Side.Pools.Value || !o.Side.IdleTimeout.Known || !backendLimited {
+				continue
+			}
+			pool, poolLimited := limited(o.Side.IdleTimeout)
+			poolText := human(pool)
+			if !poolLimited {
+				poolText = "ever (no idle timeout)"
+			} else if backend >= pool+poolRaceMargin {
+				continue
+			}
+			f := model.Finding{
+				Severity: model.SeverityError,
+				Subject:  fmt.Sprintf("%s -> %s", o.Name(), a.Name()),
+				Hops:     hopNames(in.Chain, o.Index, a.Index),
+				Message: fmt.Sprintf("%s closes idle keep-alive connections after %s, but %s keeps them for reuse for %s: "+
+					"a request sent on a connection the backend is closing fails (502 from a balancer, ECONNRESET in a client).",
+					describeHop(a.Hop), human(backend), describeHop(o.Hop), poolText),
+				Evidence: []model.Evidence{
+					{Name: a.Name() + " keep-alive idle timeout", Value: human(backend), Source: a.Side.IdleTimeout.Source},
+					{Name: o.Name() + " pool idle timeout", Value: poolText, Source: o.Side.IdleTimeout.Source},
+				},
+				Location: at(a.Side.IdleTimeout.Source, a.Hop),
+			}
+			shorter := backend - poolRaceMargin - max(time.Second, backend/10)
+			// Raise the backend when the pool's idle time is a few minutes at most (a balancer's
+			// 60 s): otherwise (Envoy's 1 h) shortening the pool is the sane change.
+			if poolLimited && pool <= 5*time.Minute {
+				proposed := roundUp5s(pool + max(5*time.Second, pool/50))
+				f.Fix = &model.Fix{
+					Key: a.Name() + ".downstream.idle_timeout", Current: human(backend), Proposed: human(proposed),
+					Line: directive(a.Hop, "downstream", "idle", proposed),
+					Note: fmt.Sprintf("Or shorten %s's pool idle timeout to %s or less.", o.Name(), human(max(shorter, time.Second))),
+				}
+			} else {
+				proposed := max(shorter, time.Second)
+				f.Fix = &model.Fix{
+					Key: o.Name() + ".upstream.idle_timeout", Current: poolText, Proposed: human(proposed),
+					Line: directive(o.Hop, "upstream", "idle", proposed),
+					Note: fmt.Sprintf("Or raise %s's keep-alive idle timeout above %s's pool idle timeout.", a.Name(), o.Name()),
+				}
+			}
+			out = append(out, f)
+		}
+		return out
+	},
+}
+
+// refreshedByKeepalive reports whether TCP keepalive at either end of a segment keeps a layer-4
+// middlebox's flow alive: the middlebox counts any segment, and a probe leaves before it expires.
+func refreshedByKeepalive(seg chain.Segment, mb *model.Middlebox) bool {
+	if mb.RefreshedBy.Known && mb.RefreshedBy.Value == model.RefreshPayload {
+		return false
+	}
+	for _, e := range []chain.Endpoint{seg.Opener, seg.Acceptor} {
+		if idle, known, on := e.KeepaliveOn(); on && known && idle < mb.IdleTimeout.Value {
+			return true
+		}
+	}
+	return false
+}
+
+func expiryWords(mb *model.Middlebox) (string, model.Severity) {
+	switch {
+	case mb.OnExpiry.Known && (mb.OnExpiry.Value == model.ExpiryReset || mb.OnExpiry.Value == model.ExpiryClose):
+		return "fails at once with a reset or a closed connection (retried only if the client knows the request is idempotent)", model.SeverityWarning
+	case mb.OnExpiry.Known && mb.OnExpiry.Value == model.ExpirySilent:
+		return "hangs (the middlebox drops it silently and the sender retransmits until tcp_retries2 gives up, ~15 min by default)", model.SeverityError
+	}
+	return "is dropped, silently (a hang of up to ~15 min) or with a reset: nothing says which", model.SeverityError
+}
+
+var chainMiddleboxForgets = Rule{
+	ID: "KT702", Name: "idle-outlives-middlebox", Severity: model.SeverityError,
+	Title: "Connections stay idle longer than a NAT's or balancer's idle timeout",
+	What: "For every segment through a layer-4 middlebox (NAT gateway, L4 balancer, firewall), " +
+		"compares the longest the connection can carry no data (the pool idle timeout, the " +
+		"acceptor's keep-alive idle timeout, read timeouts during slow requests) with the " +
+		"middlebox's idle timeout, unless TCP keepalive at either end refreshes it in time. " +
+		"Connection-tracking tables (conntrack, IPVS, kube-proxy) are KT704's; silent drops with " +
+		"no keepalive at all are KT708's.",
+	Why: "The middlebox forgets a flow idle longer than its timeout while both ends still hold the " +
+		"connection. The next request on it fails with a reset, or hangs when the middlebox drops " +
+		"silently (Signal-Android#10874: OkHttp's 5 min pool behind a 1 min server side; " +
+		"psf/requests#3808: AWS NAT Gateway's 350 s).",
+	Fix: "Shorten the pool idle timeout below the middlebox's timeout minus keeptune's probe margin " +
+		"(10%, at least 10 s), or enable TCP keepalive at one end with an idle time below it.",
+	Source: "AWS VPC NAT gateway troubleshooting (350 s, RST); Azure Load Balancer TCP idle timeout docs (silent unless TCP reset is enabled); shared/research/middlebox-timeouts.md rule 2",
+	Check: func(in *Input) []model.Finding {
+		if in.Chain == nil {
+			return nil
+		}
+		var out []model.Finding
+		for _, seg := range chain.Segments(in.Chain) {
+			for _, mi := range seg.Middleboxes {
+				mh := &in.Chain.Hops[mi]
+				mb := mh.Middlebox
+				if isTrackingTable(mh) || silentDropCase(seg, mb) || refreshedByKeepalive(seg, mb) || !mayIdlePast(seg, mb.IdleTimeout.Value) {
+					continue
+				}
+				out = append(out, idleFinding(in.Chain, seg, mi))
+			}
+		}
+		return out
+	},
+}
+
+// idleFinding says that connections on a segment outlive a middlebox's idle timeout.
+func idleFinding(c *model.Chain, seg chain.Segment, mi int) model.Finding {
+	o, a := seg.Opener, seg.Acceptor
+	mh := &c.Hops[mi]
+	mb := mh.Middlebox
+	t := mb.IdleTimeout.Value
+	words, sev := expiryWords(mb)
+	proposed := roundDownFriendly(t - probeMargin(t))
+	ev := []model.Evidence{{Name: mh.Name + " idle timeout", Value: human(t), Source: mb.IdleTimeout.Source}}
+	var who string
+	loc := at(mb.IdleTimeout.Source, mh)
+	fix := &model.Fix{Key: a.Name() + ".downstream.tcp_keepalive.idle", Proposed: human(proposed),
+		Line: directive(a.Hop, "downstream", "keepalive", proposed),
+		Note: fmt.Sprintf("Or enable keepalive at the other end (%s), or raise %s's idle timeout above the longest silence.", o.Name(), mh.Name)}
+	if pool, ok := limited(o.Side.IdleTimeout); o.Side.Pools.Known && o.Side.Pools.Value && o.Side.IdleTimeout.Known && (!ok || pool >= t) {
+		poolText := human(pool)
+		if !ok {
+			poolText = "ever (no idle timeout)"
+		}
+		who = fmt.Sprintf("%s keeps idle pooled connections for %s", describeHop(o.Hop), poolText)
+		ev = append(ev, model.Evidence{Name: o.Name() + " pool idle timeout", Value: poolText, Source: o.Side.IdleTimeout.Source})
+		loc = at(o.Side.IdleTimeout.Source, o.Hop)
+		fix = &model.Fix{Key: o.Name() + ".upstream.idle_timeout", Current: human(o.Side.IdleTimeout.Value), Proposed: human(proposed),
+			Line: directive(o.Hop, "upstream", "idle", proposed),
+			Note: "Or enable TCP keepalive on the pooled sockets: " + directive(o.Hop, "upstream", "keepalive", proposed) + "."}
+	} else if d, bounded := silence(seg); bounded {
+		who = fmt.Sprintf("connections from %s to %s can stay silent for up to %s", o.Name(), a.Name(), human(d))
+		for _, e := range []chain.Endpoint{o, a} {
+			if s := e.Side; s.IdleTimeout.Known {
+				ev = append(ev, model.Evidence{Name: e.Name() + " idle timeout", Value: human(s.IdleTimeout.Value), Source: s.IdleTimeout.Source})
+			}
+			if s := e.Side; s.ReadTimeout.Known {
+				ev = append(ev, model.Evidence{Name: e.Name() + " read timeout", Value: human(s.ReadTimeout.Value), Source: s.ReadTimeout.Source})
+			}
+		}
+		if up := a.Hop.Upstream; up != nil && up.ReadTimeout.Known {
+			ev = append(ev, model.Evidence{Name: a.Name() + " upstream read timeout", Value: human(up.ReadTimeout.Value), Source: up.ReadTimeout.Source})
+		}
+	} else {
+		who = fmt.Sprintf("%s keeps idle connections with no known limit", describeHop(a.Hop))
+	}
+	ev = append(ev, model.Evidence{Name: "TCP keepalive on the segment", Value: keepaliveSummary(seg)})
+	return model.Finding{
+		Severity: sev,
+		Subject:  fmt.Sprintf("%s -> %s", o.Name(), a.Name()),
+		Hops:     hopNames(c, o.Index, a.Index),
+		Message: fmt.Sprintf("%s, but %s forgets idle flows after %s and nothing refreshes it; the next packet on such a connection %s.",
+			who, describeHop(mh), human(t), words),
+		Evidence: ev,
+		Location: loc,
+		Fix:      fix,
+	}
+}
+
+func keepaliveSummary(seg chain.Segment) string {
+	var parts []string
+	for _, e := range []chain.Endpoint{seg.Opener, seg.Acceptor} {
+		idle, known, on := e.KeepaliveOn()
+		switch {
+		case !on && e.Side.TCP.Enabled.Known:
+			parts = append(parts, e.Name()+": off")
+		case !on:
+			parts = append(parts, e.Name()+": not known to be on")
+		case known:
+			parts = append(parts, fmt.Sprintf("%s: first probe after %s", e.Name(), human(idle)))
+		default:
+			parts = append(parts, e.Name()+": on, idle unknown")
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// isTrackingTable reports whether a middlebox is a Linux connection-tracking table (conntrack,
+// IPVS, kube-proxy, Docker's swarm VIPs): KT704 judges those.
+func isTrackingTable(h *model.Hop) bool {
+	name := strings.ToLower(h.Catalog)
+	for _, s := range []string{"conntrack", "ipvs", "kube-proxy", "swarm", "lvs"} {
+		if strings.Contains(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// silence is the longest a connection on the segment can carry no data: between requests, the
+// acceptor's keep-alive idle timeout and the opener's pool idle timeout; during a request, the
+// read timeouts (a proxy waiting on its backend sends nothing to its client meanwhile). ok is
+// false when nothing bounds it: the acceptor keeps idle connections without a known limit.
+func silence(seg chain.Segment) (d time.Duration, bounded bool) {
+	o, a := seg.Opener.Side, seg.Acceptor.Side
+	d, ok := limited(a.IdleTimeout)
+	if !ok {
+		return 0, false
+	}
+	if pool, ok := limited(o.IdleTimeout); ok && o.Pools.Known && o.Pools.Value {
+		d = min(d, pool) // the pool drops it first; it never idles longer
+	}
+	reads := []model.Setting[time.Duration]{o.ReadTimeout, a.ReadTimeout}
+	if up := seg.Acceptor.Hop.Upstream; up != nil {
+		reads = append(reads, up.ReadTimeout)
+	}
+	for _, rt := range reads {
+		if unlimited(rt) {
+			return 0, false // a request may wait for ever without a byte
+		}
+		if v, ok := limited(rt); ok {
+			d = max(d, v)
+		}
+	}
+	return d, true
+}
+
+// mayIdlePast reports whether connections on the segment can go without data for d or longer.
+func mayIdlePast(seg chain.Segment, d time.Duration) bool {
+	s, bounded := silence(seg)
+	return !bounded || s >= d
+}
+
+// silentDropCase reports whether KT708 (rather than KT702/KT704) owns a middlebox on a segment:
+// it drops silently, and no end sends keepalive probes at all.
+func silentDropCase(seg chain.Segment, mb *model.Middlebox) bool {
+	_, _, oOn := seg.Opener.KeepaliveOn()
+	_, _, aOn := seg.Acceptor.KeepaliveOn()
+	return mb.OnExpiry.Known && mb.OnExpiry.Value == model.ExpirySilent && !oOn && !aOn
+}
+
+var chainProbeTooLate = Rule{
+	ID: "KT703", Name: "keepalive-after-middlebox-expiry", Severity: model.SeverityError,
+	Title: "First keepalive probe leaves after a middlebox forgot the flow",
+	What: "For every segment end with TCP keepalive on, compares the idle time before the first probe " +
+		"with the idle timeout of each layer-4 middlebox on that segment that counts probes, minus " +
+		"keeptune's margin (10% of the timeout, at least 10 s), where connections can idle that long. " +
+		"Keepalive is per segment: a proxy's or an L7 balancer's probes never reach the hop beyond it.",
+	Why: "Keepalive keeps a NAT or L4 balancer entry alive only if a probe passes before the entry " +
+		"expires. With the kernel's 7200 s default the first probe comes long after AWS NLB (350 s) " +
+		"or Azure LB (240 s) forgot the flow: the probe itself is dropped or reset and the connection " +
+		"dies (psf/requests#3808; istio#36499).",
+	Fix: "Set the keepalive idle time of that end below the middlebox's timeout minus the margin " +
+		"(keeptune proposes it rounded down to whole minutes: 300 s behind a 350 s NLB).",
+	Source: "RFC 1122 4.2.3.6; AWS NLB idle timeout docs (350 s, keepalive probes reset it); shared/research/middlebox-timeouts.md rule 3",
+	Check: func(in *Input) []model.Finding {
+		if in.Chain == nil {
+			return nil
+		}
+		var out []model.Finding
+		for _, seg := range chain.Segments(in.Chain) {
+			for _, mi := range seg.Middleboxes {
+				mh := &in.Chain.Hops[mi]
+				mb := mh.Middlebox
+				if isTrackingTable(mh) || (mb.RefreshedBy.Known && mb.RefreshedBy.Value == model.RefreshPayload) || !mayIdlePast(seg, mb.IdleTimeout.Value) {
+					continue
+				}
+				limit := mb.IdleTimeout.Value - probeMargin(mb.IdleTimeout.Value)
+				for _, e := range []chain.Endpoint{seg.Opener, seg.Acceptor} {
+					idle, known, on := e.KeepaliveOn()
+					if !on || !known || idle <= limit {
+						continue
+					}
+					out = append(out, probeFinding(in.Chain, seg, e, mi, idle, limit))
+				}
+			}
+		}
+		return out
+	},
+}
+
+func probeFinding(c *model.Chain, seg chain.Segment, e chain.Endpoint, mi int, idle, limit time.Duration) model.Finding {
+	mh := &c.Hops[mi]
+	mb := mh.Middlebox
+	side := "upstream"
+	if e.Index == seg.Acceptor.Index {
+		side = "downstream"
+	}
+	proposed := roundDownFriendly(limit)
+	from, to := min(e.Index, mi), max(e.Index, mi)
+	return model.Finding{
+		Severity: model.SeverityError,
+		Subject:  fmt.Sprintf("%s -> %s", c.Hops[from].Name, c.Hops[to].Name),
+		Hops:     hopNames(c, from, to),
+		Message: fmt.Sprintf("%s sends its first keepalive probe after %s idle, but %s forgets idle flows after %s (margin: probes must leave by %s): "+
+			"the probe arrives too late to keep the connection.", describeHop(e.Hop), human(idle), describeHop(mh), human(mb.IdleTimeout.Value), human(limit)),
+		Evidence: []model.Evidence{
+			{Name: e.Name() + " keepalive idle", Value: human(idle), Source: e.Side.TCP.Idle.Source},
+			{Name: mh.Name + " idle timeout", Value: human(mb.IdleTimeout.Value), Source: mb.IdleTimeout.Source},
+		},
+		Location: at(e.Side.TCP.Idle.Source, e.Hop),
+		Fix: &model.Fix{
+			Key: e.Name() + "." + side + ".tcp_keepalive.idle", Current: human(idle), Proposed: human(proposed),
+			Line: directive(e.Hop, side, "keepalive", proposed),
+		},
+	}
+}
+
+var chainTrackingTable = Rule{
+	ID: "KT704", Name: "tracking-table-below-idle", Severity: model.SeverityError,
+	Title: "Connection tracking or IPVS forgets flows the applications keep",
+	What: "For every Linux connection-tracking middlebox on a segment (nf_conntrack, IPVS/LVS, " +
+		"kube-proxy, Docker swarm VIPs), checks that its established timeout is at least the " +
+		"keepalive idle time of the ends that probe and at least the application's idle timeouts " +
+		"(the opener's pool and the acceptor's keep-alive), unless keepalive refreshes it in time.",
+	Why: "An IPVS entry that expires after 900 s under an Envoy that keeps connections for 1 h " +
+		"(kubermatic/kubelb#539), or Docker swarm's 900 s under long-lived database connections " +
+		"(moby#31208): the next packet meets no entry and the connection hangs or is reset. A " +
+		"hosting guide reports a 90 s LVS session timeout resetting long requests in production.",
+	Fix: "Raise the table's established timeout (ipvsadm --set TCP TCPFIN UDP; " +
+		"net.netfilter.nf_conntrack_tcp_timeout_established) above the application idle, or enable " +
+		"TCP keepalive below the table's timeout at one end (nginx: listen ... so_keepalive=60s::).",
+	Source: "ipvsadm(8) --set; Documentation/networking/nf_conntrack-sysctl.rst; kubermatic/kubelb#539; moby#31208; shared/research/middlebox-timeouts.md rule 4",
+	Check: func(in *Input) []model.Finding {
+		if in.Chain == nil {
+			return nil
+		}
+		var out []model.Finding
+		for _, seg := range chain.Segments(in.Chain) {
+			for _, mi := range seg.Middleboxes {
+				mh := &in.Chain.Hops[mi]
+				if !isTrackingTable(mh) {
+					continue
+				}
+				mb := mh.Middlebox
+				t := mb.IdleTimeout.Value
+				// Keepalive that probes too late for the table.
+				limit := t - probeMargin(t)
+				for _, e := range []chain.Endpoint{seg.Opener, seg.Acceptor} {
+					if idle, known, on := e.KeepaliveOn(); on && known && idle > limit && mayIdlePast(seg, t) {
+						out = append(out, probeFinding(in.Chain, seg, e, mi, idle, limit))
+					}
+				}
+				if silentDropCase(seg, mb) || refreshedByKeepalive(seg, mb) || !mayIdlePast(seg, t) {
+					continue
+				}
+				out = append(out, idleFinding(in.Chain, seg, mi))
+			}
+		}
+		return out
+	},
+}
