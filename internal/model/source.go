@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // SourceKind names the kind of place a value came from.
@@ -60,6 +61,11 @@ func (s Source) String() string {
 		}
 	case SourceRuntimeDefault:
 		out = "runtime default"
+	case SourceCatalog:
+		// The detail is "entry: citation"; people read the entry name, `keeptune catalog NAME`
+		// shows the citation (JSON carries all of it).
+		name, _, _ := strings.Cut(s.Detail, ": ")
+		return "catalog " + name
 	case "":
 		out = "unknown"
 	default:

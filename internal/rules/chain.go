@@ -164,6 +164,9 @@ var chainPoolRace = Rule{
 			if !o.Side.Pools.Known || !o.Side.Pools.Value || !o.Side.IdleTimeout.Known || !backendLimited {
 				continue
 			}
+			if a.Side.Pools.Known && !a.Side.Pools.Value {
+				continue // the backend closes every connection after its response: nothing to reuse
+			}
 			pool, poolLimited := limited(o.Side.IdleTimeout)
 			poolText := human(pool)
 			if !poolLimited {

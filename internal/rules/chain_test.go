@@ -44,6 +44,14 @@ func TestPoolRaceMargin(t *testing.T) {
 		!strings.Contains(fs[0].Fix.Line, "IdleConnTimeout: 26 * time.Second") {
 		t.Errorf("unlimited pool: %+v %+v", fs, fs[0].Fix)
 	}
+	// A backend that closes every connection after its response (gunicorn's sync worker) leaves
+	// nothing to reuse.
+	if fs := lintChain(t, "chain:\n  - {name: c, type: client}\n  - {name: lb, catalog: aws-alb}\n  - {name: s, type: server, runtime: gunicorn}\n", "KT701"); len(fs) != 0 {
+		t.Errorf("no keep-alive backend: %+v", fs)
+	}
+	if fs := lintChain(t, "chain:\n  - {name: c, type: client}\n  - {name: lb, catalog: aws-alb}\n  - {name: s, type: server, runtime: gunicorn, pools: true}\n", "KT701"); len(fs) != 1 {
+		t.Errorf("gthread gunicorn behind an ALB: %+v", fs)
+	}
 	// A backend without an idle limit never closes first.
 	if fs := lintChain(t, strings.Replace(base, "%s", "none", 1), "KT701"); len(fs) != 0 {
 		t.Errorf("unlimited backend: %+v", fs)

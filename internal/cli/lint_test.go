@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keeptune/keeptune/internal/testutil"
+)
+
+func writeChain(t *testing.T, doc string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "keeptune.yaml")
+	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const raceChain = `profile: web-frontend
+chain:
+  - {name: browsers, type: client}
+  - {name: edge, catalog: aws-alb}
+  - {name: app, type: server, runtime: node}
+`
+
+func TestLintFindsTheRaceAndPointsAtTheChainFile(t *testing.T) {
+	file := writeChain(t, raceChain)
+	out, stderr, code := run(t, "lint", "--color", "never", file)
+	if code != ExitFindings {
+		t.Fatalf("exit %d, stderr %s", code, stderr)
+	}
+	for _, w := range []string{"Chain " + file, "edge      middlebox aws-alb", "KT701", file + ":5:5", "server.keepAliveTimeout = 65000"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q\n%s", w, out)
+		}
+	}
+	// SARIF: valid, and the result is located at the chain file line of the hop.
+	sarif, _, code := run(t, "lint", "-o", "sarif", file)
+	if code != ExitFindings {
+		t.Fatalf("sarif exit %d", code)
+	}
+	if err := testutil.ValidateSARIF([]byte(sarif)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sarif, filepath.Base(file)) || !strings.Contains(sarif, `"startLine": 5`) {
+		t.Errorf("SARIF does not point at the chain file line:\n%s", sarif)
+	}
+	// JSON: the chain and the finding's hops.
+	js, _, _ := run(t, "lint", "-o", "json", file)
+	var doc struct {
+		Chains   []struct{ File string } `json:"chains"`
+		Findings []struct {
+			Rule string
+			Hops []string
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(js), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Chains) != 1 || doc.Chains[0].File != file || len(doc.Findings) != 1 || strings.Join(doc.Findings[0].Hops, ",") != "edge,app" {
+		t.Errorf("json = %s", js)
+	}
+}
+
+func TestLintCorrectChainIsClean(t *testing.T) {
+	file := writeChain(t, strings.Replace(raceChain, "runtime: node}", "runtime: node, http_keepalive_timeout: 65s}", 1))
+	out, _, code := run(t, "lint", "--color", "never", "--fail-on", "info", file)
+	if code != ExitOK || !strings.Contains(out, "no findings") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+}
+
+func TestLintBadInput(t *testing.T) {
+	cases := []struct{ doc, want string }{
+		{"chain:\n  - {name: c, type: client}\n  - {name: e, catalog: aws-albb}\n", `:3:24: unknown catalog "aws-albb": did you mean "aws-alb"?`},
+		{"chain:\n  - {name: c, type: client}\n  - {name: s, type: server, http_keepalive_timeout: 65}\n", `:3:53: expected a duration with a unit`},
+		{"chain: []\n", `:1:8: chain: empty`},
+	}
+	for _, c := range cases {
+		file := writeChain(t, c.doc)
+		out, stderr, code := run(t, "lint", file)
+		if code != ExitUsage || !strings.Contains(stderr, "error: "+file+c.want) || out != "" {
+			t.Errorf("exit %d, stderr %q, stdout %q; want exit 2 and %q", code, stderr, out, file+c.want)
+		}
+	}
+	if _, stderr, code := run(t, "lint", "/nonexistent/keeptune.yaml"); code != ExitUsage || !strings.Contains(stderr, "no such file") {
+		t.Errorf("missing file: exit %d %q", code, stderr)
+	}
+	if _, stderr, code := run(t, "lint"); code != ExitUsage || !strings.Contains(stderr, "requires at least 1 arg") {
+		t.Errorf("no args: exit %d %q", code, stderr)
+	}
+}
+
+func TestAuditWithChain(t *testing.T) {
+	root := testutil.FakeRoot(t, testutil.Host{})
+	file := writeChain(t, raceChain)
+	out, _, code := run(t, "audit", "--root", root, "--chain", file, "--color", "never")
+	if code != ExitFindings || !strings.Contains(out, "KT701") || !strings.Contains(out, "KT101") || !strings.Contains(out, "profile web-frontend") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+}
