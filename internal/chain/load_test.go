@@ -83,7 +83,6 @@ func TestSegments(t *testing.T) {
 	}
 }
 
-
 func TestParseErrors(t *testing.T) {
 	cases := []struct{ name, doc, want string }{
 		{"unknown catalog", "chain:\n  - {name: c, type: client}\n  - {name: e, catalog: aws-albb}\n", `k.yaml:3:24: unknown catalog "aws-albb": did you mean "aws-alb"?`},

@@ -61,8 +61,8 @@ type Finding struct {
 	Namespace string `json:"namespace,omitempty"`
 	// Hops names the chain hops the finding concerns, in chain order (chain rules only): the
 	// text report places the finding between them.
-	Hops []string `json:"hops,omitempty"`
-	Message   string `json:"message"`
+	Hops    []string `json:"hops,omitempty"`
+	Message string   `json:"message"`
 	// Evidence lists the values the conclusion rests on and where each came from.
 	Evidence []Evidence `json:"evidence"`
 	// Location points at the file line to change, if one exists.
