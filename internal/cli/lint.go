@@ -3,12 +3,16 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keeptune/keeptune/internal/chain"
+	"github.com/keeptune/keeptune/internal/configs"
+	_ "github.com/keeptune/keeptune/internal/configs/all" // every configuration format
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/profiles"
 	"github.com/keeptune/keeptune/internal/report"
@@ -19,6 +23,7 @@ import (
 // LintOptions are the flags of `keeptune lint`.
 type LintOptions struct {
 	Output          string
+	Format          string
 	Profile         string
 	FailOn          string
 	Color           string
@@ -30,18 +35,22 @@ func newLintCmd(stdio IO) *cobra.Command {
 	opts := LintOptions{}
 	cmd := &cobra.Command{
 		Use:   "lint FILE...",
-		Short: "Check chain files without touching the host (for CI)",
-		Long: "lint reads chain files (keeptune.yaml) and checks every hop against the ones around it: backend\n" +
-			"keep-alive against the pool in front of it, keepalive probes against the NAT and balancer idle\n" +
-			"timeouts on the path, gRPC ping policy, user timeouts. It reads no host facts: use it in CI.",
-		Example: "  keeptune lint keeptune.yaml\n  keeptune lint -o sarif --fail-on warning deploy/*.yaml > keeptune.sarif",
-		Args:    cobra.MinimumNArgs(1),
+		Short: "Check chain files and server configurations without touching the host (for CI)",
+		Long: "lint reads chain files (keeptune.yaml) and server configuration files (the formats built in are\n" +
+			"listed by --format) and checks them: every hop of a chain against the ones around it (backend\n" +
+			"keep-alive against the pool in front of it, keepalive probes against NAT and balancer idle\n" +
+			"timeouts, gRPC ping policy, user timeouts), every configuration against what its server does.\n" +
+			"It reads no host facts: use it in CI. The format of each file is detected unless --format says.",
+		Example: "  keeptune lint keeptune.yaml\n  keeptune lint /etc/nginx/nginx.conf\n" +
+			"  keeptune lint -o sarif --fail-on warning deploy/*.yaml > keeptune.sarif",
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLint(args, opts, stdio)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&opts.Output, "output", "o", "text", "output format: text, json or sarif")
+	f.StringVar(&opts.Format, "format", "", "format of the files: chain or "+strings.Join(configs.Formats(), ", ")+" (default: detect)")
 	f.StringVar(&opts.Profile, "profile", "", "workload profile (default: the chain file's profile:, else general)")
 	f.StringVar(&opts.FailOn, "fail-on", "error", "exit 1 when a finding has this severity or higher: info, warning, error or none")
 	f.StringVar(&opts.Color, "color", "auto", "colour: auto, always or never (auto honours NO_COLOR)")
@@ -69,15 +78,34 @@ func runLint(files []string, opts LintOptions, stdio IO) error {
 	}
 	// Read everything first: a bad file stops the run before anything is printed.
 	var chains []*model.Chain
+	var cfgs []*configs.Config
 	for _, f := range files {
-		c, err := chain.Load(f)
+		isChain, err := looksLikeChain(f, opts.Format)
 		if err != nil {
-			return inputErr(err)
+			return usageErr(err)
 		}
-		chains = append(chains, c)
+		if isChain {
+			c, err := chain.Load(f)
+			if err != nil {
+				return inputErr(err)
+			}
+			chains = append(chains, c)
+			continue
+		}
+		c, err := configs.ReadFile(f, opts.Format)
+		if err != nil {
+			return usageErr(err)
+		}
+		cfgs = append(cfgs, c)
 	}
 	var all []model.Finding
-	var profile model.Profile
+	profile, err := profiles.Resolve(opts.Profile)
+	if err != nil {
+		return usageErr(err)
+	}
+	if len(cfgs) > 0 {
+		all = append(all, rules.Run(&rules.Input{Configs: cfgs, Profile: profile}, selected)...)
+	}
 	for _, c := range chains {
 		name := opts.Profile
 		if name == "" {
@@ -94,12 +122,41 @@ func runLint(files []string, opts LintOptions, stdio IO) error {
 	r := report.Report{
 		Tool: toolInfo(), Command: "lint", Profile: profile, Findings: all, Rules: ruleInfos(selected),
 		Chains:  chains,
+		Configs: cfgs,
 		Options: map[string]string{"fail_on": opts.FailOn, "files": strings.Join(files, " ")},
 	}
 	if err := report.Render(stdio.Out, opts.Output, r, report.TextOptions{Color: color, Verbose: opts.Verbose}); err != nil {
 		return runtimeErr(fmt.Errorf("write report: %w", err))
 	}
 	return failIfFindings(all, failOn)
+}
+
+// looksLikeChain decides whether a file is a chain file: --format chain, or a YAML file with a
+// top-level chain: key.
+func looksLikeChain(path, format string) (bool, error) {
+	switch format {
+	case "chain":
+		return true, nil
+	case "":
+	default:
+		if _, ok := configs.Lookup(format); !ok {
+			return false, fmt.Errorf("unknown --format %q: expected chain or one of %s", format, strings.Join(configs.Formats(), ", "))
+		}
+		return false, nil
+	}
+	if ext := filepath.Ext(path); ext != ".yaml" && ext != ".yml" {
+		return false, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "chain:") {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // inputErr turns an input error into exit code 2, keeping its file:line:column.

@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/keeptune/keeptune/internal/configs"
 	"slices"
 	"time"
 
@@ -491,7 +492,26 @@ func testReport() Report {
 
 // lintReport is a run without host facts and without findings.
 func lintReport() Report {
-	return Report{Tool: testTool(), Command: "lint", Rules: testRules()}
+	return Report{Tool: testTool(), Command: "lint", Rules: testRules(), Configs: []*configs.Config{nginxConfig()}}
+}
+
+// nginxConfig is a configuration file as a parser returns it: values located in the main file
+// and an include, and the sides a chain hop takes.
+func nginxConfig() *configs.Config {
+	const main, inc = "/etc/nginx/nginx.conf", "/etc/nginx/conf.d/app.conf"
+	src := func(file string, line int) model.Source {
+		return model.Source{Kind: model.SourceConfig, File: file, Line: line}
+	}
+	return &configs.Config{
+		Format: "nginx", File: main, Files: []string{main, inc},
+		Values: []configs.Value{
+			{Key: "keepalive_timeout", Value: "65s", Block: "http", Location: model.Location{File: main, Line: 12}},
+			{Key: "keepalive", Value: "32", Block: "upstream app", Location: model.Location{File: inc, Line: 3}},
+		},
+		Downstream: &model.Side{IdleTimeout: model.KnownSetting(65*time.Second, src(main, 12))},
+		Upstream: &model.Side{Pools: model.KnownSetting(true, src(inc, 3)),
+			IdleTimeout: model.KnownSetting(60*time.Second, model.Source{Kind: model.SourceRuntimeDefault, Detail: "nginx upstream keepalive_timeout default"})},
+	}
 }
 
 // dbChain is a second chain file for lint: a silent-drop layer-4 balancer, a client whose side

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -42,6 +43,8 @@ type jsonReport struct {
 	Summary       jsonSummary       `json:"summary"`
 	Findings      []model.Finding   `json:"findings"`
 	Chains        []jsonChain       `json:"chains"`
+	Configs       []jsonConfig      `json:"configs"`
+	Values        []jsonValue       `json:"values"`
 	Facts         *jsonSnapshot     `json:"facts"`
 	Problems      []model.Problem   `json:"problems"`
 }
@@ -75,7 +78,19 @@ func newJSONReport(r Report) jsonReport {
 		Summary:       jsonSummary{Error: c.errors, Warning: c.warnings, Info: c.infos},
 		Findings:      findings,
 		Chains:        []jsonChain{},
+		Configs:       []jsonConfig{},
+		Values:        []jsonValue{},
 		Problems:      emptyIfNil(r.problems()),
+	}
+	for _, c := range r.Configs {
+		if c == nil {
+			continue
+		}
+		out.Configs = append(out.Configs, newJSONConfig(*c))
+		for _, v := range c.Values {
+			out.Values = append(out.Values, jsonValue{Format: c.Format, Key: v.Key, Value: v.Value, Block: v.Block,
+				File: v.Location.File, Line: v.Location.Line})
+		}
 	}
 	for _, c := range r.Chains {
 		if c != nil {
@@ -370,4 +385,30 @@ func newJSONSide(s *model.Side) *jsonSide {
 		}
 	}
 	return out
+}
+
+// jsonConfig is a configuration file read, with the sides a chain hop would take from it.
+type jsonConfig struct {
+	Format     string    `json:"format"`
+	File       string    `json:"file"`
+	Files      []string  `json:"files"`
+	Downstream *jsonSide `json:"downstream"`
+	Upstream   *jsonSide `json:"upstream"`
+}
+
+func newJSONConfig(c configs.Config) jsonConfig {
+	out := jsonConfig{Format: c.Format, File: c.File, Files: emptyIfNil(c.Files)}
+	out.Downstream = newJSONSide(c.Downstream)
+	out.Upstream = newJSONSide(c.Upstream)
+	return out
+}
+
+// jsonValue is one setting read from a configuration file, flat for jq and spreadsheets.
+type jsonValue struct {
+	Format string `json:"format"`
+	Key    string `json:"key"`
+	Value  string `json:"value"`
+	Block  string `json:"block"`
+	File   string `json:"file"`
+	Line   int    `json:"line"`
 }

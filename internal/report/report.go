@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -27,6 +28,8 @@ type Report struct {
 	Snapshot *model.Snapshot
 	// Chains are the chain files audited or linted (nil when none).
 	Chains []*model.Chain
+	// Configs are the server configuration files read (lint FILE..., audit's discovered ones).
+	Configs []*configs.Config
 	// Findings in any order: every renderer sorts them (severity, then rule, then subject) so
 	// the output does not depend on the order rules happened to run in.
 	Findings []model.Finding

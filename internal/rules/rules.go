@@ -5,11 +5,14 @@
 //
 // Rule families: KT0xx facts keeptune could not read, KT1xx keepalive and sysctl files, KT2xx
 // unacknowledged data, KT3xx connection tracking, KT4xx capacity, KT5xx network namespaces,
-// KT6xx programs, KT7xx chains (compare hops with each other).
+// KT6xx programs, KT7xx chains (compare hops with each other), KT8xx configuration files
+// (KT80x-KT81x nginx, KT82x-KT83x HAProxy, KT84x-KT85x Apache, KT86x-KT89x other formats).
 package rules
 
 import (
 	"fmt"
+
+	"github.com/keeptune/keeptune/internal/configs"
 	"sort"
 	"strings"
 
@@ -34,7 +37,9 @@ type Rule struct {
 type Input struct {
 	Snapshot *model.Snapshot
 	Chain    *model.Chain
-	Profile  model.Profile
+	// Configs are the configuration files read (lint FILE..., audit's discovered configs).
+	Configs []*configs.Config
+	Profile model.Profile
 	// ExpectConnections is the number of concurrent connections the host is meant to hold
 	// (--expect-connections); 0 means unknown, and capacity rules that need it stay silent.
 	ExpectConnections int
@@ -60,6 +65,10 @@ func All() []Rule {
 		chainPoolRace, chainMiddleboxForgets, chainProbeTooLate, chainTrackingTable,
 		chainUserTimeout, chainGRPC, chainHTTP2Ping, chainSilentDrop,
 	}
+	all = append(all, nginxRules...)
+	all = append(all, haproxyRules...)
+	all = append(all, apacheRules...)
+	all = append(all, otherRules...)
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	return all
 }

@@ -1,0 +1,153 @@
+// Package configs is where configuration formats meet the rest of keeptune. Each format lives in
+// a package of its own (internal/configs/nginx, haproxy, apache, ...) with a pure parser over an
+// fs.FS; it registers a Parser here. What a parser returns, a Config, serves three readers:
+//
+//   - chain files: a hop's `config:` key takes the Config's Downstream and Upstream sides;
+//   - `keeptune lint FILE...`: Values lists every setting read, with its file:line and the block
+//     it applies to, and the format's rules (internal/rules) judge Detail;
+//   - `keeptune audit`: Discover finds configuration files at their usual paths and on the
+//     command lines of running servers.
+package configs
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/keeptune/keeptune/internal/chain"
+	"github.com/keeptune/keeptune/internal/model"
+)
+
+// Value is one setting as written in a configuration file.
+type Value struct {
+	// Key is the directive as written ("keepalive_timeout", "timeout http-keep-alive").
+	Key string `json:"key"`
+	// Value holds its arguments, joined by single spaces.
+	Value string `json:"value"`
+	// Block says where it applies: "http", "server *:443", "upstream backend",
+	// "frontend fe_http", "defaults", "VirtualHost *:80".
+	Block    string         `json:"block"`
+	Location model.Location `json:"location"`
+}
+
+// Config is what a parser read from a file and everything it includes.
+type Config struct {
+	Format string `json:"format"`
+	File   string `json:"file"`
+	// Files lists every file read, the main one first, then includes in the order read.
+	Files  []string `json:"files"`
+	Values []Value  `json:"values"`
+	// Downstream and Upstream are the sides a chain hop with this configuration takes: how the
+	// server treats connections it accepts and connections it opens (nil when the format has
+	// no such side, e.g. upstream for redis). A format with several servers documents which one
+	// it reports.
+	Downstream *model.Side `json:"downstream,omitempty"`
+	Upstream   *model.Side `json:"upstream,omitempty"`
+	// Detail is the format's own model (*nginx.Config, ...), for that format's rules.
+	Detail any `json:"-"`
+}
+
+// Parser reads one configuration format.
+type Parser interface {
+	// Format names the format: "nginx", "haproxy", "apache", "envoy", "redis", "postgres",
+	// "pgbouncer", "gunicorn", "kubernetes".
+	Format() string
+	// Detect reports whether the file at path, whose first bytes are head, is in this format.
+	// It must be cheap and must not read anything else.
+	Detect(path string, head []byte) bool
+	// Parse reads path from fsys (paths inside fsys are relative, without a leading slash:
+	// fs.FS rules) and everything it includes. Errors name file:line and what was expected.
+	Parse(fsys fs.FS, path string) (*Config, error)
+	// DefaultPaths are where the format's main configuration usually lives (absolute).
+	DefaultPaths() []string
+}
+
+var parsers = map[string]Parser{}
+
+// Register makes a format available. Format packages call it from init; the CLI imports them
+// for that effect (internal/configs/all).
+func Register(p Parser) {
+	if _, dup := parsers[p.Format()]; dup {
+		panic("configs: format registered twice: " + p.Format())
+	}
+	parsers[p.Format()] = p
+	chain.RegisterConfigReader(chainReader{p})
+}
+
+// Formats lists the registered formats, sorted.
+func Formats() []string {
+	var out []string
+	for f := range parsers {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Lookup returns the parser of a format.
+func Lookup(format string) (Parser, bool) {
+	p, ok := parsers[format]
+	return p, ok
+}
+
+// DetectFormat returns the parser that recognises the file, or an error listing the formats.
+func DetectFormat(path string, head []byte) (Parser, error) {
+	for _, f := range Formats() {
+		if p := parsers[f]; p.Detect(path, head) {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: not a format keeptune recognises (%s): name it with --format", path, strings.Join(Formats(), ", "))
+}
+
+// ReadFile parses a file on the host with the given format ("" = detect).
+func ReadFile(path, format string) (*Config, error) {
+	var p Parser
+	if format != "" {
+		var ok bool
+		if p, ok = Lookup(format); !ok {
+			return nil, fmt.Errorf("unknown format %q: expected one of %s", format, strings.Join(Formats(), ", "))
+		}
+	} else {
+		head, err := readHead(path)
+		if err != nil {
+			return nil, err
+		}
+		if p, err = DetectFormat(path, head); err != nil {
+			return nil, err
+		}
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	// Parse relative to / so that absolute includes resolve as on the host.
+	return p.Parse(os.DirFS("/"), strings.TrimPrefix(abs, "/"))
+}
+
+func readHead(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := f.Read(head)
+	return head[:n], nil
+}
+
+// chainReader adapts a Parser to chain.ConfigReader.
+type chainReader struct{ p Parser }
+
+func (r chainReader) Format() string                       { return r.p.Format() }
+func (r chainReader) Detect(path string, head []byte) bool { return r.p.Detect(path, head) }
+func (r chainReader) Read(path string) (*model.Side, *model.Side, error) {
+	c, err := ReadFile(path, r.p.Format())
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.Downstream, c.Upstream, nil
+}

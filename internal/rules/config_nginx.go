@@ -1,0 +1,4 @@
+package rules
+
+// nginxRules are the configuration rules for nginx (KT8xx), in ID order.
+var nginxRules = []Rule{}
