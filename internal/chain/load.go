@@ -161,6 +161,11 @@ func parseHop(file string, n *yaml.Node) (model.Hop, error) {
 	if h.Config, err = str("config"); err != nil {
 		return h, err
 	}
+	if kv, ok := values["local"]; ok {
+		if h.Local, err = boolean(file, kv[1]); err != nil {
+			return h, err
+		}
+	}
 
 	// Defaults from the catalog or runtime.
 	var entry *catalog.Entry
@@ -214,7 +219,7 @@ func parseHop(file string, n *yaml.Node) (model.Hop, error) {
 
 	if h.Type == model.HopMiddlebox {
 		for key, kv := range values {
-			if !contains(middleboxKeys, key) && !contains([]string{"name", "type", "catalog"}, key) {
+			if !contains(middleboxKeys, key) && !contains([]string{"name", "type", "catalog", "local"}, key) {
 				return h, yamlx.Errorf(file, kv[0], "%q does not apply to a middlebox: expected one of %s", key, strings.Join(middleboxKeys, ", "))
 			}
 		}

@@ -126,3 +126,26 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestApplyHostFillsOSValues(t *testing.T) {
+	c, err := Parse("k.yaml", []byte(`chain:
+  - {name: c, type: client}
+  - {name: nat, catalog: gcp-cloud-nat}
+  - {name: pgb, type: proxy, runtime: pgbouncer, local: true}
+  - {name: db, type: server, runtime: postgres}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := model.Source{Kind: model.SourceSysctlFile, File: "/etc/sysctl.d/60-x.conf", Line: 1}
+	ns := model.Namespace{Keepalive: model.KeepaliveSettings{
+		Idle: model.KnownSetting(7200*time.Second, src), Interval: model.KnownSetting(75*time.Second, src), Count: model.KnownSetting(9, src)}}
+	ApplyHost(c, ns)
+	pgb := c.Hops[2]
+	if !pgb.Local || pgb.Downstream.TCP.Idle.Value != 7200*time.Second || pgb.Downstream.TCP.Idle.Source != src {
+		t.Errorf("pgbouncer downstream keepalive = %+v", pgb.Downstream.TCP)
+	}
+	if c.Hops[3].Downstream.TCP.Idle.Known {
+		t.Errorf("a hop not marked local took the host's values: %+v", c.Hops[3].Downstream.TCP)
+	}
+}

@@ -113,6 +113,9 @@ func runAudit(cmd *cobra.Command, opts AuditOptions, stdio IO) error {
 	if err != nil {
 		return runtimeErr(fmt.Errorf("read host facts: %w", err))
 	}
+	if c != nil {
+		chain.ApplyHost(c, currentNamespace(snap))
+	}
 	findings := rules.Run(&rules.Input{Snapshot: snap, Chain: c, Profile: profile, ExpectConnections: opts.ExpectConnections}, selected)
 
 	r := report.Report{
@@ -135,6 +138,16 @@ func runAudit(cmd *cobra.Command, opts AuditOptions, stdio IO) error {
 		return runtimeErr(fmt.Errorf("write report: %w", err))
 	}
 	return failIfFindings(findings, failOn)
+}
+
+// currentNamespace is the namespace keeptune runs in: the one local hops live in.
+func currentNamespace(s *model.Snapshot) model.Namespace {
+	for _, ns := range s.Namespaces {
+		if ns.Current {
+			return ns
+		}
+	}
+	return model.Namespace{}
 }
 
 func chainsOf(c *model.Chain) []*model.Chain {

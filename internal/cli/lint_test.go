@@ -102,3 +102,24 @@ func TestAuditWithChain(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 }
+
+func TestAuditFillsLocalHopsFromTheHostSysctls(t *testing.T) {
+	// pgbouncer enables keepalive with the OS values; on this (fake) host those are the kernel
+	// defaults, so its first probe leaves after 2 h, long after Cloud NAT's 20 min.
+	root := testutil.FakeRoot(t, testutil.Host{})
+	file := writeChain(t, `chain:
+  - {name: workers, type: client}
+  - {name: nat, catalog: gcp-cloud-nat}
+  - {name: pgbouncer, type: proxy, runtime: pgbouncer, local: true}
+  - {name: db, type: server, runtime: postgres}
+`)
+	out, _, _ := run(t, "audit", "--root", root, "--chain", file, "-o", "json", "--enable", "KT703")
+	if !strings.Contains(out, `"rule": "KT703"`) || !strings.Contains(out, "after 2h idle") {
+		t.Fatalf("no KT703 from the host's 7200 s:\n%s", out)
+	}
+	// lint has no host: the same chain cannot say when pgbouncer probes.
+	out, _, _ = run(t, "lint", "-o", "json", "--enable", "KT703", file)
+	if strings.Contains(out, `"rule": "KT703"`) {
+		t.Fatalf("lint invented host values:\n%s", out)
+	}
+}

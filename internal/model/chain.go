@@ -109,6 +109,10 @@ type Hop struct {
 	Config  string `json:"config,omitempty"`
 	// Declared is where the hop is written in the chain file.
 	Declared Location `json:"declared"`
+	// Local is true for a hop that runs on the audited host (`local: true`): audit fills the
+	// keepalive values its sockets take from the host's sysctls (when the software enables
+	// keepalive without setting them).
+	Local bool `json:"local,omitempty"`
 
 	// Middlebox is set for middlebox hops.
 	Middlebox *Middlebox `json:"middlebox,omitempty"`
