@@ -543,7 +543,7 @@ func dbChain() *model.Chain {
 				},
 			},
 			{
-				Name: "pgbouncer-primary-pool", Type: model.HopProxy, Runtime: "pgbouncer", Config: "/etc/pgbouncer/pgbouncer.ini",
+				Name: "pgbouncer-primary-pool", Type: model.HopProxy, Runtime: "pgbouncer", Local: true, Config: "/etc/pgbouncer/pgbouncer.ini",
 				Declared: model.Location{File: file, Line: 5, Column: 5},
 				Downstream: &model.Side{
 					Pools: model.KnownSetting(true, src(5)),

@@ -455,7 +455,7 @@ func TestJSONViewsCoverModel(t *testing.T) {
 		{reflect.TypeFor[model.DurationRange](), []string{"Min", "Max", "Recommended"}, "jsonSecondsRange"},
 		{reflect.TypeFor[model.Setting[int]](), []string{"Value", "Known", "Source"}, "jsonSetting"},
 		{reflect.TypeFor[model.Chain](), []string{"File", "Profile", "ExpectConnections", "Hops"}, "jsonChain (Hops: jsonHop)"},
-		{reflect.TypeFor[model.Hop](), []string{"Name", "Type", "Catalog", "Runtime", "Config", "Declared", "Middlebox", "Downstream", "Upstream"}, "jsonHop (Middlebox, Downstream, Upstream)"},
+		{reflect.TypeFor[model.Hop](), []string{"Name", "Type", "Catalog", "Runtime", "Config", "Declared", "Local", "Middlebox", "Downstream", "Upstream"}, "jsonHop (Middlebox, Downstream, Upstream)"},
 		{reflect.TypeFor[model.Middlebox](), []string{"IdleTimeout", "Layer", "RefreshedBy", "OnExpiry", "HTTP2PingRefreshes"}, "jsonMiddlebox"},
 		{reflect.TypeFor[model.Side](), []string{"IdleTimeout", "Pools", "TCP", "ReadTimeout", "ConnectTimeout", "MaxLifetime", "GRPC", "HTTP2Ping"}, "jsonSide"},
 		{reflect.TypeFor[model.GRPCKeepalive](), []string{"Time", "Timeout", "PermitWithoutStream", "MinTime"}, "jsonGRPC"},
