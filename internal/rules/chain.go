@@ -25,6 +25,20 @@ func probeMargin(idle time.Duration) time.Duration {
 	return max(idle/10, 10*time.Second)
 }
 
+// eachSegment makes a chain rule's Check from a check of one segment: nothing without a chain.
+func eachSegment(check func(in *Input, seg chain.Segment) []model.Finding) func(*Input) []model.Finding {
+	return func(in *Input) []model.Finding {
+		if in.Chain == nil {
+			return nil
+		}
+		var out []model.Finding
+		for _, seg := range chain.Segments(in.Chain) {
+			out = append(out, check(in, seg)...)
+		}
+		return out
+	}
+}
+
 // limited returns a timeout's value when it is known and limits something (a known zero means
 // "no limit").
 func limited(s model.Setting[time.Duration]) (time.Duration, bool) {
@@ -153,62 +167,57 @@ var chainPoolRace = Rule{
 	Fix: "Raise the backend's keep-alive idle timeout above the pool's (keeptune proposes the pool's " +
 		"idle plus 5 s or 2%, rounded up to 5 s: 65 s behind a 60 s ALB), or shorten the pool's.",
 	Source: "AWS ELB docs (ALB: configure backend keep-alive longer than the idle timeout); GCP external ALB docs (backend keep-alive 600 s: keep backends above it); shared/research/middlebox-timeouts.md rule 1",
-	Check: func(in *Input) []model.Finding {
-		if in.Chain == nil {
-			return nil
-		}
+	Check: eachSegment(func(in *Input, seg chain.Segment) []model.Finding {
 		var out []model.Finding
-		for _, seg := range chain.Segments(in.Chain) {
-			o, a := seg.Opener, seg.Acceptor
-			backend, backendLimited := limited(a.Side.IdleTimeout)
-			if !o.Side.Pools.Known || !o.Side.Pools.Value || !o.Side.IdleTimeout.Known || !backendLimited {
-				continue
-			}
-			if a.Side.Pools.Known && !a.Side.Pools.Value {
-				continue // the backend closes every connection after its response: nothing to reuse
-			}
-			pool, poolLimited := limited(o.Side.IdleTimeout)
-			poolText := human(pool)
-			if !poolLimited {
-				poolText = "ever (no idle timeout)"
-			} else if backend >= pool+poolRaceMargin {
-				continue
-			}
-			f := model.Finding{
-				Severity: model.SeverityError,
-				Subject:  fmt.Sprintf("%s -> %s", o.Name(), a.Name()),
-				Hops:     hopNames(in.Chain, o.Index, a.Index),
-				Message: fmt.Sprintf("%s closes idle keep-alive connections after %s, but %s keeps them for reuse for %s: "+
-					"a request sent on a connection the backend is closing fails (502 from a balancer, ECONNRESET in a client).",
-					describeHop(a.Hop), human(backend), describeHop(o.Hop), poolText),
-				Evidence: []model.Evidence{
-					{Name: a.Name() + " keep-alive idle timeout", Value: human(backend), Source: a.Side.IdleTimeout.Source},
-					{Name: o.Name() + " pool idle timeout", Value: poolText, Source: o.Side.IdleTimeout.Source},
-				},
-				Location: at(a.Side.IdleTimeout.Source, a.Hop),
-			}
-			shorter := backend - poolRaceMargin - max(time.Second, backend/10)
-			// Raise the backend when the pool's idle time is a few minutes at most (a balancer's
-			// 60 s): otherwise (Envoy's 1 h) shortening the pool is the sane change.
-			if poolLimited && pool <= 5*time.Minute {
-				proposed := roundUp5s(pool + max(5*time.Second, pool/50))
-				f.Fix = &model.Fix{
-					Key: a.Name() + ".downstream.idle_timeout", Current: human(backend), Proposed: human(proposed),
-					Line: directive(a.Hop, "downstream", "idle", proposed),
-					Note: fmt.Sprintf("Or shorten %s's pool idle timeout to %s or less.", o.Name(), human(max(shorter, time.Second))),
-				}
-			} else {
-				proposed := max(shorter, time.Second)
-				f.Fix = &model.Fix{
-					Key: o.Name() + ".upstream.idle_timeout", Current: poolText, Proposed: human(proposed),
-					Line: directive(o.Hop, "upstream", "idle", proposed),
-					Note: fmt.Sprintf("Or raise %s's keep-alive idle timeout above %s's pool idle timeout.", a.Name(), o.Name()),
-				}
-			}
-			out = append(out, f)
+		o, a := seg.Opener, seg.Acceptor
+		backend, backendLimited := limited(a.Side.IdleTimeout)
+		if !o.Side.Pools.Known || !o.Side.Pools.Value || !o.Side.IdleTimeout.Known || !backendLimited {
+			return out
 		}
+		if a.Side.Pools.Known && !a.Side.Pools.Value {
+			return out // the backend closes every connection after its response: nothing to reuse
+		}
+		pool, poolLimited := limited(o.Side.IdleTimeout)
+		poolText := human(pool)
+		if !poolLimited {
+			poolText = "ever (no idle timeout)"
+		} else if backend >= pool+poolRaceMargin {
+			return out
+		}
+		f := model.Finding{
+			Severity: model.SeverityError,
+			Subject:  fmt.Sprintf("%s -> %s", o.Name(), a.Name()),
+			Hops:     hopNames(in.Chain, o.Index, a.Index),
+			Message: fmt.Sprintf("%s closes idle keep-alive connections after %s, but %s keeps them for reuse for %s: "+
+				"a request sent on a connection the backend is closing fails (502 from a balancer, ECONNRESET in a client).",
+				describeHop(a.Hop), human(backend), describeHop(o.Hop), poolText),
+			Evidence: []model.Evidence{
+				{Name: a.Name() + " keep-alive idle timeout", Value: human(backend), Source: a.Side.IdleTimeout.Source},
+				{Name: o.Name() + " pool idle timeout", Value: poolText, Source: o.Side.IdleTimeout.Source},
+			},
+			Location: at(a.Side.IdleTimeout.Source, a.Hop),
+		}
+		shorter := backend - poolRaceMargin - max(time.Second, backend/10)
+		// Raise the backend when the pool's idle time is a few minutes at most (a balancer's
+		// 60 s): otherwise (Envoy's 1 h) shortening the pool is the sane change.
+		if poolLimited && pool <= 5*time.Minute {
+			proposed := roundUp5s(pool + max(5*time.Second, pool/50))
+			f.Fix = &model.Fix{
+				Key: a.Name() + ".downstream.idle_timeout", Current: human(backend), Proposed: human(proposed),
+				Line: directive(a.Hop, "downstream", "idle", proposed),
+				Note: fmt.Sprintf("Or shorten %s's pool idle timeout to %s or less.", o.Name(), human(max(shorter, time.Second))),
+			}
+		} else {
+			proposed := max(shorter, time.Second)
+			f.Fix = &model.Fix{
+				Key: o.Name() + ".upstream.idle_timeout", Current: poolText, Proposed: human(proposed),
+				Line: directive(o.Hop, "upstream", "idle", proposed),
+				Note: fmt.Sprintf("Or raise %s's keep-alive idle timeout above %s's pool idle timeout.", a.Name(), o.Name()),
+			}
+		}
+		out = append(out, f)
 		return out
-	},
+	}),
 }
 
 // refreshedByKeepalive reports whether TCP keepalive at either end of a segment keeps a layer-4
@@ -251,23 +260,18 @@ var chainMiddleboxForgets = Rule{
 	Fix: "Shorten the pool idle timeout below the middlebox's timeout minus keeptune's probe margin " +
 		"(10%, at least 10 s), or enable TCP keepalive at one end with an idle time below it.",
 	Source: "AWS VPC NAT gateway troubleshooting (350 s, RST); Azure Load Balancer TCP idle timeout docs (silent unless TCP reset is enabled); shared/research/middlebox-timeouts.md rule 2",
-	Check: func(in *Input) []model.Finding {
-		if in.Chain == nil {
-			return nil
-		}
+	Check: eachSegment(func(in *Input, seg chain.Segment) []model.Finding {
 		var out []model.Finding
-		for _, seg := range chain.Segments(in.Chain) {
-			for _, mi := range seg.Middleboxes {
-				mh := &in.Chain.Hops[mi]
-				mb := mh.Middlebox
-				if isTrackingTable(mh) || silentDropCase(seg, mb) || refreshedByKeepalive(seg, mb) || !mayIdlePast(seg, mb.IdleTimeout.Value) {
-					continue
-				}
-				out = append(out, idleFinding(in.Chain, seg, mi))
+		for _, mi := range seg.Middleboxes {
+			mh := &in.Chain.Hops[mi]
+			mb := mh.Middlebox
+			if isTrackingTable(mh) || silentDropCase(seg, mb) || refreshedByKeepalive(seg, mb) || !mayIdlePast(seg, mb.IdleTimeout.Value) {
+				continue
 			}
+			out = append(out, idleFinding(in.Chain, seg, mi))
 		}
 		return out
-	},
+	}),
 }
 
 // idleFinding says that connections on a segment outlive a middlebox's idle timeout.
@@ -410,30 +414,25 @@ var chainProbeTooLate = Rule{
 	Fix: "Set the keepalive idle time of that end below the middlebox's timeout minus the margin " +
 		"(keeptune proposes it rounded down to whole minutes: 300 s behind a 350 s NLB).",
 	Source: "RFC 1122 4.2.3.6; AWS NLB idle timeout docs (350 s, keepalive probes reset it); shared/research/middlebox-timeouts.md rule 3",
-	Check: func(in *Input) []model.Finding {
-		if in.Chain == nil {
-			return nil
-		}
+	Check: eachSegment(func(in *Input, seg chain.Segment) []model.Finding {
 		var out []model.Finding
-		for _, seg := range chain.Segments(in.Chain) {
-			for _, mi := range seg.Middleboxes {
-				mh := &in.Chain.Hops[mi]
-				mb := mh.Middlebox
-				if isTrackingTable(mh) || (mb.RefreshedBy.Known && mb.RefreshedBy.Value == model.RefreshPayload) || !mayIdlePast(seg, mb.IdleTimeout.Value) {
+		for _, mi := range seg.Middleboxes {
+			mh := &in.Chain.Hops[mi]
+			mb := mh.Middlebox
+			if isTrackingTable(mh) || (mb.RefreshedBy.Known && mb.RefreshedBy.Value == model.RefreshPayload) || !mayIdlePast(seg, mb.IdleTimeout.Value) {
+				continue
+			}
+			limit := mb.IdleTimeout.Value - probeMargin(mb.IdleTimeout.Value)
+			for _, e := range []chain.Endpoint{seg.Opener, seg.Acceptor} {
+				idle, known, on := e.KeepaliveOn()
+				if !on || !known || idle <= limit {
 					continue
 				}
-				limit := mb.IdleTimeout.Value - probeMargin(mb.IdleTimeout.Value)
-				for _, e := range []chain.Endpoint{seg.Opener, seg.Acceptor} {
-					idle, known, on := e.KeepaliveOn()
-					if !on || !known || idle <= limit {
-						continue
-					}
-					out = append(out, probeFinding(in.Chain, seg, e, mi, idle, limit))
-				}
+				out = append(out, probeFinding(in.Chain, seg, e, mi, idle, limit))
 			}
 		}
 		return out
-	},
+	}),
 }
 
 func probeFinding(c *model.Chain, seg chain.Segment, e chain.Endpoint, mi int, idle, limit time.Duration) model.Finding {
@@ -478,32 +477,27 @@ var chainTrackingTable = Rule{
 		"net.netfilter.nf_conntrack_tcp_timeout_established) above the application idle, or enable " +
 		"TCP keepalive below the table's timeout at one end (nginx: listen ... so_keepalive=60s::).",
 	Source: "ipvsadm(8) --set; Documentation/networking/nf_conntrack-sysctl.rst; kubermatic/kubelb#539; moby#31208; shared/research/middlebox-timeouts.md rule 4",
-	Check: func(in *Input) []model.Finding {
-		if in.Chain == nil {
-			return nil
-		}
+	Check: eachSegment(func(in *Input, seg chain.Segment) []model.Finding {
 		var out []model.Finding
-		for _, seg := range chain.Segments(in.Chain) {
-			for _, mi := range seg.Middleboxes {
-				mh := &in.Chain.Hops[mi]
-				if !isTrackingTable(mh) {
-					continue
-				}
-				mb := mh.Middlebox
-				t := mb.IdleTimeout.Value
-				// Keepalive that probes too late for the table.
-				limit := t - probeMargin(t)
-				for _, e := range []chain.Endpoint{seg.Opener, seg.Acceptor} {
-					if idle, known, on := e.KeepaliveOn(); on && known && idle > limit && mayIdlePast(seg, t) {
-						out = append(out, probeFinding(in.Chain, seg, e, mi, idle, limit))
-					}
-				}
-				if silentDropCase(seg, mb) || refreshedByKeepalive(seg, mb) || !mayIdlePast(seg, t) {
-					continue
-				}
-				out = append(out, idleFinding(in.Chain, seg, mi))
+		for _, mi := range seg.Middleboxes {
+			mh := &in.Chain.Hops[mi]
+			if !isTrackingTable(mh) {
+				continue
 			}
+			mb := mh.Middlebox
+			t := mb.IdleTimeout.Value
+			// Keepalive that probes too late for the table.
+			limit := t - probeMargin(t)
+			for _, e := range []chain.Endpoint{seg.Opener, seg.Acceptor} {
+				if idle, known, on := e.KeepaliveOn(); on && known && idle > limit && mayIdlePast(seg, t) {
+					out = append(out, probeFinding(in.Chain, seg, e, mi, idle, limit))
+				}
+			}
+			if silentDropCase(seg, mb) || refreshedByKeepalive(seg, mb) || !mayIdlePast(seg, t) {
+				continue
+			}
+			out = append(out, idleFinding(in.Chain, seg, mi))
 		}
 		return out
-	},
+	}),
 }

@@ -86,47 +86,42 @@ var chainGRPC = Rule{
 		"often in a storm (grpc-go#2202).",
 	Fix:    "Raise the client's keepalive Time to the server's MinTime or more, or lower the server's MinTime; make PermitWithoutStream agree.",
 	Source: "grpc-go keepalive package docs (EnforcementPolicy, ClientParameters); gRFC A8 (client-side keepalive); grpc-go#2202",
-	Check: func(in *Input) []model.Finding {
-		if in.Chain == nil {
-			return nil
-		}
+	Check: eachSegment(func(in *Input, seg chain.Segment) []model.Finding {
 		var out []model.Finding
-		for _, seg := range chain.Segments(in.Chain) {
-			c, s := seg.Opener.Side.GRPC, seg.Acceptor.Side.GRPC
-			if c == nil || s == nil {
-				continue
-			}
-			o, a := seg.Opener, seg.Acceptor
-			hops := hopNames(in.Chain, o.Index, a.Index)
-			if c.Time.Known && c.Time.Value > 0 && s.MinTime.Known && c.Time.Value < s.MinTime.Value {
-				out = append(out, model.Finding{
-					Severity: model.SeverityError, Subject: fmt.Sprintf("%s -> %s", o.Name(), a.Name()), Hops: hops,
-					Message: fmt.Sprintf("%s pings every %s, but %s enforces a minimum of %s between pings: it answers GOAWAY too_many_pings and drops the connection.",
-						describeHop(o.Hop), human(c.Time.Value), describeHop(a.Hop), human(s.MinTime.Value)),
-					Evidence: []model.Evidence{{Name: o.Name() + " keepalive time", Value: human(c.Time.Value), Source: c.Time.Source},
-						{Name: a.Name() + " enforcement MinTime", Value: human(s.MinTime.Value), Source: s.MinTime.Source}},
-					Location: at(c.Time.Source, o.Hop),
-					Fix: &model.Fix{Key: o.Name() + ".upstream.grpc.time", Current: human(c.Time.Value), Proposed: human(s.MinTime.Value),
-						Line: fmt.Sprintf("keepalive.ClientParameters{Time: %s} (grpc-go)", goDuration(s.MinTime.Value)),
-						Note: fmt.Sprintf("Or lower %s's keepalive.EnforcementPolicy{MinTime: ...} to %s or less.", a.Name(), human(c.Time.Value))},
-				})
-			}
-			if c.PermitWithoutStream.Known && c.PermitWithoutStream.Value && s.PermitWithoutStream.Known && !s.PermitWithoutStream.Value {
-				out = append(out, model.Finding{
-					Severity: model.SeverityError, Subject: fmt.Sprintf("%s -> %s", o.Name(), a.Name()), Hops: hops,
-					Message: fmt.Sprintf("%s pings with no active stream (PermitWithoutStream), but %s does not permit it: idle connections get GOAWAY too_many_pings.",
-						describeHop(o.Hop), describeHop(a.Hop)),
-					Evidence: []model.Evidence{{Name: o.Name() + " PermitWithoutStream", Value: "true", Source: c.PermitWithoutStream.Source},
-						{Name: a.Name() + " PermitWithoutStream", Value: "false", Source: s.PermitWithoutStream.Source}},
-					Location: at(s.PermitWithoutStream.Source, a.Hop),
-					Fix: &model.Fix{Key: a.Name() + ".downstream.grpc.permit_without_stream", Current: "false", Proposed: "true",
-						Line: "keepalive.EnforcementPolicy{PermitWithoutStream: true} (grpc-go server)",
-						Note: "Or stop the client from pinging without streams."},
-				})
-			}
+		c, s := seg.Opener.Side.GRPC, seg.Acceptor.Side.GRPC
+		if c == nil || s == nil {
+			return out
+		}
+		o, a := seg.Opener, seg.Acceptor
+		hops := hopNames(in.Chain, o.Index, a.Index)
+		if c.Time.Known && c.Time.Value > 0 && s.MinTime.Known && c.Time.Value < s.MinTime.Value {
+			out = append(out, model.Finding{
+				Severity: model.SeverityError, Subject: fmt.Sprintf("%s -> %s", o.Name(), a.Name()), Hops: hops,
+				Message: fmt.Sprintf("%s pings every %s, but %s enforces a minimum of %s between pings: it answers GOAWAY too_many_pings and drops the connection.",
+					describeHop(o.Hop), human(c.Time.Value), describeHop(a.Hop), human(s.MinTime.Value)),
+				Evidence: []model.Evidence{{Name: o.Name() + " keepalive time", Value: human(c.Time.Value), Source: c.Time.Source},
+					{Name: a.Name() + " enforcement MinTime", Value: human(s.MinTime.Value), Source: s.MinTime.Source}},
+				Location: at(c.Time.Source, o.Hop),
+				Fix: &model.Fix{Key: o.Name() + ".upstream.grpc.time", Current: human(c.Time.Value), Proposed: human(s.MinTime.Value),
+					Line: fmt.Sprintf("keepalive.ClientParameters{Time: %s} (grpc-go)", goDuration(s.MinTime.Value)),
+					Note: fmt.Sprintf("Or lower %s's keepalive.EnforcementPolicy{MinTime: ...} to %s or less.", a.Name(), human(c.Time.Value))},
+			})
+		}
+		if c.PermitWithoutStream.Known && c.PermitWithoutStream.Value && s.PermitWithoutStream.Known && !s.PermitWithoutStream.Value {
+			out = append(out, model.Finding{
+				Severity: model.SeverityError, Subject: fmt.Sprintf("%s -> %s", o.Name(), a.Name()), Hops: hops,
+				Message: fmt.Sprintf("%s pings with no active stream (PermitWithoutStream), but %s does not permit it: idle connections get GOAWAY too_many_pings.",
+					describeHop(o.Hop), describeHop(a.Hop)),
+				Evidence: []model.Evidence{{Name: o.Name() + " PermitWithoutStream", Value: "true", Source: c.PermitWithoutStream.Source},
+					{Name: a.Name() + " PermitWithoutStream", Value: "false", Source: s.PermitWithoutStream.Source}},
+				Location: at(s.PermitWithoutStream.Source, a.Hop),
+				Fix: &model.Fix{Key: a.Name() + ".downstream.grpc.permit_without_stream", Current: "false", Proposed: "true",
+					Line: "keepalive.EnforcementPolicy{PermitWithoutStream: true} (grpc-go server)",
+					Note: "Or stop the client from pinging without streams."},
+			})
 		}
 		return out
-	},
+	}),
 }
 
 var chainHTTP2Ping = Rule{
@@ -140,42 +135,37 @@ var chainHTTP2Ping = Rule{
 		"idle HTTP/2 after 90 s; ALB's idle timeout counts only data).",
 	Fix:    "Keep idle connections shorter than the balancer's timeout, raise the balancer's idle timeout, or send application data (a heartbeat message) instead of PINGs.",
 	Source: "AWS ALB docs (HTTP/2 PING frames do not reset the idle timeout); okhttp#3261; shared/research/middlebox-timeouts.md rule 7",
-	Check: func(in *Input) []model.Finding {
-		if in.Chain == nil {
-			return nil
-		}
+	Check: eachSegment(func(in *Input, seg chain.Segment) []model.Finding {
 		var out []model.Finding
-		for _, seg := range chain.Segments(in.Chain) {
-			a, o := seg.Acceptor, seg.Opener
-			if a.L7 == nil || !a.L7.HTTP2PingRefreshes.Known || a.L7.HTTP2PingRefreshes.Value {
-				continue
-			}
-			ping := o.Side.HTTP2Ping
-			if o.Side.GRPC != nil && o.Side.GRPC.Time.Known {
-				ping = o.Side.GRPC.Time
-			}
-			limit := a.Side.IdleTimeout.Value
-			if !ping.Known || ping.Value >= limit {
-				continue // no pings, or pings too rare to look like keepalive: KT701/KT702 judge idle
-			}
-			if idle, ok := limited(o.Side.IdleTimeout); ok && idle < limit {
-				continue // the opener closes idle connections before the balancer does
-			}
-			out = append(out, model.Finding{
-				Severity: model.SeverityWarning, Subject: fmt.Sprintf("%s -> %s", o.Name(), a.Name()), Hops: hopNames(in.Chain, o.Index, a.Index),
-				Message: fmt.Sprintf("%s sends pings every %s to keep connections open, but %s counts only data against its %s idle timeout: "+
-					"it closes connections that carried nothing but pings.", describeHop(o.Hop), human(ping.Value), describeHop(a.Hop), human(limit)),
-				Evidence: []model.Evidence{{Name: o.Name() + " ping interval", Value: human(ping.Value), Source: ping.Source},
-					{Name: a.Name() + " idle timeout", Value: human(limit), Source: a.Side.IdleTimeout.Source},
-					{Name: a.Name() + " counts HTTP/2 PING", Value: "no", Source: a.L7.HTTP2PingRefreshes.Source}},
-				Location: at(ping.Source, o.Hop),
-				Fix: &model.Fix{Key: a.Name() + ".idle_timeout",
-					Note: fmt.Sprintf("Close idle connections in %s before %s, raise %s's idle timeout above the longest expected silence, or send a small application heartbeat instead of PINGs.",
-						o.Name(), human(limit), a.Name())},
-			})
+		a, o := seg.Acceptor, seg.Opener
+		if a.L7 == nil || !a.L7.HTTP2PingRefreshes.Known || a.L7.HTTP2PingRefreshes.Value {
+			return out
 		}
+		ping := o.Side.HTTP2Ping
+		if o.Side.GRPC != nil && o.Side.GRPC.Time.Known {
+			ping = o.Side.GRPC.Time
+		}
+		limit := a.Side.IdleTimeout.Value
+		if !ping.Known || ping.Value >= limit {
+			return out // no pings, or pings too rare to look like keepalive: KT701/KT702 judge idle
+		}
+		if idle, ok := limited(o.Side.IdleTimeout); ok && idle < limit {
+			return out // the opener closes idle connections before the balancer does
+		}
+		out = append(out, model.Finding{
+			Severity: model.SeverityWarning, Subject: fmt.Sprintf("%s -> %s", o.Name(), a.Name()), Hops: hopNames(in.Chain, o.Index, a.Index),
+			Message: fmt.Sprintf("%s sends pings every %s to keep connections open, but %s counts only data against its %s idle timeout: "+
+				"it closes connections that carried nothing but pings.", describeHop(o.Hop), human(ping.Value), describeHop(a.Hop), human(limit)),
+			Evidence: []model.Evidence{{Name: o.Name() + " ping interval", Value: human(ping.Value), Source: ping.Source},
+				{Name: a.Name() + " idle timeout", Value: human(limit), Source: a.Side.IdleTimeout.Source},
+				{Name: a.Name() + " counts HTTP/2 PING", Value: "no", Source: a.L7.HTTP2PingRefreshes.Source}},
+			Location: at(ping.Source, o.Hop),
+			Fix: &model.Fix{Key: a.Name() + ".idle_timeout",
+				Note: fmt.Sprintf("Close idle connections in %s before %s, raise %s's idle timeout above the longest expected silence, or send a small application heartbeat instead of PINGs.",
+					o.Name(), human(limit), a.Name())},
+		})
 		return out
-	},
+	}),
 }
 
 var chainSilentDrop = Rule{
@@ -190,34 +180,29 @@ var chainSilentDrop = Rule{
 		"database and message-queue connections are the usual victims.",
 	Fix:    "Enable TCP keepalive at one end with an idle time below the middlebox's timeout minus the margin, or turn on the middlebox's reset on idle.",
 	Source: "Azure Load Balancer TCP reset on idle docs; AWS Gateway Load Balancer docs; shared/research/middlebox-timeouts.md rule 8",
-	Check: func(in *Input) []model.Finding {
-		if in.Chain == nil {
-			return nil
-		}
+	Check: eachSegment(func(in *Input, seg chain.Segment) []model.Finding {
 		var out []model.Finding
-		for _, seg := range chain.Segments(in.Chain) {
-			o, a := seg.Opener, seg.Acceptor
-			for _, mi := range seg.Middleboxes {
-				mh := &in.Chain.Hops[mi]
-				mb := mh.Middlebox
-				if !silentDropCase(seg, mb) || !mayIdlePast(seg, mb.IdleTimeout.Value) {
-					continue
-				}
-				proposed := roundDownFriendly(mb.IdleTimeout.Value - probeMargin(mb.IdleTimeout.Value))
-				out = append(out, model.Finding{
-					Severity: model.SeverityError, Subject: fmt.Sprintf("%s -> %s", o.Name(), a.Name()), Hops: hopNames(in.Chain, o.Index, a.Index),
-					Message: fmt.Sprintf("%s drops flows idle for %s without telling anyone, and neither %s nor %s sends keepalive probes: "+
-						"an idle connection through it hangs instead of failing.", describeHop(mh), human(mb.IdleTimeout.Value), o.Name(), a.Name()),
-					Evidence: []model.Evidence{{Name: mh.Name + " idle timeout", Value: human(mb.IdleTimeout.Value), Source: mb.IdleTimeout.Source},
-						{Name: mh.Name + " on expiry", Value: string(mb.OnExpiry.Value), Source: mb.OnExpiry.Source},
-						{Name: "TCP keepalive on the segment", Value: keepaliveSummary(seg)}},
-					Location: at(mb.IdleTimeout.Source, mh),
-					Fix: &model.Fix{Key: a.Name() + ".downstream.tcp_keepalive.idle", Proposed: human(proposed),
-						Line: directive(a.Hop, "downstream", "keepalive", proposed),
-						Note: "Or at the client end: " + directive(o.Hop, "upstream", "keepalive", proposed) + "."},
-				})
+		o, a := seg.Opener, seg.Acceptor
+		for _, mi := range seg.Middleboxes {
+			mh := &in.Chain.Hops[mi]
+			mb := mh.Middlebox
+			if !silentDropCase(seg, mb) || !mayIdlePast(seg, mb.IdleTimeout.Value) {
+				continue
 			}
+			proposed := roundDownFriendly(mb.IdleTimeout.Value - probeMargin(mb.IdleTimeout.Value))
+			out = append(out, model.Finding{
+				Severity: model.SeverityError, Subject: fmt.Sprintf("%s -> %s", o.Name(), a.Name()), Hops: hopNames(in.Chain, o.Index, a.Index),
+				Message: fmt.Sprintf("%s drops flows idle for %s without telling anyone, and neither %s nor %s sends keepalive probes: "+
+					"an idle connection through it hangs instead of failing.", describeHop(mh), human(mb.IdleTimeout.Value), o.Name(), a.Name()),
+				Evidence: []model.Evidence{{Name: mh.Name + " idle timeout", Value: human(mb.IdleTimeout.Value), Source: mb.IdleTimeout.Source},
+					{Name: mh.Name + " on expiry", Value: string(mb.OnExpiry.Value), Source: mb.OnExpiry.Source},
+					{Name: "TCP keepalive on the segment", Value: keepaliveSummary(seg)}},
+				Location: at(mb.IdleTimeout.Source, mh),
+				Fix: &model.Fix{Key: a.Name() + ".downstream.tcp_keepalive.idle", Proposed: human(proposed),
+					Line: directive(a.Hop, "downstream", "keepalive", proposed),
+					Note: "Or at the client end: " + directive(o.Hop, "upstream", "keepalive", proposed) + "."},
+			})
 		}
 		return out
-	},
+	}),
 }
