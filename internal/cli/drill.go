@@ -1,0 +1,339 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keeptune/keeptune/internal/drill"
+	"github.com/keeptune/keeptune/internal/drill/render"
+	"github.com/keeptune/keeptune/internal/lab"
+	"github.com/keeptune/keeptune/internal/profiles"
+)
+
+// DrillOptions are the flags of `keeptune drill`.
+type DrillOptions struct {
+	Idle, Interval, UserTimeout time.Duration
+	Probes                      int
+	Profile                     string
+	FromHost                    bool
+	Compare                     string
+	TimeScale                   int
+	IPv6                        bool
+	DropAt                      string
+	Clients                     int
+	NATTimeout                  time.Duration
+	OnExpiry                    string
+	Retries2                    int
+	Repeat                      int
+	Output                      string
+	HTML                        string
+	Cleanup                     bool
+
+	// procRoot is where --from-host reads /proc/sys (tests point it elsewhere).
+	procRoot string
+}
+
+func newDrillCmd(stdio IO) *cobra.Command {
+	opts := DrillOptions{procRoot: "/proc"}
+	cmd := &cobra.Command{
+		Use:   "drill SCENARIO",
+		Short: "Prove keepalive settings in an isolated lab of network namespaces, measured against theory",
+		Long: "drill builds a throw-away lab of network namespaces (client, server and, for most scenarios, a\n" +
+			"forwarding middlebox), runs real TCP connections with the settings under test, breaks the path,\n" +
+			"and measures when the kernel gives up, against theory. Lab traffic never leaves the lab: it uses\n" +
+			"documentation address ranges inside namespaces the drill creates and removes (also on Ctrl-C).\n\n" +
+			"Scenarios:\n" + scenarioHelp() + "\n" +
+			"Settings under test: --idle/--intvl/--probes (and --user-timeout), --profile NAME (its recommended\n" +
+			"values), or --from-host (this host's tcp_keepalive_* sysctls). Without any, the " + profiles.Default + " profile.\n" +
+			"--time-scale N divides every timer for a quick run (keepalive values are whole seconds: scaled\n" +
+			"values are rounded up to at least 1s, and the report says so).\n\n" +
+			"Exit status: 0 when every run passed, 1 when a run was EARLY, LATE or FAIL, 2 for bad input,\n" +
+			"3 when the drill itself failed or was interrupted, 4 without root.",
+		Example: "  sudo keeptune drill dead-peer --idle 60s --intvl 10s --probes 5 --user-timeout 45s --time-scale 10\n" +
+			"  sudo keeptune drill nat-expiry --profile api-gateway --nat-timeout 350s --time-scale 50\n" +
+			"  sudo keeptune drill zombie-flood --profile api-gateway --compare kernel --clients 5000 --time-scale 60 --html flood.html\n" +
+			"  sudo keeptune drill unacked-data --from-host --retries2 5 --user-timeout 5s -o json\n" +
+			"  sudo keeptune drill --cleanup",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if opts.Cleanup {
+				if len(args) > 0 {
+					return usageErr(fmt.Errorf("--cleanup takes no scenario"))
+				}
+				return nil
+			}
+			if len(args) != 1 {
+				return usageErr(fmt.Errorf("expected one scenario: %s", strings.Join(drill.ScenarioNames(), ", ")))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Cleanup {
+				return runDrillCleanup(stdio)
+			}
+			return runDrill(cmd, args[0], opts, stdio)
+		},
+	}
+	f := cmd.Flags()
+	f.DurationVar(&opts.Idle, "idle", 0, "TCP_KEEPIDLE under test (whole seconds, 1s to 32767s)")
+	f.DurationVar(&opts.Interval, "intvl", 0, "TCP_KEEPINTVL under test (whole seconds, 1s to 32767s)")
+	f.IntVar(&opts.Probes, "probes", 0, "TCP_KEEPCNT under test (1 to 127)")
+	f.DurationVar(&opts.UserTimeout, "user-timeout", 0, "TCP_USER_TIMEOUT under test (0 = unset); combines with any settings source")
+	f.StringVar(&opts.Profile, "profile", "", "test a profile's recommended values: "+strings.Join(profiles.Names(), ", ")+", or a YAML file")
+	f.BoolVar(&opts.FromHost, "from-host", false, "test this host's net.ipv4.tcp_keepalive_time/intvl/probes (applied as the lab's sysctls)")
+	f.StringVar(&opts.Compare, "compare", "", "zombie-flood: also run these settings side by side: kernel (defaults 7200s/75s/9), host, or a profile")
+	f.IntVar(&opts.TimeScale, "time-scale", 1, "divide every timer by N for a quick run")
+	f.BoolVar(&opts.IPv6, "ipv6", false, "run the lab on IPv6 (2001:db8::/32) instead of IPv4")
+	f.StringVar(&opts.DropAt, "drop-at", "middlebox", "where the peer vanishes: middlebox (its forward path) or peer (the receiver's input)")
+	f.IntVar(&opts.Clients, "clients", drill.DefaultClients, fmt.Sprintf("zombie-flood: vanishing clients (%d to %d)", drill.MinClients, drill.MaxClients))
+	f.DurationVar(&opts.NATTimeout, "nat-timeout", drill.DefaultNATTimeout, "nat-expiry: the NAT forgets flows idle this long (before --time-scale)")
+	f.StringVar(&opts.OnExpiry, "on-expiry", "both", "nat-expiry: what the NAT does with a forgotten flow's packets: drop, reset or both")
+	f.IntVar(&opts.Retries2, "retries2", drill.DefaultRetries2, "tcp_retries2 inside the lab (bounds retransmission of unacknowledged data)")
+	f.IntVar(&opts.Repeat, "repeat", 1, "run the scenario N times and report median and worst measured/theory")
+	f.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	f.StringVar(&opts.HTML, "html", "", "also write an HTML report with inline SVG charts to this file")
+	f.BoolVar(&opts.Cleanup, "cleanup", false, "remove namespaces, veths and nftables tables left by killed drills, then exit")
+	return cmd
+}
+
+func scenarioHelp() string {
+	var b strings.Builder
+	for _, s := range drill.Scenarios() {
+		fmt.Fprintf(&b, "  %-13s %s\n", s.Name, s.Summary)
+	}
+	return b.String()
+}
+
+// drillSettings resolves the settings under test and the comparison from the flags.
+func drillSettings(cmd *cobra.Command, opts DrillOptions) (drill.Settings, *drill.Settings, error) {
+	changed := func(names ...string) bool {
+		for _, n := range names {
+			if cmd.Flags().Changed(n) {
+				return true
+			}
+		}
+		return false
+	}
+	explicit := changed("idle", "intvl", "probes")
+	sources := 0
+	for _, b := range []bool{explicit, opts.Profile != "", opts.FromHost} {
+		if b {
+			sources++
+		}
+	}
+	if sources > 1 {
+		return drill.Settings{}, nil, usageErr(errors.New("choose one source of settings: --idle/--intvl/--probes, --profile or --from-host (--user-timeout combines with any)"))
+	}
+	var s drill.Settings
+	switch {
+	case explicit:
+		if !changed("idle") || !changed("intvl") || !changed("probes") {
+			return s, nil, usageErr(errors.New("explicit settings need --idle, --intvl and --probes together"))
+		}
+		s = drill.Settings{Label: "explicit", Source: "command line", Idle: opts.Idle, Interval: opts.Interval, Count: opts.Probes}
+	case opts.FromHost:
+		h, err := hostKeepalive(opts.procRoot)
+		if err != nil {
+			return s, nil, runtimeErr(err)
+		}
+		s = h
+	default:
+		name := opts.Profile
+		if name == "" {
+			name = profiles.Default
+		}
+		p, err := profiles.Resolve(name)
+		if err != nil {
+			return s, nil, usageErr(err)
+		}
+		s = drill.FromProfile(p)
+	}
+	if changed("user-timeout") {
+		s.UserTimeout = opts.UserTimeout
+	}
+	var cmp *drill.Settings
+	if opts.Compare != "" {
+		var c drill.Settings
+		switch opts.Compare {
+		case "kernel":
+			c = drill.KernelDefaults
+		case "host":
+			h, err := hostKeepalive(opts.procRoot)
+			if err != nil {
+				return s, nil, runtimeErr(err)
+			}
+			c = h
+		default:
+			p, err := profiles.Resolve(opts.Compare)
+			if err != nil {
+				return s, nil, usageErr(fmt.Errorf("--compare: %w (or kernel, host)", err))
+			}
+			c = drill.FromProfile(p)
+		}
+		cmp = &c
+	}
+	return s, cmp, nil
+}
+
+func hostKeepalive(procRoot string) (drill.Settings, error) {
+	var vals [3]string
+	for i, k := range []string{"tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes"} {
+		b, err := os.ReadFile(filepath.Join(procRoot, "sys/net/ipv4", k))
+		if err != nil {
+			return drill.Settings{}, fmt.Errorf("--from-host: read net.ipv4.%s: %w", k, err)
+		}
+		vals[i] = string(b)
+	}
+	return drill.ParseHostSysctls(vals[0], vals[1], vals[2])
+}
+
+// drillOptions turns the flags into drill.Options, checking everything that needs no lab.
+func drillOptions(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) (drill.Options, error) {
+	if _, err := drill.Lookup(name); err != nil {
+		return drill.Options{}, usageErr(err)
+	}
+	if opts.Output != "text" && opts.Output != "json" {
+		return drill.Options{}, usageErr(fmt.Errorf("invalid --output %q: expected text or json", opts.Output))
+	}
+	if opts.TimeScale < 1 {
+		return drill.Options{}, usageErr(fmt.Errorf("invalid --time-scale %d: expected a whole number of at least 1", opts.TimeScale))
+	}
+	if opts.Repeat < 1 {
+		return drill.Options{}, usageErr(fmt.Errorf("invalid --repeat %d: expected at least 1", opts.Repeat))
+	}
+	s, cmp, err := drillSettings(cmd, opts)
+	if err != nil {
+		return drill.Options{}, err
+	}
+	if cmp != nil && name != "zombie-flood" {
+		return drill.Options{}, usageErr(errors.New("--compare applies to zombie-flood only"))
+	}
+	o := drill.Options{Settings: s, Compare: cmp, TimeScale: opts.TimeScale, Family: lab.IPv4, Clients: opts.Clients,
+		NATTimeout: opts.NATTimeout, Retries2: opts.Retries2, Repeat: opts.Repeat, Progress: stdio.Err}
+	if opts.IPv6 {
+		o.Family = lab.IPv6
+	}
+	switch opts.DropAt {
+	case "middlebox":
+		o.DropAt = lab.AtMiddlebox
+	case "peer":
+		o.DropAt = lab.AtReceiver
+	default:
+		return o, usageErr(fmt.Errorf("invalid --drop-at %q: expected middlebox or peer", opts.DropAt))
+	}
+	switch opts.OnExpiry {
+	case "drop":
+		o.OnExpiry = []lab.OnExpiry{lab.ExpiryDrop}
+	case "reset":
+		o.OnExpiry = []lab.OnExpiry{lab.ExpiryReset}
+	case "both":
+		o.OnExpiry = []lab.OnExpiry{lab.ExpiryDrop, lab.ExpiryReset}
+	default:
+		return o, usageErr(fmt.Errorf("invalid --on-expiry %q: expected drop, reset or both", opts.OnExpiry))
+	}
+	if err := o.Validate(); err != nil {
+		return o, usageErr(err)
+	}
+	return o, nil
+}
+
+// geteuid is os.Geteuid; tests replace it to see the unprivileged path as root.
+var geteuid = os.Geteuid
+
+func needRoot(what string) error {
+	if geteuid() == 0 {
+		return nil
+	}
+	return privilegeErr(fmt.Errorf("%s needs root: it creates network namespaces, veth pairs and nftables tables", what),
+		"run it with sudo (it needs CAP_SYS_ADMIN for namespaces and the mounts under /run/netns, and CAP_NET_ADMIN for links and nftables); nothing was created")
+}
+
+func runDrill(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) error {
+	o, err := drillOptions(cmd, name, opts, stdio)
+	if err != nil {
+		return err
+	}
+	if err := needRoot("keeptune drill"); err != nil {
+		return err
+	}
+	if opts.HTML != "" {
+		// Fail before the drill, not after minutes of it; create nothing yet.
+		if st, err := os.Stat(filepath.Dir(opts.HTML)); err != nil || !st.IsDir() {
+			return usageErr(fmt.Errorf("--html %s: expected a file in an existing directory", opts.HTML))
+		}
+	}
+	est := drill.Estimate(name, o)
+	msg := fmt.Sprintf("keeptune drill: %s with %v; this takes about %v", name, o.Settings.Label, est.Round(time.Second))
+	if est > 10*time.Minute && o.TimeScale == 1 {
+		msg += " (use --time-scale N to divide every timer)"
+	}
+	fmt.Fprintln(stdio.Err, msg)
+
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	rep, err := drill.Execute(ctx, name, o)
+	if err != nil {
+		if ctx.Err() != nil {
+			return runtimeErr(fmt.Errorf("drill interrupted: the lab was removed (%d runs finished)", len(rep.Runs)))
+		}
+		return runtimeErr(fmt.Errorf("drill %s: %w", name, err))
+	}
+	if opts.Output == "json" {
+		err = render.JSON(stdio.Out, rep)
+	} else {
+		err = render.Text(stdio.Out, rep, render.TextOptions{Timelines: o.Repeat == 1})
+	}
+	if err != nil {
+		return runtimeErr(fmt.Errorf("write report: %w", err))
+	}
+	if opts.HTML != "" {
+		if err := writeHTML(opts.HTML, rep); err != nil {
+			return runtimeErr(err)
+		}
+		fmt.Fprintf(stdio.Err, "keeptune drill: wrote %s\n", opts.HTML)
+	}
+	if rep.Failed() {
+		return errFindings
+	}
+	return nil
+}
+
+func writeHTML(path string, rep drill.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--html: %w", err)
+	}
+	if err := render.HTML(f, rep); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+func runDrillCleanup(stdio IO) error {
+	if err := needRoot("keeptune drill --cleanup"); err != nil {
+		return err
+	}
+	removed, inUse, err := lab.Cleanup()
+	for _, r := range removed {
+		fmt.Fprintf(stdio.Out, "removed %s\n", r)
+	}
+	for _, r := range inUse {
+		fmt.Fprintf(stdio.Out, "kept %s\n", r)
+	}
+	if len(removed) == 0 && len(inUse) == 0 && err == nil {
+		fmt.Fprintln(stdio.Err, "keeptune drill: nothing to clean up")
+	}
+	if err != nil {
+		return runtimeErr(fmt.Errorf("cleanup: %w", err))
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keeptune/keeptune/internal/lab"
+)
+
+// labsNow lists the run ids of every lab object on the machine.
+func labsNow(t *testing.T) map[string]bool {
+	t.Helper()
+	left, _ := lab.Leftovers()
+	ids := map[string]bool{}
+	for _, l := range left {
+		ids[l.RunID] = true
+	}
+	return ids
+}
+
+func TestDrillBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"drill", "dead-per"}, `unknown scenario "dead-per": did you mean "dead-peer"?`},
+		{[]string{"drill", "nosuch"}, "expected one of dead-peer, unacked-data, nat-expiry, zombie-flood"},
+		{[]string{"drill"}, "expected one scenario"},
+		{[]string{"drill", "dead-peer", "--idle", "0", "--intvl", "1s", "--probes", "1"}, "--idle 0: the kernel rejects 0"},
+		{[]string{"drill", "dead-peer", "--idle", "40000s", "--intvl", "1s", "--probes", "1"}, "above the kernel's limit of 32767s"},
+		{[]string{"drill", "dead-peer", "--idle", "-5s", "--intvl", "1s", "--probes", "1"}, "--idle -5s is negative"},
+		{[]string{"drill", "dead-peer", "--idle", "5s", "--intvl", "1s", "--probes", "200"}, "--probes 200: expected 1 to 127"},
+		{[]string{"drill", "dead-peer", "--idle", "5s", "--intvl", "1s"}, "need --idle, --intvl and --probes together"},
+		{[]string{"drill", "dead-peer", "--profile", "api-gateway", "--from-host"}, "choose one source of settings"},
+		{[]string{"drill", "dead-peer", "--profile", "api-gatway"}, `did you mean "api-gateway"?`},
+		{[]string{"drill", "dead-peer", "--user-timeout", "-1s"}, "--user-timeout -1s is negative"},
+		{[]string{"drill", "dead-peer", "--compare", "kernel"}, "--compare applies to zombie-flood only"},
+		{[]string{"drill", "zombie-flood", "--compare", "nosuch"}, "--compare: unknown profile"},
+		{[]string{"drill", "dead-peer", "--drop-at", "router"}, "expected middlebox or peer"},
+		{[]string{"drill", "nat-expiry", "--on-expiry", "ignore"}, "expected drop, reset or both"},
+		{[]string{"drill", "nat-expiry", "--nat-timeout", "1500ms"}, "--nat-timeout 1.5s"},
+		{[]string{"drill", "zombie-flood", "--clients", "20000"}, "--clients 20000: expected 1 to 10000"},
+		{[]string{"drill", "dead-peer", "--time-scale", "0"}, "invalid --time-scale 0"},
+		{[]string{"drill", "dead-peer", "-o", "sarif"}, "expected text or json"},
+		{[]string{"drill", "dead-peer", "--html", "/nonexistent/dir/x.html"}, "expected a file in an existing directory"},
+		{[]string{"drill", "--cleanup", "dead-peer"}, "--cleanup takes no scenario"},
+	} {
+		before := labsNow(t)
+		out, stderr, code := run(t, tc.args...)
+		if code != ExitUsage {
+			t.Errorf("%q: exit %d, want %d (stderr %s)", tc.args, code, ExitUsage, stderr)
+		}
+		if !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: stderr %q lacks %q", tc.args, stderr, tc.want)
+		}
+		if out != "" {
+			t.Errorf("%q: wrote to stdout: %q", tc.args, out)
+		}
+		for id := range labsNow(t) {
+			if !before[id] {
+				t.Errorf("%q: created lab %s", tc.args, id)
+			}
+		}
+	}
+}
+
+func TestDrillNeedsRoot(t *testing.T) {
+	old := geteuid
+	geteuid = func() int { return 1000 }
+	defer func() { geteuid = old }()
+	before := labsNow(t)
+	for _, args := range [][]string{
+		{"drill", "dead-peer", "--idle", "1s", "--intvl", "1s", "--probes", "1"},
+		{"drill", "--cleanup"},
+	} {
+		_, stderr, code := run(t, args...)
+		if code != ExitPrivilege {
+			t.Errorf("%q: exit %d, want %d", args, code, ExitPrivilege)
+		}
+		for _, w := range []string{"needs root", "CAP_SYS_ADMIN", "CAP_NET_ADMIN", "nothing was created"} {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%q: stderr %q lacks %q", args, stderr, w)
+			}
+		}
+	}
+	for id := range labsNow(t) {
+		if !before[id] {
+			t.Errorf("created lab %s without root", id)
+		}
+	}
+}
+
+func TestDrillRuns(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the drill builds a lab of network namespaces (CI runs as root)")
+	}
+	html := filepath.Join(t.TempDir(), "drill.html")
+	out, stderr, code := run(t, "drill", "dead-peer", "--idle", "1s", "--intvl", "1s", "--probes", "1", "-o", "json", "--html", html)
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	var rep struct {
+		Scenario string   `json:"scenario"`
+		LabIDs   []string `json:"lab_ids"`
+		Runs     []struct {
+			Scenario string         `json:"scenario"`
+			Settings map[string]any `json:"settings"`
+			Theory   *float64       `json:"theory_s"`
+			Measured *float64       `json:"measured_s"`
+			Verdict  string         `json:"verdict"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+	if rep.Scenario != "dead-peer" || len(rep.Runs) != 2 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, r := range rep.Runs {
+		if r.Verdict != "PASS" || r.Theory == nil || *r.Theory != 2 || r.Measured == nil || r.Settings["idle_s"] != 1.0 {
+			t.Errorf("run %+v", r)
+		}
+	}
+	for _, id := range rep.LabIDs {
+		if left, _ := lab.Remaining(id); len(left) > 0 {
+			t.Errorf("left behind: %v", left)
+		}
+	}
+	page, err := os.ReadFile(html)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"<svg", "dead-peer", "PASS"} {
+		if !strings.Contains(string(page), w) {
+			t.Errorf("HTML lacks %q", w)
+		}
+	}
+	for _, bad := range []string{"<script", "http://", "https://"} {
+		if strings.Contains(strings.ReplaceAll(string(page), `xmlns="http://www.w3.org/2000/svg"`, ""), bad) {
+			t.Errorf("HTML refers to an external asset or runs a script: %q", bad)
+		}
+	}
+	if !strings.Contains(stderr, "keeptune drill: dead-peer") {
+		t.Errorf("no progress on stderr: %q", stderr)
+	}
+
+	out, _, code = run(t, "drill", "--cleanup")
+	if code != ExitOK {
+		t.Errorf("--cleanup: exit %d", code)
+	}
+	if strings.Contains(out, "removed") && strings.Contains(out, rep.LabIDs[0]) {
+		t.Errorf("--cleanup found leftovers of a finished drill: %s", out)
+	}
+}

@@ -1,0 +1,235 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/keeptune/keeptune/internal/lab"
+	"github.com/keeptune/keeptune/internal/yamlx"
+)
+
+// Scenario is one drill.
+type Scenario struct {
+	Name    string
+	Summary string
+	run     func(ctx context.Context, e *env) ([]Run, error)
+}
+
+// Scenarios lists the drills in the order they are documented.
+func Scenarios() []Scenario {
+	return []Scenario{
+		{"dead-peer", "an idle connection's peer vanishes: time until the kernel declares it dead, client and server side", runDeadPeer},
+		{"unacked-data", "the peer vanishes with data in flight: time to error under tcp_retries2 and under TCP_USER_TIMEOUT", runUnacked},
+		{"nat-expiry", "a NAT forgets idle flows after T: does the connection survive with and without keepalive, and how does it fail", runNATExpiry},
+		{"zombie-flood", "N clients vanish: the server's sockets, descriptors and memory until reclaimed", runZombieFlood},
+	}
+}
+
+// ScenarioNames lists the scenario names.
+func ScenarioNames() []string {
+	var out []string
+	for _, s := range Scenarios() {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// Lookup finds a scenario by name; an unknown name gets a did-you-mean.
+func Lookup(name string) (Scenario, error) {
+	for _, s := range Scenarios() {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	names := strings.Join(ScenarioNames(), ", ")
+	if near := yamlx.Nearest(name, ScenarioNames()); near != "" {
+		return Scenario{}, fmt.Errorf("unknown scenario %q: did you mean %q? (scenarios: %s)", name, near, names)
+	}
+	return Scenario{}, fmt.Errorf("unknown scenario %q: expected one of %s", name, names)
+}
+
+// Options configure a drill. Durations are the real ones; TimeScale divides them.
+type Options struct {
+	Settings Settings
+	// Compare is a second setting run side by side (zombie-flood).
+	Compare *Settings
+	// TimeScale divides every timer (keepalive values, user timeout, the NAT's idle timeout).
+	TimeScale int
+	Family    lab.Family
+	// DropAt is where the peer vanishes: the middlebox (a routed lab) or the receiver's input.
+	DropAt lab.DropAt
+	// Clients is the number of vanishing clients in zombie-flood.
+	Clients int
+	// NATTimeout is the NAT's idle timeout T (nat-expiry).
+	NATTimeout time.Duration
+	// OnExpiry lists the NAT behaviours to try (nat-expiry).
+	OnExpiry []lab.OnExpiry
+	// Retries2 is tcp_retries2 in the lab namespaces: it bounds how long unacknowledged data
+	// is retransmitted (unacked-data, and a NAT that drops silently).
+	Retries2 int
+	// Repeat runs the scenario this many times (for accuracy statistics).
+	Repeat int
+	// Progress receives one line per step; nil discards.
+	Progress io.Writer
+}
+
+// Defaults for options left zero.
+const (
+	DefaultClients    = 1000
+	DefaultNATTimeout = 30 * time.Second
+	DefaultRetries2   = 5
+	MinClients        = 1
+	MaxClients        = 10000
+)
+
+func (o *Options) fill() {
+	if o.TimeScale < 1 {
+		o.TimeScale = 1
+	}
+	if o.Family == 0 {
+		o.Family = lab.IPv4
+	}
+	if o.Clients == 0 {
+		o.Clients = DefaultClients
+	}
+	if o.NATTimeout == 0 {
+		o.NATTimeout = DefaultNATTimeout
+	}
+	if len(o.OnExpiry) == 0 {
+		o.OnExpiry = []lab.OnExpiry{lab.ExpiryDrop}
+	}
+	if o.Retries2 == 0 {
+		o.Retries2 = DefaultRetries2
+	}
+	if o.Repeat < 1 {
+		o.Repeat = 1
+	}
+}
+
+// Validate checks everything that can be checked before a lab exists.
+func (o Options) Validate() error {
+	o.fill()
+	var errs []error
+	if err := o.Settings.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if o.Compare != nil {
+		if err := o.Compare.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if o.Family != lab.IPv4 && o.Family != lab.IPv6 {
+		errs = append(errs, fmt.Errorf("address family %d: expected 4 or 6", o.Family))
+	}
+	if o.Clients < MinClients || o.Clients > MaxClients {
+		errs = append(errs, fmt.Errorf("--clients %d: expected %d to %d", o.Clients, MinClients, MaxClients))
+	}
+	if o.NATTimeout < time.Second || o.NATTimeout%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("--nat-timeout %v: expected whole seconds, at least 1s (nf_conntrack_tcp_timeout_established is in seconds)", o.NATTimeout))
+	}
+	if o.Retries2 < 1 || o.Retries2 > 15 {
+		errs = append(errs, fmt.Errorf("--retries2 %d: expected 1 to 15 (tcp_retries2; the kernel default is 15, about 924.6s)", o.Retries2))
+	}
+	if o.Repeat > 100 {
+		errs = append(errs, fmt.Errorf("--repeat %d: expected 1 to 100", o.Repeat))
+	}
+	return errors.Join(errs...)
+}
+
+// Estimate is roughly how long the scenario takes with these options (for a progress line).
+func Estimate(name string, o Options) time.Duration {
+	o.fill()
+	s, _ := o.Settings.Scale(o.TimeScale)
+	var d time.Duration
+	switch name {
+	case "dead-peer":
+		d = s.Detection()
+	case "unacked-data":
+		d = unackedTheory(o.Retries2, 0)
+		if s.UserTimeout > 0 {
+			d += s.UserTimeout
+		}
+	case "nat-expiry":
+		t, _ := ScaleSeconds("NAT idle timeout", o.NATTimeout, o.TimeScale)
+		per := t + t/2 + time.Second + max(s.Detection(), unackedTheory(o.Retries2, 0))
+		d = per * time.Duration(2*len(o.OnExpiry))
+	case "zombie-flood":
+		d = s.Detection() + 5*time.Second
+		if o.Compare != nil {
+			c, _ := o.Compare.Scale(o.TimeScale)
+			d += c.Detection() + 5*time.Second
+		}
+	}
+	return d * time.Duration(o.Repeat)
+}
+
+// env is what a scenario run sees.
+type env struct {
+	opts     Options
+	settings Settings // scaled
+	compare  *Settings
+	progress io.Writer
+	labIDs   []string
+}
+
+// newLab builds a lab and remembers its run id for the report.
+func (e *env) newLab(ctx context.Context, spec lab.Spec) (*lab.Lab, error) {
+	l, err := lab.New(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	e.labIDs = append(e.labIDs, l.ID)
+	e.logf("lab %s%s: %v %v", lab.Prefix, l.ID, spec.Family, spec.Topology)
+	return l, nil
+}
+
+func (e *env) logf(format string, args ...any) {
+	if e.progress != nil {
+		fmt.Fprintf(e.progress, "keeptune drill: "+format+"\n", args...)
+	}
+}
+
+// Execute runs a scenario and returns its report. The lab is removed before Execute returns, also when
+// ctx is cancelled (SIGINT, SIGTERM): then Execute returns the runs finished so far and ctx's error.
+func Execute(ctx context.Context, name string, opts Options) (Report, error) {
+	sc, err := Lookup(name)
+	if err != nil {
+		return Report{}, err
+	}
+	if err := opts.Validate(); err != nil {
+		return Report{}, err
+	}
+	opts.fill()
+	rep := Report{Scenario: name, TimeScale: opts.TimeScale, Requested: []Settings{opts.Settings}, Started: time.Now()}
+	e := &env{opts: opts, progress: opts.Progress}
+	var notes []string
+	e.settings, notes = opts.Settings.Scale(opts.TimeScale)
+	rep.Notes = append(rep.Notes, notes...)
+	if opts.Compare != nil {
+		rep.Requested = append(rep.Requested, *opts.Compare)
+		c, notes := opts.Compare.Scale(opts.TimeScale)
+		e.compare = &c
+		rep.Notes = append(rep.Notes, notes...)
+	}
+	if opts.TimeScale > 1 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("timers divided by %d (--time-scale); tcp_retries2 and the 200ms minimum RTO cannot be scaled", opts.TimeScale))
+	}
+	for i := range opts.Repeat {
+		if opts.Repeat > 1 {
+			e.logf("%s: run %d of %d", name, i+1, opts.Repeat)
+		}
+		runs, err := sc.run(ctx, e)
+		rep.Runs = append(rep.Runs, runs...)
+		rep.LabIDs = e.labIDs
+		if err != nil {
+			rep.Elapsed = time.Since(rep.Started)
+			return rep, err
+		}
+	}
+	rep.Elapsed = time.Since(rep.Started)
+	return rep, nil
+}

@@ -1,0 +1,167 @@
+// Package render writes drill reports for people (a text table with timelines, an HTML page
+// with inline SVG charts) and for machines (JSON). It only formats: every number comes from
+// the drill.Report.
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/keeptune/keeptune/internal/drill"
+)
+
+// TextOptions tune the text report.
+type TextOptions struct {
+	// Timelines prints each run's timeline (identical timelines once). Off for --repeat runs,
+	// where the summary matters.
+	Timelines bool
+}
+
+// JSON writes the report as indented JSON (docs/json.md, "drill").
+func JSON(w io.Writer, rep drill.Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+func secs(d *time.Duration) string {
+	if d == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.3fs", d.Seconds())
+}
+
+// Text writes the table of theory, measured and verdict, then notes and timelines.
+func Text(w io.Writer, rep drill.Report, o TextOptions) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "keeptune drill %s", rep.Scenario)
+	if rep.TimeScale > 1 {
+		fmt.Fprintf(&b, " (timers / %d)", rep.TimeScale)
+	}
+	b.WriteString("\n")
+	for _, s := range rep.Requested {
+		fmt.Fprintf(&b, "settings: %s: %v", s.Label, s)
+		if s.Source != "" {
+			fmt.Fprintf(&b, " [%s]", s.Source)
+		}
+		b.WriteString("\n")
+	}
+	labs := map[string]bool{}
+	for _, r := range rep.Runs {
+		if !labs[r.Lab] {
+			labs[r.Lab] = true
+			fmt.Fprintf(&b, "lab: %s\n", r.Lab)
+		}
+	}
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CASE\tSETTINGS\tTHEORY\tMEASURED\tRATIO\tVERDICT\tOUTCOME")
+	for _, r := range rep.Runs {
+		ratio := "-"
+		if x := r.Ratio(); x > 0 {
+			ratio = fmt.Sprintf("%.3f", x)
+		}
+		outcome := r.Outcome
+		if r.Expected != "" && r.Outcome != r.Expected {
+			outcome += " (expected " + r.Expected + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Case, r.Settings.String(), secs(r.Theory), secs(r.Measured), ratio, r.Verdict, outcome)
+	}
+	tw.Flush()
+
+	sum := rep.Summary()
+	if len(rep.Runs) > 1 {
+		var parts []string
+		for _, v := range []drill.Verdict{drill.Pass, drill.Early, drill.Late, drill.Fail} {
+			if n := sum.Verdicts[v]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", n, v))
+			}
+		}
+		fmt.Fprintf(&b, "\n%d runs: %s\n", len(rep.Runs), strings.Join(parts, ", "))
+	}
+	if slices.ContainsFunc(sum.Ratios, func(r drill.RatioStat) bool { return r.Runs > 1 }) {
+		b.WriteString("\nmeasured/theory per case:\n")
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CASE\tRUNS\tMEDIAN\tWORST\tMIN\tMAX")
+		for _, r := range sum.Ratios {
+			fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\n", r.Case, r.Runs, r.Median, r.Worst, r.Min, r.Max)
+		}
+		tw.Flush()
+	}
+
+	w0 := drill.AcceptWindow(0)
+	fmt.Fprintf(&b, "\nPASS: measured within [theory - %v, theory x %.3f + %v] (timers fire late by up to 12.5%% plus a jiffy; see docs/PERFORMANCE.md)\n",
+		-w0.Low, 1+drill.Lateness, w0.High)
+
+	rules := map[string]bool{}
+	var notes []string
+	for _, r := range rep.Runs {
+		if r.TheoryRule != "" && !rules[r.TheoryRule] {
+			rules[r.TheoryRule] = true
+			fmt.Fprintf(&b, "theory (%s): %s\n", r.Case, r.TheoryRule)
+		}
+		for _, n := range r.Notes {
+			if !slices.Contains(notes, n) {
+				notes = append(notes, n)
+			}
+		}
+	}
+	for _, n := range append(slices.Clone(rep.Notes), notes...) {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+
+	for _, r := range rep.Runs {
+		if r.Reclaim != nil {
+			writeReclaim(&b, r)
+		}
+	}
+	if o.Timelines {
+		var prev []drill.Event
+		for _, r := range rep.Runs {
+			if len(r.Timeline) == 0 || slices.Equal(r.Timeline, prev) {
+				continue
+			}
+			prev = r.Timeline
+			fmt.Fprintf(&b, "\ntimeline: %s\n", r.Case)
+			for _, e := range r.Timeline {
+				fmt.Fprintf(&b, "  %9.3fs  %-9s  %s\n", e.At.Seconds(), e.Side, e.What)
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeReclaim(b *strings.Builder, r drill.Run) {
+	c := r.Reclaim
+	fmt.Fprintf(b, "\n%s: %d of %d zombie sockets reclaimed; per socket after its last segment: min %.3fs, median %.3fs, max %.3fs; peak %d sockets, %s\n",
+		r.Case, c.Reclaimed, c.Sockets, c.Min.Seconds(), c.Median.Seconds(), c.Max.Seconds(), c.PeakInuse, humanBytes(c.PeakMem))
+	if len(r.Series) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "AFTER BLACKHOLE\tSOCKETS\tFDS\tMEMORY\tTHEORY SOCKETS\t")
+	step := max(1, len(r.Series)/12)
+	for i, s := range r.Series {
+		if i%step != 0 && i != len(r.Series)-1 {
+			continue
+		}
+		fmt.Fprintf(tw, "%.2fs\t%d\t%d\t%s\t%d\t\n", s.At.Seconds(), s.Inuse, s.FDs, humanBytes(s.MemBytes), s.Theory)
+	}
+	tw.Flush()
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 10<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 10<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

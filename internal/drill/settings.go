@@ -1,0 +1,194 @@
+package drill
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keeptune/keeptune/internal/model"
+)
+
+// Kernel limits of the keepalive options (net/ipv4/tcp.c MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL,
+// MAX_TCP_KEEPCNT) and TCP_USER_TIMEOUT (a C int of milliseconds).
+const (
+	maxKeepSeconds = 32767
+	maxKeepCount   = 127
+	maxUserTimeout = math.MaxInt32 * time.Millisecond
+)
+
+// Kernel defaults of a fresh network namespace: net.ipv4.tcp_keepalive_time/intvl/probes.
+var KernelDefaults = Settings{
+	Label: "kernel defaults", Source: "Linux defaults (tcp_keepalive_time 7200, intvl 75, probes 9)",
+	Idle: 7200 * time.Second, Interval: 75 * time.Second, Count: 9,
+}
+
+// Settings are the keepalive values under test.
+type Settings struct {
+	// Label names the settings in reports: "explicit", "profile api-gateway", "host sysctls".
+	Label string
+	// Source says where the values come from (flags, a profile file, /proc/sys).
+	Source string
+
+	Idle        time.Duration // TCP_KEEPIDLE
+	Interval    time.Duration // TCP_KEEPINTVL
+	Count       int           // TCP_KEEPCNT
+	UserTimeout time.Duration // TCP_USER_TIMEOUT; 0 = unset
+
+	// ViaSysctl applies Idle, Interval and Count as the lab namespaces' sysctls
+	// (tcp_keepalive_time/intvl/probes) and only turns SO_KEEPALIVE on in the sockets, which
+	// is what a program that enables keepalive without values gets (--from-host).
+	ViaSysctl bool
+}
+
+// Validate checks the values against what the kernel accepts. Errors name the flag a person
+// would change.
+func (s Settings) Validate() error {
+	var errs []string
+	sec := func(flag, opt string, d time.Duration) {
+		switch {
+		case d < 0:
+			errs = append(errs, fmt.Sprintf("--%s %v is negative: expected whole seconds from 1s to %ds (%s)", flag, d, maxKeepSeconds, opt))
+		case d == 0:
+			errs = append(errs, fmt.Sprintf("--%s 0: the kernel rejects 0; expected whole seconds from 1s to %ds (%s)", flag, maxKeepSeconds, opt))
+		case d%time.Second != 0:
+			errs = append(errs, fmt.Sprintf("--%s %v: the kernel takes whole seconds; expected 1s to %ds (%s)", flag, d, maxKeepSeconds, opt))
+		case d > maxKeepSeconds*time.Second:
+			errs = append(errs, fmt.Sprintf("--%s %v is above the kernel's limit of %ds (%s)", flag, d, maxKeepSeconds, opt))
+		}
+	}
+	sec("idle", "TCP_KEEPIDLE", s.Idle)
+	sec("intvl", "TCP_KEEPINTVL", s.Interval)
+	if s.Count < 1 || s.Count > maxKeepCount {
+		errs = append(errs, fmt.Sprintf("--probes %d: expected 1 to %d (TCP_KEEPCNT)", s.Count, maxKeepCount))
+	}
+	switch ut := s.UserTimeout; {
+	case ut < 0:
+		errs = append(errs, fmt.Sprintf("--user-timeout %v is negative: expected 0 (unset) or 1ms to %v (TCP_USER_TIMEOUT)", ut, maxUserTimeout))
+	case ut%time.Millisecond != 0:
+		errs = append(errs, fmt.Sprintf("--user-timeout %v: the kernel takes whole milliseconds (TCP_USER_TIMEOUT)", ut))
+	case ut > maxUserTimeout:
+		errs = append(errs, fmt.Sprintf("--user-timeout %v is above the kernel's limit of %v (TCP_USER_TIMEOUT)", ut, maxUserTimeout))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid %s settings: %s", s.Label, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Detection is the dead-peer detection time the kernel should show for s
+// (model.DeadPeerDetection): idle + intvl*probes, or the TCP_USER_TIMEOUT rule.
+func (s Settings) Detection() time.Duration {
+	return model.DeadPeerDetection(s.Idle, s.Interval, s.Count, s.UserTimeout)
+}
+
+// MarshalJSON writes durations as seconds: {"label", "source", "idle_s", "intvl_s", "probes",
+// "user_timeout_s", "via_sysctl"}.
+func (s Settings) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Label       string  `json:"label"`
+		Source      string  `json:"source,omitempty"`
+		Idle        float64 `json:"idle_s"`
+		Interval    float64 `json:"intvl_s"`
+		Count       int     `json:"probes"`
+		UserTimeout float64 `json:"user_timeout_s"`
+		ViaSysctl   bool    `json:"via_sysctl,omitempty"`
+	}{s.Label, s.Source, s.Idle.Seconds(), s.Interval.Seconds(), s.Count, s.UserTimeout.Seconds(), s.ViaSysctl})
+}
+
+// String is the compact form used in tables: "idle 60s intvl 10s probes 5 uto 45s".
+func (s Settings) String() string {
+	if s.Idle == 0 && s.Interval == 0 && s.Count == 0 {
+		return "keepalive off"
+	}
+	out := fmt.Sprintf("idle %v intvl %v probes %d", s.Idle, s.Interval, s.Count)
+	if s.UserTimeout > 0 {
+		out += fmt.Sprintf(" uto %v", s.UserTimeout)
+	}
+	if s.ViaSysctl {
+		out += " (sysctl)"
+	}
+	return out
+}
+
+// Scale divides every timer by n for a quick run. The kernel takes keepalive values in whole
+// seconds, so scaled values are rounded up to whole seconds and at least 1 s; the user timeout
+// is rounded up to whole milliseconds. The notes say which values were rounded, because then
+// the scaled run no longer has the original's proportions.
+func (s Settings) Scale(n int) (Settings, []string) {
+	if n <= 1 {
+		return s, nil
+	}
+	var notes []string
+	secs := func(name string, d time.Duration) time.Duration {
+		exact := float64(d) / float64(n) / float64(time.Second)
+		v := time.Duration(math.Ceil(exact)) * time.Second
+		if v < time.Second {
+			v = time.Second
+		}
+		if float64(v)/float64(time.Second) != exact {
+			notes = append(notes, fmt.Sprintf("%s %v / %d = %s rounded up to %v (the kernel takes whole seconds)",
+				name, d, n, strconv.FormatFloat(exact, 'f', -1, 64)+"s", v))
+		}
+		return v
+	}
+	out := s
+	out.Idle = secs(s.Label+" idle", s.Idle)
+	out.Interval = secs(s.Label+" intvl", s.Interval)
+	if s.UserTimeout > 0 {
+		ms := s.UserTimeout.Milliseconds()
+		v := max((ms+int64(n)-1)/int64(n), 1)
+		if v*int64(n) != ms {
+			notes = append(notes, fmt.Sprintf("%s user timeout %v / %d rounded up to %v (the kernel takes whole milliseconds)",
+				s.Label, s.UserTimeout, n, time.Duration(v)*time.Millisecond))
+		}
+		out.UserTimeout = time.Duration(v) * time.Millisecond
+	}
+	return out, notes
+}
+
+// ScaleSeconds scales another timer in whole seconds (the NAT's idle timeout) the same way.
+func ScaleSeconds(name string, d time.Duration, n int) (time.Duration, string) {
+	if n <= 1 {
+		return d, ""
+	}
+	s, notes := Settings{Label: name, Idle: d, Interval: time.Duration(n) * time.Second}.Scale(n)
+	if len(notes) == 0 {
+		return s.Idle, ""
+	}
+	return s.Idle, strings.Replace(notes[0], name+" idle", name, 1)
+}
+
+// ParseHostSysctls builds settings from the contents of /proc/sys/net/ipv4/tcp_keepalive_time,
+// _intvl and _probes.
+func ParseHostSysctls(timeS, intvlS, probesS string) (Settings, error) {
+	num := func(name, v string) (int, error) {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return 0, fmt.Errorf("read net.ipv4.%s: %q is not a number", name, strings.TrimSpace(v))
+		}
+		return n, nil
+	}
+	t, err := num("tcp_keepalive_time", timeS)
+	if err != nil {
+		return Settings{}, err
+	}
+	i, err := num("tcp_keepalive_intvl", intvlS)
+	if err != nil {
+		return Settings{}, err
+	}
+	p, err := num("tcp_keepalive_probes", probesS)
+	if err != nil {
+		return Settings{}, err
+	}
+	return Settings{Label: "host sysctls", Source: "/proc/sys/net/ipv4/tcp_keepalive_{time,intvl,probes}",
+		Idle: time.Duration(t) * time.Second, Interval: time.Duration(i) * time.Second, Count: p, ViaSysctl: true}, nil
+}
+
+// FromProfile takes a profile's recommended values.
+func FromProfile(p model.Profile) Settings {
+	return Settings{Label: "profile " + p.Name, Source: p.Source,
+		Idle: p.Idle.Recommended, Interval: p.Interval.Recommended, Count: p.Probes.Recommended}
+}
