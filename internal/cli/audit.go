@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keeptune/keeptune/internal/chain"
+	"github.com/keeptune/keeptune/internal/configs"
+	_ "github.com/keeptune/keeptune/internal/configs/all" // every configuration format
 	"github.com/keeptune/keeptune/internal/host"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/profiles"
@@ -30,6 +32,7 @@ type AuditOptions struct {
 	Verbose           bool
 	Chain             string
 	NoChain           bool
+	NoConfigs         bool
 }
 
 func newAuditCmd(stdio IO) *cobra.Command {
@@ -59,6 +62,7 @@ func newAuditCmd(stdio IO) *cobra.Command {
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "show every process and namespace row")
 	f.StringVar(&opts.Chain, "chain", "", "chain file to audit with the host (default: ./keeptune.yaml or /etc/keeptune/keeptune.yaml if present)")
 	f.BoolVar(&opts.NoChain, "no-chain", false, "do not look for a chain file")
+	f.BoolVar(&opts.NoConfigs, "no-configs", false, "do not read server configurations (found at their usual paths and on running servers' command lines)")
 	return cmd
 }
 
@@ -116,7 +120,18 @@ func runAudit(cmd *cobra.Command, opts AuditOptions, stdio IO) error {
 	if c != nil {
 		chain.ApplyHost(c, currentNamespace(snap))
 	}
-	findings := rules.Run(&rules.Input{Snapshot: snap, Chain: c, Profile: profile, ExpectConnections: opts.ExpectConnections}, selected)
+	var cfgs []*configs.Config
+	if !opts.NoConfigs {
+		for _, f := range configs.Discover(opts.Root, snap.Processes) {
+			cfg, err := configs.ReadFound(opts.Root, f)
+			if err != nil {
+				snap.Problems = append(snap.Problems, model.Problem{What: fmt.Sprintf("%s configuration %s (%s)", f.Format, f.Path, f.From), Err: err.Error()})
+				continue
+			}
+			cfgs = append(cfgs, cfg)
+		}
+	}
+	findings := rules.Run(&rules.Input{Snapshot: snap, Chain: c, Configs: cfgs, Profile: profile, ExpectConnections: opts.ExpectConnections}, selected)
 
 	r := report.Report{
 		Tool:     toolInfo(),
@@ -125,6 +140,7 @@ func runAudit(cmd *cobra.Command, opts AuditOptions, stdio IO) error {
 		Snapshot: snap,
 		Findings: findings,
 		Chains:   chainsOf(c),
+		Configs:  cfgs,
 		Rules:    ruleInfos(selected),
 		Options: map[string]string{
 			"chain":              chainFile,
