@@ -1,0 +1,149 @@
+package sockets
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// deepReader reads the keepalive options of sockets held by other processes: pidfd_open(2) on the
+// holder, pidfd_getfd(2) to get a duplicate of its descriptor (Linux 5.6+, needs ptrace access to
+// the process: root, or CAP_SYS_PTRACE), getsockopt(2) on the duplicate, close. getsockopt returns
+// the effective value (the socket's own, or its namespace's sysctl when the program set none), so
+// a value that differs from the namespace's sysctl was set by the program.
+type deepReader struct {
+	pidfds map[int]int // pid -> pidfd, -1 when it cannot be opened
+	errs   map[int]error
+	// Read and Failed count sockets; FirstErr is the first failure, to explain it once.
+	Read, Failed int
+	FirstErr     error
+}
+
+func newDeepReader() *deepReader {
+	return &deepReader{pidfds: map[int]int{}, errs: map[int]error{}}
+}
+
+// Close closes every pidfd opened.
+func (d *deepReader) Close() {
+	for _, fd := range d.pidfds {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+	d.pidfds = map[int]int{}
+}
+
+func (d *deepReader) pidfd(pid int) (int, error) {
+	if fd, ok := d.pidfds[pid]; ok {
+		if fd < 0 {
+			return -1, d.errs[pid]
+		}
+		return fd, nil
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		err = fmt.Errorf("pidfd_open(%d): %w", pid, err)
+		d.pidfds[pid], d.errs[pid] = -1, err
+		return -1, err
+	}
+	d.pidfds[pid] = fd
+	return fd, nil
+}
+
+// read fills s.Keepalive from the socket itself. s.Owner and s.OwnerFD must be set.
+func (d *deepReader) read(s *Socket) {
+	k := &s.Keepalive
+	err := d.readInto(s)
+	if err != nil {
+		k.Deep = false
+		k.Err = err.Error()
+		d.Failed++
+		if d.FirstErr == nil {
+			d.FirstErr = err
+		}
+		return
+	}
+	d.Read++
+}
+
+func (d *deepReader) readInto(s *Socket) error {
+	if s.Owner == nil {
+		return errors.New("no process holds the socket")
+	}
+	pfd, err := d.pidfd(s.Owner.PID)
+	if err != nil {
+		return err
+	}
+	fd, err := unix.PidfdGetfd(pfd, int(s.OwnerFD), 0)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) {
+			err = fmt.Errorf("%w: %w", err, ErrPrivilege)
+		}
+		if errors.Is(err, unix.ENOSYS) {
+			err = fmt.Errorf("%w (pidfd_getfd needs Linux 5.6 or newer)", err)
+		}
+		return fmt.Errorf("pidfd_getfd(pid %d, fd %d): %w", s.Owner.PID, s.OwnerFD, err)
+	}
+	defer unix.Close(fd)
+	// The descriptor may have been closed and reused since the walk: check it is the same socket.
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("fstat of pid %d fd %d: %w", s.Owner.PID, s.OwnerFD, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK || uint32(st.Ino) != s.Inode {
+		return fmt.Errorf("pid %d fd %d no longer holds socket %d", s.Owner.PID, s.OwnerFD, s.Inode)
+	}
+	get := func(level, opt int, name string) (int, error) {
+		v, err := unix.GetsockoptInt(fd, level, opt)
+		if err != nil {
+			return 0, fmt.Errorf("getsockopt %s on pid %d fd %d: %w", name, s.Owner.PID, s.OwnerFD, err)
+		}
+		return v, nil
+	}
+	ka, err := get(unix.SOL_SOCKET, unix.SO_KEEPALIVE, "SO_KEEPALIVE")
+	if err != nil {
+		return err
+	}
+	idle, err := get(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, "TCP_KEEPIDLE")
+	if err != nil {
+		return err
+	}
+	intvl, err := get(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, "TCP_KEEPINTVL")
+	if err != nil {
+		return err
+	}
+	cnt, err := get(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, "TCP_KEEPCNT")
+	if err != nil {
+		return err
+	}
+	uto, err := get(unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT")
+	if err != nil {
+		return err
+	}
+	k := &s.Keepalive
+	k.Deep, k.Err = true, ""
+	k.Enabled = ka != 0
+	k.Idle = time.Duration(idle) * time.Second
+	k.Interval = time.Duration(intvl) * time.Second
+	k.Count = cnt
+	k.UserTimeout = time.Duration(uto) * time.Millisecond
+	k.SetByProgram = 0
+	if uto != 0 {
+		k.SetByProgram |= SetUserTimeout
+	}
+	if s.Netns != nil && s.Netns.Sysctls.Known {
+		sys := s.Netns.Sysctls
+		if k.Idle != sys.Idle {
+			k.SetByProgram |= SetIdle
+		}
+		if k.Interval != sys.Interval {
+			k.SetByProgram |= SetInterval
+		}
+		if k.Count != sys.Count {
+			k.SetByProgram |= SetCount
+		}
+	}
+	return nil
+}

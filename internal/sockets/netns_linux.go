@@ -1,0 +1,205 @@
+package sockets
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// nsTarget is a namespace to dump: its identity and a path that enters it ("" for the current).
+type nsTarget struct {
+	ns   *Netns
+	path string
+}
+
+// netnsInode returns the inode of the namespace a /proc/PID/ns/net or /run/netns/NAME file names.
+func netnsInode(path string) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, err
+	}
+	return st.Ino, nil
+}
+
+// namespaceNames maps namespace inodes to names people know: "host" for the init process's
+// namespace and the `ip netns` names pinned under /run/netns.
+func namespaceNames(procRoot string) map[uint64]string {
+	names := map[uint64]string{}
+	if ents, err := os.ReadDir("/run/netns"); err == nil {
+		for _, e := range ents {
+			if ino, err := netnsInode(filepath.Join("/run/netns", e.Name())); err == nil {
+				if _, dup := names[ino]; !dup {
+					names[ino] = e.Name()
+				}
+			}
+		}
+	}
+	if ino, err := netnsInode(filepath.Join(procRoot, "1/ns/net")); err == nil {
+		names[ino] = "host"
+	}
+	return names
+}
+
+func nsName(names map[uint64]string, ino uint64) string {
+	if n, ok := names[ino]; ok {
+		return n
+	}
+	return "net:[" + strconv.FormatUint(ino, 10) + "]"
+}
+
+// resolveNamespaces turns --netns into the namespaces to dump: "" or "current" (keeptune's own),
+// "all" (every namespace a process lives in or `ip netns` pinned), a PID (that process's), a name
+// under /run/netns, or a path to a namespace file.
+func resolveNamespaces(procRoot, spec string) ([]nsTarget, error) {
+	selfIno, err := netnsInode(filepath.Join(procRoot, "thread-self/ns/net"))
+	if err != nil {
+		if selfIno, err = netnsInode(filepath.Join(procRoot, "self/ns/net")); err != nil {
+			return nil, fmt.Errorf("read keeptune's own network namespace: %w", err)
+		}
+	}
+	names := namespaceNames(procRoot)
+	mk := func(ino uint64, path string) nsTarget {
+		ns := &Netns{Inode: ino, Name: nsName(names, ino), Current: ino == selfIno}
+		if ns.Current {
+			path = ""
+		}
+		return nsTarget{ns: ns, path: path}
+	}
+	switch {
+	case spec == "" || spec == "current":
+		return []nsTarget{mk(selfIno, "")}, nil
+	case spec == "all":
+		seen := map[uint64]bool{selfIno: true}
+		out := []nsTarget{mk(selfIno, "")}
+		add := func(path string) {
+			if ino, err := netnsInode(path); err == nil && !seen[ino] {
+				seen[ino] = true
+				out = append(out, mk(ino, path))
+			}
+		}
+		if ents, err := os.ReadDir("/run/netns"); err == nil {
+			for _, e := range ents {
+				add(filepath.Join("/run/netns", e.Name()))
+			}
+		}
+		pids, err := listPIDs(procRoot)
+		if err != nil {
+			return nil, err
+		}
+		for _, pid := range pids {
+			add(filepath.Join(procRoot, strconv.Itoa(pid), "ns/net"))
+		}
+		return out, nil
+	}
+	var path string
+	if pid, err := strconv.Atoi(spec); err == nil && pid > 0 {
+		path = filepath.Join(procRoot, strconv.Itoa(pid), "ns/net")
+	} else if strings.ContainsRune(spec, '/') {
+		path = spec
+	} else {
+		path = filepath.Join("/run/netns", spec)
+	}
+	ino, err := netnsInode(path)
+	if err != nil {
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+			return nil, fmt.Errorf("network namespace %q (%s): %w: %w", spec, path, err, ErrPrivilege)
+		}
+		return nil, fmt.Errorf("network namespace %q: %s: %w (expected all, current, a PID, a name under /run/netns or a path)", spec, path, err)
+	}
+	return []nsTarget{mk(ino, path)}, nil
+}
+
+// listPIDs lists the numeric entries of /proc in ascending order.
+func listPIDs(procRoot string) ([]int, error) {
+	f, err := os.Open(procRoot)
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("list processes in %s: %w", procRoot, err)
+	}
+	pids := make([]int, 0, len(names))
+	for _, n := range names {
+		if pid, err := strconv.Atoi(n); err == nil && pid > 0 {
+			pids = append(pids, pid)
+		}
+	}
+	sort.Ints(pids)
+	return pids, nil
+}
+
+// inNetns runs fn with the calling thread in the namespace at path (the current namespace when
+// path is ""). setns(2) changes one thread, so fn runs on a goroutine locked to its thread; when
+// the thread cannot be put back into its original namespace it stays locked and dies with the
+// goroutine, so no other goroutine ever runs in the wrong namespace.
+func inNetns(path string, fn func() error) error {
+	if path == "" {
+		return fn()
+	}
+	target, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return fmt.Errorf("open network namespace %s: %w: %w", path, err, ErrPrivilege)
+		}
+		return fmt.Errorf("open network namespace %s: %w", path, err)
+	}
+	defer target.Close()
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- fmt.Errorf("open this thread's network namespace: %w", err)
+			return
+		}
+		defer orig.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			if errors.Is(err, unix.EPERM) {
+				err = fmt.Errorf("%w: %w", err, ErrPrivilege)
+			}
+			done <- fmt.Errorf("enter network namespace %s: %w", path, err)
+			return
+		}
+		ferr := fn()
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			// Leave the thread locked: it exits with this goroutine.
+			done <- fmt.Errorf("return from network namespace %s: %w", path, err)
+			return
+		}
+		runtime.UnlockOSThread()
+		done <- ferr
+	}()
+	return <-done
+}
+
+// readNetnsSysctls reads the keepalive sysctls of the calling thread's network namespace
+// (/proc/sys/net shows the namespace of the thread that opens it).
+func readNetnsSysctls() NetnsSysctls {
+	read := func(key string) (int, bool) {
+		b, err := os.ReadFile("/proc/sys/net/ipv4/" + key)
+		if err != nil {
+			return 0, false
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n, err == nil
+	}
+	idle, ok1 := read("tcp_keepalive_time")
+	intvl, ok2 := read("tcp_keepalive_intvl")
+	cnt, ok3 := read("tcp_keepalive_probes")
+	if !ok1 || !ok2 || !ok3 {
+		return NetnsSysctls{}
+	}
+	return NetnsSysctls{Known: true, Idle: time.Duration(idle) * time.Second, Interval: time.Duration(intvl) * time.Second, Count: cnt}
+}

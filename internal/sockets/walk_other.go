@@ -1,0 +1,13 @@
+//go:build !linux
+
+package sockets
+
+import "context"
+
+// Walk needs Linux: elsewhere it returns ErrUnsupported.
+func Walk(ctx context.Context, opts Options, fn func(*Socket) error) error {
+	return ErrUnsupported
+}
+
+// IndexOwners returns ErrUnsupported outside Linux.
+func IndexOwners(ctx context.Context, q OwnerQuery) (*Owners, error) { return nil, ErrUnsupported }
