@@ -17,6 +17,7 @@ import (
 	"github.com/keeptune/keeptune/internal/profiles"
 	"github.com/keeptune/keeptune/internal/report"
 	"github.com/keeptune/keeptune/internal/rules"
+	"github.com/keeptune/keeptune/internal/sockets"
 )
 
 // AuditOptions are the flags of `keeptune audit`.
@@ -33,6 +34,7 @@ type AuditOptions struct {
 	Chain             string
 	NoChain           bool
 	NoConfigs         bool
+	NoSockets         bool
 }
 
 func newAuditCmd(stdio IO) *cobra.Command {
@@ -62,6 +64,7 @@ func newAuditCmd(stdio IO) *cobra.Command {
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "show every process and namespace row")
 	f.StringVar(&opts.Chain, "chain", "", "chain file to audit with the host (default: ./keeptune.yaml or /etc/keeptune/keeptune.yaml if present)")
 	f.BoolVar(&opts.NoChain, "no-chain", false, "do not look for a chain file")
+	f.BoolVar(&opts.NoSockets, "no-sockets", false, "do not read the live socket table (CLOSE_WAIT leaks, idle connections without keepalive)")
 	f.BoolVar(&opts.NoConfigs, "no-configs", false, "do not read server configurations (found at their usual paths and on running servers' command lines)")
 	return cmd
 }
@@ -116,6 +119,15 @@ func runAudit(cmd *cobra.Command, opts AuditOptions, stdio IO) error {
 	snap, err := host.Collect(cmd.Context(), host.Options{Root: opts.Root, AllNetns: opts.AllNetns})
 	if err != nil {
 		return runtimeErr(fmt.Errorf("read host facts: %w", err))
+	}
+	if opts.Root == "/" && !opts.NoSockets {
+		// Live sockets of this namespace, summed up per process; with root a sample of each
+		// process's sockets is read for the keepalive it sets itself.
+		stats, err := sockets.Summarize(cmd.Context(), os.Geteuid() == 0, sockets.DefaultThresholds)
+		if err != nil {
+			snap.Problems = append(snap.Problems, model.Problem{What: "the live TCP sockets (sock_diag)", Err: err.Error()})
+		}
+		snap.Sockets = stats
 	}
 	if c != nil {
 		chain.ApplyHost(c, currentNamespace(snap))

@@ -20,6 +20,8 @@ type Snapshot struct {
 	Conflicts []SysctlConflict `json:"sysctl_conflicts"`
 	// Processes are the processes that own TCP sockets (or listen), as far as they are visible.
 	Processes []Process `json:"processes"`
+	// Sockets sums up the live TCP sockets of each process (audit reads them with sock_diag).
+	Sockets []SocketStats `json:"sockets"`
 	// Problems are the facts that could not be read, and why.
 	Problems []Problem `json:"problems"`
 }
@@ -143,4 +145,34 @@ func Lookup(list []Sysctl, key string) (Sysctl, bool) {
 		}
 	}
 	return Sysctl{}, false
+}
+
+// SocketStats sums up one process's live TCP sockets (from sock_diag), for the audit.
+type SocketStats struct {
+	PID        int    `json:"pid"`
+	Comm       string `json:"comm"`
+	NetnsInode uint64 `json:"netns_inode"`
+	// Established counts connected sockets (ESTABLISHED, CLOSE_WAIT and the closing states).
+	Established int `json:"established"`
+	// KeepaliveOn and KeepaliveOff count connected sockets by SO_KEEPALIVE, as far as it can be
+	// told (a pending retransmission hides the keepalive timer).
+	KeepaliveOn  int `json:"keepalive_on"`
+	KeepaliveOff int `json:"keepalive_off"`
+	// CloseWaitLeaks counts sockets in CLOSE_WAIT for longer than the threshold: the peer
+	// closed, the program never did. OldestCloseWait is the longest (a lower bound).
+	CloseWaitLeaks  int           `json:"close_wait_leaks"`
+	OldestCloseWait time.Duration `json:"oldest_close_wait"`
+	// IdleNoKeepalive counts established sockets idle beyond the threshold with keepalive off;
+	// LongestIdle is the longest of them.
+	IdleNoKeepalive int           `json:"idle_without_keepalive"`
+	LongestIdle     time.Duration `json:"longest_idle"`
+	// SilentPeers counts sockets whose peer does not answer (keepalive probes or retransmissions
+	// out).
+	SilentPeers int `json:"silent_peers"`
+	// Sampled counts the sockets whose keepalive options were read from the socket itself (root);
+	// Overridden how many of those the program set itself (values differ from the namespace's
+	// sysctls), and Override the values of the first one.
+	Sampled    int                `json:"sampled"`
+	Overridden int                `json:"overridden"`
+	Override   *KeepaliveSettings `json:"override,omitempty"`
 }

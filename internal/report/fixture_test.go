@@ -202,6 +202,12 @@ func testSnapshot() *model.Snapshot {
 				NofileHard: model.KnownSetting(int64(-1), model.Source{Kind: model.SourceLive}),
 			},
 		},
+		Sockets: []model.SocketStats{{PID: 812, Comm: "nginx", NetnsInode: 4026531840, Established: 214, KeepaliveOn: 200, KeepaliveOff: 14,
+			CloseWaitLeaks: 3, OldestCloseWait: 95 * time.Second, IdleNoKeepalive: 2, LongestIdle: 20 * time.Minute, SilentPeers: 1,
+			Sampled: 8, Overridden: 8, Override: &model.KeepaliveSettings{
+				Enabled: model.KnownSetting(true, model.Source{Kind: model.SourceSocket, Detail: "set by program"}),
+				Idle:    model.KnownSetting(30*time.Second, model.Source{Kind: model.SourceSocket, Detail: "set by program"}),
+			}}},
 		Problems: []model.Problem{
 			{What: "/proc/2301/limits", Err: "open /proc/2301/limits: permission denied", Needs: "root"},
 			{What: "file descriptors of pid 1290 (/proc/1290/fd)", Err: "open /proc/1290/fd: permission denied", Needs: "CAP_SYS_PTRACE"},

@@ -198,6 +198,37 @@ type jsonSnapshot struct {
 	SysctlFiles []string               `json:"sysctl_files"`
 	Conflicts   []model.SysctlConflict `json:"sysctl_conflicts"`
 	Processes   []jsonProcess          `json:"processes"`
+	Sockets     []jsonSocketStats      `json:"sockets"`
+}
+
+// jsonSocketStats is model.SocketStats with durations in seconds.
+type jsonSocketStats struct {
+	PID             int            `json:"pid"`
+	Comm            string         `json:"comm"`
+	NetnsInode      uint64         `json:"netns_inode"`
+	Established     int            `json:"established"`
+	KeepaliveOn     int            `json:"keepalive_on"`
+	KeepaliveOff    int            `json:"keepalive_off"`
+	CloseWaitLeaks  int            `json:"close_wait_leaks"`
+	OldestCloseWait float64        `json:"oldest_close_wait_s"`
+	IdleNoKeepalive int            `json:"idle_without_keepalive"`
+	LongestIdle     float64        `json:"longest_idle_s"`
+	SilentPeers     int            `json:"silent_peers"`
+	Sampled         int            `json:"sampled"`
+	Overridden      int            `json:"overridden"`
+	Override        *jsonKeepalive `json:"override"`
+}
+
+func newJSONSocketStats(st model.SocketStats) jsonSocketStats {
+	out := jsonSocketStats{PID: st.PID, Comm: st.Comm, NetnsInode: st.NetnsInode, Established: st.Established,
+		KeepaliveOn: st.KeepaliveOn, KeepaliveOff: st.KeepaliveOff, CloseWaitLeaks: st.CloseWaitLeaks,
+		OldestCloseWait: seconds(st.OldestCloseWait), IdleNoKeepalive: st.IdleNoKeepalive, LongestIdle: seconds(st.LongestIdle),
+		SilentPeers: st.SilentPeers, Sampled: st.Sampled, Overridden: st.Overridden}
+	if st.Override != nil {
+		k := newJSONKeepalive(*st.Override)
+		out.Override = &k
+	}
+	return out
 }
 
 func newJSONSnapshot(s model.Snapshot) jsonSnapshot {
@@ -208,6 +239,10 @@ func newJSONSnapshot(s model.Snapshot) jsonSnapshot {
 		SysctlFiles: emptyIfNil(s.SysctlFiles),
 		Conflicts:   []model.SysctlConflict{},
 		Processes:   []jsonProcess{},
+		Sockets:     []jsonSocketStats{},
+	}
+	for _, st := range s.Sockets {
+		out.Sockets = append(out.Sockets, newJSONSocketStats(st))
 	}
 	for _, c := range s.Conflicts {
 		c.Assignments = emptyIfNil(c.Assignments)

@@ -448,7 +448,7 @@ func TestJSONViewsCoverModel(t *testing.T) {
 		fields []string
 		view   string
 	}{
-		{reflect.TypeFor[model.Snapshot](), []string{"Host", "Namespaces", "Global", "SysctlFiles", "Conflicts", "Processes", "Problems"}, "jsonSnapshot (Problems: jsonReport.Problems)"},
+		{reflect.TypeFor[model.Snapshot](), []string{"Host", "Namespaces", "Global", "SysctlFiles", "Conflicts", "Processes", "Sockets", "Problems"}, "jsonSnapshot (Problems: jsonReport.Problems)"},
 		{reflect.TypeFor[model.KeepaliveSettings](), []string{"Enabled", "Idle", "Interval", "Count", "UserTimeout"}, "jsonKeepalive"},
 		{reflect.TypeFor[model.Conntrack](), []string{"EstablishedTimeout", "Max", "Count"}, "jsonConntrack"},
 		{reflect.TypeFor[model.Profile](), []string{"Name", "Description", "Source", "Idle", "Interval", "Probes", "MaxDetection", "MaxUnackedTimeout", "Retries2"}, "jsonProfile"},

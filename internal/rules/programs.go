@@ -79,3 +79,119 @@ func goDuration(d time.Duration) string {
 	}
 	return fmt.Sprintf("%d * time.Second", d/time.Second)
 }
+
+var closeWaitLeak = Rule{
+	ID: "KT602", Name: "close-wait-leak", Severity: model.SeverityWarning,
+	Title: "Process leaks connections in CLOSE_WAIT",
+	What: "Counts, per process, sockets in CLOSE_WAIT for longer than 60 s (the peer closed its " +
+		"side, the program never called close), from the live socket table.",
+	Why: "CLOSE_WAIT never ends by itself: no kernel timer reclaims it. Each one holds a descriptor " +
+		"and buffers until the program closes it, usually a missing close on an error path or a " +
+		"pool that never notices the server hung up; the count grows until the process hits its " +
+		"descriptor limit.",
+	Fix:    "Close the connection in the program when a read returns EOF (and on every error path); restart the process to reclaim the sockets now. `keeptune sockets --state close-wait --pid PID` lists them.",
+	Source: "RFC 793 state diagram (CLOSE_WAIT waits for the application's close); tcp(7)",
+	Check: func(in *Input) []model.Finding {
+		var out []model.Finding
+		for _, st := range in.Snapshot.Sockets {
+			if st.CloseWaitLeaks == 0 {
+				continue
+			}
+			who := fmt.Sprintf("process %s (pid %d)", st.Comm, st.PID)
+			out = append(out, model.Finding{
+				Severity: model.SeverityWarning, Subject: who,
+				Message: fmt.Sprintf("%s holds %d connections in CLOSE_WAIT, the oldest for at least %s: the peers closed and the program never did.",
+					who, st.CloseWaitLeaks, human(st.OldestCloseWait.Round(time.Second))),
+				Evidence: []model.Evidence{{Name: "CLOSE_WAIT older than 60s", Value: fmt.Sprint(st.CloseWaitLeaks), Source: sockDiag},
+					{Name: "connections", Value: fmt.Sprint(st.Established), Source: sockDiag}},
+				Fix: &model.Fix{Note: fmt.Sprintf("Fix the program so it closes connections whose peer closed (read returns EOF). "+
+					"List them: keeptune sockets --state close-wait --pid %d", st.PID)},
+			})
+		}
+		return out
+	},
+}
+
+var sockDiag = model.Source{Kind: model.SourceSocket, Detail: "sock_diag"}
+
+var idleWithoutKeepalive = Rule{
+	ID: "KT603", Name: "idle-without-keepalive", Severity: model.SeverityWarning,
+	Title: "Long-idle connections without keepalive",
+	What: "Counts, per process, established connections idle for more than 300 s in both directions " +
+		"with SO_KEEPALIVE off, from the live socket table.",
+	Why: "Nothing will ever notice if the peer of such a connection vanishes or a NAT on the path " +
+		"forgets it: the connection stays until the program writes to it (and then hangs for " +
+		"tcp_retries2) or restarts. These are the zombies that fill pools and descriptor tables.",
+	Fix: "Enable keepalive on the program's sockets (SO_KEEPALIVE with the profile's values, e.g. " +
+		"the keepalive library, or the server's own option), or close idle connections sooner.",
+	Source: "tcp(7) SO_KEEPALIVE; RFC 1122 4.2.3.6",
+	Check: func(in *Input) []model.Finding {
+		var out []model.Finding
+		p := in.Profile
+		for _, st := range in.Snapshot.Sockets {
+			if st.IdleNoKeepalive == 0 {
+				continue
+			}
+			who := fmt.Sprintf("process %s (pid %d)", st.Comm, st.PID)
+			out = append(out, model.Finding{
+				Severity: model.SeverityWarning, Subject: who,
+				Message: fmt.Sprintf("%s has %d connections idle for more than 5m without keepalive (the longest %s): a peer that vanished is never noticed.",
+					who, st.IdleNoKeepalive, human(st.LongestIdle.Round(time.Second))),
+				Evidence: []model.Evidence{{Name: "idle > 5m, keepalive off", Value: fmt.Sprint(st.IdleNoKeepalive), Source: sockDiag},
+					{Name: "keepalive on / off", Value: fmt.Sprintf("%d / %d of %d", st.KeepaliveOn, st.KeepaliveOff, st.Established), Source: sockDiag}},
+				Fix: &model.Fix{
+					Line: fmt.Sprintf("setsockopt SO_KEEPALIVE=1, TCP_KEEPIDLE=%d, TCP_KEEPINTVL=%d, TCP_KEEPCNT=%d",
+						int64(p.Idle.Recommended/time.Second), int64(p.Interval.Recommended/time.Second), p.Probes.Recommended),
+					Note: fmt.Sprintf("In the program or its server configuration (the profile %s's values). List them: keeptune sockets --no-keepalive --idle '>5m' --pid %d", p.Name, st.PID),
+				},
+			})
+		}
+		return out
+	},
+}
+
+var keepaliveOverride = Rule{
+	ID: "KT604", Name: "socket-keepalive-override", Severity: model.SeverityWarning,
+	Title: "Program sets its own keepalive outside the profile",
+	What: "With root, reads the keepalive options of a sample of each process's sockets " +
+		"(pidfd_getfd + getsockopt) and reports programs that set values different from their " +
+		"namespace's sysctls; warning when the program's detection time is outside the profile, " +
+		"info otherwise.",
+	Why: "Values a program sets itself win over the sysctls: tuning the host does nothing for it. " +
+		"That is fine when the program's values are right, and a silent gap when they are not.",
+	Fix:    "Change the values where the program sets them (its configuration or code); keeptune sockets --deep --pid PID shows them per socket.",
+	Source: "tcp(7) TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT; pidfd_getfd(2)",
+	Check: func(in *Input) []model.Finding {
+		var out []model.Finding
+		p := in.Profile
+		for _, st := range in.Snapshot.Sockets {
+			if st.Overridden == 0 || st.Override == nil {
+				continue
+			}
+			k := *st.Override
+			d, ok := k.DetectionTime()
+			sev := model.SeverityInfo
+			minDetection := model.DeadPeerDetection(p.Idle.Min, p.Interval.Min, p.Probes.Min, 0)
+			if ok && (d > p.MaxDetection || d < minDetection) {
+				sev = model.SeverityWarning
+			}
+			who := fmt.Sprintf("process %s (pid %d)", st.Comm, st.PID)
+			values := fmt.Sprintf("%s/%s/%d", human(k.Idle.Value), human(k.Interval.Value), k.Count.Value)
+			if k.UserTimeout.Known && k.UserTimeout.Value > 0 {
+				values += ", TCP_USER_TIMEOUT " + human(k.UserTimeout.Value)
+			}
+			msg := fmt.Sprintf("%s sets its own keepalive on %d of the %d sockets read (%s, dead peers detected after %s); the namespace's sysctls do not apply to them.",
+				who, st.Overridden, st.Sampled, values, human(d))
+			if sev == model.SeverityWarning {
+				msg += fmt.Sprintf(" The %s profile wants %s to %s.", p.Name, human(minDetection), human(p.MaxDetection))
+			}
+			out = append(out, model.Finding{
+				Severity: sev, Subject: who, Message: msg,
+				Evidence: []model.Evidence{{Name: "keepalive idle/interval/probes", Value: values, Source: k.Idle.Source},
+					{Name: "sockets read / set by the program", Value: fmt.Sprintf("%d / %d", st.Sampled, st.Overridden), Source: sockDiag}},
+				Fix: &model.Fix{Note: fmt.Sprintf("Change them where %s sets them. Per socket: keeptune sockets --deep --pid %d", st.Comm, st.PID)},
+			})
+		}
+		return out
+	},
+}

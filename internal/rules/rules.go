@@ -61,7 +61,7 @@ func All() []Rule {
 		conntrackBelowKeepalive,
 		somaxconnLow, synBacklogBelowSomaxconn, fileMaxLow, nofileLow, conntrackTableFill,
 		namespaceDefaults,
-		goRuntimeKeepalive,
+		goRuntimeKeepalive, closeWaitLeak, idleWithoutKeepalive, keepaliveOverride,
 		chainPoolRace, chainMiddleboxForgets, chainProbeTooLate, chainTrackingTable,
 		chainUserTimeout, chainGRPC, chainHTTP2Ping, chainSilentDrop,
 	}

@@ -370,3 +370,33 @@ func TestProblemsBecomeFindings(t *testing.T) {
 		t.Fatalf("findings = %+v", fs)
 	}
 }
+
+func TestSocketRules(t *testing.T) {
+	setBy := model.Source{Kind: model.SourceSocket, Detail: "set by program"}
+	snap := &model.Snapshot{Sockets: []model.SocketStats{
+		{PID: 10, Comm: "leaky", Established: 50, CloseWaitLeaks: 12, OldestCloseWait: 3 * time.Hour},
+		{PID: 11, Comm: "quiet", Established: 5, KeepaliveOff: 5, IdleNoKeepalive: 4, LongestIdle: 2 * time.Hour},
+		{PID: 12, Comm: "own", Established: 8, Sampled: 8, Overridden: 8, Override: &model.KeepaliveSettings{
+			Enabled: model.KnownSetting(true, setBy), Idle: model.KnownSetting(15*time.Second, setBy),
+			Interval: model.KnownSetting(15*time.Second, setBy), Count: model.KnownSetting(9, setBy)}},
+		{PID: 13, Comm: "fine", Established: 8, KeepaliveOn: 8, Sampled: 8},
+	}}
+	fs := run(t, snap, "general", 0, "KT602", "KT603", "KT604")
+	got := map[string]model.Finding{}
+	for _, f := range fs {
+		got[f.Rule] = f
+	}
+	if len(fs) != 3 {
+		t.Fatalf("findings = %+v", fs)
+	}
+	if f := got["KT602"]; !strings.Contains(f.Message, "leaky (pid 10) holds 12 connections in CLOSE_WAIT, the oldest for at least 3h") {
+		t.Errorf("KT602 = %s", f.Message)
+	}
+	if f := got["KT603"]; !strings.Contains(f.Message, "4 connections idle") || f.Fix.Line != "setsockopt SO_KEEPALIVE=1, TCP_KEEPIDLE=600, TCP_KEEPINTVL=30, TCP_KEEPCNT=5" {
+		t.Errorf("KT603 = %+v %+v", f, f.Fix)
+	}
+	// 15s/15s/9 detects in 2m30s, faster than the general profile's 10m30s: a warning.
+	if f := got["KT604"]; f.Severity != model.SeverityWarning || !strings.Contains(f.Message, "15s/15s/9") {
+		t.Errorf("KT604 = %+v", f)
+	}
+}

@@ -19,10 +19,22 @@ type deepReader struct {
 	// Read and Failed count sockets; FirstErr is the first failure, to explain it once.
 	Read, Failed int
 	FirstErr     error
+	// limit caps the sockets read per process (0: no cap); reads counts them.
+	limit int
+	reads map[int]int
 }
 
-func newDeepReader() *deepReader {
-	return &deepReader{pidfds: map[int]int{}, errs: map[int]error{}}
+func newDeepReader(perProcess int) *deepReader {
+	return &deepReader{pidfds: map[int]int{}, errs: map[int]error{}, limit: perProcess, reads: map[int]int{}}
+}
+
+// allow reports whether another socket of pid may be read (Options.DeepPerProcess).
+func (d *deepReader) allow(pid int) bool {
+	if d.limit <= 0 {
+		return true
+	}
+	d.reads[pid]++
+	return d.reads[pid] <= d.limit
 }
 
 // Close closes every pidfd opened.

@@ -23,6 +23,9 @@ type Options struct {
 	// Deep reads each socket's SO_KEEPALIVE, TCP_KEEPIDLE/INTVL/CNT and TCP_USER_TIMEOUT from the
 	// process that holds it (pidfd_getfd; needs root or CAP_SYS_PTRACE). It implies Processes.
 	Deep bool
+	// DeepPerProcess caps how many sockets of one process Deep reads (0: all): an audit samples
+	// a program's settings instead of paying two system calls per socket on a busy host.
+	DeepPerProcess int
 	// Netns selects the network namespaces: "" (keeptune's own), "all", a PID, a name under
 	// /run/netns, or a path. Any namespace but the own one needs root.
 	Netns string

@@ -92,7 +92,7 @@ func Walk(ctx context.Context, opts Options, fn func(*Socket) error) (err error)
 
 	var deep *deepReader
 	if opts.Deep {
-		deep = newDeepReader()
+		deep = newDeepReader(opts.DeepPerProcess)
 		defer func() {
 			deep.Close()
 			stats.DeepRead, stats.DeepFailed, stats.DeepErr = deep.Read, deep.Failed, deep.FirstErr
@@ -122,7 +122,7 @@ func Walk(ctx context.Context, opts Options, fn func(*Socket) error) (err error)
 						return nil
 					}
 				}
-				if deep != nil && s.Owner != nil && s.State != StateTimeWait {
+				if deep != nil && s.Owner != nil && s.State != StateTimeWait && deep.allow(s.Owner.PID) {
 					deep.read(&s)
 				}
 				Derive(&s, th)
