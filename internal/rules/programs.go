@@ -100,8 +100,8 @@ var closeWaitLeak = Rule{
 			who := fmt.Sprintf("process %s (pid %d)", st.Comm, st.PID)
 			out = append(out, model.Finding{
 				Severity: model.SeverityWarning, Subject: who,
-				Message: fmt.Sprintf("%s holds %d connections in CLOSE_WAIT, the oldest for at least %s: the peers closed and the program never did.",
-					who, st.CloseWaitLeaks, human(st.OldestCloseWait.Round(time.Second))),
+				Message: fmt.Sprintf("%s holds %s in CLOSE_WAIT, the oldest for at least %s: the peer closed and the program never did.",
+					who, count(st.CloseWaitLeaks, "connection"), human(st.OldestCloseWait.Round(time.Second))),
 				Evidence: []model.Evidence{{Name: "CLOSE_WAIT older than 60s", Value: fmt.Sprint(st.CloseWaitLeaks), Source: sockDiag},
 					{Name: "connections", Value: fmt.Sprint(st.Established), Source: sockDiag}},
 				Fix: &model.Fix{Note: fmt.Sprintf("Fix the program so it closes connections whose peer closed (read returns EOF). "+
@@ -135,8 +135,8 @@ var idleWithoutKeepalive = Rule{
 			who := fmt.Sprintf("process %s (pid %d)", st.Comm, st.PID)
 			out = append(out, model.Finding{
 				Severity: model.SeverityWarning, Subject: who,
-				Message: fmt.Sprintf("%s has %d connections idle for more than 5m without keepalive (the longest %s): a peer that vanished is never noticed.",
-					who, st.IdleNoKeepalive, human(st.LongestIdle.Round(time.Second))),
+				Message: fmt.Sprintf("%s has %s idle for more than 5m without keepalive (the longest %s): a peer that vanished is never noticed.",
+					who, count(st.IdleNoKeepalive, "connection"), human(st.LongestIdle.Round(time.Second))),
 				Evidence: []model.Evidence{{Name: "idle > 5m, keepalive off", Value: fmt.Sprint(st.IdleNoKeepalive), Source: sockDiag},
 					{Name: "keepalive on / off", Value: fmt.Sprintf("%d / %d of %d", st.KeepaliveOn, st.KeepaliveOff, st.Established), Source: sockDiag}},
 				Fix: &model.Fix{
@@ -194,4 +194,12 @@ var keepaliveOverride = Rule{
 		}
 		return out
 	},
+}
+
+// count renders "1 connection", "4 connections".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
