@@ -1,0 +1,2 @@
+keepalive = 65
+threads = 4

@@ -1,0 +1,122 @@
+package pgbouncer
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/keeptune/keeptune/internal/configs"
+	"github.com/keeptune/keeptune/internal/model"
+)
+
+func mapfs(files map[string]string) fstest.MapFS {
+	m := fstest.MapFS{}
+	for k, v := range files {
+		m[k] = &fstest.MapFile{Data: []byte(v)}
+	}
+	return m
+}
+
+func TestTestdata(t *testing.T) {
+	c, err := Parse(os.DirFS("testdata"), "pgbouncer.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Files, " ") != "/pgbouncer.ini /pgbouncer-local.ini" || c.Section == nil || c.Section.Line != 5 {
+		t.Errorf("files %v section %+v", c.Files, c.Section)
+	}
+	d, u := c.Downstream(), c.Upstream()
+	k := d.TCP
+	if !k.Enabled.Value || k.Idle.Value != time.Minute || k.Idle.Source.Line != 14 || k.Interval.Value != 10*time.Second ||
+		k.Count.Value != 5 || k.Count.Source.File != "/pgbouncer-local.ini" || k.UserTimeout.Value != 45*time.Second {
+		t.Errorf("tcp %+v", k)
+	}
+	if !d.IdleTimeout.Known || d.IdleTimeout.Value != 0 || d.IdleTimeout.Source.Line != 12 {
+		t.Errorf("client idle %+v", d.IdleTimeout)
+	}
+	if u.IdleTimeout.Value != 300*time.Second || u.MaxLifetime.Value != 1800500*time.Millisecond || !u.Pools.Value {
+		t.Errorf("upstream %+v", u)
+	}
+	if u.ConnectTimeout.Value != 15*time.Second || u.ConnectTimeout.Source.Kind != model.SourceRuntimeDefault {
+		t.Errorf("connect default %+v", u.ConnectTimeout)
+	}
+	if n := len(c.Configs().Values); n != 8 {
+		t.Errorf("%d values", n)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse(os.DirFS("testdata"), "minimal.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.TCP()
+	if !k.Enabled.Value || k.Idle.Known || !strings.Contains(k.Idle.Source.Detail, "net.ipv4.tcp_keepalive_time") || k.UserTimeout.Value != 0 || !k.UserTimeout.Known {
+		t.Errorf("defaults %+v", k)
+	}
+	off, err := Parse(mapfs(map[string]string{"p.ini": "[pgbouncer]\ntcp_keepalive = 0\n"}), "p.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := off.TCP(); !k.Enabled.Known || k.Enabled.Value || k.Enabled.Source.Line != 2 {
+		t.Errorf("off %+v", k.Enabled)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		files map[string]string
+		want  string
+	}{
+		{map[string]string{"p.ini": "tcp_keepidle = 5\n"}, `/p.ini:1: tcp_keepidle: value outside a section`},
+		{map[string]string{"p.ini": "[pgbouncer]\ntcp_keepidle = 5 ; five\n"}, `/p.ini:2: tcp_keepidle: expected a whole number (0 or more), found "5 ; five"`},
+		{map[string]string{"p.ini": "[pgbouncer]\nserver_idle_timeout = -1\n"}, `/p.ini:2: server_idle_timeout: expected a number of seconds`},
+		{map[string]string{"p.ini": "[pgbouncer\n"}, `/p.ini:1: section header without "]"`},
+		{map[string]string{"p.ini": "[pgbouncer]\njunk\n"}, `/p.ini:2: syntax error: expected key = value`},
+		{map[string]string{"p.ini": "[pgbouncer]\n%include nope.ini\n"}, `/p.ini:2: %include nope.ini: cannot read /nope.ini`},
+		{map[string]string{"p.ini": "%include p.ini\n"}, `/p.ini:1: %include p.ini: /p.ini includes itself (cycle)`},
+		{map[string]string{"p.ini": "%include\n"}, `/p.ini:1: %include: expected a file name`},
+	}
+	for _, tt := range tests {
+		_, err := Parse(mapfs(tt.files), "p.ini")
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: error %v, want %q", tt.files, err, tt.want)
+		}
+	}
+}
+
+func TestDetect(t *testing.T) {
+	p := Parser{}
+	if !p.Detect("/etc/pgbouncer/pgbouncer.ini", nil) || !p.Detect("/x/pool.ini", []byte("; x\n[pgbouncer]\n")) {
+		t.Error("not detected")
+	}
+	if p.Detect("/x/app.ini", []byte("[app]\n")) {
+		t.Error("foreign file detected")
+	}
+	if _, ok := configs.Lookup("pgbouncer"); !ok {
+		t.Error("not registered")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/*.ini")
+	for _, s := range seeds {
+		b, _ := os.ReadFile(s)
+		f.Add(b, []byte("[pgbouncer]\ntcp_keepcnt = 3\n"))
+	}
+	f.Add([]byte("[pgbouncer]\n%include inc.ini\ntcp_user_timeout = 0x10\n"), []byte("server_lifetime = 1e3\n"))
+	f.Fuzz(func(t *testing.T, main, inc []byte) {
+		c, err := Parse(fstest.MapFS{"p.ini": {Data: main}, "inc.ini": {Data: inc}}, "p.ini")
+		if err != nil {
+			return
+		}
+		for _, v := range c.Configs().Values {
+			if v.Location.Line < 1 {
+				t.Fatalf("value without a line: %+v", v)
+			}
+		}
+	})
+}
