@@ -59,6 +59,7 @@ func Text(w io.Writer, r Report, opt TextOptions) error {
 	}
 	findings := sortedFindings(r.Findings)
 	t.chains(r, findings)
+	t.configs(r)
 	t.findings(r, findings)
 	t.rules(r, findings)
 	t.problems(r.problems())

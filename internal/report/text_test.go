@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"github.com/keeptune/keeptune/internal/configs"
 	"regexp"
 	"strings"
 	"testing"
@@ -189,5 +190,17 @@ func TestTableLongFirstCell(t *testing.T) {
 	want := []string{"short   1  src", "a-very-long-key", "        2  src"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("table = %q, want %q", got, want)
+	}
+}
+
+// TestTextConfigWithoutUpstream: a format with one side only (redis) renders without it.
+func TestTextConfigWithoutUpstream(t *testing.T) {
+	r := lintReport()
+	c := *r.Configs[0]
+	c.Upstream = nil
+	r.Configs = []*configs.Config{&c}
+	out := string(render(t, "text", r, TextOptions{}))
+	if !strings.Contains(out, "downstream: keep-alive idle 1m5s") || strings.Contains(out, "upstream:") {
+		t.Errorf("output:\n%s", out)
 	}
 }
