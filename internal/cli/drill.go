@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keeptune/keeptune/internal/chain"
+	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/yamlx"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +38,8 @@ type DrillOptions struct {
 	Output                      string
 	HTML                        string
 	Cleanup                     bool
+	// Chain and Hop take the settings from a chain file hop (Side: downstream or upstream).
+	Chain, Hop, Side string
 
 	// procRoot is where --from-host reads /proc/sys (tests point it elsewhere).
 	procRoot string
@@ -98,6 +103,9 @@ func newDrillCmd(stdio IO) *cobra.Command {
 	f.IntVar(&opts.Repeat, "repeat", 1, "run the scenario N times and report median and worst measured/theory")
 	f.StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
 	f.StringVar(&opts.HTML, "html", "", "also write an HTML report with inline SVG charts to this file")
+	f.StringVar(&opts.Chain, "chain", "", "take the settings from a hop of this chain file (with --hop)")
+	f.StringVar(&opts.Hop, "hop", "", "the chain hop whose TCP keepalive to test (with --chain)")
+	f.StringVar(&opts.Side, "side", "", "the hop's side: downstream (connections it accepts) or upstream (connections it opens); default: the hop's only side, or downstream")
 	f.BoolVar(&opts.Cleanup, "cleanup", false, "remove namespaces, veths and nftables tables left by killed drills, then exit")
 	return cmd
 }
@@ -122,16 +130,22 @@ func drillSettings(cmd *cobra.Command, opts DrillOptions) (drill.Settings, *dril
 	}
 	explicit := changed("idle", "intvl", "probes")
 	sources := 0
-	for _, b := range []bool{explicit, opts.Profile != "", opts.FromHost} {
+	for _, b := range []bool{explicit, opts.Profile != "", opts.FromHost, opts.Chain != ""} {
 		if b {
 			sources++
 		}
 	}
 	if sources > 1 {
-		return drill.Settings{}, nil, usageErr(errors.New("choose one source of settings: --idle/--intvl/--probes, --profile or --from-host (--user-timeout combines with any)"))
+		return drill.Settings{}, nil, usageErr(errors.New("choose one source of settings: --idle/--intvl/--probes, --profile, --from-host or --chain/--hop (--user-timeout combines with any)"))
 	}
 	var s drill.Settings
 	switch {
+	case opts.Chain != "":
+		h, err := chainHopSettings(opts)
+		if err != nil {
+			return s, nil, err
+		}
+		s = h
 	case explicit:
 		if !changed("idle") || !changed("intvl") || !changed("probes") {
 			return s, nil, usageErr(errors.New("explicit settings need --idle, --intvl and --probes together"))
@@ -181,6 +195,96 @@ func drillSettings(cmd *cobra.Command, opts DrillOptions) (drill.Settings, *dril
 	return s, cmp, nil
 }
 
+// chainHopSettings takes the TCP keepalive of one side of a chain file hop. Values the hop leaves
+// to the operating system come from this host's sysctls, as they would for a program that turns
+// keepalive on without setting them.
+func chainHopSettings(opts DrillOptions) (drill.Settings, error) {
+	if opts.Hop == "" {
+		return drill.Settings{}, usageErr(errors.New("--chain needs --hop NAME: the hop whose keepalive to test"))
+	}
+	c, err := chain.Load(opts.Chain)
+	if err != nil {
+		return drill.Settings{}, inputErr(err)
+	}
+	var hop *model.Hop
+	var names []string
+	for i := range c.Hops {
+		names = append(names, c.Hops[i].Name)
+		if c.Hops[i].Name == opts.Hop {
+			hop = &c.Hops[i]
+		}
+	}
+	if hop == nil {
+		msg := fmt.Sprintf("%s has no hop %q: expected one of %s", opts.Chain, opts.Hop, strings.Join(names, ", "))
+		if near := yamlx.Nearest(opts.Hop, names); near != "" {
+			msg = fmt.Sprintf("%s has no hop %q: did you mean %q?", opts.Chain, opts.Hop, near)
+		}
+		return drill.Settings{}, usageErr(errors.New(msg))
+	}
+	side, sideName := hop.Downstream, "downstream"
+	switch {
+	case opts.Side == "upstream" || (opts.Side == "" && side == nil):
+		side, sideName = hop.Upstream, "upstream"
+	case opts.Side != "" && opts.Side != "downstream":
+		return drill.Settings{}, usageErr(fmt.Errorf("invalid --side %q: expected downstream or upstream", opts.Side))
+	}
+	if side == nil {
+		return drill.Settings{}, usageErr(fmt.Errorf("hop %s (%s) has no %s side to test", hop.Name, hop.Type, sideName))
+	}
+	k := side.TCP
+	if !k.Enabled.Known || !k.Enabled.Value {
+		return drill.Settings{}, usageErr(fmt.Errorf("hop %s's %s sockets have no TCP keepalive (%s): there is nothing to drill, and that is the finding (keeptune lint %s)",
+			hop.Name, sideName, k.Enabled.Source, opts.Chain))
+	}
+	s := drill.Settings{Label: "hop " + hop.Name + " " + sideName, Source: fmt.Sprintf("%s:%d", hop.Declared.File, hop.Declared.Line)}
+	if !k.Idle.Known || !k.Interval.Known || !k.Count.Known {
+		h, err := hostKeepalive(opts.procRoot)
+		if err != nil {
+			return s, runtimeErr(err)
+		}
+		s.Source += " (values it leaves to the OS: this host's sysctls)"
+		s.Idle, s.Interval, s.Count = h.Idle, h.Interval, h.Count
+	}
+	if k.Idle.Known {
+		s.Idle = k.Idle.Value
+	}
+	if k.Interval.Known {
+		s.Interval = k.Interval.Value
+	}
+	if k.Count.Known {
+		s.Count = k.Count.Value
+	}
+	if k.UserTimeout.Known {
+		s.UserTimeout = k.UserTimeout.Value
+	}
+	return s, nil
+}
+
+// segmentNATTimeout returns the smallest idle timeout of the layer-4 middleboxes on the segment
+// the chain hop's tested side belongs to (rounded up to whole seconds, the lab's unit).
+func segmentNATTimeout(opts DrillOptions) (time.Duration, bool) {
+	c, err := chain.Load(opts.Chain)
+	if err != nil {
+		return 0, false
+	}
+	var best time.Duration
+	for _, seg := range chain.Segments(c) {
+		if seg.Opener.Name() != opts.Hop && seg.Acceptor.Name() != opts.Hop {
+			continue
+		}
+		if opts.Side == "upstream" && seg.Opener.Name() != opts.Hop || opts.Side == "downstream" && seg.Acceptor.Name() != opts.Hop {
+			continue
+		}
+		for _, mi := range seg.Middleboxes {
+			if t := c.Hops[mi].Middlebox.IdleTimeout.Value; best == 0 || t < best {
+				best = t
+			}
+		}
+	}
+	best = (best + time.Second - 1) / time.Second * time.Second
+	return best, best > 0
+}
+
 func hostKeepalive(procRoot string) (drill.Settings, error) {
 	var vals [3]string
 	for i, k := range []string{"tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes"} {
@@ -214,8 +318,16 @@ func drillOptions(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) 
 	if cmp != nil && name != "zombie-flood" {
 		return drill.Options{}, usageErr(errors.New("--compare applies to zombie-flood only"))
 	}
+	natTimeout := opts.NATTimeout
+	if opts.Chain != "" && name == "nat-expiry" && !cmd.Flags().Changed("nat-timeout") {
+		// The NAT of the lab takes the idle timeout of the hop's own segment: the smallest of
+		// the layer-4 middleboxes between the hop and its peer.
+		if t, ok := segmentNATTimeout(opts); ok {
+			natTimeout = t
+		}
+	}
 	o := drill.Options{Settings: s, Compare: cmp, TimeScale: opts.TimeScale, Family: lab.IPv4, Clients: opts.Clients,
-		NATTimeout: opts.NATTimeout, Retries2: opts.Retries2, Repeat: opts.Repeat, Progress: stdio.Err}
+		NATTimeout: natTimeout, Retries2: opts.Retries2, Repeat: opts.Repeat, Progress: stdio.Err}
 	if opts.IPv6 {
 		o.Family = lab.IPv6
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keeptune/keeptune/internal/lab"
 )
@@ -153,5 +154,45 @@ func TestDrillRuns(t *testing.T) {
 	}
 	if strings.Contains(out, "removed") && strings.Contains(out, rep.LabIDs[0]) {
 		t.Errorf("--cleanup found leftovers of a finished drill: %s", out)
+	}
+}
+
+func TestDrillSettingsFromChainHop(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "keeptune.yaml")
+	os.WriteFile(file, []byte(`chain:
+  - {name: clients, type: client}
+  - {name: nlb, catalog: aws-nlb}
+  - name: haproxy
+    type: proxy
+    downstream: {tcp_keepalive: {idle: 300s, interval: 20s, count: 5}, user_timeout: 400s}
+    upstream: {tcp_keepalive: off}
+  - {name: app, type: server}
+`), 0o644)
+	cmd := newDrillCmd(IO{})
+	opts := DrillOptions{Chain: file, Hop: "haproxy", procRoot: "/proc"}
+	s, _, err := drillSettings(cmd, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Idle != 300*time.Second || s.Interval != 20*time.Second || s.Count != 5 || s.UserTimeout != 400*time.Second || s.Label != "hop haproxy downstream" {
+		t.Errorf("settings = %+v", s)
+	}
+	if tmo, ok := segmentNATTimeout(opts); !ok || tmo != 350*time.Second {
+		t.Errorf("NAT timeout of the hop's segment = %v, %v; want the NLB's 350s", tmo, ok)
+	}
+	for _, c := range []struct {
+		opts DrillOptions
+		want string
+	}{
+		{DrillOptions{Chain: file, Hop: "haproxy", Side: "upstream"}, "have no TCP keepalive"},
+		{DrillOptions{Chain: file, Hop: "haprxy"}, `did you mean "haproxy"`},
+		{DrillOptions{Chain: file}, "--chain needs --hop"},
+		{DrillOptions{Chain: file, Hop: "app", Side: "upstream"}, "has no upstream side"},
+	} {
+		c.opts.procRoot = "/proc"
+		if _, _, err := drillSettings(newDrillCmd(IO{}), c.opts); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: error %v, want %q", c.opts, err, c.want)
+		}
 	}
 }
