@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestProbeBadInput(t *testing.T) {
+	chainFile := filepath.Join(t.TempDir(), "keeptune.yaml")
+	os.WriteFile(chainFile, []byte("chain:\n  - {name: clients, type: client}\n  - {name: edge, catalog: aws-nlb}\n  - {name: app, type: server}\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"probe"}, "expected a measurement: keeptune probe idle-timeout HOST:PORT"},
+		{[]string{"probe", "idle-timeot"}, `unknown measurement "idle-timeot"`},
+		{[]string{"probe", "idle-timeout"}, "expected one target"},
+		{[]string{"probe", "idle-timeout", "example.net"}, "expected HOST:PORT"},
+		{[]string{"probe", "idle-timeout", "example.net:0"}, "expected 1 to 65535"},
+		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "--max-conns", "513"}, "above the hard cap of 512"},
+		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "--max-conns", "2"}, "expected at least 4"},
+		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "--precision", "fast"}, "invalid --precision"},
+		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "--precision", "80%"}, "at most 50%"},
+		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "-o", "sarif"}, "expected text or json"},
+		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "--write-chain", chainFile}, "--write-chain FILE and --hop NAME go together"},
+		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "--write-chain", chainFile, "--hop", "app"}, `hop "app" is a server`},
+		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "--write-chain", chainFile, "--hop", "lb"}, `no hop named "lb"`},
+		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "--write-chain", "/nonexistent.yaml", "--hop", "lb"}, "no such file"},
+		{[]string{"responder"}, "--listen ADDR is required"},
+		{[]string{"responder", "--listen", "4242"}, "expected HOST:PORT or :PORT"},
+		{[]string{"responder", "--listen", ":4242", "--idle-cap", "100ms"}, "expected 1s to 48h"},
+		{[]string{"responder", "--listen", ":4242", "--max-per-source", "0"}, "expected 1 to 65535"},
+	} {
+		start := time.Now()
+		out, stderr, code := run(t, tc.args...)
+		if code != ExitUsage {
+			t.Errorf("%q: exit %d, want %d (stderr %s)", tc.args, code, ExitUsage, stderr)
+		}
+		if !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: stderr %q lacks %q", tc.args, stderr, tc.want)
+		}
+		if out != "" {
+			t.Errorf("%q: wrote to stdout: %q", tc.args, out)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%q: took %v: bad input must fail before contacting anything", tc.args, d)
+		}
+	}
+}
+
+// TestProbeErrors: the ways the far end can be wrong, each with its own message and exit 3.
+func TestProbeErrors(t *testing.T) {
+	plain, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	go func() {
+		for {
+			c, err := plain.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); io.Copy(io.Discard, c) }()
+		}
+	}()
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	for _, tc := range []struct {
+		target, want, hint string
+	}{
+		{plain.Addr().String(), "the far end is not a keeptune responder", "start `keeptune responder --listen :"},
+		{closedAddr, "connection refused: nothing listens on " + closedAddr, "start `keeptune responder --listen :"},
+	} {
+		out, stderr, code := run(t, "probe", "idle-timeout", tc.target, "--connect-timeout", "1s", "-q")
+		if code != ExitRuntime || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, "hint: "+tc.hint) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 3 with %q and a hint", tc.target, code, stderr, tc.want)
+		}
+		if out != "" {
+			t.Errorf("%s: stdout %q", tc.target, out)
+		}
+	}
+}
+
+// TestProbeAgainstResponder runs `keeptune responder` and `keeptune probe` on loopback: no
+// middlebox, so no timeout up to --max-idle.
+func TestProbeAgainstResponder(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var rerr bytes.Buffer
+	done := make(chan int)
+	go func() {
+		done <- Run(ctx, []string{"responder", "--listen", addr}, IO{Out: io.Discard, Err: &rerr})
+	}()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the responder does not listen")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, stderr, code := run(t, "probe", "idle-timeout", addr, "--max-idle", "2s", "-o", "json", "--max-conns", "8")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var j map[string]any
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	for _, k := range []string{"idle_timeout_s", "bracket_s", "failure_mode", "keepalive_refresh", "server_refresh", "wall_s", "connections", "found", "tests", "notes"} {
+		if _, ok := j[k]; !ok {
+			t.Errorf("JSON lacks %q", k)
+		}
+	}
+	if j["found"] != false || j["idle_timeout_s"] != nil || j["connections"] != float64(8) {
+		t.Errorf("found %v, idle_timeout_s %v, connections %v: want no timeout with 8 connections", j["found"], j["idle_timeout_s"], j["connections"])
+	}
+	if !strings.Contains(stderr, "keeptune probe: probing") {
+		t.Errorf("no progress on stderr: %q", stderr)
+	}
+	cancel()
+	if c := <-done; c != ExitOK {
+		t.Errorf("responder exit %d: %s", c, rerr.String())
+	}
+	if !strings.Contains(rerr.String(), "served 8 connections") {
+		t.Errorf("responder stderr %q", rerr.String())
+	}
+}

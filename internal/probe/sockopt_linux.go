@@ -1,0 +1,68 @@
+package probe
+
+import (
+	"net"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// setUserTimeout sets TCP_USER_TIMEOUT: how long sent data may stay unacknowledged before the
+// kernel gives up on the connection. A probe into a forgotten flow is retransmitted by TCP;
+// this bounds how long, so the socket does not linger for tcp_retries2's ~15 minutes.
+func setUserTimeout(c *net.TCPConn, d time.Duration) error {
+	return setInt(c, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(max(d, time.Millisecond)/time.Millisecond))
+}
+
+// setQuickAck acknowledges what was received at once instead of after the delayed-ACK
+// timer (up to 40 ms or more): the last packet of an exchange, which starts the middlebox's
+// idle period, then leaves when the client reads the answer, where the idle clock starts.
+func setQuickAck(c *net.TCPConn) error {
+	return setInt(c, unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
+}
+
+// setKeepalive turns TCP keepalive on with the given idle and interval (whole seconds).
+func setKeepalive(c *net.TCPConn, idle, intvl time.Duration) error {
+	if err := setInt(c, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1); err != nil {
+		return err
+	}
+	if err := setInt(c, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, int(intvl/time.Second)); err != nil {
+		return err
+	}
+	return setInt(c, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, int(idle/time.Second))
+}
+
+func setInt(c *net.TCPConn, level, opt, v int) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), level, opt, v) }); err != nil {
+		return err
+	}
+	return serr
+}
+
+// kernelTimes returns when c last received and last sent data by the kernel's clock
+// (tcp_info's last_data_recv and last_data_sent, in jiffies). Idle periods are measured
+// between these, not between the moments goroutines got to run: on a busy host the
+// scheduler delays those by tens of milliseconds, and the kernel's clock is the one the
+// middlebox (conntrack) uses too.
+func kernelTimes(c *net.TCPConn) (recv, sent time.Time) {
+	now := time.Now()
+	recv, sent = now, now
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) {
+		ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		now = time.Now()
+		if err == nil {
+			recv = now.Add(-time.Duration(ti.Last_data_recv) * time.Millisecond)
+			sent = now.Add(-time.Duration(ti.Last_data_sent) * time.Millisecond)
+		}
+	})
+	return
+}
