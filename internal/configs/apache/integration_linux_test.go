@@ -13,7 +13,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
-	"fmt"
+	"github.com/keeptune/keeptune/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -27,7 +27,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
 
 	"github.com/keeptune/keeptune/internal/cli"
 	"github.com/keeptune/keeptune/internal/configs"
@@ -192,83 +191,6 @@ func startApache(t *testing.T, bin, conf string, env map[string]string) *exec.Cm
 	return nil
 }
 
-// children lists the child processes of pid (httpd's workers hold the accepted sockets).
-func children(pid int) []int {
-	var out []int
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		p, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		st, err := os.ReadFile("/proc/" + d.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: the comm may hold spaces, so split after the last ')'.
-		f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-type sockOpts struct {
-	keepalive        bool
-	idle, intvl, cnt int
-	found            bool
-	pid, read        int
-}
-
-// acceptedSocket finds, among the processes, the socket whose peer is local, duplicates it with
-// pidfd_getfd and reads its keepalive options. Every descriptor obtained is closed.
-func acceptedSocket(t *testing.T, pids []int, local *net.TCPAddr) sockOpts {
-	t.Helper()
-	var res sockOpts
-	for _, pid := range pids {
-		pidfd, err := unix.PidfdOpen(pid, 0)
-		if err != nil {
-			if errors.Is(err, unix.ENOSYS) {
-				t.Skip("pidfd_open needs Linux 5.3+")
-			}
-			continue
-		}
-		entries, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-		for _, e := range entries {
-			target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()))
-			if !strings.HasPrefix(target, "socket:") {
-				continue
-			}
-			n, _ := strconv.Atoi(e.Name())
-			fd, err := unix.PidfdGetfd(pidfd, n, 0)
-			if err != nil {
-				if errors.Is(err, unix.ENOSYS) {
-					unix.Close(pidfd)
-					t.Skip("pidfd_getfd needs Linux 5.6+")
-				}
-				continue
-			}
-			res.read++
-			sa, err := unix.Getpeername(fd)
-			if in4, ok := sa.(*unix.SockaddrInet4); err == nil && ok && in4.Port == local.Port && net.IP(in4.Addr[:]).Equal(local.IP) {
-				ka, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
-				res.keepalive = ka != 0
-				res.idle, _ = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
-				res.intvl, _ = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL)
-				res.cnt, _ = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT)
-				res.found, res.pid = true, pid
-			}
-			unix.Close(fd)
-		}
-		unix.Close(pidfd)
-		if res.found {
-			return res
-		}
-	}
-	return res
-}
-
 func sysctlInt(t *testing.T, name string) int {
 	b, err := os.ReadFile("/proc/sys/net/ipv4/" + name)
 	if err != nil {
@@ -314,22 +236,25 @@ func TestApacheLive(t *testing.T) {
 			t.Fatal(err)
 		}
 		local := conn.LocalAddr().(*net.TCPAddr)
-		var got sockOpts
-		for i := 0; i < 100 && !got.found; i++ { // until a worker has accepted it
-			got = acceptedSocket(t, append(children(cmd.Process.Pid), cmd.Process.Pid), local)
-			if !got.found {
+		var got testutil.SocketKeepalive
+		var found bool
+		var read int
+		for i := 0; i < 100 && !found; i++ { // until a worker has accepted it
+			got, found, read = testutil.ServerSocket(t, append(children(cmd.Process.Pid), cmd.Process.Pid), nil, local)
+			if !found {
 				time.Sleep(20 * time.Millisecond)
 			}
 		}
-		if !got.found {
-			t.Fatalf("no socket of httpd (pid %d and children, %d socket descriptors read) has peer %s", cmd.Process.Pid, got.read, local)
+		if !found {
+			t.Fatalf("no socket of httpd (pid %d and children, %d socket descriptors read) has peer %s", cmd.Process.Pid, read, local)
 		}
 		// keeptune: SO_KEEPALIVE on (httpd sets it on listeners), timings from the host.
-		want := sockOpts{keepalive: true, idle: sysctlInt(t, "tcp_keepalive_time"), intvl: sysctlInt(t, "tcp_keepalive_intvl"), cnt: sysctlInt(t, "tcp_keepalive_probes")}
-		if got.keepalive != want.keepalive || got.idle != want.idle || got.intvl != want.intvl || got.cnt != want.cnt {
-			t.Errorf("accepted socket: SO_KEEPALIVE=%v idle=%d intvl=%d cnt=%d; keeptune says on with the host's %d/%d/%d", got.keepalive, got.idle, got.intvl, got.cnt, want.idle, want.intvl, want.cnt)
+		want := testutil.SocketKeepalive{PID: got.PID, Keepalive: true, Idle: sysctlInt(t, "tcp_keepalive_time"),
+			Interval: sysctlInt(t, "tcp_keepalive_intvl"), Count: sysctlInt(t, "tcp_keepalive_probes")}
+		if got != want {
+			t.Errorf("accepted socket: %+v; keeptune says on with the host's %d/%d/%d", got, want.Idle, want.Interval, want.Count)
 		}
-		t.Logf("accepted socket in pid %d: SO_KEEPALIVE=%v TCP_KEEPIDLE=%d TCP_KEEPINTVL=%d TCP_KEEPCNT=%d", got.pid, got.keepalive, got.idle, got.intvl, got.cnt)
+		t.Logf("accepted socket: %+v", got)
 	})
 
 	t.Run("keep-alive idle timeout", func(t *testing.T) {
@@ -430,4 +355,26 @@ func TestDebianApacheConfig(t *testing.T) {
 		t.Errorf("keeptune lint %s: exit %d\n%s%s", path, code, out.String(), errb.String())
 	}
 	t.Logf("keeptune lint %s:\n%s", path, out.String())
+}
+
+// children lists the child processes of pid (httpd's workers hold the accepted sockets).
+func children(pid int) []int {
+	var out []int
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		p, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		st, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: the comm may hold spaces, so split after the last ')'.
+		f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, p)
+		}
+	}
+	return out
 }

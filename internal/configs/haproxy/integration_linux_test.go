@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/keeptune/keeptune/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -28,7 +29,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
 
 	"github.com/keeptune/keeptune/internal/cli"
 	"github.com/keeptune/keeptune/internal/configs"
@@ -267,63 +267,6 @@ func idleClose(t *testing.T, c net.Conn, limit time.Duration) time.Duration {
 	return time.Since(start)
 }
 
-// sockOpts are the keepalive options of a socket.
-type sockOpts struct {
-	keepalive             bool
-	idle, intvl, cnt      int
-	found                 bool
-	ownerPid, descriptors int
-}
-
-// acceptedSocket finds, in the processes given, the socket whose peer is local (the accepted
-// side of our client connection), duplicates it with pidfd_getfd and reads its keepalive
-// options. Every descriptor obtained is closed.
-func acceptedSocket(t *testing.T, pids []int, local *net.TCPAddr) sockOpts {
-	t.Helper()
-	var res sockOpts
-	for _, pid := range pids {
-		pidfd, err := unix.PidfdOpen(pid, 0)
-		if err != nil {
-			if errors.Is(err, unix.ENOSYS) {
-				t.Skip("pidfd_open needs Linux 5.3+")
-			}
-			continue
-		}
-		entries, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-		for _, e := range entries {
-			target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()))
-			if !strings.HasPrefix(target, "socket:") {
-				continue
-			}
-			n, _ := strconv.Atoi(e.Name())
-			fd, err := unix.PidfdGetfd(pidfd, n, 0)
-			if err != nil {
-				if errors.Is(err, unix.ENOSYS) {
-					unix.Close(pidfd)
-					t.Skip("pidfd_getfd needs Linux 5.6+")
-				}
-				continue
-			}
-			res.descriptors++
-			sa, err := unix.Getpeername(fd)
-			if in4, ok := sa.(*unix.SockaddrInet4); err == nil && ok && in4.Port == local.Port && net.IP(in4.Addr[:]).Equal(local.IP) {
-				ka, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
-				res.keepalive = ka != 0
-				res.idle, _ = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
-				res.intvl, _ = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL)
-				res.cnt, _ = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT)
-				res.found, res.ownerPid = true, pid
-			}
-			unix.Close(fd)
-		}
-		unix.Close(pidfd)
-		if res.found {
-			return res
-		}
-	}
-	return res
-}
-
 // TestHAProxyLive runs HAProxy with testdata/valid/live.cfg in front of a Go backend and checks
 // what keeptune reads from the file against what HAProxy does: the keep-alive idle timeout of a
 // client connection, the TCP keepalive options of the socket HAProxy accepted (root), and how
@@ -379,33 +322,35 @@ func TestHAProxyLive(t *testing.T) {
 		}
 		for _, tc := range []struct {
 			addr string
-			want sockOpts
+			want testutil.SocketKeepalive
 		}{
 			// option clitcpka + clitcpka-idle 30s, -intvl 5s, -cnt 4: what keeptune reads.
-			{fe, sockOpts{keepalive: true, idle: int(down.TCP.Idle.Value / time.Second), intvl: int(down.TCP.Interval.Value / time.Second), cnt: down.TCP.Count.Value}},
+			{fe, testutil.SocketKeepalive{Keepalive: true, Idle: int(down.TCP.Idle.Value / time.Second), Interval: int(down.TCP.Interval.Value / time.Second), Count: down.TCP.Count.Value}},
 			// clitcpka-idle without option clitcpka: no keepalive at all (rule KT822).
-			{fe2, sockOpts{keepalive: false}},
+			{fe2, testutil.SocketKeepalive{Keepalive: false}},
 		} {
 			conn, err := net.Dial("tcp", tc.addr)
 			if err != nil {
 				t.Fatal(err)
 			}
 			local := conn.LocalAddr().(*net.TCPAddr)
-			var got sockOpts
-			for i := 0; i < 50 && !got.found; i++ { // until HAProxy has accepted it
-				got = acceptedSocket(t, []int{r.cmd.Process.Pid}, local)
-				if !got.found {
+			var got testutil.SocketKeepalive
+			var found bool
+			var read int
+			for i := 0; i < 50 && !found; i++ { // until HAProxy has accepted it
+				got, found, read = testutil.ServerSocket(t, []int{r.cmd.Process.Pid}, nil, local)
+				if !found {
 					time.Sleep(20 * time.Millisecond)
 				}
 			}
 			conn.Close()
-			if !got.found {
-				t.Fatalf("%s: no socket of haproxy (pid %d, %d socket descriptors read) has peer %s", tc.addr, r.cmd.Process.Pid, got.descriptors, local)
+			if !found {
+				t.Fatalf("%s: no socket of haproxy (pid %d, %d socket descriptors read) has peer %s", tc.addr, r.cmd.Process.Pid, read, local)
 			}
-			if got.keepalive != tc.want.keepalive || (tc.want.keepalive && (got.idle != tc.want.idle || got.intvl != tc.want.intvl || got.cnt != tc.want.cnt)) {
-				t.Errorf("%s: socket has SO_KEEPALIVE=%v idle=%d intvl=%d cnt=%d; keeptune says %+v", tc.addr, got.keepalive, got.idle, got.intvl, got.cnt, tc.want)
+			if got.Keepalive != tc.want.Keepalive || (tc.want.Keepalive && (got.Idle != tc.want.Idle || got.Interval != tc.want.Interval || got.Count != tc.want.Count)) {
+				t.Errorf("%s: socket has %+v; keeptune says %+v", tc.addr, got, tc.want)
 			}
-			t.Logf("%s: accepted socket SO_KEEPALIVE=%v TCP_KEEPIDLE=%d TCP_KEEPINTVL=%d TCP_KEEPCNT=%d", tc.addr, got.keepalive, got.idle, got.intvl, got.cnt)
+			t.Logf("%s: accepted socket %+v", tc.addr, got)
 		}
 	})
 

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/keeptune/keeptune/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -21,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
 )
 
 // These tests hold the parser to the real server: nginx -t agrees on what is valid and on the
@@ -302,50 +302,15 @@ type sockopts struct {
 // with pidfd_getfd. Every descriptor obtained is closed.
 func socketOf(t *testing.T, pid int, local, peer *net.TCPAddr) sockopts {
 	t.Helper()
-	pidfd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		t.Skipf("pidfd_open: %v (needs Linux 5.3)", err)
+	got, found, read := testutil.ServerSocket(t, []int{pid}, local, peer)
+	if !found {
+		t.Fatalf("no socket %v -> %v in process %d (%d socket descriptors read)", local, peer, pid, read)
 	}
-	defer unix.Close(pidfd)
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatal(err)
+	ka := 0
+	if got.Keepalive {
+		ka = 1
 	}
-	for _, e := range fds {
-		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()))
-		if err != nil || !strings.HasPrefix(link, "socket:[") {
-			continue
-		}
-		target, _ := strconv.Atoi(e.Name())
-		fd, err := unix.PidfdGetfd(pidfd, target, 0)
-		if err != nil {
-			t.Skipf("pidfd_getfd: %v (needs Linux 5.6 and ptrace rights)", err)
-		}
-		opts, match := func() (sockopts, bool) {
-			defer unix.Close(fd)
-			sa, err1 := unix.Getsockname(fd)
-			pa, err2 := unix.Getpeername(fd)
-			if err1 != nil || err2 != nil || !sameAddr(sa, local) || !sameAddr(pa, peer) {
-				return sockopts{}, false
-			}
-			var o sockopts
-			o.keepalive, _ = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
-			o.idle, _ = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
-			o.intvl, _ = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL)
-			o.cnt, _ = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT)
-			return o, true
-		}()
-		if match {
-			return opts
-		}
-	}
-	t.Fatalf("no socket %v -> %v in process %d", local, peer, pid)
-	return sockopts{}
-}
-
-func sameAddr(sa unix.Sockaddr, a *net.TCPAddr) bool {
-	s4, ok := sa.(*unix.SockaddrInet4)
-	return ok && s4.Port == a.Port && net.IP(s4.Addr[:]).Equal(a.IP)
+	return sockopts{keepalive: ka, idle: got.Idle, intvl: got.Interval, cnt: got.Count}
 }
 
 // sysctlInt reads one integer under /proc/sys.
