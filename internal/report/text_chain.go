@@ -461,6 +461,10 @@ func sideItems(s *model.Side, down bool) []string {
 		items = append(items, "no keep-alive")
 	case s.Pools.Known && !s.Pools.Value:
 		items = append(items, "no pooling")
+	case s.IdleTimeout.Known && s.IdleTimeout.Value <= 0 && down:
+		items = append(items, "keep-alive idle: no limit") // a known zero means none (model.Side)
+	case s.IdleTimeout.Known && s.IdleTimeout.Value <= 0:
+		items = append(items, "pool idle: no limit")
 	case down:
 		items = append(items, "keep-alive idle "+knownDuration(s.IdleTimeout))
 	default:

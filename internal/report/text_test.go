@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keeptune/keeptune/internal/model"
 )
@@ -201,6 +202,20 @@ func TestTextConfigWithoutUpstream(t *testing.T) {
 	r.Configs = []*configs.Config{&c}
 	out := string(render(t, "text", r, TextOptions{}))
 	if !strings.Contains(out, "downstream: keep-alive idle 1m5s") || strings.Contains(out, "upstream:") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+// TestTextNoLimit: a known zero timeout is "no limit", never "0s" (model.Side).
+func TestTextNoLimit(t *testing.T) {
+	r := lintReport()
+	c := *r.Configs[0]
+	down := *c.Downstream
+	down.IdleTimeout = model.KnownSetting(time.Duration(0), model.Source{Kind: model.SourceConfig})
+	c.Downstream = &down
+	r.Configs = []*configs.Config{&c}
+	out := string(render(t, "text", r, TextOptions{}))
+	if !strings.Contains(out, "downstream: keep-alive idle: no limit") || strings.Contains(out, "idle 0s") {
 		t.Errorf("output:\n%s", out)
 	}
 }
