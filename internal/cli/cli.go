@@ -45,10 +45,11 @@ func newRoot(stdio IO) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "keeptune",
 		Short: "Audit and prove TCP keepalive and idle-timeout settings on Linux hosts",
-		Long: "keeptune reads every layer that keeps TCP connections alive on a Linux host (kernel keepalive\n" +
-			"sysctls per network namespace, retransmission limits, connection tracking, descriptor limits,\n" +
-			"programs that ignore the sysctls), checks them against a workload profile, and says exactly\n" +
-			"what to change and why.",
+		Long: "keeptune reads every layer that keeps TCP connections alive (kernel keepalive sysctls per\n" +
+			"network namespace, retransmission limits, connection tracking, descriptor limits, live sockets,\n" +
+			"server configurations, and the chain of NATs, balancers and proxies to the application), checks\n" +
+			"them against a workload profile and against each other, and says exactly what to change and why.\n" +
+			"drill proves settings in a lab of network namespaces; probe measures a real path's idle timeout.",
 		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,

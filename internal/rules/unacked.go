@@ -10,8 +10,9 @@ var unackedTimeout = Rule{
 	ID: "KT201", Name: "unacked-data-timeout", Severity: model.SeverityWarning,
 	Title: "Long hang on unacknowledged data (tcp_retries2)",
 	What: "Computes how long the kernel retransmits unacknowledged data before giving up, from " +
-		"tcp_retries2 (RTO doubling from 200 ms up to 120 s; 15 gives about 924.6 s), and compares it " +
-		"with the profile's limit.",
+		"tcp_retries2 (RTO doubling from 200 ms up to 120 s; 15 gives a budget of 924.6 s), and compares it " +
+		"with the profile's limit. The budget is a lower bound: the kernel counts it from the first " +
+		"retransmission and checks it only when a retransmission timer fires (measured in docs/drill.md).",
 	Why: "Keepalive does not run while data is in flight: when the peer vanishes mid-request " +
 		"the connection hangs for the whole retransmission budget, about 15 min 25 s by default, " +
 		"whatever the keepalive settings (pgbouncer#138; Cloudflare, \"When TCP sockets refuse to die\").",
@@ -33,11 +34,11 @@ var unackedTimeout = Rule{
 			}
 			out = append(out, model.Finding{
 				Severity: model.SeverityWarning, Subject: subject(ns, model.KeyRetries2), Namespace: nsLabel(ns),
-				Message: fmt.Sprintf("With tcp_retries2 = %d a connection whose peer vanished while data was in flight hangs for about %s "+
+				Message: fmt.Sprintf("With tcp_retries2 = %d a connection whose peer vanished while data was in flight hangs for at least %s "+
 					"before the kernel gives up (keepalive does not run while data is unacknowledged); the %s profile allows %s.",
 					r, human(hang), p.Name, human(p.MaxUnackedTimeout)),
 				Evidence: []model.Evidence{evidence(s),
-					{Name: "retransmission budget", Value: human(hang)},
+					{Name: "retransmission budget", Value: human(hang) + " (counted from the first retransmission, checked when one fires: keeptune drill unacked-data measures it)"},
 					{Name: "profile " + p.Name + " allows", Value: human(p.MaxUnackedTimeout), Source: model.Source{Kind: model.SourceProfile, Detail: p.Source}}},
 				Location: model.LocationOf(s.Source),
 				Fix: withNote(sysctlFix(ns, setting{sysctl: s, proposed: fmt.Sprint(p.Retries2)}),
