@@ -27,7 +27,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/keeptune/keeptune/internal/cli"
 	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/configs/apache"

@@ -29,7 +29,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/keeptune/keeptune/internal/cli"
 	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/configs/haproxy"

@@ -21,7 +21,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // These tests hold the parser to the real server: nginx -t agrees on what is valid and on the
