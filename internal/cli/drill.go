@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/keeptune/keeptune/internal/chain"
-	"github.com/keeptune/keeptune/internal/model"
-	"github.com/keeptune/keeptune/internal/yamlx"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,10 +11,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keeptune/keeptune/internal/chain"
 	"github.com/keeptune/keeptune/internal/drill"
 	"github.com/keeptune/keeptune/internal/drill/render"
 	"github.com/keeptune/keeptune/internal/lab"
+	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/profiles"
+	"github.com/keeptune/keeptune/internal/yamlx"
 )
 
 // DrillOptions are the flags of `keeptune drill`.

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/keeptune/keeptune/internal/testutil"
 	"io"
 	"io/fs"
 	"net"
@@ -24,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/testutil"
 )
 
 // These tests create network namespaces and enter them: they run as root and skip otherwise.

@@ -2,10 +2,10 @@ package report
 
 import (
 	"fmt"
-	"github.com/keeptune/keeptune/internal/configs"
 	"slices"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
 )
 

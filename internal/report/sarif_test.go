@@ -2,11 +2,11 @@ package report
 
 import (
 	"encoding/json"
-	"github.com/keeptune/keeptune/internal/testutil"
 	"strings"
 	"testing"
 
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/testutil"
 )
 
 // validateSARIF checks a SARIF log against the official SARIF 2.1.0 JSON schema, which go-sarif

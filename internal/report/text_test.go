@@ -2,12 +2,12 @@ package report
 
 import (
 	"bytes"
-	"github.com/keeptune/keeptune/internal/configs"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
 )
 

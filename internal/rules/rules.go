@@ -11,11 +11,10 @@ package rules
 
 import (
 	"fmt"
-
-	"github.com/keeptune/keeptune/internal/configs"
 	"sort"
 	"strings"
 
+	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
 )
 

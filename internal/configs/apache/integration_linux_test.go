@@ -13,7 +13,6 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
-	"github.com/keeptune/keeptune/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -30,6 +29,7 @@ import (
 	"github.com/keeptune/keeptune/internal/cli"
 	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/configs/apache"
+	"github.com/keeptune/keeptune/internal/testutil"
 )
 
 func apacheBinary(t *testing.T) string {

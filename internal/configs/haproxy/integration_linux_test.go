@@ -14,7 +14,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/keeptune/keeptune/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -33,6 +32,7 @@ import (
 	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/configs/haproxy"
 	"github.com/keeptune/keeptune/internal/rules"
+	"github.com/keeptune/keeptune/internal/testutil"
 )
 
 func haproxyBinary(t *testing.T) string {
