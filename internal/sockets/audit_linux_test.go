@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,4 +129,24 @@ func TestSummarizeCountsLeaksAndIdleSockets(t *testing.T) {
 		return
 	}
 	t.Fatalf("no stats for this process (pid %d) among %d processes", os.Getpid(), len(stats))
+}
+
+// TestOwnerMissingSaysWhy: a socket whose owner cannot be named says why in its JSON line.
+func TestOwnerMissingSaysWhy(t *testing.T) {
+	s := Socket{Inode: 0}
+	if got := ownerMissing(&s, &Owners{}); got != missingNoDescriptor {
+		t.Errorf("orphan: %q", got)
+	}
+	s.Inode = 42
+	if got := ownerMissing(&s, &Owners{Stats: OwnerStats{Denied: 3}}); got != missingDenied {
+		t.Errorf("denied: %q", got)
+	}
+	if got := ownerMissing(&s, &Owners{}); got != missingGone {
+		t.Errorf("gone: %q", got)
+	}
+	s.OwnerMissing = missingDenied
+	line := string(AppendJSON(nil, &s))
+	if !strings.Contains(line, `"pid":null`) || !strings.Contains(line, `"process_missing":"not among the processes keeptune could read`) {
+		t.Errorf("JSON line: %s", line)
+	}
 }

@@ -47,6 +47,10 @@ func AppendJSON(b []byte, s *Socket) []byte {
 		b = appendJSONString(b, s.Owner.NetnsName)
 	} else {
 		b = append(b, `,"pid":null,"process":null,"fd":null,"process_netns":null`...)
+		if s.OwnerMissing != "" {
+			b = append(b, `,"process_missing":`...)
+			b = appendJSONString(b, s.OwnerMissing)
+		}
 	}
 	b = append(b, `,"timer":{"kind":"`...)
 	b = append(b, s.Timer.Kind.String()...)

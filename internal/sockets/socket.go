@@ -370,6 +370,8 @@ type Socket struct {
 	// When several processes share the socket (forked workers), Owner is the first one found.
 	Owner   *Process
 	OwnerFD int32
+	// OwnerMissing says why Owner is nil when processes were asked for.
+	OwnerMissing string
 	// Keepalive and Flags are derived from the above (see Derive).
 	Keepalive Keepalive
 	Flags     Flags

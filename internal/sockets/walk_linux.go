@@ -115,8 +115,11 @@ func Walk(ctx context.Context, opts Options, fn func(*Socket) error) (err error)
 					return nil
 				}
 				if owners != nil {
+					s.OwnerMissing = ""
 					if p, fd, ok := owners.Lookup(s.Inode); ok {
 						s.Owner, s.OwnerFD = p, int32(fd)
+					} else {
+						s.OwnerMissing = ownerMissing(&s, owners)
 					}
 					if !f.matchOwner(&s) {
 						return nil
@@ -197,4 +200,21 @@ func indexFor(ctx context.Context, opts Options, conns []*diagConn, states State
 		}
 	}
 	return IndexOwners(ctx, q)
+}
+
+// Why a socket has no owning process, for the JSON "process_missing" key.
+const (
+	missingNoDescriptor = "no descriptor: the socket is orphaned or in time-wait"
+	missingDenied       = "not among the processes keeptune could read: other users' processes need root (CAP_SYS_PTRACE)"
+	missingGone         = "no process holds it (closed or passed on since the process table was read)"
+)
+
+func ownerMissing(s *Socket, owners *Owners) string {
+	switch {
+	case s.Inode == 0:
+		return missingNoDescriptor
+	case owners.Stats.Denied > 0:
+		return missingDenied
+	}
+	return missingGone
 }
