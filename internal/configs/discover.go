@@ -38,6 +38,10 @@ var configFlags = map[string]struct {
 	"gunicorn":     {"gunicorn", []string{"-c", "--config"}, false},
 }
 
+// dirFormats are the formats whose parser reads a directory as the configuration: HAProxy's
+// `-f DIR` loads the directory's *.cfg files in order.
+var dirFormats = map[string]bool{"haproxy": true}
+
 // Discover finds configuration files at the formats' usual paths and on the command lines of
 // the running processes given (read from root/proc/PID/cmdline). A file found both ways is
 // listed once, by the way that names its process.
@@ -51,7 +55,8 @@ func Discover(root string, procs []model.Process) []Found {
 			}
 			return
 		}
-		if st, err := os.Stat(filepath.Join(root, f.Path)); err != nil || st.IsDir() {
+		st, err := os.Stat(filepath.Join(root, f.Path))
+		if err != nil || (st.IsDir() && !dirFormats[f.Format]) {
 			return
 		}
 		seen[f.Path] = len(out)

@@ -24,6 +24,19 @@ func TestDiscover(t *testing.T) {
 	if len(got) != 1 || got[0].Path != "/srv/nginx/custom.conf" || got[0].Format != "nginx" || got[0].From != "command line of pid 812 (nginx)" {
 		t.Fatalf("Discover = %+v", got)
 	}
+	// HAProxy's -f DIR is a configuration; a directory named for nginx is not.
+	Register(fakeParser{"haproxy"})
+	defer delete(parsers, "haproxy")
+	os.MkdirAll(filepath.Join(root, "etc/haproxy/conf.d"), 0o755)
+	write("proc/950/cmdline", "/usr/sbin/haproxy\x00-f\x00/etc/haproxy/conf.d\x00")
+	got = Discover(root, append(procs, model.Process{PID: 950, Comm: "haproxy"}))
+	if len(got) != 2 || got[1].Path != "/etc/haproxy/conf.d" || got[1].Format != "haproxy" {
+		t.Fatalf("haproxy -f DIR: %+v", got)
+	}
+	write("proc/812/cmdline", "nginx\x00-c\x00/etc/haproxy/conf.d\x00")
+	if got := Discover(root, procs); len(got) != 0 {
+		t.Fatalf("a directory for nginx: %+v", got)
+	}
 	// A command line naming a file that is not there finds nothing.
 	write("proc/812/cmdline", "nginx\x00-c\x00/nonexistent.conf\x00")
 	if got := Discover(root, procs); len(got) != 0 {
