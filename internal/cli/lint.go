@@ -24,6 +24,8 @@ import (
 type LintOptions struct {
 	Output          string
 	Format          string
+	Env             []string
+	Defines         []string
 	Profile         string
 	FailOn          string
 	Color           string
@@ -50,6 +52,8 @@ func newLintCmd(stdio IO) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&opts.Output, "output", "o", "text", "output format: text, json or sarif")
+	f.StringArrayVar(&opts.Env, "env", nil, "KEY=VALUE of the server's environment, for ${KEY} in HAProxy and Apache files (repeatable; given at all, it is taken as the whole environment)")
+	f.StringArrayVar(&opts.Defines, "define", nil, "a name Apache httpd gets with -D, for <IfDefine> (repeatable)")
 	f.StringVar(&opts.Format, "format", "", "format of the files: chain or "+strings.Join(configs.Formats(), ", ")+" (default: detect)")
 	f.StringVar(&opts.Profile, "profile", "", "workload profile (default: the chain file's profile:, else general)")
 	f.StringVar(&opts.FailOn, "fail-on", "error", "exit 1 when a finding has this severity or higher: info, warning, error or none")
@@ -76,6 +80,18 @@ func runLint(files []string, opts LintOptions, stdio IO) error {
 	if err != nil {
 		return usageErr(err)
 	}
+	var vars configs.Vars
+	for _, kv := range opts.Env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usageErr(fmt.Errorf("invalid --env %q: expected KEY=VALUE", kv))
+		}
+		if vars.Env == nil {
+			vars.Env = map[string]string{}
+		}
+		vars.Env[k] = v
+	}
+	vars.Defines = opts.Defines
 	// Read everything first: a bad file stops the run before anything is printed.
 	var chains []*model.Chain
 	var cfgs []*configs.Config
@@ -92,7 +108,7 @@ func runLint(files []string, opts LintOptions, stdio IO) error {
 			chains = append(chains, c)
 			continue
 		}
-		c, err := configs.ReadFile(f, opts.Format)
+		c, err := configs.ReadFileVars(f, opts.Format, vars)
 		if err != nil {
 			return usageErr(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -121,5 +122,59 @@ func TestAuditFillsLocalHopsFromTheHostSysctls(t *testing.T) {
 	out, _, _ = run(t, "lint", "-o", "json", "--enable", "KT703", file)
 	if strings.Contains(out, `"rule": "KT703"`) {
 		t.Fatalf("lint invented host values:\n%s", out)
+	}
+}
+
+func TestLintEnvResolvesHAProxyVariables(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
+	os.WriteFile(cfg, []byte(`global
+    maxconn 100
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client "${CLIENT_TIMEOUT}"
+    timeout server 30s
+
+frontend fe
+    bind 127.0.0.1:8080
+    default_backend be
+
+backend be
+    server s1 127.0.0.1:9000
+`), 0o644)
+	value := func(out string) string {
+		var doc struct {
+			Values []struct{ Key, Value string } `json:"values"`
+			Config []struct {
+				Downstream *struct {
+					Idle struct {
+						Value *float64 `json:"value"`
+					} `json:"idle_timeout_s"`
+				} `json:"downstream"`
+			} `json:"configs"`
+		}
+		if err := json.Unmarshal([]byte(out), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if len(doc.Config) != 1 || doc.Config[0].Downstream == nil || doc.Config[0].Downstream.Idle.Value == nil {
+			return "unknown"
+		}
+		return strconv.FormatFloat(*doc.Config[0].Downstream.Idle.Value, 'f', -1, 64)
+	}
+	// Without the environment the client timeout is unknown, never guessed.
+	out, stderr, code := run(t, "lint", "-o", "json", "--fail-on", "none", cfg)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got := value(out); got != "unknown" {
+		t.Errorf("keep-alive idle without --env = %s, want unknown", got)
+	}
+	out, _, _ = run(t, "lint", "-o", "json", "--fail-on", "none", "--env", "CLIENT_TIMEOUT=45s", cfg)
+	if got := value(out); got != "45" {
+		t.Errorf("keep-alive idle with --env CLIENT_TIMEOUT=45s = %s, want 45 (timeout client)", got)
+	}
+	if _, stderr, code := run(t, "lint", "--env", "NOVALUE", cfg); code != ExitUsage || !strings.Contains(stderr, "expected KEY=VALUE") {
+		t.Errorf("bad --env: exit %d %q", code, stderr)
 	}
 }

@@ -65,6 +65,21 @@ type Parser interface {
 	DefaultPaths() []string
 }
 
+// Vars are what a server process knows that its files alone do not say: its environment
+// (HAProxy's and Apache's ${VAR}) and its -D defines (Apache's <IfDefine>). A nil Env means
+// the environment is unknown: variables stay unresolved and their values unknown.
+type Vars struct {
+	Env     map[string]string
+	Defines []string
+}
+
+// VarsParser is a Parser that takes Vars.
+type VarsParser interface {
+	Parser
+	// WithVars returns the parser reading with v.
+	WithVars(v Vars) Parser
+}
+
 var parsers = map[string]Parser{}
 
 // Register makes a format available. Format packages call it from init; the CLI imports them
@@ -104,7 +119,10 @@ func DetectFormat(path string, head []byte) (Parser, error) {
 }
 
 // ReadFile parses a file on the host with the given format ("" = detect).
-func ReadFile(path, format string) (*Config, error) {
+func ReadFile(path, format string) (*Config, error) { return ReadFileVars(path, format, Vars{}) }
+
+// ReadFileVars is ReadFile with the server's environment and defines.
+func ReadFileVars(path, format string, vars Vars) (*Config, error) {
 	var p Parser
 	if format != "" {
 		var ok bool
@@ -119,6 +137,9 @@ func ReadFile(path, format string) (*Config, error) {
 		if p, err = DetectFormat(path, head); err != nil {
 			return nil, err
 		}
+	}
+	if vp, ok := p.(VarsParser); ok && (vars.Env != nil || len(vars.Defines) > 0) {
+		p = vp.WithVars(vars)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {

@@ -66,6 +66,16 @@ type Parser struct{ Options Options }
 // Format implements configs.Parser.
 func (Parser) Format() string { return "apache" }
 
+// WithVars implements configs.VarsParser: the environment for ${VAR} (Debian's envvars) and the
+// names httpd gets with -D, for <IfDefine>.
+func (p Parser) WithVars(v configs.Vars) configs.Parser {
+	if v.Env != nil {
+		p.Options.Env = v.Env
+	}
+	p.Options.Defines = append(p.Options.Defines, v.Defines...)
+	return p
+}
+
 // DefaultPaths implements configs.Parser: Debian's and RHEL's main files.
 func (Parser) DefaultPaths() []string {
 	return []string{"/etc/apache2/apache2.conf", "/etc/httpd/conf/httpd.conf"}

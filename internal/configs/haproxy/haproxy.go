@@ -68,6 +68,15 @@ type Parser struct{ Options Options }
 // Format implements configs.Parser.
 func (Parser) Format() string { return "haproxy" }
 
+// WithVars implements configs.VarsParser: the environment "${VAR}" expands from (taken as the
+// whole environment of the HAProxy process, so defined(VAR) is decided too).
+func (p Parser) WithVars(v configs.Vars) configs.Parser {
+	if v.Env != nil {
+		p.Options.Env = v.Env
+	}
+	return p
+}
+
 // DefaultPaths implements configs.Parser: where Debian, Ubuntu, RHEL and the upstream packages
 // install the configuration.
 func (Parser) DefaultPaths() []string { return []string{"/etc/haproxy/haproxy.cfg"} }
