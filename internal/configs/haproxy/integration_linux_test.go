@@ -336,9 +336,15 @@ func TestHAProxyLive(t *testing.T) {
 			var got testutil.SocketKeepalive
 			var found bool
 			var read int
-			for i := 0; i < 50 && !found; i++ { // until HAProxy has accepted it
+			same := func() bool {
+				return got.Keepalive == tc.want.Keepalive && (!tc.want.Keepalive ||
+					got.Idle == tc.want.Idle && got.Interval == tc.want.Interval && got.Count == tc.want.Count)
+			}
+			// Until HAProxy has accepted the connection and set up the socket: it sets the
+			// keepalive options just after accept(), so a read in between sees the defaults.
+			for i := 0; i < 50 && (!found || !same()); i++ {
 				got, found, read = testutil.ServerSocket(t, []int{r.cmd.Process.Pid}, nil, local)
-				if !found {
+				if !found || !same() {
 					time.Sleep(20 * time.Millisecond)
 				}
 			}
