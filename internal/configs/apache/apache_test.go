@@ -8,10 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/keeptune/keeptune/internal/configs"
+	"github.com/keeptune/keeptune/internal/testutil"
 )
 
 func TestLogicalLines(t *testing.T) {
@@ -82,16 +82,8 @@ func TestUnits(t *testing.T) {
 	}
 }
 
-func mapFS(files map[string]string) fstest.MapFS {
-	m := fstest.MapFS{}
-	for k, v := range files {
-		m[k] = &fstest.MapFile{Data: []byte(v)}
-	}
-	return m
-}
-
 func TestIncludesAndConditions(t *testing.T) {
-	fsys := mapFS(map[string]string{
+	fsys := testutil.MapFS(map[string]string{
 		"etc/apache2/apache2.conf": `Define LOCAL
 Include mods-enabled/*.load
 IncludeOptional mods-enabled/*.conf
@@ -149,7 +141,7 @@ IncludeOptional sites-enabled/
 	if len(c.Notes) != 1 || !strings.Contains(c.Notes[0].Text, "IfVersion") {
 		t.Errorf("notes %+v", c.Notes)
 	}
-	g, err := Parse(mapFS(map[string]string{"a.conf": "<IfVersion >= 2.4>\n\tKeepAliveTimeout 9\n</IfVersion>\nTimeout 30\n"}), "a.conf")
+	g, err := Parse(testutil.MapFS(map[string]string{"a.conf": "<IfVersion >= 2.4>\n\tKeepAliveTimeout 9\n</IfVersion>\nTimeout 30\n"}), "a.conf")
 	if err != nil || !strings.Contains(g.Main.KeepAliveTimeout.Source.Detail, "could not evaluate") || g.Main.Timeout.Source.Detail != "" {
 		t.Errorf("guess in the source: %v %+v %+v", err, g.Main.KeepAliveTimeout.Source, g.Main.Timeout.Source)
 	}
@@ -169,7 +161,7 @@ IncludeOptional sites-enabled/
 }
 
 func TestDefaultsAndInheritance(t *testing.T) {
-	c, err := Parse(mapFS(map[string]string{"httpd.conf": "Listen 80\n<VirtualHost *:80>\n\tTimeout 30\n</VirtualHost>\nKeepAliveTimeout 500ms\n"}), "httpd.conf")
+	c, err := Parse(testutil.MapFS(map[string]string{"httpd.conf": "Listen 80\n<VirtualHost *:80>\n\tTimeout 30\n</VirtualHost>\nKeepAliveTimeout 500ms\n"}), "httpd.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +174,7 @@ func TestDefaultsAndInheritance(t *testing.T) {
 	if c.Upstream() != nil {
 		t.Errorf("upstream without a worker")
 	}
-	c, _ = Parse(mapFS(map[string]string{"httpd.conf": "Listen 80\n"}), "httpd.conf")
+	c, _ = Parse(testutil.MapFS(map[string]string{"httpd.conf": "Listen 80\n"}), "httpd.conf")
 	d = c.Downstream()
 	if d.IdleTimeout.Value != 5*time.Second || !strings.Contains(d.IdleTimeout.Source.Detail, "default KeepAliveTimeout 5") || d.ReadTimeout.Value != 60*time.Second {
 		t.Errorf("defaults: %+v", d)
@@ -211,7 +203,7 @@ func TestWorkers(t *testing.T) {
 		{name: "atoi ttl", conf: "ProxyPass /a http://b/ ttl=2m", pools: true, idle: 2 * time.Second, read: 60 * time.Second, connect: 60 * time.Second, idleKnown: true},
 	}
 	for _, tt := range tests {
-		c, err := Parse(mapFS(map[string]string{"httpd.conf": tt.conf + "\n"}), "httpd.conf")
+		c, err := Parse(testutil.MapFS(map[string]string{"httpd.conf": tt.conf + "\n"}), "httpd.conf")
 		if err != nil {
 			t.Errorf("%s: %v", tt.name, err)
 			continue
@@ -330,17 +322,17 @@ func TestErrors(t *testing.T) {
 		{map[string]string{"a.conf": `Timeout "60` + "\n"}},
 	}
 	for _, tt := range tests {
-		_, err := Parse(mapFS(tt.files), "a.conf")
+		_, err := Parse(testutil.MapFS(tt.files), "a.conf")
 		var pe *ParseError
 		if !errors.As(err, &pe) || pe.Line < 1 || !strings.HasPrefix(pe.File, "/") {
 			t.Errorf("%q: error %v has no file:line", tt.files["a.conf"], err)
 		}
 	}
-	if _, err := Parse(mapFS(nil), "missing.conf"); err == nil || !strings.Contains(err.Error(), "/missing.conf") {
+	if _, err := Parse(testutil.MapFS(nil), "missing.conf"); err == nil || !strings.Contains(err.Error(), "/missing.conf") {
 		t.Errorf("missing main file: %v", err)
 	}
 	// A <Macro> body is skipped, with a note; <IfModule> contents of unloaded modules are not read.
-	c, err := Parse(mapFS(map[string]string{"a.conf": "<Macro VHost $n>\n\tKeepAliveTimeout $n\n</Macro>\n<IfModule nope>\n\t<Foo\n\tKeepAlive Bogus\n\t</Foo>\n</IfModule>\n"}), "a.conf")
+	c, err := Parse(testutil.MapFS(map[string]string{"a.conf": "<Macro VHost $n>\n\tKeepAliveTimeout $n\n</Macro>\n<IfModule nope>\n\t<Foo\n\tKeepAlive Bogus\n\t</Foo>\n</IfModule>\n"}), "a.conf")
 	if err != nil || c.Main.KeepAliveTimeout.Known || len(c.Notes) != 1 {
 		t.Errorf("macro/ifmodule: %v %+v %v", err, c, c.Notes)
 	}
@@ -389,7 +381,7 @@ func TestUnknownVariables(t *testing.T) {
 	files := map[string]string{"httpd.conf": "KeepAliveTimeout 20\n<VirtualHost *:80>\n\tKeepAliveTimeout ${KAT}\n\tProxyPass /a http://b/ ttl=${TTL} timeout=9\n\tErrorLog ${LOGDIR}/e.log\n</VirtualHost>\nInclude ${CONFDIR}/x.conf\n"}
 	// Unknown environment: what depends on a variable is not read (no error), and an unread
 	// KeepAliveTimeout does not fall back to the server config's 20.
-	c, err := Parse(mapFS(files), "httpd.conf")
+	c, err := Parse(testutil.MapFS(files), "httpd.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +400,7 @@ func TestUnknownVariables(t *testing.T) {
 		t.Errorf("notes %+v", c.Notes)
 	}
 	// A known environment without those variables: httpd fails on them, and so does keeptune.
-	if _, err := (Options{Env: map[string]string{}}).Parse(mapFS(files), "httpd.conf"); err == nil {
+	if _, err := (Options{Env: map[string]string{}}).Parse(testutil.MapFS(files), "httpd.conf"); err == nil {
 		t.Errorf("no error with a known environment")
 	}
 }

@@ -9,15 +9,8 @@ import (
 	"time"
 
 	"github.com/keeptune/keeptune/internal/configs"
+	"github.com/keeptune/keeptune/internal/testutil"
 )
-
-func mapfs(files map[string]string) fstest.MapFS {
-	m := fstest.MapFS{}
-	for k, v := range files {
-		m[k] = &fstest.MapFile{Data: []byte(v)}
-	}
-	return m
-}
 
 func TestTestdata(t *testing.T) {
 	tests := []struct {
@@ -124,7 +117,7 @@ func TestErrors(t *testing.T) {
 		for k := range tt.files {
 			name = k
 		}
-		_, err := Parse(mapfs(tt.files), name)
+		_, err := Parse(testutil.MapFS(tt.files), name)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: error %v, want %q", tt.files, err, tt.want)
 		}

@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/keeptune/keeptune/internal/configs"
+	"github.com/keeptune/keeptune/internal/testutil"
 )
 
 func TestWords(t *testing.T) {
@@ -168,17 +168,9 @@ func TestConditions(t *testing.T) {
 	}
 }
 
-func mapFS(files map[string]string) fstest.MapFS {
-	m := fstest.MapFS{}
-	for k, v := range files {
-		m[k] = &fstest.MapFile{Data: []byte(v)}
-	}
-	return m
-}
-
 func parseString(t *testing.T, o Options, text string) *Config {
 	t.Helper()
-	c, err := o.ParseFiles(mapFS(map[string]string{"etc/haproxy/haproxy.cfg": text}), "/etc/haproxy/haproxy.cfg")
+	c, err := o.ParseFiles(testutil.MapFS(map[string]string{"etc/haproxy/haproxy.cfg": text}), "/etc/haproxy/haproxy.cfg")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +390,7 @@ func TestUpstream(t *testing.T) {
 }
 
 func TestMultipleFilesAndDirectories(t *testing.T) {
-	fsys := mapFS(map[string]string{
+	fsys := testutil.MapFS(map[string]string{
 		"etc/haproxy/haproxy.cfg":       "global\n\tmaxconn 10\ndefaults\n\tmode http\n\ttimeout client 10s\n",
 		"etc/haproxy/conf.d/b.cfg":      "backend app\n\tserver a 1.2.3.4:80\n",
 		"etc/haproxy/conf.d/A.cfg":      "frontend web\n\tbind :80\n\tdefault_backend app\n",

@@ -6,11 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/testutil"
 )
 
 // validConfigs are the testdata files nginx itself accepts (the integration test runs nginx -t
@@ -75,16 +75,8 @@ func TestTestdataInvalid(t *testing.T) {
 	}
 }
 
-func mapfs(files map[string]string) fstest.MapFS {
-	m := fstest.MapFS{}
-	for k, v := range files {
-		m[k] = &fstest.MapFile{Data: []byte(v)}
-	}
-	return m
-}
-
 func TestIncludes(t *testing.T) {
-	fsys := mapfs(map[string]string{
+	fsys := testutil.MapFS(map[string]string{
 		"etc/nginx/nginx.conf": "http {\n include conf.d/*.conf;\n include /etc/nginx/abs.inc;\n include none/*.conf;\n}\n",
 		// relative includes resolve against the main file's directory, not the includer's
 		"etc/nginx/conf.d/b.conf":    "keepalive_timeout 20s;\ninclude sub/x.inc;\n",
@@ -135,7 +127,7 @@ func TestIncludeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse(mapfs(tt.files), "n.conf")
+			_, err := Parse(testutil.MapFS(tt.files), "n.conf")
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v, want %q", err, tt.want)
 			}
@@ -211,7 +203,7 @@ func TestSidesProxy(t *testing.T) {
 }
 
 func TestSidesDefaults(t *testing.T) {
-	c, err := Parse(mapfs(map[string]string{"n.conf": "events {}\nhttp {\n server {\n  listen 80;\n }\n}\n"}), "n.conf")
+	c, err := Parse(testutil.MapFS(map[string]string{"n.conf": "events {}\nhttp {\n server {\n  listen 80;\n }\n}\n"}), "n.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +218,7 @@ func TestSidesDefaults(t *testing.T) {
 }
 
 func TestSidesKeepaliveOff(t *testing.T) {
-	c, err := Parse(mapfs(map[string]string{"n.conf": "http {\n keepalive_timeout 0;\n server { listen 80 so_keepalive=on; location / { proxy_pass http://10.0.0.1; } }\n}\n"}), "n.conf")
+	c, err := Parse(testutil.MapFS(map[string]string{"n.conf": "http {\n keepalive_timeout 0;\n server { listen 80 so_keepalive=on; location / { proxy_pass http://10.0.0.1; } }\n}\n"}), "n.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +285,7 @@ func TestSidesStream(t *testing.T) {
 }
 
 func TestSnippet(t *testing.T) {
-	c, err := Parse(mapfs(map[string]string{"etc/nginx/sites-enabled/app": "upstream a { server x; keepalive 4; }\nserver {\n listen 8080 default_server;\n keepalive_timeout 15s;\n location / { proxy_pass http://a; proxy_http_version 1.1; proxy_set_header Connection \"\"; }\n}\n"}), "etc/nginx/sites-enabled/app")
+	c, err := Parse(testutil.MapFS(map[string]string{"etc/nginx/sites-enabled/app": "upstream a { server x; keepalive 4; }\nserver {\n listen 8080 default_server;\n keepalive_timeout 15s;\n location / { proxy_pass http://a; proxy_http_version 1.1; proxy_set_header Connection \"\"; }\n}\n"}), "etc/nginx/sites-enabled/app")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +349,7 @@ func TestRegistered(t *testing.T) {
 	if !ok {
 		t.Fatal("nginx not registered")
 	}
-	cfg, err := p.Parse(mapfs(map[string]string{"n.conf": "http { keepalive_timeout 9s; }"}), "n.conf")
+	cfg, err := p.Parse(testutil.MapFS(map[string]string{"n.conf": "http { keepalive_timeout 9s; }"}), "n.conf")
 	if err != nil || cfg.Format != "nginx" || cfg.File != "/n.conf" || len(cfg.Values) != 1 || cfg.Detail == nil {
 		t.Fatalf("%+v %v", cfg, err)
 	}

@@ -10,15 +10,8 @@ import (
 
 	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/testutil"
 )
-
-func mapfs(files map[string]string) fstest.MapFS {
-	m := fstest.MapFS{}
-	for k, v := range files {
-		m[k] = &fstest.MapFile{Data: []byte(v)}
-	}
-	return m
-}
 
 func TestTestdata(t *testing.T) {
 	c, err := Parse(os.DirFS("testdata"), "pgbouncer.ini")
@@ -57,7 +50,7 @@ func TestDefaults(t *testing.T) {
 	if !k.Enabled.Value || k.Idle.Known || !strings.Contains(k.Idle.Source.Detail, "net.ipv4.tcp_keepalive_time") || k.UserTimeout.Value != 0 || !k.UserTimeout.Known {
 		t.Errorf("defaults %+v", k)
 	}
-	off, err := Parse(mapfs(map[string]string{"p.ini": "[pgbouncer]\ntcp_keepalive = 0\n"}), "p.ini")
+	off, err := Parse(testutil.MapFS(map[string]string{"p.ini": "[pgbouncer]\ntcp_keepalive = 0\n"}), "p.ini")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +74,7 @@ func TestErrors(t *testing.T) {
 		{map[string]string{"p.ini": "%include\n"}, `/p.ini:1: %include: expected a file name`},
 	}
 	for _, tt := range tests {
-		_, err := Parse(mapfs(tt.files), "p.ini")
+		_, err := Parse(testutil.MapFS(tt.files), "p.ini")
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: error %v, want %q", tt.files, err, tt.want)
 		}

@@ -10,15 +10,8 @@ import (
 
 	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/testutil"
 )
-
-func mapfs(files map[string]string) fstest.MapFS {
-	m := fstest.MapFS{}
-	for k, v := range files {
-		m[k] = &fstest.MapFile{Data: []byte(v)}
-	}
-	return m
-}
 
 func TestTestdata(t *testing.T) {
 	c, err := Parse(os.DirFS("testdata"), "postgresql.conf")
@@ -111,7 +104,7 @@ func TestErrors(t *testing.T) {
 		{map[string]string{"p.conf": "include 'sub/a.conf'\n", "sub/a.conf": "include 'b.conf'\n", "sub/b.conf": "\n\nx = 'y\n"}, `/sub/b.conf:3: x: unterminated`},
 	}
 	for _, tt := range tests {
-		_, err := Parse(mapfs(tt.files), "p.conf")
+		_, err := Parse(testutil.MapFS(tt.files), "p.conf")
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: error %v, want %q", tt.files, err, tt.want)
 		}

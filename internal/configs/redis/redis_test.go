@@ -9,15 +9,8 @@ import (
 	"time"
 
 	"github.com/keeptune/keeptune/internal/configs"
+	"github.com/keeptune/keeptune/internal/testutil"
 )
-
-func mapfs(files map[string]string) fstest.MapFS {
-	m := fstest.MapFS{}
-	for k, v := range files {
-		m[k] = &fstest.MapFile{Data: []byte(v)}
-	}
-	return m
-}
 
 func TestTestdata(t *testing.T) {
 	c, err := Parse(os.DirFS("testdata"), "redis.conf")
@@ -53,7 +46,7 @@ func TestSides(t *testing.T) {
 		{"tcp-keepalive 2\ntimeout 10\n", true, 2 * time.Second, time.Second, 10 * time.Second},
 	}
 	for _, tt := range tests {
-		c, err := Parse(mapfs(map[string]string{"r.conf": tt.conf}), "r.conf")
+		c, err := Parse(testutil.MapFS(map[string]string{"r.conf": tt.conf}), "r.conf")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +72,7 @@ func TestErrors(t *testing.T) {
 		{map[string]string{"r.conf": "include a.conf\n", "a.conf": "x\ntimeout z\n"}, `/a.conf:2: timeout`},
 	}
 	for _, tt := range tests {
-		_, err := Parse(mapfs(tt.files), "r.conf")
+		_, err := Parse(testutil.MapFS(tt.files), "r.conf")
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: error %v, want %q", tt.files, err, tt.want)
 		}
