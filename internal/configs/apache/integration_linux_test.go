@@ -43,14 +43,6 @@ func apacheBinary(t *testing.T) string {
 	return bin
 }
 
-func environ(env map[string]string) []string {
-	out := os.Environ()
-	for k, v := range env {
-		out = append(out, k+"="+v)
-	}
-	return out
-}
-
 // checkEnv is what the testdata needs: a port, a directory, a document root, and the user the
 // children run as when httpd starts as root (nobody; unprivileged, httpd ignores User).
 func checkEnv(t *testing.T) map[string]string {
@@ -72,7 +64,7 @@ func TestApacheCheckAgrees(t *testing.T) {
 		files, _ := filepath.Glob(filepath.Join(abs, "*.conf"))
 		for _, f := range files {
 			cmd := exec.Command(bin, "-t", "-f", f, "-d", abs)
-			cmd.Env = environ(env)
+			cmd.Env = testutil.Environ(env)
 			out, err := cmd.CombinedOutput()
 			_, perr := apache.Options{Env: env, ServerRoot: abs}.Parse(os.DirFS("/"), f)
 			if dir == "valid" {
@@ -108,33 +100,6 @@ func wantLine(t *testing.T, path string) int {
 	return n
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// processesWith lists the pids whose command line contains arg.
-func processesWith(arg string) []int {
-	var out []int
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, _ := os.ReadFile("/proc/" + d.Name() + "/cmdline")
-		if bytes.Contains(cmdline, []byte(arg)) {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
 // startApache runs httpd in the foreground with its own server root, port, pid file, error log
 // and mutex directory, and stops it (and checks that no process is left) when the test ends.
 func startApache(t *testing.T, bin, conf string, env map[string]string) *exec.Cmd {
@@ -147,7 +112,7 @@ func startApache(t *testing.T, bin, conf string, env map[string]string) *exec.Cm
 	}
 	var stderr bytes.Buffer
 	cmd := exec.Command(bin, "-f", abs, "-d", root, "-DFOREGROUND")
-	cmd.Env, cmd.Stdout, cmd.Stderr = environ(env), &stderr, &stderr
+	cmd.Env, cmd.Stdout, cmd.Stderr = testutil.Environ(env), &stderr, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -163,10 +128,10 @@ func startApache(t *testing.T, bin, conf string, env map[string]string) *exec.Cm
 			<-done
 		}
 		deadline := time.Now().Add(5 * time.Second)
-		for len(processesWith(abs)) > 0 && time.Now().Before(deadline) {
+		for len(testutil.ProcessesWith(abs)) > 0 && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
 		}
-		if left := processesWith(abs); len(left) > 0 {
+		if left := testutil.ProcessesWith(abs); len(left) > 0 {
 			t.Errorf("httpd processes left running after the test: %v", left)
 		}
 		if _, err := os.Stat(filepath.Join(env["KT_DIR"], "httpd.pid")); err == nil {
@@ -190,15 +155,6 @@ func startApache(t *testing.T, bin, conf string, env map[string]string) *exec.Cm
 	return nil
 }
 
-func sysctlInt(t *testing.T, name string) int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return n
-}
-
 // TestApacheLive runs httpd with testdata/valid/live.conf and checks what keeptune reads from
 // the file against what httpd does: the keep-alive idle timeout of a client connection, and
 // (root) the TCP keepalive of the socket httpd accepted.
@@ -208,7 +164,7 @@ func TestApacheLive(t *testing.T) {
 		t.Skip("starts httpd and waits for its keep-alive timeout (-short)")
 	}
 	env := checkEnv(t)
-	env["KT_PORT"] = strconv.Itoa(freePort(t))
+	env["KT_PORT"] = strconv.Itoa(testutil.FreePort(t))
 	c, err := apache.Options{Env: env}.Parse(os.DirFS("testdata/valid"), "live.conf")
 	if err != nil {
 		t.Fatal(err)
@@ -248,8 +204,8 @@ func TestApacheLive(t *testing.T) {
 			t.Fatalf("no socket of httpd (pid %d and children, %d socket descriptors read) has peer %s", cmd.Process.Pid, read, local)
 		}
 		// keeptune: SO_KEEPALIVE on (httpd sets it on listeners), timings from the host.
-		want := testutil.SocketKeepalive{PID: got.PID, Keepalive: true, Idle: sysctlInt(t, "tcp_keepalive_time"),
-			Interval: sysctlInt(t, "tcp_keepalive_intvl"), Count: sysctlInt(t, "tcp_keepalive_probes")}
+		want := testutil.SocketKeepalive{PID: got.PID, Keepalive: true, Idle: testutil.SysctlInt(t, "net.ipv4.tcp_keepalive_time"),
+			Interval: testutil.SysctlInt(t, "net.ipv4.tcp_keepalive_intvl"), Count: testutil.SysctlInt(t, "net.ipv4.tcp_keepalive_probes")}
 		if got != want {
 			t.Errorf("accepted socket: %+v; keeptune says on with the host's %d/%d/%d", got, want.Idle, want.Interval, want.Count)
 		}

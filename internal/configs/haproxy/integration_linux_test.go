@@ -47,14 +47,6 @@ func haproxyBinary(t *testing.T) string {
 // testEnv is the environment the valid testdata needs (ports for bind and server lines).
 var testEnv = map[string]string{"KT_FE_PORT": "18001", "KT_FE2_PORT": "18002", "KT_BE_PORT": "18003", "KT_APP": "web"}
 
-func environ(env map[string]string) []string {
-	out := os.Environ()
-	for k, v := range env {
-		out = append(out, k+"="+v)
-	}
-	return out
-}
-
 func validConfigs(t *testing.T) []string {
 	entries, err := os.ReadDir("testdata/valid")
 	if err != nil {
@@ -73,7 +65,7 @@ func TestHAProxyCheckAgrees(t *testing.T) {
 	bin := haproxyBinary(t)
 	for _, name := range validConfigs(t) {
 		cmd := exec.Command(bin, "-c", "-f", name)
-		cmd.Dir, cmd.Env = "testdata/valid", environ(testEnv)
+		cmd.Dir, cmd.Env = "testdata/valid", testutil.Environ(testEnv)
 		out, err := cmd.CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "Configuration file is valid") {
 			t.Errorf("haproxy -c -f %s: %v\n%s", name, err, out)
@@ -87,7 +79,7 @@ func TestHAProxyCheckAgrees(t *testing.T) {
 	for _, f := range invalid {
 		want, haproxyLine := expectedLines(t, f)
 		cmd := exec.Command(bin, "-c", "-f", filepath.Base(f))
-		cmd.Dir, cmd.Env = "testdata/invalid", environ(map[string]string{"HOME": "/root"})
+		cmd.Dir, cmd.Env = "testdata/invalid", testutil.Environ(map[string]string{"HOME": "/root"})
 		out, err := cmd.CombinedOutput()
 		if err == nil {
 			t.Errorf("haproxy -c accepts %s:\n%s", f, out)
@@ -166,7 +158,7 @@ func startHAProxy(t *testing.T, bin, cfg string, env map[string]string) *running
 		t.Fatal(err)
 	}
 	r := &running{cmd: exec.Command(bin, "-f", abs, "-db"), stderr: &bytes.Buffer{}, cfg: abs}
-	r.cmd.Env, r.cmd.Stderr, r.cmd.Stdout = environ(env), r.stderr, r.stderr
+	r.cmd.Env, r.cmd.Stderr, r.cmd.Stdout = testutil.Environ(env), r.stderr, r.stderr
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -183,7 +175,7 @@ func startHAProxy(t *testing.T, bin, cfg string, env map[string]string) *running
 			<-done
 		}
 		// Nothing of ours is left: no process runs with this configuration file.
-		if left := processesWith(abs); len(left) > 0 {
+		if left := testutil.ProcessesWith(abs); len(left) > 0 {
 			t.Errorf("haproxy processes left running after the test: %v", left)
 		}
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
@@ -193,23 +185,6 @@ func startHAProxy(t *testing.T, bin, cfg string, env map[string]string) *running
 		}
 	})
 	return r
-}
-
-// processesWith lists the pids whose command line contains arg.
-func processesWith(arg string) []int {
-	var out []int
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, _ := os.ReadFile("/proc/" + d.Name() + "/cmdline")
-		if bytes.Contains(cmdline, []byte(arg)) {
-			out = append(out, pid)
-		}
-	}
-	return out
 }
 
 func waitListening(t *testing.T, addr string, r *running) {
@@ -227,16 +202,6 @@ func waitListening(t *testing.T, addr string, r *running) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("nothing listens on %s; haproxy said:\n%s", addr, r.stderr)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // idleClose sends one keep-alive request on c, reads the response and returns how long the
@@ -297,8 +262,8 @@ func TestHAProxyLive(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 
 	env := map[string]string{
-		"KT_FE_PORT":  strconv.Itoa(freePort(t)),
-		"KT_FE2_PORT": strconv.Itoa(freePort(t)),
+		"KT_FE_PORT":  strconv.Itoa(testutil.FreePort(t)),
+		"KT_FE2_PORT": strconv.Itoa(testutil.FreePort(t)),
 		"KT_BE_PORT":  strconv.Itoa(ln.Addr().(*net.TCPAddr).Port),
 	}
 	c, err := haproxy.Options{Env: env}.ParseFiles(os.DirFS("testdata/valid"), "live.cfg")

@@ -132,17 +132,6 @@ type running struct {
 	stderr *bytes.Buffer
 }
 
-// freePort returns a loopback port nobody listens on (for a moment).
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startNginx copies a live testdata configuration into a fresh prefix with its placeholders
 // replaced, parses that copy, and runs nginx on it in the foreground as a single process (the
 // process that accepts, so pidfd_getfd finds the sockets in it). It is stopped at cleanup, and
@@ -247,7 +236,7 @@ func request(t *testing.T, c net.Conn, br *bufio.Reader, path string) *http.Resp
 func TestNginxClosesIdleKeepaliveAtParsedTimeout(t *testing.T) {
 	bin := nginxBinary(t)
 	needRoot(t)
-	port, port2 := freePort(t), freePort(t)
+	port, port2 := testutil.FreePort(t), testutil.FreePort(t)
 	_, cfg, _ := startNginx(t, bin, "idle.conf", map[string]string{"__PORT__": strconv.Itoa(port), "__PORT2__": strconv.Itoa(port2)})
 	side := cfg.Downstream()
 	if !side.IdleTimeout.Known || side.IdleTimeout.Value != 2*time.Second {
@@ -313,20 +302,10 @@ func socketOf(t *testing.T, pid int, local, peer *net.TCPAddr) sockopts {
 	return sockopts{keepalive: ka, idle: got.Idle, intvl: got.Interval, cnt: got.Count}
 }
 
-// sysctlInt reads one integer under /proc/sys.
-func sysctlInt(t *testing.T, key string) int {
-	b, err := os.ReadFile("/proc/sys/" + strings.ReplaceAll(key, ".", "/"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return n
-}
-
 func TestNginxAcceptedSocketKeepaliveIsParsed(t *testing.T) {
 	bin := nginxBinary(t)
 	needRoot(t)
-	port, port2 := freePort(t), freePort(t)
+	port, port2 := testutil.FreePort(t), testutil.FreePort(t)
 	_, cfg, pid := startNginx(t, bin, "idle.conf", map[string]string{"__PORT__": strconv.Itoa(port), "__PORT2__": strconv.Itoa(port2)})
 	tcp := cfg.Downstream().TCP
 	if !tcp.Enabled.Value || tcp.Idle.Value != 30*time.Second || tcp.Interval.Value != 5*time.Second || tcp.Count.Value != 4 {
@@ -427,7 +406,7 @@ func TestNginxUpstreamPoolIsParsed(t *testing.T) {
 	bin := nginxBinary(t)
 	needRoot(t)
 	be := startBackend(t)
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	_, cfg, pid := startNginx(t, bin, "pool.conf", map[string]string{"__PORT__": strconv.Itoa(port), "__BACKEND__": strconv.Itoa(be.addr.Port)})
 	up := cfg.Upstream()
 	if !up.Pools.Value || up.IdleTimeout.Value != 2*time.Second || !up.TCP.Enabled.Value {
@@ -461,7 +440,7 @@ func TestNginxUpstreamPoolIsParsed(t *testing.T) {
 	// The pooled connection nginx keeps: SO_KEEPALIVE from proxy_socket_keepalive on, with the
 	// host's values, as the parser says (unknown idle, sourced to the sysctl).
 	opts := socketOf(t, pid, conn.RemoteAddr().(*net.TCPAddr), be.addr)
-	hostIdle := sysctlInt(t, "net.ipv4.tcp_keepalive_time")
+	hostIdle := testutil.SysctlInt(t, "net.ipv4.tcp_keepalive_time")
 	t.Logf("pooled upstream socket: SO_KEEPALIVE=%d TCP_KEEPIDLE=%d (host tcp_keepalive_time %d)", opts.keepalive, opts.idle, hostIdle)
 	if opts.keepalive != 1 || opts.idle != hostIdle || up.TCP.Idle.Known {
 		t.Errorf("upstream socket %+v, parsed %+v", opts, up.TCP)
