@@ -78,7 +78,7 @@ func TestBuiltinDataIsComplete(t *testing.T) {
 	}
 }
 
-// TestResearchEntriesPresent pins the entries the research notes and the issue ask for, so
+// TestResearchEntriesPresent pins the entries the issues ask for, so
 // that a rename is a deliberate change (chain files refer to these names).
 func TestResearchEntriesPresent(t *testing.T) {
 	for _, name := range []string{
@@ -89,6 +89,10 @@ func TestResearchEntriesPresent(t *testing.T) {
 		"docker-swarm-vip", "oci-lb", "heroku-router",
 		"node", "go", "gunicorn", "okhttp", "jdk-httpclient", "envoy", "nginx", "haproxy", "apache",
 		"redis", "postgres", "pgbouncer", "grpc-go", "mysql",
+		// Issue 17's catalog gaps.
+		"gcp-vpc-firewall", "aws-global-accelerator", "azure-front-door", "aws-cloudfront-origin",
+		"ingress-nginx", "envoy-route", "traefik", "caddy", "tomcat", "hikaricp", "aws-rds-proxy",
+		"aws-api-gateway-websocket", "oci-nlb", "uwsgi",
 	} {
 		if _, ok := Lookup(name); !ok {
 			t.Errorf("entry %q missing", name)
@@ -188,7 +192,7 @@ func TestMiddleboxConverter(t *testing.T) {
 		h2      *bool
 	}{
 		{"aws-alb", 60 * time.Second, 7, model.RefreshPayload, ExpiryClose, ptr(false)},
-		{"aws-nlb", 350 * time.Second, 4, model.RefreshAnySegment, "", nil},
+		{"aws-nlb", 350 * time.Second, 4, model.RefreshAnySegment, model.ExpiryReset, nil},
 		{"aws-nat-gateway", 350 * time.Second, 4, model.RefreshAnySegment, model.ExpiryReset, nil},
 		{"azure-lb", 4 * time.Minute, 4, model.RefreshAnySegment, model.ExpirySilent, nil},
 		{"gcp-cloud-nat", 1200 * time.Second, 4, "", "", nil},
@@ -400,3 +404,37 @@ func TestValuesAndSummaries(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestIssue17Corrections pins the catalog corrections of issue 17, each checked against the
+// source the entry now cites: grpc-go's client uses the OS keepalive values (not Go's 15 s) and
+// goes idle after 30 min; HAProxy's entry was re-read in doc/configuration.txt.
+func TestIssue17Corrections(t *testing.T) {
+	g, _ := Lookup("grpc-go")
+	up := g.Upstream()
+	if up == nil {
+		t.Fatal("grpc-go has no upstream side")
+	}
+	if !up.TCP.Enabled.Known || !up.TCP.Enabled.Value {
+		t.Errorf("grpc-go upstream TCP keepalive = %+v, want enabled (grpc-go sets SO_KEEPALIVE itself)", up.TCP.Enabled)
+	}
+	if up.TCP.Idle.Known && up.TCP.Idle.Value == 15*time.Second {
+		t.Errorf("grpc-go upstream TCP idle is Go's 15 s; grpc-go turns Go's override off")
+	}
+	if !up.IdleTimeout.Known || up.IdleTimeout.Value != 30*time.Minute {
+		t.Errorf("grpc-go channel idle = %+v, want 30m", up.IdleTimeout)
+	}
+	for name, want := range map[string]bool{"haproxy": true, "heroku-router": false, "azure-application-gateway": false} {
+		e, _ := Lookup(name)
+		if e.Verified != want {
+			t.Errorf("%s verified = %v, want %v", name, e.Verified, want)
+		}
+	}
+	n, _ := Lookup("nginx")
+	if !strings.Contains(n.Notes, "1.29.7") || !strings.Contains(n.Notes, "1.30.0") {
+		t.Errorf("nginx notes do not say upstream pooling depends on the version (1.29.7 / 1.30.0): %s", n.Notes)
+	}
+	lb, _ := Lookup("azure-lb")
+	if !strings.Contains(lb.Notes, "4-120") {
+		t.Errorf("azure-lb notes do not give the outbound range 4-120 min")
+	}
+}

@@ -12,8 +12,8 @@ import (
 // fdScanner lists the socket inodes among a process's open descriptors. It reads
 // /proc/PID/fd with getdents64 and readlinkat into buffers it reuses, passing the NUL-terminated
 // names straight from the dirent buffer to the system call: no string is allocated per
-// descriptor. `ss -p` spends most of its time on this walk (research notes: 2.6-3.0 s for
-// 90k sockets), so it matters on busy hosts.
+// descriptor. `ss -p` spends most of its time on this walk (seconds for ~100k sockets, see
+// docs/PERFORMANCE.md), so it matters on busy hosts.
 type fdScanner struct {
 	dirents [32 << 10]byte
 	link    [64]byte

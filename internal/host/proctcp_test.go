@@ -108,8 +108,8 @@ func TestFdScanner(t *testing.T) {
 	}
 }
 
-// BenchmarkParseProcNetTCP parses a table of 100k sockets, the size the research notes measured
-// `ss` on.
+// BenchmarkParseProcNetTCP parses a table of 100k sockets, the size bench/ compares with `ss`
+// on.
 func BenchmarkParseProcNetTCP(b *testing.B) {
 	var buf bytes.Buffer
 	buf.WriteString("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n")

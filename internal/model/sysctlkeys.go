@@ -1,7 +1,8 @@
 package model
 
 // The sysctl keys keeptune reads. Keys under net. are per network namespace; the others are
-// global (see shared/research/kernel-and-observability.md).
+// global (the kernel's Documentation/networking/ip-sysctl.rst and net/ipv4/sysctl_net_ipv4.c,
+// which registers the per-namespace ones in ipv4_net_table).
 const (
 	KeyKeepaliveTime        = "net.ipv4.tcp_keepalive_time"
 	KeyKeepaliveIntvl       = "net.ipv4.tcp_keepalive_intvl"

@@ -9,7 +9,8 @@ import (
 )
 
 func TestBuiltinProfilesMatchTheWorkloadTable(t *testing.T) {
-	// The hosting guides' workload table (shared/research/configs-and-tools.md).
+	// keeptune's workload table (docs/profiles.md): its own recommendations, collected from
+	// hosting providers' tuning guides.
 	want := map[string][6]int{ // idle min/max (s), interval min/max (s), probes min/max
 		"general":      {600, 1800, 10, 60, 3, 6},
 		"web-frontend": {300, 600, 30, 45, 4, 6},

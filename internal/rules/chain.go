@@ -166,7 +166,7 @@ var chainPoolRace = Rule{
 		"(PublicMapping/districtbuilder#448).",
 	Fix: "Raise the backend's keep-alive idle timeout above the pool's (keeptune proposes the pool's " +
 		"idle plus 5 s or 2%, rounded up to 5 s: 65 s behind a 60 s ALB), or shorten the pool's.",
-	Source: "AWS ELB docs (ALB: configure backend keep-alive longer than the idle timeout); GCP external ALB docs (backend keep-alive 600 s: keep backends above it); shared/research/middlebox-timeouts.md rule 1",
+	Source: "AWS ELB docs (ALB: configure backend keep-alive longer than the idle timeout); GCP external ALB docs (backend keep-alive 600 s: keep backends above it)",
 	Check: eachSegment(func(in *Input, seg chain.Segment) []model.Finding {
 		var out []model.Finding
 		o, a := seg.Opener, seg.Acceptor
@@ -259,7 +259,7 @@ var chainMiddleboxForgets = Rule{
 		"psf/requests#3808: AWS NAT Gateway's 350 s).",
 	Fix: "Shorten the pool idle timeout below the middlebox's timeout minus keeptune's probe margin " +
 		"(10%, at least 10 s), or enable TCP keepalive at one end with an idle time below it.",
-	Source: "AWS VPC NAT gateway troubleshooting (350 s, RST); Azure Load Balancer TCP idle timeout docs (silent unless TCP reset is enabled); shared/research/middlebox-timeouts.md rule 2",
+	Source: "AWS VPC NAT gateway troubleshooting (350 s, RST); Azure Load Balancer TCP idle timeout docs (silent unless TCP reset is enabled)",
 	Check: eachSegment(func(in *Input, seg chain.Segment) []model.Finding {
 		var out []model.Finding
 		for _, mi := range seg.Middleboxes {
@@ -413,7 +413,7 @@ var chainProbeTooLate = Rule{
 		"dies (psf/requests#3808; istio#36499).",
 	Fix: "Set the keepalive idle time of that end below the middlebox's timeout minus the margin " +
 		"(keeptune proposes it rounded down to whole minutes: 300 s behind a 350 s NLB).",
-	Source: "RFC 1122 4.2.3.6; AWS NLB idle timeout docs (350 s, keepalive probes reset it); shared/research/middlebox-timeouts.md rule 3",
+	Source: "RFC 1122 4.2.3.6; AWS NLB idle timeout docs (350 s, keepalive probes reset it)",
 	Check: eachSegment(func(in *Input, seg chain.Segment) []model.Finding {
 		var out []model.Finding
 		for _, mi := range seg.Middleboxes {
@@ -476,7 +476,7 @@ var chainTrackingTable = Rule{
 	Fix: "Raise the table's established timeout (ipvsadm --set TCP TCPFIN UDP; " +
 		"net.netfilter.nf_conntrack_tcp_timeout_established) above the application idle, or enable " +
 		"TCP keepalive below the table's timeout at one end (nginx: listen ... so_keepalive=60s::).",
-	Source: "ipvsadm(8) --set; Documentation/networking/nf_conntrack-sysctl.rst; kubermatic/kubelb#539; moby#31208; shared/research/middlebox-timeouts.md rule 4",
+	Source: "ipvsadm(8) --set; Documentation/networking/nf_conntrack-sysctl.rst; kubermatic/kubelb#539; moby#31208",
 	Check: eachSegment(func(in *Input, seg chain.Segment) []model.Finding {
 		var out []model.Finding
 		for _, mi := range seg.Middleboxes {

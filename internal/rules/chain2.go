@@ -19,7 +19,7 @@ var chainUserTimeout = Rule{
 		"so a dead peer surfaces as an application timeout instead of a clean ETIMEDOUT (pgbouncer#138; " +
 		"Cloudflare, \"When TCP sockets refuse to die\").",
 	Fix:    "Set TCP_USER_TIMEOUT to idle + interval × count or a little more, and below the read timeout.",
-	Source: "tcp(7) TCP_USER_TIMEOUT; net/ipv4/tcp_timer.c tcp_keepalive_timer; shared/research/middlebox-timeouts.md rule 5",
+	Source: "tcp(7) TCP_USER_TIMEOUT; net/ipv4/tcp_timer.c tcp_keepalive_timer",
 	Check: func(in *Input) []model.Finding {
 		if in.Chain == nil {
 			return nil
@@ -134,7 +134,7 @@ var chainHTTP2Ping = Rule{
 		"long-lived idle streams and pooled HTTP/2 connections are cut (okhttp#3261: LVS dropped " +
 		"idle HTTP/2 after 90 s; ALB's idle timeout counts only data).",
 	Fix:    "Keep idle connections shorter than the balancer's timeout, raise the balancer's idle timeout, or send application data (a heartbeat message) instead of PINGs.",
-	Source: "AWS ALB docs (HTTP/2 PING frames do not reset the idle timeout); okhttp#3261; shared/research/middlebox-timeouts.md rule 7",
+	Source: "AWS ALB docs (HTTP/2 PING frames do not reset the idle timeout); okhttp#3261",
 	Check: eachSegment(func(in *Input, seg chain.Segment) []model.Finding {
 		var out []model.Finding
 		a, o := seg.Acceptor, seg.Opener
@@ -179,7 +179,7 @@ var chainSilentDrop = Rule{
 		"Azure Load Balancer without \"TCP reset on idle\" and AWS Gateway LB behave this way; " +
 		"database and message-queue connections are the usual victims.",
 	Fix:    "Enable TCP keepalive at one end with an idle time below the middlebox's timeout minus the margin, or turn on the middlebox's reset on idle.",
-	Source: "Azure Load Balancer TCP reset on idle docs; AWS Gateway Load Balancer docs; shared/research/middlebox-timeouts.md rule 8",
+	Source: "Azure Load Balancer TCP reset on idle docs; AWS Gateway Load Balancer docs",
 	Check: eachSegment(func(in *Input, seg chain.Segment) []model.Finding {
 		var out []model.Finding
 		o, a := seg.Opener, seg.Acceptor

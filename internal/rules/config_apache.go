@@ -134,7 +134,7 @@ var apacheKeepAliveBelowBalancer = Rule{
 		"at 60 s). With mpm_prefork or mpm_worker every idle connection then holds a process or thread: size " +
 		"MaxRequestWorkers for it or use mpm_event, which parks idle connections without a thread.",
 	Source: "httpd core documentation (KeepAliveTimeout, default 5); AWS ELB documentation (Application Load Balancer " +
-		"idle timeout 60 s: configure backend keep-alive longer); shared/research/middlebox-timeouts.md rule 1",
+		"idle timeout 60 s: configure backend keep-alive longer)",
 	Check: func(in *Input) []model.Finding {
 		var out []model.Finding
 		for _, c := range apacheConfigs(in) {

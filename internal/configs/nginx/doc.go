@@ -3,7 +3,7 @@
 //
 // # Why a tokenizer of its own
 //
-// github.com/tufanbarisyildirim/gonginx was tried first (the research notes name it) and
+// github.com/tufanbarisyildirim/gonginx was tried first (it is the Go nginx parser most often suggested) and
 // rejected: it reads includes with os.Open and filepath.Glob, so it cannot parse over an fs.FS
 // (tests with hand-built trees, an injected root); it reports a block's line as the line of its
 // closing brace ("http" at the last line of the file); it accepts a stray "}" at the top level
