@@ -41,6 +41,7 @@ func TestCollectTestRoot(t *testing.T) {
 		"/usr/lib/sysctl.d/50-default.conf",
 		"/etc/sysctl.d/60-keepalive.conf",
 		"/etc/sysctl.d/99-sysctl.conf",
+		"/etc/sysctl.conf", // procps sysctl --system applies it again, last
 	}
 	if !reflect.DeepEqual(s.SysctlFiles, wantFiles) {
 		t.Errorf("SysctlFiles = %q, want %q", s.SysctlFiles, wantFiles)
@@ -64,7 +65,7 @@ func TestCollectTestRoot(t *testing.T) {
 		{model.KeyKeepaliveIntvl, "75", "75", model.Source{Kind: model.SourceKernelDefault}},
 		{model.KeyKeepaliveProbes, "5", "9", model.Source{Kind: model.SourceRuntime}},
 		{model.KeyRetries2, "15", "15", model.Source{Kind: model.SourceRuntime, Detail: "differs from /usr/lib/sysctl.d/50-default.conf:2 which sets 8: changed at run time or the file was never applied"}},
-		{model.KeyFinTimeout, "30", "60", model.Source{Kind: model.SourceSysctlFile, File: "/etc/sysctl.d/99-sysctl.conf", Line: 2}},
+		{model.KeyFinTimeout, "30", "60", model.Source{Kind: model.SourceSysctlFile, File: "/etc/sysctl.conf", Line: 2}},
 		{model.KeySomaxconn, "4096", "4096", model.Source{Kind: model.SourceKernelDefault}},
 		{model.KeySynRetries, "6", "6", model.Source{Kind: model.SourceKernelDefault}},
 		{model.KeyMaxSynBacklog, "1024", "", model.Source{Kind: model.SourceLive}},

@@ -152,6 +152,11 @@ func sysctlSource(s model.Sysctl, filesApply bool) model.Source {
 			if valuesEqual(w.Value, s.Value) {
 				return model.Source{Kind: model.SourceSysctlFile, File: w.File, Line: w.Line}
 			}
+			// systemd-sysctl at boot leaves out procps' last pass over /etc/sysctl.conf.
+			if sw := s.SystemdWinner(); sw != nil && valuesEqual(sw.Value, s.Value) {
+				return model.Source{Kind: model.SourceSysctlFile, File: sw.File, Line: sw.Line,
+					Detail: fmt.Sprintf("as systemd-sysctl applies it; sysctl --system would apply %s:%d = %s last", w.File, w.Line, w.Value)}
+			}
 			return model.Source{Kind: model.SourceRuntime, Detail: fmt.Sprintf(
 				"differs from %s:%d which sets %s: changed at run time or the file was never applied",
 				w.File, w.Line, w.Value)}

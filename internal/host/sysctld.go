@@ -42,19 +42,27 @@ type confLine struct {
 type confEntry struct {
 	File string // path on the host, "/etc/sysctl.d/99-x.conf"
 	confLine
+	// ProcpsOnly marks lines only procps `sysctl --system` applies (its last pass over
+	// /etc/sysctl.conf).
+	ProcpsOnly bool
 }
 
 func (e confEntry) assignment() model.SysctlAssignment {
-	return model.SysctlAssignment{File: e.File, Line: e.Line, Value: e.Value, IgnoreErrors: e.IgnoreErrors}
+	return model.SysctlAssignment{File: e.File, Line: e.Line, Value: e.Value, IgnoreErrors: e.IgnoreErrors, ProcpsOnly: e.ProcpsOnly}
 }
 
-// sysctlConfig is the sysctl configuration of a host as it is applied at boot.
+// sysctlConfig is the sysctl configuration of a host as systemd-sysctl (at boot) and procps
+// `sysctl --system` apply it. Both read the sysctl.d directories in the same order (procps-ng
+// 4.0.2 checked: same-named files resolved /etc, /run, /usr/local/lib, /usr/lib, /lib, all
+// sorted by name); procps then applies /etc/sysctl.conf once more, last.
 type sysctlConfig struct {
 	// Files are the files applied, in order, as host paths.
 	Files []string
 	// Entries are all their lines, in application order.
 	Entries  []confEntry
 	Problems []model.Problem
+	// lastProblems counts the problems the last apply added.
+	lastProblems int
 }
 
 // loadSysctlConfig reads the sysctl configuration under the root of fsys, following the
@@ -126,20 +134,29 @@ func loadSysctlConfig(fsys fs.FS) *sysctlConfig {
 	applied := map[string]bool{}
 	for _, c := range cands {
 		applied[c.resolved] = true
-		cfg.apply(fsys, c.listed, c.resolved)
+		cfg.apply(fsys, c.listed, c.resolved, false)
 	}
-	if res, err := resolveIn(fsys, sysctlConfPath); err == nil && !applied[res] {
+	// procps `sysctl --system` reads /etc/sysctl.conf once more after every sysctl.d file, even
+	// when a sysctl.d link (Debian's 99-sysctl.conf) already applied it; systemd-sysctl never
+	// reads it by that name. Its lines are therefore applied last by procps alone.
+	if res, err := resolveIn(fsys, sysctlConfPath); err == nil {
 		if fi, err := fs.Stat(fsys, res); err == nil && fi.Mode().IsRegular() {
-			cfg.apply(fsys, "/"+sysctlConfPath, res)
+			// Problems were reported on the first pass already when a link applied it.
+			cfg.apply(fsys, "/"+sysctlConfPath, res, true)
+			if applied[res] {
+				cfg.Problems = cfg.Problems[:len(cfg.Problems)-cfg.lastProblems]
+			}
 		}
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		cfg.problem("/"+sysctlConfPath, err)
 	}
 	return cfg
 }
 
-// apply reads one file and appends its lines.
-func (c *sysctlConfig) apply(fsys fs.FS, listed, resolved string) {
+// apply reads one file and appends its lines. procpsOnly marks the lines of procps' last pass
+// over /etc/sysctl.conf.
+func (c *sysctlConfig) apply(fsys fs.FS, listed, resolved string, procpsOnly bool) {
+	c.lastProblems = 0
 	data, err := fs.ReadFile(fsys, resolved)
 	if err != nil {
 		c.problem(listed, err)
@@ -148,9 +165,10 @@ func (c *sysctlConfig) apply(fsys fs.FS, listed, resolved string) {
 	c.Files = append(c.Files, listed)
 	lines, probs := parseSysctlConf(listed, data)
 	for _, l := range lines {
-		c.Entries = append(c.Entries, confEntry{File: listed, confLine: l})
+		c.Entries = append(c.Entries, confEntry{File: listed, confLine: l, ProcpsOnly: procpsOnly})
 	}
 	c.Problems = append(c.Problems, probs...)
+	c.lastProblems = len(probs)
 }
 
 func (c *sysctlConfig) problem(file string, err error) {

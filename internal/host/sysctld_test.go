@@ -17,7 +17,11 @@ func symlink(t string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(t),
 func where(as []model.SysctlAssignment) []string {
 	var out []string
 	for _, a := range as {
-		out = append(out, a.File+":"+itoa(a.Line)+"="+a.Value)
+		w := a.File + ":" + itoa(a.Line) + "=" + a.Value
+		if a.ProcpsOnly {
+			w += " (procps)"
+		}
+		out = append(out, w)
 	}
 	return out
 }
@@ -95,14 +99,14 @@ func TestLoadSysctlConfigPrecedence(t *testing.T) {
 			want:      nil,
 		},
 		{
-			name: "Debian 99-sysctl.conf symlink: sysctl.conf applied once, in its sysctl.d place",
+			name: "Debian 99-sysctl.conf symlink: sysctl.conf in its sysctl.d place, and again last for procps",
 			fs: fstest.MapFS{
 				"etc/sysctl.conf":                  file("net.ipv4.tcp_keepalive_time = 600\n"),
 				"etc/sysctl.d/99-sysctl.conf":      symlink("../sysctl.conf"),
 				"usr/lib/sysctl.d/50-pid-max.conf": file("kernel.pid_max = 4194304\n"),
 			},
-			wantFiles: []string{"/usr/lib/sysctl.d/50-pid-max.conf", "/etc/sysctl.d/99-sysctl.conf"},
-			want:      []string{"/etc/sysctl.d/99-sysctl.conf:1=600"},
+			wantFiles: []string{"/usr/lib/sysctl.d/50-pid-max.conf", "/etc/sysctl.d/99-sysctl.conf", "/etc/sysctl.conf"},
+			want:      []string{"/etc/sysctl.d/99-sysctl.conf:1=600", "/etc/sysctl.conf:1=600 (procps)"},
 		},
 		{
 			name: "absolute symlink resolved inside the root",
@@ -110,8 +114,8 @@ func TestLoadSysctlConfigPrecedence(t *testing.T) {
 				"etc/sysctl.conf":             file("net.ipv4.tcp_keepalive_time = 600\n"),
 				"etc/sysctl.d/99-sysctl.conf": symlink("/etc/sysctl.conf"),
 			},
-			wantFiles: []string{"/etc/sysctl.d/99-sysctl.conf"},
-			want:      []string{"/etc/sysctl.d/99-sysctl.conf:1=600"},
+			wantFiles: []string{"/etc/sysctl.d/99-sysctl.conf", "/etc/sysctl.conf"},
+			want:      []string{"/etc/sysctl.d/99-sysctl.conf:1=600", "/etc/sysctl.conf:1=600 (procps)"},
 		},
 		{
 			name: "sysctl.conf without a link is applied after every sysctl.d file",
@@ -120,7 +124,7 @@ func TestLoadSysctlConfigPrecedence(t *testing.T) {
 				"run/sysctl.d/zz-last.conf": file("net.ipv4.tcp_keepalive_time = 900\n"),
 			},
 			wantFiles: []string{"/run/sysctl.d/zz-last.conf", "/etc/sysctl.conf"},
-			want:      []string{"/run/sysctl.d/zz-last.conf:1=900", "/etc/sysctl.conf:1=600"},
+			want:      []string{"/run/sysctl.d/zz-last.conf:1=900", "/etc/sysctl.conf:1=600 (procps)"},
 		},
 		{
 			name: "merged /usr: /lib/sysctl.d is not read twice",
@@ -405,4 +409,31 @@ func FuzzParseSysctlConf(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSysctlSourceBothAppliers: a live value is from a file when either systemd-sysctl (boot) or
+// procps `sysctl --system` (which applies /etc/sysctl.conf last) would have set it.
+func TestSysctlSourceBothAppliers(t *testing.T) {
+	as := []model.SysctlAssignment{
+		{File: "/etc/sysctl.d/10-a.conf", Line: 1, Value: "600"},
+		{File: "/etc/sysctl.d/99-sysctl.conf", Line: 3, Value: "3600"},
+		{File: "/etc/sysctl.d/99-zz-keeptune.conf", Line: 2, Value: "80"},
+		{File: "/etc/sysctl.conf", Line: 3, Value: "3600", ProcpsOnly: true},
+	}
+	for _, tt := range []struct {
+		live     string
+		kind     model.SourceKind
+		file     string
+		inDetail string
+	}{
+		{"3600", model.SourceSysctlFile, "/etc/sysctl.conf", ""},
+		{"80", model.SourceSysctlFile, "/etc/sysctl.d/99-zz-keeptune.conf", "sysctl --system would apply /etc/sysctl.conf:3 = 3600 last"},
+		{"600", model.SourceRuntime, "", "differs from /etc/sysctl.conf:3"},
+	} {
+		s := model.Sysctl{Key: model.KeyKeepaliveTime, Value: tt.live, Readable: true, Default: "7200", Assignments: as}
+		got := sysctlSource(s, true)
+		if got.Kind != tt.kind || got.File != tt.file || !strings.Contains(got.Detail, tt.inDetail) {
+			t.Errorf("live %s: source %+v, want %s %s with %q", tt.live, got, tt.kind, tt.file, tt.inDetail)
+		}
+	}
 }

@@ -61,17 +61,30 @@ type Sysctl struct {
 	Default string `json:"default,omitempty"`
 	// Source says where the live value comes from.
 	Source Source `json:"source"`
-	// Assignments are the lines that set the key, in the order they are applied; the last one
-	// wins at boot. Only the current (host) namespace is set by these files.
+	// Assignments are the lines that set the key, in the order procps `sysctl --system`
+	// applies them (the last wins; Winner); systemd-sysctl applies the same ones without the
+	// ProcpsOnly lines (SystemdWinner). Only the current (host) namespace is set by these files.
 	Assignments []SysctlAssignment `json:"assignments,omitempty"`
 }
 
-// Winner returns the assignment applied last (the one in force after boot), or nil.
+// Winner returns the assignment procps `sysctl --system` applies last, or nil: the value in
+// force after the command keeptune recommends to apply files.
 func (s Sysctl) Winner() *SysctlAssignment {
 	if len(s.Assignments) == 0 {
 		return nil
 	}
 	return &s.Assignments[len(s.Assignments)-1]
+}
+
+// SystemdWinner returns the assignment systemd-sysctl applies last (the value in force after
+// boot on a systemd host), or nil: the last one outside procps' /etc/sysctl.conf pass.
+func (s Sysctl) SystemdWinner() *SysctlAssignment {
+	for i := len(s.Assignments) - 1; i >= 0; i-- {
+		if !s.Assignments[i].ProcpsOnly {
+			return &s.Assignments[i]
+		}
+	}
+	return nil
 }
 
 // SysctlAssignment is one `key = value` line in a sysctl configuration file.
@@ -81,6 +94,10 @@ type SysctlAssignment struct {
 	Value string `json:"value"`
 	// IgnoreErrors is the leading '-' of systemd's syntax: a failure to set it is not an error.
 	IgnoreErrors bool `json:"ignore_errors,omitempty"`
+	// ProcpsOnly marks a line of /etc/sysctl.conf in procps' last pass: `sysctl --system`
+	// applies /etc/sysctl.conf after every sysctl.d file (again, when a sysctl.d link such as
+	// Debian's 99-sysctl.conf applied it already); systemd-sysctl does not.
+	ProcpsOnly bool `json:"procps_only,omitempty"`
 }
 
 // SysctlConflict is a key set to different values by more than one file.

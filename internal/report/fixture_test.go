@@ -104,7 +104,8 @@ func testSnapshot() *model.Snapshot {
 					sysctl(model.KeyKeepaliveProbes, "9", kernelDefault, "9"),
 					{
 						Key: model.KeyRetries2, Value: "15", Readable: true, Default: "15", Source: fileSource(tune, 5),
-						Assignments: []model.SysctlAssignment{{File: tune, Line: 5, Value: "15"}},
+						Assignments: []model.SysctlAssignment{{File: tune, Line: 5, Value: "15"},
+							{File: "/etc/sysctl.conf", Line: 9, Value: "15", ProcpsOnly: true}}, // sysctl --system applies it last
 					},
 					{
 						Key: model.KeyFinTimeout, Value: "30", Readable: true, Default: "60", Source: fileSource(tune, 4),
