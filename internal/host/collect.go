@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/netns"
 )
 
 // Options says where and how widely Collect looks.
@@ -221,7 +222,7 @@ func (c *collector) readOther(n *netnsInfo, name string) (sysctlReading, bool) {
 		lastErr error
 	)
 	for _, path := range n.entryPaths(c.root) {
-		lastErr = inNetns(path, n.Inode, func() error {
+		lastErr = netns.DoInode(path, n.Inode, func() error {
 			r = readSysctls(procSys{dir: "/proc/sys"}, c.kv, nil, false, name)
 			return nil
 		})
@@ -229,7 +230,7 @@ func (c *collector) readOther(n *netnsInfo, name string) (sysctlReading, bool) {
 			c.problems(r.problems...)
 			return r, true
 		}
-		if errors.Is(lastErr, errRestoreNetns) {
+		if errors.Is(lastErr, netns.ErrRestore) {
 			break
 		}
 	}

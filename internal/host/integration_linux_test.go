@@ -269,42 +269,4 @@ func TestIntegrationPinnedOnlyNetns(t *testing.T) {
 	}
 }
 
-// TestIntegrationInNetnsRestores checks that inNetns reads the target namespace and leaves
 // every thread where it was, many times over.
-func TestIntegrationInNetnsRestores(t *testing.T) {
-	requireRoot(t)
-	p, _ := testutil.PinnedNetns(t, func() error { return nil })
-	target, err := fileInode(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	self, err := readNsLink("/proc/self")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 50; i++ {
-		var inside uint64
-		err := inNetns(p, target, func() error {
-			var err error
-			inside, err = readNsLink("/proc/thread-self")
-			return err
-		})
-		if err != nil || inside != target {
-			t.Fatalf("round %d: inside net:[%d], err %v; want net:[%d]", i, inside, err, target)
-		}
-	}
-	if err := inNetns(p, target+1, func() error { return nil }); err == nil {
-		t.Error("inNetns accepted a namespace with the wrong inode")
-	}
-	// Every thread of the process must be back home.
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, task := range tasks {
-		ino, err := readNsLink("/proc/self/task/" + task.Name())
-		if err == nil && ino != self {
-			t.Errorf("thread %s left in net:[%d]", task.Name(), ino)
-		}
-	}
-}

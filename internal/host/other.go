@@ -13,10 +13,6 @@ import (
 
 var errNotLinux = errors.New("network namespaces and /proc descriptor tables exist only on Linux")
 
-var errRestoreNetns = errors.New("could not return the thread to its network namespace")
-
-func inNetns(string, uint64, func() error) error { return errNotLinux }
-
 func fileInode(string) (uint64, error) { return 0, errNotLinux }
 
 func isNsfs(string) bool { return false }

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/keeptune/keeptune/internal/netns"
 )
 
 // prepareNetnsDir makes /run/netns a shared mount point, as `ip netns add` does, so that the
@@ -36,8 +37,7 @@ func prepareNetnsDir() error {
 }
 
 // createNamed creates a network namespace pinned at /run/netns/NAME (visible to `ip netns`)
-// and returns an open handle on it. The new namespace is made on a locked thread that goes
-// back to its original namespace before it is unlocked (or is discarded if it cannot).
+// and returns an open handle on it.
 func createNamed(name string) (int, error) {
 	path := filepath.Join(netnsDir, name)
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
@@ -46,49 +46,25 @@ func createNamed(name string) (int, error) {
 	}
 	f.Close()
 
-	type result struct {
-		fd  int
-		err error
-	}
-	resc := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			resc <- result{-1, fmt.Errorf("lab: open this thread's network namespace: %w", err)}
-			return
+	fd := -1
+	err = netns.New(func() error {
+		if err := unix.Mount("/proc/thread-self/ns/net", path, "none", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("pin namespace at %s: %w", path, err)
 		}
-		defer unix.Close(orig)
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread() // unshare failed: still in the original namespace
-			resc <- result{-1, fmt.Errorf("lab: create network namespace %s: %w", name, err)}
-			return
+		var err error
+		if fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("open %s: %w", path, err)
 		}
-		fd := -1
-		err = unix.Mount("/proc/thread-self/ns/net", path, "none", unix.MS_BIND, "")
-		if err != nil {
-			err = fmt.Errorf("lab: pin namespace at %s: %w", path, err)
-		} else if fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
-			err = fmt.Errorf("lab: open %s: %w", path, err)
-		}
-		if rerr := unix.Setns(orig, unix.CLONE_NEWNET); rerr != nil {
-			// Stay locked: Go discards the thread when this goroutine ends.
-			resc <- result{fd, errors.Join(err, fmt.Errorf("lab: return from new namespace %s: %w", name, rerr))}
-			return
-		}
-		runtime.UnlockOSThread()
-		resc <- result{fd, err}
-	}()
-	res := <-resc
-	if res.err != nil {
-		if res.fd >= 0 {
-			unix.Close(res.fd)
+		return nil
+	})
+	if err != nil {
+		if fd >= 0 {
+			unix.Close(fd)
 		}
 		deleteNamed(name)
-		return -1, res.err
+		return -1, fmt.Errorf("lab: create network namespace %s: %w", name, err)
 	}
-	return res.fd, nil
+	return fd, nil
 }
 
 // deleteNamed unpins a namespace. The kernel frees it once nothing else refers to it (open

@@ -7,10 +7,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/keeptune/keeptune/internal/netns"
 )
 
 // Node is one network namespace of a lab.
@@ -37,35 +38,7 @@ func (n *Node) Do(fn func() error) error {
 	if n.fd < 0 {
 		return fmt.Errorf("lab: namespace %s is closed", n.Name)
 	}
-	return inNetns(n.fd, n.Name, fn)
-}
-
-func inNetns(fd int, name string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("lab: open this thread's network namespace: %w", err)
-			return
-		}
-		defer unix.Close(orig)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread() // still in the original namespace
-			errc <- fmt.Errorf("lab: enter namespace %s: %w (needs CAP_SYS_ADMIN)", name, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			// Stay locked: the thread dies with this goroutine.
-			errc <- fmt.Errorf("lab: return from namespace %s: %w", name, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+	return netns.DoFd(n.fd, "lab namespace "+n.Name, fn)
 }
 
 // Listen opens a TCP listener inside the node with lc (which decides its socket options).

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/keeptune/keeptune/internal/netns"
 )
 
 // nsTarget is a namespace to dump: its identity and a path that enters it ("" for the current).
@@ -21,21 +22,15 @@ type nsTarget struct {
 }
 
 // netnsInode returns the inode of the namespace a /proc/PID/ns/net or /run/netns/NAME file names.
-func netnsInode(path string) (uint64, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return 0, err
-	}
-	return st.Ino, nil
-}
+func netnsInode(path string) (uint64, error) { return netns.Inode(path) }
 
 // namespaceNames maps namespace inodes to names people know: "host" for the init process's
 // namespace and the `ip netns` names pinned under /run/netns.
 func namespaceNames(procRoot string) map[uint64]string {
 	names := map[uint64]string{}
-	if ents, err := os.ReadDir("/run/netns"); err == nil {
+	if ents, err := os.ReadDir(netns.RunDir); err == nil {
 		for _, e := range ents {
-			if ino, err := netnsInode(filepath.Join("/run/netns", e.Name())); err == nil {
+			if ino, err := netnsInode(netns.NamedPath(e.Name())); err == nil {
 				if _, dup := names[ino]; !dup {
 					names[ino] = e.Name()
 				}
@@ -85,9 +80,9 @@ func resolveNamespaces(procRoot, spec string) ([]nsTarget, error) {
 				out = append(out, mk(ino, path))
 			}
 		}
-		if ents, err := os.ReadDir("/run/netns"); err == nil {
+		if ents, err := os.ReadDir(netns.RunDir); err == nil {
 			for _, e := range ents {
-				add(filepath.Join("/run/netns", e.Name()))
+				add(netns.NamedPath(e.Name()))
 			}
 		}
 		pids, err := listPIDs(procRoot)
@@ -105,7 +100,7 @@ func resolveNamespaces(procRoot, spec string) ([]nsTarget, error) {
 	} else if strings.ContainsRune(spec, '/') {
 		path = spec
 	} else {
-		path = filepath.Join("/run/netns", spec)
+		path = netns.NamedPath(spec)
 	}
 	ino, err := netnsInode(path)
 	if err != nil {
@@ -138,50 +133,14 @@ func listPIDs(procRoot string) ([]int, error) {
 	return pids, nil
 }
 
-// inNetns runs fn with the calling thread in the namespace at path (the current namespace when
-// path is ""). setns(2) changes one thread, so fn runs on a goroutine locked to its thread; when
-// the thread cannot be put back into its original namespace it stays locked and dies with the
-// goroutine, so no other goroutine ever runs in the wrong namespace.
+// inNetns runs fn on a thread inside the namespace at path (here when path is ""); a refusal
+// for lack of privilege matches ErrPrivilege as well as netns.ErrPrivilege.
 func inNetns(path string, fn func() error) error {
-	if path == "" {
-		return fn()
+	err := netns.Do(path, fn)
+	if errors.Is(err, netns.ErrPrivilege) {
+		return fmt.Errorf("%w: %w", err, ErrPrivilege)
 	}
-	target, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, os.ErrPermission) {
-			return fmt.Errorf("open network namespace %s: %w: %w", path, err, ErrPrivilege)
-		}
-		return fmt.Errorf("open network namespace %s: %w", path, err)
-	}
-	defer target.Close()
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- fmt.Errorf("open this thread's network namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			if errors.Is(err, unix.EPERM) {
-				err = fmt.Errorf("%w: %w", err, ErrPrivilege)
-			}
-			done <- fmt.Errorf("enter network namespace %s: %w", path, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			// Leave the thread locked: it exits with this goroutine.
-			done <- fmt.Errorf("return from network namespace %s: %w", path, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		done <- ferr
-	}()
-	return <-done
+	return err
 }
 
 // readNetnsSysctls reads the keepalive sysctls of the calling thread's network namespace

@@ -4,14 +4,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/keeptune/keeptune/internal/netns"
 )
 
 // RequireRoot skips the test, saying why, unless it runs as root.
@@ -31,7 +31,7 @@ func NetnsName(t testing.TB) string {
 	return "keeptune-test-" + hex.EncodeToString(b)
 }
 
-// PinnedNetns creates a network namespace, runs setup inside it on a locked thread, and pins it
+// PinnedNetns creates a network namespace, runs setup inside it (netns.New), and pins it
 // at /run/netns/NAME as `ip netns add` does. No process lives in it: the pin keeps it. t.Cleanup
 // unmounts and removes the pin (and /run/netns if the test made it) and fails the test if
 // anything is left behind.
@@ -39,33 +39,13 @@ func PinnedNetns(t testing.TB, setup func() error) (path, name string) {
 	t.Helper()
 	name = NetnsName(t)
 	path = PinPath(t, name)
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
+	err := netns.New(func() error {
+		if err := setup(); err != nil {
+			return err
 		}
-		defer unix.Close(orig)
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("unshare: %w", err)
-			return
-		}
-		serr := setup()
-		if serr == nil {
-			serr = unix.Mount("/proc/thread-self/ns/net", path, "", unix.MS_BIND, "")
-		}
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("restore: %w", err) // stay locked: the thread dies with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- serr
-	}()
-	if err := <-errc; err != nil {
+		return unix.Mount("/proc/thread-self/ns/net", path, "", unix.MS_BIND, "")
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	return path, name
@@ -75,7 +55,7 @@ func PinnedNetns(t testing.TB, setup func() error) (path, name string) {
 // t.Cleanup unmounts whatever is mounted there and removes it.
 func PinPath(t testing.TB, name string) string {
 	t.Helper()
-	const dir = "/run/netns"
+	const dir = netns.RunDir
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)

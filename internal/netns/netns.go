@@ -1,0 +1,38 @@
+package netns
+
+import (
+	"errors"
+	"path/filepath"
+	"strconv"
+)
+
+// ErrPrivilege is matched (errors.Is) by errors caused by a lack of privilege: opening or
+// entering another network namespace needs CAP_SYS_ADMIN (and CAP_SYS_PTRACE to open another
+// user's /proc/PID/ns/net).
+var ErrPrivilege = errors.New("entering a network namespace needs CAP_SYS_ADMIN")
+
+// ErrRestore is matched by the error returned when the thread could not be put back into its
+// original namespace. The thread was discarded, so nothing runs in the wrong namespace, but the
+// callback's work (if any) may not have been reported.
+var ErrRestore = errors.New("could not return the thread to its network namespace")
+
+// ErrChanged is matched when the namespace file names a different namespace than the caller
+// expected (a /proc/PID/ns/net of a PID that exited and was reused).
+var ErrChanged = errors.New("the namespace changed")
+
+// ErrUnsupported is returned on systems without network namespaces.
+var ErrUnsupported = errors.New("network namespaces exist only on Linux")
+
+// RunDir is where `ip netns` pins named namespaces.
+const RunDir = "/run/netns"
+
+// PIDPath is the namespace file of process pid under procRoot ("/proc" when empty).
+func PIDPath(procRoot string, pid int) string {
+	if procRoot == "" {
+		procRoot = "/proc"
+	}
+	return filepath.Join(procRoot, strconv.Itoa(pid), "ns/net")
+}
+
+// NamedPath is the file of a namespace that `ip netns add NAME` pinned.
+func NamedPath(name string) string { return filepath.Join(RunDir, name) }
