@@ -9,22 +9,6 @@ import (
 	"github.com/keeptune/keeptune/internal/model"
 )
 
-// Margins of the chain rules (docs/rules.md repeats them).
-const (
-	// poolRaceMargin: a backend must keep idle connections at least this much longer than the
-	// hop that pools connections to it. The race window is the time between the pooler picking
-	// an idle connection and the request reaching the backend: one round trip and a scheduling
-	// delay, well under a second inside a region.
-	poolRaceMargin = time.Second
-)
-
-// probeMargin is how much earlier than a middlebox's idle timeout the first keepalive probe must
-// leave: 10% of the timeout, at least 10 s, for timer lateness (up to 12.5% on the kernel's
-// timer wheel for long timers) and a probe lost on the way.
-func probeMargin(idle time.Duration) time.Duration {
-	return max(idle/10, 10*time.Second)
-}
-
 // eachSegment makes a chain rule's Check from a check of one segment: nothing without a chain.
 func eachSegment(check func(in *Input, seg chain.Segment) []model.Finding) func(*Input) []model.Finding {
 	return func(in *Input) []model.Finding {
@@ -38,15 +22,6 @@ func eachSegment(check func(in *Input, seg chain.Segment) []model.Finding) func(
 		return out
 	}
 }
-
-// limited returns a timeout's value when it is known and limits something (a known zero means
-// "no limit").
-func limited(s model.Setting[time.Duration]) (time.Duration, bool) {
-	return s.Value, s.Known && s.Value > 0
-}
-
-// unlimited reports whether a timeout is known to be "no limit".
-func unlimited(s model.Setting[time.Duration]) bool { return s.Known && s.Value <= 0 }
 
 // at returns where a value was set, or the hop's declaration when it comes from elsewhere.
 func at(src model.Source, h *model.Hop) *model.Location {
@@ -75,24 +50,6 @@ func describeHop(h *model.Hop) string {
 		return fmt.Sprintf("%s (%s)", h.Name, h.Runtime)
 	}
 	return h.Name
-}
-
-// roundUp5s rounds up to a multiple of 5 s.
-func roundUp5s(d time.Duration) time.Duration {
-	step := 5 * time.Second
-	return (d + step - 1) / step * step
-}
-
-// roundDownFriendly rounds a proposed keepalive idle down to whole minutes from 2 min, to 10 s
-// below.
-func roundDownFriendly(d time.Duration) time.Duration {
-	if d >= 2*time.Minute {
-		return d / time.Minute * time.Minute
-	}
-	if d >= 20*time.Second {
-		return d / (10 * time.Second) * (10 * time.Second)
-	}
-	return max(d/time.Second*time.Second, time.Second)
 }
 
 // directive renders how to set a value in a hop's own terms: the directive of its runtime where
@@ -170,18 +127,18 @@ var chainPoolRace = Rule{
 	Check: eachSegment(func(in *Input, seg chain.Segment) []model.Finding {
 		var out []model.Finding
 		o, a := seg.Opener, seg.Acceptor
-		backend, backendLimited := limited(a.Side.IdleTimeout)
+		backend, backendLimited := chain.Limited(a.Side.IdleTimeout)
 		if !o.Side.Pools.Known || !o.Side.Pools.Value || !o.Side.IdleTimeout.Known || !backendLimited {
 			return out
 		}
 		if a.Side.Pools.Known && !a.Side.Pools.Value {
 			return out // the backend closes every connection after its response: nothing to reuse
 		}
-		pool, poolLimited := limited(o.Side.IdleTimeout)
+		pool, poolLimited := chain.Limited(o.Side.IdleTimeout)
 		poolText := human(pool)
 		if !poolLimited {
 			poolText = "ever (no idle timeout)"
-		} else if backend >= pool+poolRaceMargin {
+		} else if backend >= pool+chain.PoolRaceMargin {
 			return out
 		}
 		f := model.Finding{
@@ -197,11 +154,11 @@ var chainPoolRace = Rule{
 			},
 			Location: at(a.Side.IdleTimeout.Source, a.Hop),
 		}
-		shorter := backend - poolRaceMargin - max(time.Second, backend/10)
+		shorter := backend - chain.PoolRaceMargin - max(time.Second, backend/10)
 		// Raise the backend when the pool's idle time is a few minutes at most (a balancer's
 		// 60 s): otherwise (Envoy's 1 h) shortening the pool is the sane change.
 		if poolLimited && pool <= 5*time.Minute {
-			proposed := roundUp5s(pool + max(5*time.Second, pool/50))
+			proposed := chain.BackendIdleAbove(pool)
 			f.Fix = &model.Fix{
 				Key: a.Name() + ".downstream.idle_timeout", Current: human(backend), Proposed: human(proposed),
 				Line: directive(a.Hop, "downstream", "idle", proposed),
@@ -265,7 +222,7 @@ var chainMiddleboxForgets = Rule{
 		for _, mi := range seg.Middleboxes {
 			mh := &in.Chain.Hops[mi]
 			mb := mh.Middlebox
-			if isTrackingTable(mh) || silentDropCase(seg, mb) || refreshedByKeepalive(seg, mb) || !mayIdlePast(seg, mb.IdleTimeout.Value) {
+			if chain.IsTrackingTable(mh) || silentDropCase(seg, mb) || refreshedByKeepalive(seg, mb) || !chain.MayIdlePast(seg, mb.IdleTimeout.Value) {
 				continue
 			}
 			out = append(out, idleFinding(in.Chain, seg, mi))
@@ -281,14 +238,14 @@ func idleFinding(c *model.Chain, seg chain.Segment, mi int) model.Finding {
 	mb := mh.Middlebox
 	t := mb.IdleTimeout.Value
 	words, sev := expiryWords(mb)
-	proposed := roundDownFriendly(t - probeMargin(t))
+	proposed := chain.KeepaliveLimit(t)
 	ev := []model.Evidence{{Name: mh.Name + " idle timeout", Value: human(t), Source: mb.IdleTimeout.Source}}
 	var who string
 	loc := at(mb.IdleTimeout.Source, mh)
 	fix := &model.Fix{Key: a.Name() + ".downstream.tcp_keepalive.idle", Proposed: human(proposed),
 		Line: directive(a.Hop, "downstream", "keepalive", proposed),
 		Note: fmt.Sprintf("Or enable keepalive at the other end (%s), or raise %s's idle timeout above the longest silence.", o.Name(), mh.Name)}
-	if pool, ok := limited(o.Side.IdleTimeout); o.Side.Pools.Known && o.Side.Pools.Value && o.Side.IdleTimeout.Known && (!ok || pool >= t) {
+	if pool, ok := chain.Limited(o.Side.IdleTimeout); o.Side.Pools.Known && o.Side.Pools.Value && o.Side.IdleTimeout.Known && (!ok || pool >= t) {
 		poolText := human(pool)
 		if !ok {
 			poolText = "ever (no idle timeout)"
@@ -299,7 +256,7 @@ func idleFinding(c *model.Chain, seg chain.Segment, mi int) model.Finding {
 		fix = &model.Fix{Key: o.Name() + ".upstream.idle_timeout", Current: human(o.Side.IdleTimeout.Value), Proposed: human(proposed),
 			Line: directive(o.Hop, "upstream", "idle", proposed),
 			Note: "Or enable TCP keepalive on the pooled sockets: " + directive(o.Hop, "upstream", "keepalive", proposed) + "."}
-	} else if d, bounded := silence(seg); bounded {
+	} else if d, bounded := chain.Silence(seg); bounded {
 		who = fmt.Sprintf("connections from %s to %s can stay silent for up to %s", o.Name(), a.Name(), human(d))
 		for _, e := range []chain.Endpoint{o, a} {
 			if s := e.Side; s.IdleTimeout.Known {
@@ -346,52 +303,6 @@ func keepaliveSummary(seg chain.Segment) string {
 	return strings.Join(parts, "; ")
 }
 
-// isTrackingTable reports whether a middlebox is a Linux connection-tracking table (conntrack,
-// IPVS, kube-proxy, Docker's swarm VIPs): KT704 judges those.
-func isTrackingTable(h *model.Hop) bool {
-	name := strings.ToLower(h.Catalog)
-	for _, s := range []string{"conntrack", "ipvs", "kube-proxy", "swarm", "lvs"} {
-		if strings.Contains(name, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// silence is the longest a connection on the segment can carry no data: between requests, the
-// acceptor's keep-alive idle timeout and the opener's pool idle timeout; during a request, the
-// read timeouts (a proxy waiting on its backend sends nothing to its client meanwhile). ok is
-// false when nothing bounds it: the acceptor keeps idle connections without a known limit.
-func silence(seg chain.Segment) (d time.Duration, bounded bool) {
-	o, a := seg.Opener.Side, seg.Acceptor.Side
-	d, ok := limited(a.IdleTimeout)
-	if !ok {
-		return 0, false
-	}
-	if pool, ok := limited(o.IdleTimeout); ok && o.Pools.Known && o.Pools.Value {
-		d = min(d, pool) // the pool drops it first; it never idles longer
-	}
-	reads := []model.Setting[time.Duration]{o.ReadTimeout, a.ReadTimeout}
-	if up := seg.Acceptor.Hop.Upstream; up != nil {
-		reads = append(reads, up.ReadTimeout)
-	}
-	for _, rt := range reads {
-		if unlimited(rt) {
-			return 0, false // a request may wait for ever without a byte
-		}
-		if v, ok := limited(rt); ok {
-			d = max(d, v)
-		}
-	}
-	return d, true
-}
-
-// mayIdlePast reports whether connections on the segment can go without data for d or longer.
-func mayIdlePast(seg chain.Segment, d time.Duration) bool {
-	s, bounded := silence(seg)
-	return !bounded || s >= d
-}
-
 // silentDropCase reports whether KT708 (rather than KT702/KT704) owns a middlebox on a segment:
 // it drops silently, and no end sends keepalive probes at all.
 func silentDropCase(seg chain.Segment, mb *model.Middlebox) bool {
@@ -419,10 +330,10 @@ var chainProbeTooLate = Rule{
 		for _, mi := range seg.Middleboxes {
 			mh := &in.Chain.Hops[mi]
 			mb := mh.Middlebox
-			if isTrackingTable(mh) || (mb.RefreshedBy.Known && mb.RefreshedBy.Value == model.RefreshPayload) || !mayIdlePast(seg, mb.IdleTimeout.Value) {
+			if chain.IsTrackingTable(mh) || (mb.RefreshedBy.Known && mb.RefreshedBy.Value == model.RefreshPayload) || !chain.MayIdlePast(seg, mb.IdleTimeout.Value) {
 				continue
 			}
-			limit := mb.IdleTimeout.Value - probeMargin(mb.IdleTimeout.Value)
+			limit := mb.IdleTimeout.Value - chain.ProbeMargin(mb.IdleTimeout.Value)
 			for _, e := range []chain.Endpoint{seg.Opener, seg.Acceptor} {
 				idle, known, on := e.KeepaliveOn()
 				if !on || !known || idle <= limit {
@@ -442,7 +353,7 @@ func probeFinding(c *model.Chain, seg chain.Segment, e chain.Endpoint, mi int, i
 	if e.Index == seg.Acceptor.Index {
 		side = "downstream"
 	}
-	proposed := roundDownFriendly(limit)
+	proposed := chain.RoundDownFriendly(limit)
 	from, to := min(e.Index, mi), max(e.Index, mi)
 	return model.Finding{
 		Severity: model.SeverityError,
@@ -481,19 +392,19 @@ var chainTrackingTable = Rule{
 		var out []model.Finding
 		for _, mi := range seg.Middleboxes {
 			mh := &in.Chain.Hops[mi]
-			if !isTrackingTable(mh) {
+			if !chain.IsTrackingTable(mh) {
 				continue
 			}
 			mb := mh.Middlebox
 			t := mb.IdleTimeout.Value
 			// Keepalive that probes too late for the table.
-			limit := t - probeMargin(t)
+			limit := t - chain.ProbeMargin(t)
 			for _, e := range []chain.Endpoint{seg.Opener, seg.Acceptor} {
-				if idle, known, on := e.KeepaliveOn(); on && known && idle > limit && mayIdlePast(seg, t) {
+				if idle, known, on := e.KeepaliveOn(); on && known && idle > limit && chain.MayIdlePast(seg, t) {
 					out = append(out, probeFinding(in.Chain, seg, e, mi, idle, limit))
 				}
 			}
-			if silentDropCase(seg, mb) || refreshedByKeepalive(seg, mb) || !mayIdlePast(seg, t) {
+			if silentDropCase(seg, mb) || refreshedByKeepalive(seg, mb) || !chain.MayIdlePast(seg, t) {
 				continue
 			}
 			out = append(out, idleFinding(in.Chain, seg, mi))

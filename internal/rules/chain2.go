@@ -58,7 +58,7 @@ var chainUserTimeout = Rule{
 						out = append(out, f)
 					}
 				}
-				if rt, ok := limited(s.ReadTimeout); ok && uto.Value >= rt {
+				if rt, ok := chain.Limited(s.ReadTimeout); ok && uto.Value >= rt {
 					f := base
 					proposed := s.ReadTimeout.Value - max(s.ReadTimeout.Value/10, time.Second)
 					f.Message = fmt.Sprintf("%s's TCP_USER_TIMEOUT of %s is not below its read timeout of %s: the application gives up first, "+
@@ -149,7 +149,7 @@ var chainHTTP2Ping = Rule{
 		if !ping.Known || ping.Value >= limit {
 			return out // no pings, or pings too rare to look like keepalive: KT701/KT702 judge idle
 		}
-		if idle, ok := limited(o.Side.IdleTimeout); ok && idle < limit {
+		if idle, ok := chain.Limited(o.Side.IdleTimeout); ok && idle < limit {
 			return out // the opener closes idle connections before the balancer does
 		}
 		out = append(out, model.Finding{
@@ -186,10 +186,10 @@ var chainSilentDrop = Rule{
 		for _, mi := range seg.Middleboxes {
 			mh := &in.Chain.Hops[mi]
 			mb := mh.Middlebox
-			if !silentDropCase(seg, mb) || !mayIdlePast(seg, mb.IdleTimeout.Value) {
+			if !silentDropCase(seg, mb) || !chain.MayIdlePast(seg, mb.IdleTimeout.Value) {
 				continue
 			}
-			proposed := roundDownFriendly(mb.IdleTimeout.Value - probeMargin(mb.IdleTimeout.Value))
+			proposed := chain.KeepaliveLimit(mb.IdleTimeout.Value)
 			out = append(out, model.Finding{
 				Severity: model.SeverityError, Subject: fmt.Sprintf("%s -> %s", o.Name(), a.Name()), Hops: hopNames(in.Chain, o.Index, a.Index),
 				Message: fmt.Sprintf("%s drops flows idle for %s without telling anyone, and neither %s nor %s sends keepalive probes: "+
