@@ -1,0 +1,240 @@
+package plan
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keeptune/keeptune/internal/chain"
+	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/profiles"
+)
+
+// lvsChain is the issue's chain: an LVS that forgets flows after 90 s in front of a local nginx
+// that waits up to 300 s for its backend.
+const lvsChain = `profile: api-gateway
+chain:
+  - {name: clients, type: client}
+  - {name: lvs, catalog: linux-ipvs, idle_timeout: 90s}
+  - name: nginx
+    type: proxy
+    runtime: nginx
+    local: true
+    downstream: {http_keepalive_timeout: 75s}
+    upstream: {read_timeout: 300s}
+  - {name: app, type: server, http_keepalive_timeout: 120s}
+`
+
+func sysctl(key, live, def string, as ...model.SysctlAssignment) model.Sysctl {
+	s := model.Sysctl{Key: key, Value: live, Readable: true, Default: def, Assignments: as}
+	switch w := s.Winner(); {
+	case w != nil && w.Value == live:
+		s.Source = model.Source{Kind: model.SourceSysctlFile, File: w.File, Line: w.Line}
+	case live == def:
+		s.Source = model.Source{Kind: model.SourceKernelDefault}
+	default:
+		s.Source = model.Source{Kind: model.SourceRuntime}
+	}
+	return s
+}
+
+func a(file string, line int, value string) model.SysctlAssignment {
+	return model.SysctlAssignment{File: file, Line: line, Value: value}
+}
+
+// disagreeingHost: two sysctl.d files that disagree (600/30/5 and 1800/75) and /etc/sysctl.conf
+// setting 3600 through Debian's 99-sysctl.conf link, applied by sysctl --system.
+func disagreeingHost() *model.Snapshot {
+	conf := model.SysctlAssignment{File: "/etc/sysctl.conf", Line: 1, Value: "3600", ProcpsOnly: true}
+	ns := model.Namespace{Inode: 4026531840, Name: "host", Current: true, Sysctls: []model.Sysctl{
+		sysctl(model.KeyKeepaliveTime, "3600", "7200", a("/etc/sysctl.d/10-platform.conf", 1, "600"), a("/etc/sysctl.d/20-legacy.conf", 1, "1800"),
+			a("/etc/sysctl.d/99-sysctl.conf", 1, "3600"), conf),
+		sysctl(model.KeyKeepaliveIntvl, "75", "75", a("/etc/sysctl.d/10-platform.conf", 2, "30"), a("/etc/sysctl.d/20-legacy.conf", 2, "75")),
+		sysctl(model.KeyKeepaliveProbes, "5", "9", a("/etc/sysctl.d/10-platform.conf", 3, "5")),
+		sysctl(model.KeyRetries2, "15", "15"),
+	}}
+	ns.Keepalive = keepaliveOf(ns.Sysctls)
+	return &model.Snapshot{Host: model.HostInfo{Hostname: "gw-1"}, Namespaces: []model.Namespace{ns}}
+}
+
+func lvsInput(t *testing.T, snap *model.Snapshot) Input {
+	t.Helper()
+	c, err := chain.Parse("keeptune.yaml", []byte(lvsChain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain.ApplyHost(c, snap.Namespaces[0])
+	p, err := profiles.Resolve("api-gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Input{Snapshot: snap, Chain: c, Profile: p}
+}
+
+func TestPlanLVSHardBeforeProfile(t *testing.T) {
+	p := Make(lvsInput(t, disagreeingHost()))
+	seen := map[string]bool{}
+	to := map[string]string{}
+	for _, c := range p.Changes {
+		id := c.Scope.ID() + " " + c.Key
+		if seen[id] {
+			t.Errorf("two changes of %s", id)
+		}
+		seen[id] = true
+		to[c.Key] = c.To
+	}
+	if to[model.KeyKeepaliveTime] != "80" {
+		t.Fatalf("tcp_keepalive_time -> %q, want 80 (90 s LVS minus the 10 s margin)", to[model.KeyKeepaliveTime])
+	}
+	c, _ := p.Find(Scope{Kind: ScopeHost}, model.KeyKeepaliveTime)
+	if c.From.Value != "3600" || c.From.Source.File != "/etc/sysctl.conf" {
+		t.Errorf("from = %+v, want 3600 from /etc/sysctl.conf", c.From)
+	}
+	if got := c.Why[0].Text; c.Why[0].Kind != ReasonHard || !strings.Contains(got, "idle 80 s, below the api-gateway profile's 180-300 s, because lvs (linux-ipvs) forgets idle flows after 90 s") {
+		t.Errorf("why = %q", got)
+	}
+	if to[model.KeyKeepaliveIntvl] != "20" {
+		t.Errorf("intvl -> %q, want the profile's 20", to[model.KeyKeepaliveIntvl])
+	}
+	if _, ok := p.Find(Scope{Kind: ScopeHost}, model.KeyKeepaliveProbes); ok {
+		t.Error("probes 5 is in the profile's range and set by one file: no change")
+	}
+	if to[model.KeyRetries2] != "8" {
+		t.Errorf("retries2 -> %q, want 8", to[model.KeyRetries2])
+	}
+	if len(p.SysctlFiles) != 1 || p.SysctlFiles[0].Path != DropIn {
+		t.Fatalf("sysctl files = %+v", p.SysctlFiles)
+	}
+	content := p.SysctlFiles[0].Content
+	for _, line := range []string{"net.ipv4.tcp_keepalive_time = 80\n", "net.ipv4.tcp_keepalive_intvl = 20\n", "net.ipv4.tcp_retries2 = 8\n"} {
+		if !strings.Contains(content, line) {
+			t.Errorf("file lacks %q:\n%s", line, content)
+		}
+	}
+	var removes []string
+	for _, r := range p.Removes {
+		removes = append(removes, r.File+":"+itoa(r.Line)+" "+r.Text)
+	}
+	want := []string{
+		"/etc/sysctl.d/10-platform.conf:1 net.ipv4.tcp_keepalive_time = 600",
+		"/etc/sysctl.d/20-legacy.conf:1 net.ipv4.tcp_keepalive_time = 1800",
+		"/etc/sysctl.conf:1 net.ipv4.tcp_keepalive_time = 3600",
+		"/etc/sysctl.d/10-platform.conf:2 net.ipv4.tcp_keepalive_intvl = 30",
+		"/etc/sysctl.d/20-legacy.conf:2 net.ipv4.tcp_keepalive_intvl = 75",
+	}
+	if strings.Join(removes, "\n") != strings.Join(want, "\n") {
+		t.Errorf("removes:\n%s\nwant:\n%s", strings.Join(removes, "\n"), strings.Join(want, "\n"))
+	}
+	if len(p.Notes) == 0 || !strings.Contains(p.Notes[0].Text, "keepalive_time_when") {
+		t.Errorf("no note that live changes miss armed timers: %+v", p.Notes)
+	}
+}
+
+// TestPlanConverges: a host where the plan was followed (file written, removes deleted, values
+// live) gets no changes.
+func TestPlanConverges(t *testing.T) {
+	first := Make(lvsInput(t, disagreeingHost()))
+	after := followed(first, disagreeingHost())
+	second := Make(lvsInput(t, after))
+	for _, c := range second.Changes {
+		t.Errorf("change left after following the plan: %s %s %s -> %s (%s)", c.Scope.Name, c.Key, c.From.Value, c.To, c.Why[len(c.Why)-1].Text)
+	}
+	if len(second.Removes) != 0 || len(second.SysctlFiles) != 0 {
+		t.Errorf("removes %+v, files %+v left", second.Removes, second.SysctlFiles)
+	}
+}
+
+// followed is the host after the plan: its file's lines are the assignments of its keys, the
+// removed lines are gone, the live values are the planned ones.
+func followed(p *Plan, snap *model.Snapshot) *model.Snapshot {
+	ns := &snap.Namespaces[0]
+	gone := map[string]bool{}
+	for _, r := range p.Removes {
+		gone[r.File+":"+itoa(r.Line)] = true
+	}
+	for i := range ns.Sysctls {
+		s := &ns.Sysctls[i]
+		var kept []model.SysctlAssignment
+		for _, as := range s.Assignments {
+			if !gone[realFile(as.File)+":"+itoa(as.Line)] {
+				kept = append(kept, as)
+			}
+		}
+		s.Assignments = kept
+		for _, f := range p.SysctlFiles {
+			for n, line := range strings.Split(f.Content, "\n") {
+				if k, v, ok := strings.Cut(line, " = "); ok && k == s.Key {
+					s.Assignments = append(s.Assignments, a(f.Path, n+1, v))
+				}
+			}
+		}
+		if c, ok := p.Find(Scope{Kind: ScopeHost}, s.Key); ok {
+			s.Value = c.To
+		}
+		*s = sysctl(s.Key, s.Value, s.Default, s.Assignments...)
+	}
+	ns.Keepalive = keepaliveOf(ns.Sysctls)
+	return snap
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// keepaliveOf reads the keepalive triple from a namespace's sysctls, as host.Collect does.
+func keepaliveOf(ss []model.Sysctl) model.KeepaliveSettings {
+	get := func(key string) (int, model.Source) {
+		s, _ := model.Lookup(ss, key)
+		n, _ := strconv.Atoi(s.Value)
+		return n, s.Source
+	}
+	idle, is := get(model.KeyKeepaliveTime)
+	intvl, vs := get(model.KeyKeepaliveIntvl)
+	count, cs := get(model.KeyKeepaliveProbes)
+	return model.KeepaliveSettings{
+		Idle:     model.KnownSetting(time.Duration(idle)*time.Second, is),
+		Interval: model.KnownSetting(time.Duration(intvl)*time.Second, vs),
+		Count:    model.KnownSetting(count, cs),
+	}
+}
+
+// TestPlanOtherNamespaces: commands that work as printed (ip netns exec for a named namespace,
+// which may hold no process; nsenter on a process's namespace otherwise), the pod and docker
+// forms, and the kubelet note for unsafe keys.
+func TestPlanOtherNamespaces(t *testing.T) {
+	defaults := func(name string, pids ...int) model.Namespace {
+		ns := model.Namespace{Inode: 4026532000 + uint64(len(name)), Name: name, PIDs: pids, Sysctls: []model.Sysctl{
+			sysctl(model.KeyKeepaliveTime, "7200", "7200"), sysctl(model.KeyKeepaliveIntvl, "75", "75"),
+			sysctl(model.KeyKeepaliveProbes, "9", "9"), sysctl(model.KeyRetries2, "15", "15")}}
+		ns.Keepalive = keepaliveOf(ns.Sysctls)
+		return ns
+	}
+	prof, _ := profiles.Resolve("api-gateway")
+	snap := &model.Snapshot{Namespaces: []model.Namespace{defaults("blue"), defaults("pid 4242 node (docker 0123456789ab)", 4242, 4250)}}
+	p := Make(Input{Snapshot: snap, Profile: prof})
+	var cmds []string
+	for _, c := range p.Changes {
+		if c.Key == model.KeyKeepaliveTime {
+			cmds = append(cmds, c.Apply[0].Text)
+		}
+	}
+	want := []string{"ip netns exec blue sysctl -w net.ipv4.tcp_keepalive_time=180", "nsenter --net=/proc/4242/ns/net sysctl -w net.ipv4.tcp_keepalive_time=180"}
+	if strings.Join(cmds, "\n") != strings.Join(want, "\n") {
+		t.Errorf("commands:\n%s\nwant:\n%s", strings.Join(cmds, "\n"), strings.Join(want, "\n"))
+	}
+	notes := ""
+	for _, n := range p.Notes {
+		notes += n.Text + "\n"
+	}
+	for _, s := range []string{"- name: net.ipv4.tcp_keepalive_time\n          value: \"180\"", "--sysctl net.ipv4.tcp_retries2=8",
+		"--allowed-unsafe-sysctls=net.ipv4.tcp_retries2", "keepalive_time_when"} {
+		if !strings.Contains(notes, s) {
+			t.Errorf("notes lack %q:\n%s", s, notes)
+		}
+	}
+	if strings.Contains(notes, "unsafe-sysctls=net.ipv4.tcp_keepalive") {
+		t.Error("the keepalive keys are safe sysctls since Kubernetes 1.29")
+	}
+	if len(p.SysctlFiles) != 0 {
+		t.Error("host files do not reach other namespaces: no sysctl.d file for them")
+	}
+}
