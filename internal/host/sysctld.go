@@ -32,6 +32,8 @@ type confLine struct {
 	// Value has its whitespace normalised; empty for a negative match.
 	Value string
 	Line  int
+	// Text is the line as written, trimmed.
+	Text string
 	// IgnoreErrors is the leading '-' of an assignment.
 	IgnoreErrors bool
 	// Exclude marks a negative match: "-key" without '='.
@@ -48,7 +50,7 @@ type confEntry struct {
 }
 
 func (e confEntry) assignment() model.SysctlAssignment {
-	return model.SysctlAssignment{File: e.File, Line: e.Line, Value: e.Value, IgnoreErrors: e.IgnoreErrors, ProcpsOnly: e.ProcpsOnly}
+	return model.SysctlAssignment{File: e.File, Line: e.Line, Value: e.Value, Text: e.Text, IgnoreErrors: e.IgnoreErrors, ProcpsOnly: e.ProcpsOnly}
 }
 
 // sysctlConfig is the sysctl configuration of a host as systemd-sysctl (at boot) and procps
@@ -294,7 +296,7 @@ func parseSysctlConf(file string, data []byte) ([]confLine, []model.Problem) {
 		if s == "" || s[0] == '#' || s[0] == ';' {
 			continue
 		}
-		l := confLine{Line: n}
+		l := confLine{Line: n, Text: s}
 		key, value, hasEq := strings.Cut(s, "=")
 		dash := strings.HasPrefix(key, "-")
 		if dash {

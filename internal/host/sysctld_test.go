@@ -252,15 +252,15 @@ func TestParseSysctlConfLines(t *testing.T) {
 		t.Fatalf("problems: %+v", probs)
 	}
 	want := []confLine{
-		{Key: "net.ipv4.tcp_keepalive_time", Value: "600", Line: 4},
-		{Key: "net.ipv4.tcp_keepalive_intvl", Value: "30", Line: 5, IgnoreErrors: true},
-		{Key: "net.ipv4.tcp_rmem", Value: "4096 131072 6291456", Line: 6},
-		{Key: "net.ipv4.conf.eth0/100.rp_filter", Value: "2", Line: 7},
-		{Key: "net.ipv4.conf.all.rp_filter", Line: 8, Exclude: true},
-		{Key: "net.ipv4.conf.*.rp_filter", Value: "1", Line: 9},
-		{Key: "kernel.domainname", Value: "example.com # not a comment", Line: 10},
-		{Key: "empty.value", Value: "", Line: 11},
-		{Key: "net.ipv4.tcp_fin_timeout", Value: "30", Line: 12},
+		{Key: "net.ipv4.tcp_keepalive_time", Value: "600", Line: 4, Text: "net/ipv4/tcp_keepalive_time = 600"},
+		{Key: "net.ipv4.tcp_keepalive_intvl", Value: "30", Line: 5, Text: "-net.ipv4.tcp_keepalive_intvl=30", IgnoreErrors: true},
+		{Key: "net.ipv4.tcp_rmem", Value: "4096 131072 6291456", Line: 6, Text: "net.ipv4.tcp_rmem =  4096 \t 131072   6291456"},
+		{Key: "net.ipv4.conf.eth0/100.rp_filter", Value: "2", Line: 7, Text: "net/ipv4/conf/eth0.100/rp_filter = 2"},
+		{Key: "net.ipv4.conf.all.rp_filter", Line: 8, Text: "-net.ipv4.conf.all.rp_filter", Exclude: true},
+		{Key: "net.ipv4.conf.*.rp_filter", Value: "1", Line: 9, Text: "net.ipv4.conf.*.rp_filter = 1"},
+		{Key: "kernel.domainname", Value: "example.com # not a comment", Line: 10, Text: "kernel.domainname = example.com # not a comment"},
+		{Key: "empty.value", Value: "", Line: 11, Text: "empty.value ="},
+		{Key: "net.ipv4.tcp_fin_timeout", Value: "30", Line: 12, Text: "/net//ipv4/./tcp_fin_timeout = 30"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", got, want)

@@ -92,6 +92,9 @@ type SysctlAssignment struct {
 	File  string `json:"file"`
 	Line  int    `json:"line"`
 	Value string `json:"value"`
+	// Text is the line as written (without surrounding whitespace), for tools that delete or
+	// replace it only if it still reads so.
+	Text string `json:"text,omitempty"`
 	// IgnoreErrors is the leading '-' of systemd's syntax: a failure to set it is not an error.
 	IgnoreErrors bool `json:"ignore_errors,omitempty"`
 	// ProcpsOnly marks a line of /etc/sysctl.conf in procps' last pass: `sysctl --system`

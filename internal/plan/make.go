@@ -141,7 +141,11 @@ func (p *Plan) planHost(ns model.Namespace, targets []target) {
 			if a.ProcpsOnly && hasLink(s.Assignments, a) {
 				continue // the same line, reached through Debian's 99-sysctl.conf: listed once
 			}
-			p.addRemove(Remove{File: realFile(a.File), Line: a.Line, Text: fmt.Sprintf("%s = %s", s.Key, a.Value), Key: s.Key,
+			text := a.Text
+			if text == "" {
+				text = fmt.Sprintf("%s = %s", s.Key, a.Value)
+			}
+			p.addRemove(Remove{File: realFile(a.File), Line: a.Line, Text: text, Key: s.Key,
 				Why: removeWhy(a, file, t.to)})
 		}
 		if done {

@@ -105,7 +105,7 @@ func testSnapshot() *model.Snapshot {
 					{
 						Key: model.KeyRetries2, Value: "15", Readable: true, Default: "15", Source: fileSource(tune, 5),
 						Assignments: []model.SysctlAssignment{{File: tune, Line: 5, Value: "15"},
-							{File: "/etc/sysctl.conf", Line: 9, Value: "15", ProcpsOnly: true}}, // sysctl --system applies it last
+							{File: "/etc/sysctl.conf", Line: 9, Value: "15", Text: "net.ipv4.tcp_retries2=15", ProcpsOnly: true}}, // sysctl --system applies it last
 					},
 					{
 						Key: model.KeyFinTimeout, Value: "30", Readable: true, Default: "60", Source: fileSource(tune, 4),
