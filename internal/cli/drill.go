@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,9 @@ type DrillOptions struct {
 	Output                      string
 	HTML                        string
 	Cleanup                     bool
+	DryRun                      bool
+	// Goal names the profile whose limits the settings must meet (default: --profile's, else the default profile).
+	Goal string
 	// Chain and Hop take the settings from a chain file hop (Side: downstream or upstream).
 	Chain, Hop, Side string
 
@@ -59,13 +63,20 @@ func newDrillCmd(stdio IO) *cobra.Command {
 			"values), or --from-host (this host's tcp_keepalive_* sysctls). Without any, the " + profiles.Default + " profile.\n" +
 			"--time-scale N divides every timer for a quick run (keepalive values are whole seconds: scaled\n" +
 			"values are rounded up to at least 1s, and the report says so).\n\n" +
-			"Exit status: 0 when every run passed, 1 when a run was EARLY, LATE or FAIL, 2 for bad input,\n" +
-			"3 when the drill itself failed or was interrupted, 4 without root.",
+			"Two verdicts per case: the kernel against theory (PASS, EARLY, LATE, FAIL), and the settings against\n" +
+			"the goal in real (unscaled) time: the limits of --goal PROFILE (default: --profile's, else " + profiles.Default + "):\n" +
+			"survive the NAT, detect a dead peer and fail unacknowledged data within the profile's limits. A failing\n" +
+			"case prints the bound that would make it pass. Reference cases (nat-expiry without keepalive,\n" +
+			"zombie-flood --compare, the end a chain hop leaves without keepalive) keep their own verdicts but do\n" +
+			"not decide the goal.\n\n" +
+			"Exit status follows the goal: 0 when every deciding case met it (which needs its kernel verdict to be\n" +
+			"PASS too), 1 when one did not, 2 for bad input, 3 when the drill itself failed or was interrupted,\n" +
+			"4 without root.",
 		Example: "  sudo keeptune drill dead-peer --idle 60s --intvl 10s --probes 5 --user-timeout 45s --time-scale 10\n" +
 			"  sudo keeptune drill nat-expiry --profile api-gateway --nat-timeout 350s --time-scale 50\n" +
 			"  sudo keeptune drill zombie-flood --profile api-gateway --compare kernel --clients 5000 --time-scale 60 --html flood.html\n" +
 			"  sudo keeptune drill unacked-data --from-host --retries2 5 --user-timeout 5s -o json\n" +
-			"  sudo keeptune drill --cleanup",
+			"  sudo keeptune drill --cleanup --dry-run",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if opts.Cleanup {
 				if len(args) > 0 {
@@ -80,7 +91,10 @@ func newDrillCmd(stdio IO) *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Cleanup {
-				return runDrillCleanup(stdio)
+				return runDrillCleanup(stdio, opts.DryRun)
+			}
+			if opts.DryRun {
+				return usageErr(errors.New("--dry-run goes with --cleanup"))
 			}
 			return runDrill(cmd, args[0], opts, stdio)
 		},
@@ -107,6 +121,8 @@ func newDrillCmd(stdio IO) *cobra.Command {
 	f.StringVar(&opts.Hop, "hop", "", "the chain hop whose TCP keepalive to test (with --chain)")
 	f.StringVar(&opts.Side, "side", "", "the hop's side: downstream (connections it accepts) or upstream (connections it opens); default: the hop's only side, or downstream")
 	f.BoolVar(&opts.Cleanup, "cleanup", false, "remove namespaces, veths and nftables tables left by killed drills, then exit")
+	f.BoolVar(&opts.DryRun, "dry-run", false, "with --cleanup: list what would be removed and remove nothing")
+	f.StringVar(&opts.Goal, "goal", "", "profile whose limits the settings must meet in real time (default: --profile's, else "+profiles.Default+")")
 	return cmd
 }
 
@@ -120,6 +136,25 @@ func scenarioHelp() string {
 
 // drillSettings resolves the settings under test and the comparison from the flags.
 func drillSettings(cmd *cobra.Command, opts DrillOptions) (drill.Settings, *drill.Settings, error) {
+	s, cmp, _, err := drillSettingsEnds(cmd, opts)
+	return s, cmp, err
+}
+
+// drillSettingsEnds is drillSettings with the lab ends the settings go on: a chain hop's side
+// is one end of its connections (downstream: it accepts, the lab's server; upstream: it opens,
+// the lab's client); every other source puts them on both.
+func drillSettingsEnds(cmd *cobra.Command, opts DrillOptions) (drill.Settings, *drill.Settings, drill.Ends, error) {
+	s, cmp, err := drillSettingsOnly(cmd, opts)
+	if err != nil || opts.Chain == "" {
+		return s, cmp, drill.BothEnds, err
+	}
+	if strings.HasSuffix(s.Label, " upstream") {
+		return s, cmp, drill.ClientEnd, nil
+	}
+	return s, cmp, drill.ServerEnd, nil
+}
+
+func drillSettingsOnly(cmd *cobra.Command, opts DrillOptions) (drill.Settings, *drill.Settings, error) {
 	changed := func(names ...string) bool {
 		for _, n := range names {
 			if cmd.Flags().Changed(n) {
@@ -311,7 +346,11 @@ func drillOptions(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) 
 	if opts.Repeat < 1 {
 		return drill.Options{}, usageErr(fmt.Errorf("invalid --repeat %d: expected at least 1", opts.Repeat))
 	}
-	s, cmp, err := drillSettings(cmd, opts)
+	s, cmp, ends, err := drillSettingsEnds(cmd, opts)
+	if err != nil {
+		return drill.Options{}, err
+	}
+	goal, err := drillGoal(opts)
 	if err != nil {
 		return drill.Options{}, err
 	}
@@ -327,7 +366,8 @@ func drillOptions(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) 
 		}
 	}
 	o := drill.Options{Settings: s, Compare: cmp, TimeScale: opts.TimeScale, Family: lab.IPv4, Clients: opts.Clients,
-		NATTimeout: natTimeout, Retries2: opts.Retries2, Repeat: opts.Repeat, Progress: stdio.Err}
+		NATTimeout: natTimeout, Retries2: opts.Retries2, Repeat: opts.Repeat, Progress: stdio.Err,
+		Ends: ends, Goal: goal, HostRetries2: hostRetries2(opts.procRoot)}
 	if opts.IPv6 {
 		o.Family = lab.IPv6
 	}
@@ -412,10 +452,39 @@ func runDrill(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) erro
 		}
 		fmt.Fprintf(stdio.Err, "keeptune drill: wrote %s\n", opts.HTML)
 	}
-	if rep.Failed() {
+	if !rep.GoalMet() {
 		return errFindings
 	}
 	return nil
+}
+
+// drillGoal resolves the profile whose limits the settings are judged against.
+func drillGoal(opts DrillOptions) (drill.Goal, error) {
+	name := opts.Goal
+	if name == "" {
+		name = opts.Profile
+	}
+	if name == "" {
+		name = profiles.Default
+	}
+	p, err := profiles.Resolve(name)
+	if err != nil {
+		return drill.Goal{}, usageErr(fmt.Errorf("--goal: %w", err))
+	}
+	return drill.GoalFromProfile(p), nil
+}
+
+// hostRetries2 reads this host's net.ipv4.tcp_retries2; 0 when it cannot.
+func hostRetries2(procRoot string) int {
+	b, err := os.ReadFile(filepath.Join(procRoot, "sys/net/ipv4/tcp_retries2"))
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 func writeHTML(path string, rep drill.Report) error {
@@ -430,9 +499,26 @@ func writeHTML(path string, rep drill.Report) error {
 	return f.Close()
 }
 
-func runDrillCleanup(stdio IO) error {
+func runDrillCleanup(stdio IO, dryRun bool) error {
 	if err := needRoot("keeptune drill --cleanup"); err != nil {
 		return err
+	}
+	if dryRun {
+		left, err := lab.Leftovers()
+		for _, l := range left {
+			if l.InUse {
+				fmt.Fprintf(stdio.Out, "would keep %s\n", l)
+			} else {
+				fmt.Fprintf(stdio.Out, "would remove %s\n", l)
+			}
+		}
+		if len(left) == 0 && err == nil {
+			fmt.Fprintln(stdio.Err, "keeptune drill: nothing to clean up")
+		}
+		if err != nil {
+			return runtimeErr(fmt.Errorf("cleanup --dry-run: %w", err))
+		}
+		return nil
 	}
 	removed, inUse, err := lab.Cleanup()
 	for _, r := range removed {

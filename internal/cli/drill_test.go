@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/drill"
 	"github.com/keeptune/keeptune/internal/lab"
 )
 
@@ -148,6 +149,10 @@ func TestDrillRuns(t *testing.T) {
 		t.Errorf("no progress on stderr: %q", stderr)
 	}
 
+	out, _, code = run(t, "drill", "--cleanup", "--dry-run")
+	if code != ExitOK || strings.Contains(out, "removed ") {
+		t.Errorf("--cleanup --dry-run: exit %d, output %q", code, out)
+	}
 	out, _, code = run(t, "drill", "--cleanup")
 	if code != ExitOK {
 		t.Errorf("--cleanup: exit %d", code)
@@ -171,9 +176,12 @@ func TestDrillSettingsFromChainHop(t *testing.T) {
 `), 0o644)
 	cmd := newDrillCmd(IO{})
 	opts := DrillOptions{Chain: file, Hop: "haproxy", procRoot: "/proc"}
-	s, _, err := drillSettings(cmd, opts)
+	s, _, ends, err := drillSettingsEnds(cmd, opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if ends != drill.ServerEnd {
+		t.Errorf("haproxy's downstream side has keepalive: ends = %v, want the lab's server only", ends)
 	}
 	if s.Idle != 300*time.Second || s.Interval != 20*time.Second || s.Count != 5 || s.UserTimeout != 400*time.Second || s.Label != "hop haproxy downstream" {
 		t.Errorf("settings = %+v", s)
@@ -194,5 +202,59 @@ func TestDrillSettingsFromChainHop(t *testing.T) {
 		if _, _, err := drillSettings(newDrillCmd(IO{}), c.opts); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: error %v, want %q", c.opts, err, c.want)
 		}
+	}
+}
+
+// The goal verdict decides the exit status: keepalive idle above the NAT's timeout loses the
+// connection (goal not met, exit 1, the bound printed); below it the connection survives (exit 0).
+func TestDrillNATGoal(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the drill builds a lab of network namespaces (CI runs as root)")
+	}
+	for _, tc := range []struct {
+		name, idle string
+		code       int
+		want       []string
+	}{
+		{"idle-above-nat", "3s", ExitFindings, []string{"goal (profile general, real time): NOT MET", "keepalive idle must be below 3 s to keep a 3 s NAT open (at most 2 s"}},
+		{"idle-below-nat", "1s", ExitOK, []string{"goal (profile general, real time): MET"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, stderr, code := run(t, "drill", "nat-expiry", "--idle", tc.idle, "--intvl", "1s", "--probes", "2",
+				"--nat-timeout", "3s", "--on-expiry", "drop", "--retries2", "2")
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\n%s\n%s", code, tc.code, out, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			js, _, _ := run(t, "drill", "nat-expiry", "--idle", tc.idle, "--intvl", "1s", "--probes", "2",
+				"--nat-timeout", "3s", "--on-expiry", "drop", "--retries2", "2", "-o", "json")
+			var rep struct {
+				GoalMet bool `json:"goal_met"`
+				Runs    []struct {
+					Case      string `json:"case"`
+					GoalMet   bool   `json:"goal_met"`
+					Reference bool   `json:"reference"`
+				} `json:"runs"`
+			}
+			if err := json.Unmarshal([]byte(js), &rep); err != nil {
+				t.Fatalf("json: %v\n%s", err, js)
+			}
+			if rep.GoalMet != (tc.code == ExitOK) || len(rep.Runs) != 4 {
+				t.Errorf("goal_met %v with %d runs", rep.GoalMet, len(rep.Runs))
+			}
+			for _, r := range rep.Runs {
+				if r.Reference != strings.Contains(r.Case, "no keepalive") {
+					t.Errorf("%s: reference %v", r.Case, r.Reference)
+				}
+				if !r.Reference && r.GoalMet != (tc.code == ExitOK) {
+					t.Errorf("%s: goal_met %v", r.Case, r.GoalMet)
+				}
+			}
+		})
 	}
 }

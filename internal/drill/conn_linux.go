@@ -197,6 +197,8 @@ type tcpInfo struct {
 	retransmits int           // retransmissions of the current head segment: icsk_retransmits
 	unacked     int           // segments in flight
 	lastRecvAge time.Duration // since the last segment received (data or ACK), in jiffies
+	ackAge      time.Duration // since the last ACK received
+	dataSentAge time.Duration // since the last data sent (keepalive probes carry none)
 	rto, srtt   time.Duration
 }
 
@@ -218,6 +220,7 @@ func readTCPInfo(c syscall.Conn) (tcpInfo, error) {
 	age := min(ti.Last_data_recv, ti.Last_ack_recv)
 	return tcpInfo{state: ti.State, probes: int(ti.Probes), retransmits: int(ti.Retransmits),
 		unacked: int(ti.Unacked), lastRecvAge: time.Duration(age) * time.Millisecond,
+		ackAge: time.Duration(ti.Last_ack_recv) * time.Millisecond, dataSentAge: time.Duration(ti.Last_data_sent) * time.Millisecond,
 		rto: time.Duration(ti.Rto) * time.Microsecond, srtt: time.Duration(ti.Rtt) * time.Microsecond}, nil
 }
 
@@ -296,6 +299,11 @@ func watch(c *net.TCPConn, side string, tl *timeline) *watcher {
 			now := time.Now()
 			if ti.probes > last.probes {
 				tl.at(now, side, fmt.Sprintf("keepalive probe %d sent (unanswered)", ti.probes))
+			}
+			// An ACK that acknowledges no new data of ours answers a keepalive probe: the
+			// probe got through (and refreshed the NAT's entry on its way).
+			if last.ackAge > 0 && ti.ackAge+pollEvery < last.ackAge && ti.dataSentAge > last.ackAge && ti.probes == 0 {
+				tl.at(now.Add(-ti.ackAge), side, "keepalive probe answered: the path still knows the flow")
 			}
 			if ti.retransmits > last.retransmits {
 				tl.at(now, side, fmt.Sprintf("retransmission %d", ti.retransmits))

@@ -50,10 +50,14 @@ func runDeadPeer(ctx context.Context, e *env) ([]Run, error) {
 		return nil, err
 	}
 	defer l.Close()
-	if err := applySysctls(&s, l.Client, l.Server); err != nil {
+	cs, ss := e.endSettings(&s)
+	if err := applySysctls(cs, l.Client); err != nil {
 		return nil, err
 	}
-	p, err := connectPair(ctx, l, &s, &s)
+	if err := applySysctls(ss, l.Server); err != nil {
+		return nil, err
+	}
+	p, err := connectPair(ctx, l, cs, ss)
 	if err != nil {
 		return nil, err
 	}
@@ -79,10 +83,22 @@ func runDeadPeer(ctx context.Context, e *env) ([]Run, error) {
 	deadline := time.Now().Add(AcceptWindow(theory).High + waitMargin(theory))
 	e.logf("dead-peer: waiting up to %v for both sides to give up", time.Until(deadline).Round(time.Second))
 	var runs []Run
-	for _, sd := range sides {
+	for i, sd := range sides {
 		done, err := sd.w.wait(ctx, deadline)
 		if err != nil {
 			return nil, err
+		}
+		if own := [2]*Settings{cs, ss}[i]; own == nil {
+			// The end the chain leaves without keepalive never learns: a reference.
+			r := Run{Scenario: "dead-peer", Case: sd.name + " side (no keepalive in the chain)", Settings: Settings{Label: "keepalive off"},
+				Lab: labDesc(spec, at), TheoryRule: "no keepalive: an idle end never learns that its peer vanished", Expected: "no error",
+				Outcome: "no error", Verdict: Pass, Reference: true}
+			if done {
+				r.Outcome = errName(sd.w.err)
+				r.Verdict = Fail
+			}
+			runs = append(runs, r)
+			continue
 		}
 		r := Run{Scenario: "dead-peer", Case: sd.name + " side", Settings: s, Lab: labDesc(spec, at),
 			Theory: dur(theory), TheoryRule: detectionRule(s), Expected: "ETIMEDOUT",

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keeptune/keeptune/internal/lab"
+	"github.com/keeptune/keeptune/internal/profiles"
 	"github.com/keeptune/keeptune/internal/yamlx"
 )
 
@@ -73,8 +74,50 @@ type Options struct {
 	Retries2 int
 	// Repeat runs the scenario this many times (for accuracy statistics).
 	Repeat int
+	// Ends says which lab ends get the settings: both (the default), or only the client or the
+	// server, as a chain hop has keepalive on one side only (--chain --hop).
+	Ends Ends
+	// Goal is what the settings must achieve in real time (a profile's limits); zero: the
+	// default profile's.
+	Goal Goal
+	// HostRetries2 is this host's tcp_retries2: the goal of unacked-data is judged with it
+	// when the lab runs another (0: unknown, the lab's value is used).
+	HostRetries2 int
 	// Progress receives one line per step; nil discards.
 	Progress io.Writer
+}
+
+// Ends says which ends of a lab connection run the settings under test.
+type Ends int
+
+// Ends.
+const (
+	BothEnds  Ends = iota
+	ClientEnd      // the hop under test opens the connection (its upstream side)
+	ServerEnd      // the hop under test accepts it (its downstream side)
+)
+
+// String names the ends for reports.
+func (n Ends) String() string {
+	switch n {
+	case ClientEnd:
+		return "client only"
+	case ServerEnd:
+		return "server only"
+	}
+	return "both ends"
+}
+
+// endSettings gives the client's and the server's settings: s where Ends puts keepalive, nil
+// (keepalive off) elsewhere.
+func (e *env) endSettings(s *Settings) (client, server *Settings) {
+	switch e.opts.Ends {
+	case ClientEnd:
+		return s, nil
+	case ServerEnd:
+		return nil, s
+	}
+	return s, s
 }
 
 // Defaults for options left zero.
@@ -107,6 +150,11 @@ func (o *Options) fill() {
 	}
 	if o.Repeat < 1 {
 		o.Repeat = 1
+	}
+	if o.Goal.Profile == "" {
+		if p, err := profiles.Resolve(profiles.Default); err == nil {
+			o.Goal = GoalFromProfile(p)
+		}
 	}
 }
 
@@ -204,7 +252,8 @@ func Execute(ctx context.Context, name string, opts Options) (Report, error) {
 		return Report{}, err
 	}
 	opts.fill()
-	rep := Report{Scenario: name, TimeScale: opts.TimeScale, Requested: []Settings{opts.Settings}, Started: time.Now()}
+	rep := Report{Scenario: name, TimeScale: opts.TimeScale, Requested: []Settings{opts.Settings}, Started: time.Now(),
+		Goal: opts.Goal, HostRetries2: opts.HostRetries2}
 	e := &env{opts: opts, progress: opts.Progress}
 	var notes []string
 	e.settings, notes = opts.Settings.Scale(opts.TimeScale)
@@ -227,9 +276,11 @@ func Execute(ctx context.Context, name string, opts Options) (Report, error) {
 		rep.LabIDs = e.labIDs
 		if err != nil {
 			rep.Elapsed = time.Since(rep.Started)
+			judgeGoals(&rep, opts)
 			return rep, err
 		}
 	}
 	rep.Elapsed = time.Since(rep.Started)
+	judgeGoals(&rep, opts)
 	return rep, nil
 }

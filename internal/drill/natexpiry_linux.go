@@ -70,20 +70,33 @@ func natTheory(nat lab.NAT, s *Settings, retries2 int, server bool) natExpect {
 	return natExpect{outcome: "ETIMEDOUT", after: s.Detection(), rule: detectionRule(*s) + ": the NAT drops every probe of the forgotten flow"}
 }
 
+// natTheoryEnds is natTheory for one end when the ends may differ: an end without keepalive
+// survives when its peer's probes keep the NAT's entry fresh.
+func natTheoryEnds(nat lab.NAT, self, peer *Settings, retries2 int, server bool) natExpect {
+	if self == nil && peer != nil && peer.Idle < nat.IdleTimeout {
+		return natExpect{outcome: "survives", rule: fmt.Sprintf("no keepalive at this end, but the peer's probes (idle %v < NAT timeout %v) refresh the NAT's entry", peer.Idle, nat.IdleTimeout)}
+	}
+	return natTheory(nat, self, retries2, server)
+}
+
 func natOnce(ctx context.Context, e *env, nat lab.NAT, withKA bool) ([]Run, error) {
-	var s *Settings
+	var s, cs, ss *Settings
 	kaName := "no keepalive"
 	if withKA {
 		st := e.settings
 		s = &st
 		kaName = "keepalive " + st.String()
+		cs, ss = e.endSettings(s)
 	}
 	spec := e.labSpec(&nat)
 	caseName := fmt.Sprintf("%s, NAT %s after %v", kaName, nat.OnExpiry, nat.IdleTimeout)
 	if withKA {
 		caseName = fmt.Sprintf("keepalive, NAT %s after %v", nat.OnExpiry, nat.IdleTimeout)
+		if e.opts.Ends != BothEnds {
+			caseName = fmt.Sprintf("keepalive on the %s, NAT %s after %v", e.opts.Ends, nat.OnExpiry, nat.IdleTimeout)
+		}
 	}
-	exp := [2]natExpect{natTheory(nat, s, e.opts.Retries2, false), natTheory(nat, s, e.opts.Retries2, true)}
+	exp := [2]natExpect{natTheoryEnds(nat, cs, ss, e.opts.Retries2, false), natTheoryEnds(nat, ss, cs, e.opts.Retries2, true)}
 	e.logf("nat-expiry: %s: expect client %s, server %s", caseName, exp[0].outcome, exp[1].outcome)
 
 	l, err := e.newLab(ctx, spec)
@@ -96,10 +109,13 @@ func natOnce(ctx context.Context, e *env, nat lab.NAT, withKA bool) ([]Run, erro
 			return nil, err
 		}
 	}
-	if err := applySysctls(s, l.Client, l.Server); err != nil {
+	if err := applySysctls(cs, l.Client); err != nil {
 		return nil, err
 	}
-	p, err := connectPair(ctx, l, s, s)
+	if err := applySysctls(ss, l.Server); err != nil {
+		return nil, err
+	}
+	p, err := connectPair(ctx, l, cs, ss)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +130,8 @@ func natOnce(ctx context.Context, e *env, nat lab.NAT, withKA bool) ([]Run, erro
 	p.tl.at(last[1], "server", "last segment received")
 	if !withKA || s.Idle >= nat.IdleTimeout {
 		p.tl.at(last[1].Add(nat.IdleTimeout), "middlebox", fmt.Sprintf("NAT forgets the idle flow (timeout %v)", nat.IdleTimeout))
+	} else {
+		p.tl.at(last[1].Add(nat.IdleTimeout), "middlebox", fmt.Sprintf("NAT forgets flows idle %v: this one was refreshed by keepalive before", nat.IdleTimeout))
 	}
 	ws := [2]*watcher{watch(p.client, "client", p.tl), watch(p.server, "server", p.tl)}
 
@@ -171,9 +189,9 @@ func natOnce(ctx context.Context, e *env, nat lab.NAT, withKA bool) ([]Run, erro
 	for i, side := range []string{"client", "server"} {
 		x := exp[i]
 		r := Run{Scenario: "nat-expiry", Case: side + ": " + caseName, Lab: labDesc(spec, lab.AtMiddlebox),
-			TheoryRule: x.rule, Expected: x.outcome}
-		if s != nil {
-			r.Settings = *s
+			TheoryRule: x.rule, Expected: x.outcome, Reference: !withKA}
+		if own := [2]*Settings{cs, ss}[i]; own != nil {
+			r.Settings = *own
 		} else {
 			r.Settings = Settings{Label: "keepalive off"}
 		}

@@ -121,6 +121,16 @@ type Run struct {
 	Series   []Sample  // zombie-flood only
 	Reclaim  *Reclaim  // zombie-flood only
 	Started  time.Time `json:"-"`
+
+	// TheoryReal and MeasuredReal map Theory and Measured back to real (unscaled) time: keepalive
+	// timers multiplied by --time-scale; tcp_retries2, which cannot be scaled, at the host's value.
+	TheoryReal, MeasuredReal *time.Duration
+	// Reference marks a run of other settings than those under test (nat-expiry without
+	// keepalive, zombie-flood --compare, the end a chain hop leaves without keepalive): it keeps
+	// its kernel verdict but does not decide the goal.
+	Reference bool
+	// Goal is the settings' verdict against the profile's limits, in real time (judgeGoals).
+	Goal *GoalVerdict
 }
 
 // Reclaim summarises when the server reclaimed each vanished client's socket, measured from
@@ -170,6 +180,10 @@ func (r Run) MarshalJSON() ([]byte, error) {
 		PeakInuse int     `json:"peak_sockets"`
 		PeakMem   int64   `json:"peak_mem_bytes"`
 	}
+	var g GoalVerdict
+	if r.Goal != nil {
+		g = *r.Goal
+	}
 	var rc *reclaim
 	if r.Reclaim != nil {
 		c := r.Reclaim
@@ -192,8 +206,16 @@ func (r Run) MarshalJSON() ([]byte, error) {
 		Timeline   []Event  `json:"timeline,omitempty"`
 		Reclaim    *reclaim `json:"reclaim,omitempty"`
 		Series     []Sample `json:"series,omitempty"`
+		TheoryReal *float64 `json:"theory_real_s"`
+		MeasReal   *float64 `json:"measured_real_s"`
+		GoalMet    bool     `json:"goal_met"`
+		Reference  bool     `json:"reference,omitempty"`
+		Goal       string   `json:"goal,omitempty"`
+		GoalGot    string   `json:"goal_got,omitempty"`
+		GoalBound  string   `json:"goal_bound,omitempty"`
 	}{r.Scenario, r.Case, r.Settings, r.Lab, secs(r.Theory), secs(r.Measured), ratio, r.TheoryRule,
-		r.Expected, r.Outcome, r.Verdict, r.Notes, r.Timeline, rc, r.Series})
+		r.Expected, r.Outcome, r.Verdict, r.Notes, r.Timeline, rc, r.Series,
+		secs(r.TheoryReal), secs(r.MeasuredReal), g.Met, g.Reference, g.Want, g.Got, g.Bound})
 }
 
 // Report is everything one `keeptune drill` invocation found.
@@ -208,6 +230,10 @@ type Report struct {
 	LabIDs  []string
 	Started time.Time
 	Elapsed time.Duration
+	// Goal holds the limits the settings were judged against; HostRetries2 is this host's
+	// tcp_retries2 (0 when unknown) that unacked-data's goal uses.
+	Goal         Goal
+	HostRetries2 int
 }
 
 // MarshalJSON writes the report with its accuracy rules, so a reader can re-judge the runs.
@@ -223,10 +249,15 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		LabIDs    []string   `json:"lab_ids"`
 		Started   time.Time  `json:"started"`
 		Elapsed   float64    `json:"elapsed_s"`
+		GoalMet   bool       `json:"goal_met"`
+		Goal      any        `json:"goal"`
+		HostR2    int        `json:"host_retries2,omitempty"`
 	}{r.Scenario, r.TimeScale, r.Requested, r.Notes,
 		map[string]any{"window": "[theory - 2 jiffies, theory * 1.125 + 2 jiffies + slack]",
 			"jiffy_ms": Jiffy.Milliseconds(), "slack_ms": Slack.Milliseconds(), "lateness": Lateness},
-		r.Runs, r.Summary(), r.LabIDs, r.Started, round3(r.Elapsed.Seconds())})
+		r.Runs, r.Summary(), r.LabIDs, r.Started, round3(r.Elapsed.Seconds()), r.GoalMet(),
+		map[string]any{"profile": r.Goal.Profile, "max_detection_s": r.Goal.MaxDetection.Seconds(), "max_unacked_s": r.Goal.MaxUnacked.Seconds()},
+		r.HostRetries2})
 }
 
 // Summary counts verdicts and gives the median and worst measured/theory ratio per scenario

@@ -31,9 +31,10 @@ func runZombieFlood(ctx context.Context, e *env) ([]Run, error) {
 		list = append(list, *e.compare)
 	}
 	var runs []Run
-	for _, s := range list {
+	for i, s := range list {
 		r, err := zombieOnce(ctx, e, s)
 		if r != nil {
+			r.Reference = i > 0 // --compare: what the settings save you from
 			runs = append(runs, *r)
 		}
 		if err != nil {

@@ -23,7 +23,7 @@ func HTML(w io.Writer, rep drill.Report) error {
 			continue
 		}
 		prev = r.Timeline
-		charts = append(charts, timelineSVG(r, theoryMarks(rep.Runs, r.Timeline)))
+		charts = append(charts, timelineSVG(r, theoryMarks(rep.Runs, r.Timeline), chartTitle(rep, r)))
 	}
 	var zombies []drill.Run
 	for _, r := range rep.Runs {
@@ -58,6 +58,7 @@ func HTML(w io.Writer, rep drill.Report) error {
 
 type row struct {
 	Case, Settings, Theory, Measured, Ratio, Outcome, Expected, Rule string
+	RealTheory, RealMeasured, Goal, Bound                            string
 	Verdict                                                          drill.Verdict
 	Notes                                                            []string
 }
@@ -67,8 +68,13 @@ func newRow(r drill.Run) row {
 	if x := r.Ratio(); x > 0 {
 		ratio = fmt.Sprintf("%.3f", x)
 	}
-	return row{Case: r.Case, Settings: r.Settings.String(), Theory: secs(r.Theory), Measured: secs(r.Measured), Ratio: ratio,
-		Outcome: r.Outcome, Expected: r.Expected, Rule: r.TheoryRule, Verdict: r.Verdict, Notes: r.Notes}
+	rw := row{Case: r.Case, Settings: r.Settings.String(), Theory: secs(r.Theory), Measured: secs(r.Measured), Ratio: ratio,
+		Outcome: r.Outcome, Expected: r.Expected, Rule: r.TheoryRule, Verdict: r.Verdict, Notes: r.Notes,
+		RealTheory: humanPtr(r.TheoryReal), RealMeasured: humanPtr(r.MeasuredReal), Goal: goalCell(r.Goal)}
+	if r.Goal != nil && !r.Goal.Reference {
+		rw.Bound = r.Goal.Bound
+	}
+	return rw
 }
 
 // mark is a theory point drawn on a timeline: where theory says an error comes, with the
@@ -99,6 +105,8 @@ func eventColor(what string) string {
 	switch {
 	case strings.Contains(what, "fails"), strings.Contains(what, "reclaimed"):
 		return "#c62828"
+	case strings.Contains(what, "probe answered"):
+		return "#2e7d32"
 	case strings.Contains(what, "probe"), strings.Contains(what, "retransmission"):
 		return "#ef6c00"
 	case strings.Contains(what, "blackhole"), strings.Contains(what, "vanish"), strings.Contains(what, "forgets"):
@@ -109,9 +117,19 @@ func eventColor(what string) string {
 	return "#1565c0"
 }
 
-// timelineSVG draws one lane per side with a dot per event, and the theory windows.
-func timelineSVG(r drill.Run, marks []mark) template.HTML {
-	const width, left, right, laneH, top = 920.0, 90.0, 20.0, 38.0, 20.0
+// chartTitle names what a timeline shows: the case, the settings, the outcome, and the scale.
+func chartTitle(rep drill.Report, r drill.Run) string {
+	t := fmt.Sprintf("%s: %s, %s", r.Case, r.Settings.String(), r.Outcome)
+	if rep.TimeScale > 1 {
+		t += fmt.Sprintf(" (timers / %d: 1 s here is %d s in real time)", rep.TimeScale, rep.TimeScale)
+	}
+	return t
+}
+
+// timelineSVG draws one lane per side with a dot per event, the theory windows, and a
+// vertical line where a middlebox forgets the flow (the NAT's expiry), titled.
+func timelineSVG(r drill.Run, marks []mark, title string) template.HTML {
+	const width, left, right, laneH, top = 920.0, 90.0, 20.0, 38.0, 40.0
 	end := time.Duration(0)
 	for _, e := range r.Timeline {
 		end = max(end, e.At)
@@ -137,7 +155,14 @@ func timelineSVG(r drill.Run, marks []mark) template.HTML {
 	}
 	height := top + laneH*float64(len(ls)) + 40
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" role="img" aria-label="timeline">`, width, height, width, height)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s">`, width, height, width, height, esc(title))
+	fmt.Fprintf(&b, `<text x="8" y="20" class="title">%s</text>`, esc(title))
+	for _, e := range r.Timeline {
+		if e.Side == "middlebox" && strings.Contains(e.What, "forgets") {
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" class="expiry"><title>%.3fs %s</title></line><text x="%.1f" y="%.1f" class="tick">NAT expiry</text>`,
+				x(e.At), top, x(e.At), top+laneH*float64(len(ls)), e.At.Seconds(), esc(e.What), x(e.At), top+4)
+		}
+	}
 	for _, l := range ls {
 		y := laneY[l]
 		fmt.Fprintf(&b, `<text x="8" y="%.1f" class="lane">%s</text><line x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" class="lane-line"/>`,
@@ -277,20 +302,20 @@ svg{display:block;margin:.5em 0 1.5em;background:#fafafa;border:1px solid #eee}
 .lane{font-size:12px;fill:#424242}.lane-line{stroke:#bdbdbd}.axis{stroke:#757575}.grid{stroke:#eee}
 .tick{font-size:11px;fill:#616161;text-anchor:middle}.ytick{font-size:11px;fill:#616161;text-anchor:end}
 .title{font-size:13px;font-weight:600}.legend{font-size:12px}
-.theory{stroke:#c62828;stroke-width:2;stroke-dasharray:3 2}.window{fill:#c62828;fill-opacity:.12}
+.theory{stroke:#c62828;stroke-width:2;stroke-dasharray:3 2}.expiry{stroke:#212121;stroke-width:1.5;stroke-dasharray:6 3}.window{fill:#c62828;fill-opacity:.12}
 pre{background:#f5f5f5;padding:1em;overflow:auto;font-size:12px}
 </style></head><body>
-<h1>keeptune drill {{.Rep.Scenario}}</h1>
+<h1>keeptune drill {{.Rep.Scenario}}: goal {{if .Rep.GoalMet}}met{{else}}NOT met{{end}} (profile {{.Rep.Goal.Profile}}, real time)</h1>
 <p>Started {{.Rep.Started.Format "2006-01-02 15:04:05 MST"}}, took {{printf "%.1f" .Rep.Elapsed.Seconds}}s{{if gt .Rep.TimeScale 1}}, timers divided by {{.Rep.TimeScale}}{{end}}.
 A run passes when the measurement lies within {{.Window}}: kernel timers fire late, never early, by up to 12.5% plus a jiffy.</p>
 <ul>{{range .Rep.Requested}}<li>{{.Label}}: {{.String}}{{if .Source}} <span class="note">({{.Source}})</span>{{end}}</li>{{end}}</ul>
 {{range .Rep.Notes}}<p class="note">{{.}}</p>{{end}}
-<table><thead><tr><th>case</th><th>settings</th><th>theory</th><th>measured</th><th>ratio</th><th>verdict</th><th>outcome</th></tr></thead><tbody>
+<table><thead><tr><th>case</th><th>settings</th><th>theory</th><th>measured</th><th>ratio</th><th>verdict</th><th>outcome</th><th>real theory</th><th>real measured</th><th>goal</th></tr></thead><tbody>
 {{range .Runs}}<tr><td>{{.Case}}</td><td>{{.Settings}}</td><td class="num">{{.Theory}}</td><td class="num">{{.Measured}}</td><td class="num">{{.Ratio}}</td><td class="{{.Verdict}}">{{.Verdict}}</td><td>{{.Outcome}}{{if and .Expected (ne .Expected .Outcome)}} (expected {{.Expected}}){{end}}
-{{if .Rule}}<div class="note">theory: {{.Rule}}</div>{{end}}{{range .Notes}}<div class="note">{{.}}</div>{{end}}</td></tr>
+{{if .Rule}}<div class="note">theory: {{.Rule}}</div>{{end}}{{range .Notes}}<div class="note">{{.}}</div>{{end}}</td><td class="num">{{.RealTheory}}</td><td class="num">{{.RealMeasured}}</td><td>{{.Goal}}{{if .Bound}}<div class="note">{{.Bound}}</div>{{end}}</td></tr>
 {{end}}</tbody></table>
 {{if .Sockets}}<h2>Zombie sockets until reclaimed</h2>{{.Sockets}}{{.Memory}}{{end}}
-{{if .Timelines}}<h2>Timelines</h2><p class="note">Dots are events (hover for details): blue connection steps, orange probes and retransmissions, black faults, red errors. The dashed red line is where theory puts the error, the shaded band the accepted window.</p>{{range .Timelines}}{{.}}{{end}}{{end}}
+{{if .Timelines}}<h2>Timelines</h2><p class="note">Dots are events (hover for details): blue connection steps, green answered keepalive probes (each one refreshes the NAT's entry), orange unanswered probes and retransmissions, black faults, red errors; the black dashed line is where the NAT forgets the flow. The dashed red line is where theory puts the error, the shaded band the accepted window.</p>{{range .Timelines}}{{.}}{{end}}{{end}}
 <h2>Text report</h2><pre>{{.Text}}</pre>
 </body></html>
 `))

@@ -60,7 +60,14 @@ func Text(w io.Writer, rep drill.Report, o TextOptions) error {
 	}
 	b.WriteString("\n")
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CASE\tSETTINGS\tTHEORY\tMEASURED\tRATIO\tVERDICT\tOUTCOME")
+	realCols := rep.TimeScale > 1 || slices.ContainsFunc(rep.Runs, func(r drill.Run) bool {
+		return !sameDur(r.TheoryReal, r.Theory) || !sameDur(r.MeasuredReal, r.Measured)
+	})
+	if realCols {
+		fmt.Fprintln(tw, "CASE\tSETTINGS\tTHEORY\tMEASURED\tRATIO\tVERDICT\tOUTCOME\tREAL THEORY\tREAL MEASURED\tGOAL")
+	} else {
+		fmt.Fprintln(tw, "CASE\tSETTINGS\tTHEORY\tMEASURED\tRATIO\tVERDICT\tOUTCOME\tGOAL")
+	}
 	for _, r := range rep.Runs {
 		ratio := "-"
 		if x := r.Ratio(); x > 0 {
@@ -70,9 +77,14 @@ func Text(w io.Writer, rep drill.Report, o TextOptions) error {
 		if r.Expected != "" && r.Outcome != r.Expected {
 			outcome += " (expected " + r.Expected + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Case, r.Settings.String(), secs(r.Theory), secs(r.Measured), ratio, r.Verdict, outcome)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t", r.Case, r.Settings.String(), secs(r.Theory), secs(r.Measured), ratio, r.Verdict, outcome)
+		if realCols {
+			fmt.Fprintf(tw, "%s\t%s\t", humanPtr(r.TheoryReal), humanPtr(r.MeasuredReal))
+		}
+		fmt.Fprintf(tw, "%s\n", goalCell(r.Goal))
 	}
 	tw.Flush()
+	writeGoal(&b, rep)
 
 	sum := rep.Summary()
 	if len(rep.Runs) > 1 {
@@ -164,4 +176,62 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+func sameDur(a, b *time.Duration) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
+func humanPtr(d *time.Duration) string {
+	if d == nil {
+		return "-"
+	}
+	return drill.HumanDuration(*d)
+}
+
+func goalCell(g *drill.GoalVerdict) string {
+	switch {
+	case g == nil:
+		return "-"
+	case g.Reference && g.Met:
+		return "met (reference)"
+	case g.Reference:
+		return "not met (reference)"
+	case g.Met:
+		return "MET"
+	}
+	return "NOT MET"
+}
+
+// writeGoal states the second verdict: the settings against the profile's limits, in real time,
+// with the bound that would make each failing case pass.
+func writeGoal(b *strings.Builder, rep drill.Report) {
+	verdict := "NOT MET"
+	if rep.GoalMet() {
+		verdict = "MET"
+	}
+	fmt.Fprintf(b, "\ngoal (profile %s, real time): %s\n", rep.Goal.Profile, verdict)
+	seen := map[string]bool{}
+	for _, r := range rep.Runs {
+		g := r.Goal
+		if g == nil {
+			continue
+		}
+		key := g.Want + g.Got + g.Bound + fmt.Sprint(g.Met, g.Reference)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		fmt.Fprintf(b, "  %s: %s: %s", goalCell(g), r.Case, g.Want)
+		if g.Got != "" {
+			fmt.Fprintf(b, "; %s", g.Got)
+		}
+		b.WriteString("\n")
+		if g.Bound != "" && !g.Reference {
+			fmt.Fprintf(b, "    fix: %s\n", g.Bound)
+		}
+	}
+	if slices.ContainsFunc(rep.Runs, func(r drill.Run) bool { return r.Goal != nil && r.Goal.Reference }) {
+		b.WriteString("  (reference cases run other settings than those under test: they show what the settings save you from and do not decide the goal)\n")
+	}
 }
