@@ -20,8 +20,10 @@ const PoolRaceMargin = time.Second
 // ProbeMargin is how much earlier than a middlebox's idle timeout the first keepalive probe must
 // leave: 10% of the timeout, at least 10 s, for timer lateness (up to 12.5% on the kernel's
 // timer wheel for long timers) and a probe lost on the way.
+// The margin never exceeds half the timeout: a larger one left a negative deadline ("probes
+// must leave by -2s" for an 8 s timeout).
 func ProbeMargin(idle time.Duration) time.Duration {
-	return max(idle/10, 10*time.Second)
+	return min(max(idle/10, 10*time.Second), idle/2)
 }
 
 // KeepaliveLimit is the longest keepalive idle time that still refreshes a middlebox forgetting

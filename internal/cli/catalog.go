@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/keeptune/keeptune/internal/textfmt"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -126,23 +127,9 @@ func explainEntry(w io.Writer, e catalog.Entry) error {
 }
 
 // wrap breaks text into lines of at most width characters (longer words, such as URLs, stay
-// whole), each starting with indent: notes run to several sentences and a terminal does not
-// wrap them readably.
+// whole), each starting with indent: textfmt's wrapper, as everywhere.
 func wrap(text, indent string, width int) string {
-	var b strings.Builder
-	line := indent
-	for _, word := range strings.Fields(text) {
-		if line != indent && len([]rune(line))+1+len([]rune(word)) > width {
-			b.WriteString(line + "\n")
-			line = indent
-		}
-		if line != indent {
-			line += " "
-		}
-		line += word
-	}
-	b.WriteString(line)
-	return b.String()
+	return strings.Join(textfmt.Wrap(text, width, indent), "\n")
 }
 
 func writeJSON(w io.Writer, v any) error {

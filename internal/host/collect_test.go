@@ -64,7 +64,7 @@ func TestCollectTestRoot(t *testing.T) {
 		{model.KeyKeepaliveTime, "600", "7200", model.Source{Kind: model.SourceSysctlFile, File: "/etc/sysctl.d/60-keepalive.conf", Line: 1}},
 		{model.KeyKeepaliveIntvl, "75", "75", model.Source{Kind: model.SourceKernelDefault}},
 		{model.KeyKeepaliveProbes, "5", "9", model.Source{Kind: model.SourceRuntime}},
-		{model.KeyRetries2, "15", "15", model.Source{Kind: model.SourceRuntime, Detail: "differs from /usr/lib/sysctl.d/50-default.conf:2 which sets 8: changed at run time or the file was never applied"}},
+		{model.KeyRetries2, "15", "15", model.Source{Kind: model.SourceKernelDefault, Detail: "/usr/lib/sysctl.d/50-default.conf:2 sets 8 but is not in effect: never applied since boot, or reset"}},
 		{model.KeyFinTimeout, "30", "60", model.Source{Kind: model.SourceSysctlFile, File: "/etc/sysctl.conf", Line: 2}},
 		{model.KeySomaxconn, "4096", "4096", model.Source{Kind: model.SourceKernelDefault}},
 		{model.KeySynRetries, "6", "6", model.Source{Kind: model.SourceKernelDefault}},

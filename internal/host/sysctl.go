@@ -157,6 +157,13 @@ func sysctlSource(s model.Sysctl, filesApply bool) model.Source {
 				return model.Source{Kind: model.SourceSysctlFile, File: sw.File, Line: sw.Line,
 					Detail: fmt.Sprintf("as systemd-sysctl applies it; sysctl --system would apply %s:%d = %s last", w.File, w.Line, w.Value)}
 			}
+			if s.Default != "" && valuesEqual(s.Default, s.Value) {
+				// Nobody set the live value: it is what the kernel starts with, and the file that
+				// should have changed it is not in effect. "Set at run time" would send people
+				// looking for a sysctl -w that never happened.
+				return model.Source{Kind: model.SourceKernelDefault, Detail: fmt.Sprintf(
+					"%s:%d sets %s but is not in effect: never applied since boot, or reset", w.File, w.Line, w.Value)}
+			}
 			return model.Source{Kind: model.SourceRuntime, Detail: fmt.Sprintf(
 				"differs from %s:%d which sets %s: changed at run time or the file was never applied",
 				w.File, w.Line, w.Value)}

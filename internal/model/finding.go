@@ -1,7 +1,9 @@
 package model
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -93,3 +95,23 @@ type Fix struct {
 	// Note explains anything the lines above cannot say (a program to change, a pod spec).
 	Note string `json:"note,omitempty"`
 }
+
+// CompareFindings is the one order every output uses (text, JSON, SARIF, HTML, and rules.Run):
+// most severe first, then rule ID, subject and namespace, so two runs over the same facts print
+// the same thing in the same place.
+func CompareFindings(a, b Finding) int {
+	if c := cmp.Compare(b.Severity, a.Severity); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Rule, b.Rule); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Subject, b.Subject); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Namespace, b.Namespace)
+}
+
+// SortFindings sorts fs in place in CompareFindings order (stable: equal findings keep the
+// order their rule produced them in).
+func SortFindings(fs []Finding) { slices.SortStableFunc(fs, CompareFindings) }

@@ -233,10 +233,10 @@ func testFindings() []model.Finding {
 		},
 		{
 			Rule: "KT201", Severity: model.SeverityWarning, Subject: "net.ipv4.tcp_retries2 in host", Namespace: "host",
-			Message: "With tcp_retries2 = 15 a connection whose peer stopped acknowledging data hangs for about 15m25s before the kernel gives up; the profile allows 5m0s.",
+			Message: "With tcp_retries2 = 15 a connection whose peer stopped acknowledging data hangs for about 15m25s before the kernel gives up; the profile allows 5m.",
 			Evidence: []model.Evidence{
 				{Name: model.KeyRetries2, Value: "15", Source: fileSource(tune, 5)},
-				{Name: "profile max unacked timeout", Value: "5m0s", Source: model.Source{Kind: model.SourceProfile, Detail: "api-gateway"}},
+				{Name: "profile max unacked timeout", Value: "5m", Source: model.Source{Kind: model.SourceProfile, Detail: "api-gateway"}},
 			},
 			Location: &model.Location{File: tune, Line: 5, Column: 1},
 			Fix: &model.Fix{
@@ -247,7 +247,7 @@ func testFindings() []model.Finding {
 		},
 		{
 			Rule: "KT101", Severity: model.SeverityError, Subject: "net.ipv4.tcp_keepalive_time in host", Namespace: "host",
-			Message: "A peer that vanishes from an idle connection is noticed after 2h11m15s (idle 2h0m0s + 9 probes every 1m15s); profile api-gateway allows 36m0s. NATs and load balancers forget idle flows long before that, so connections die silently.",
+			Message: "A peer that vanishes from an idle connection is noticed after 2h11m15s (idle 2h + 9 probes every 1m15s); profile api-gateway allows 36m. NATs and load balancers forget idle flows long before that, so connections die silently.",
 			Evidence: []model.Evidence{
 				{Name: model.KeyKeepaliveTime, Value: "7200", Source: kernelDefault},
 				{Name: model.KeyKeepaliveIntvl, Value: "75", Source: kernelDefault},

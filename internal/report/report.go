@@ -91,22 +91,10 @@ func Render(w io.Writer, format string, r Report, opt TextOptions) error {
 	return fmt.Errorf("unknown output format %q: valid formats are %s", format, strings.Join(Formats(), ", "))
 }
 
-// sortedFindings returns the findings in report order on a copy: most severe first, then by
-// rule ID and subject, so two runs over the same facts print the same thing.
+// sortedFindings returns the findings in report order (model.CompareFindings) on a copy.
 func sortedFindings(in []model.Finding) []model.Finding {
 	out := slices.Clone(in)
-	slices.SortStableFunc(out, func(a, b model.Finding) int {
-		if c := cmp.Compare(b.Severity, a.Severity); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.Rule, b.Rule); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.Subject, b.Subject); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Namespace, b.Namespace)
-	})
+	model.SortFindings(out)
 	return out
 }
 

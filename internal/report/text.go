@@ -3,12 +3,12 @@ package report
 import (
 	"cmp"
 	"fmt"
+	"github.com/keeptune/keeptune/internal/textfmt"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/keeptune/keeptune/internal/model"
 )
@@ -22,7 +22,7 @@ const lineWidth = 100
 const maxProcessRows = 20
 
 // isSecondsKey reports whether a sysctl's value is a number of seconds, shown with a human
-// duration beside it: "7200 (2h0m0s)" is what an operator compares with a profile.
+// duration beside it: "7200 (2h)" is what an operator compares with a profile.
 func isSecondsKey(key string) bool {
 	switch key {
 	case model.KeyKeepaliveTime, model.KeyKeepaliveIntvl, model.KeyFinTimeout, model.KeyConntrackEstablished:
@@ -120,7 +120,7 @@ func (t *textRenderer) header(r Report) {
 	if p := r.Profile; p.Name != "" {
 		pl := "profile " + p.Name
 		if p.MaxDetection > 0 {
-			pl += ": a dead peer must be detected within " + p.MaxDetection.String()
+			pl += ": a dead peer must be detected within " + textfmt.Duration(p.MaxDetection)
 		}
 		t.lines(wrap(pl, lineWidth, "  "))
 	}
@@ -251,7 +251,7 @@ func sysctlValue(sc model.Sysctl) string {
 	}
 	if isSecondsKey(sc.Key) {
 		if n, err := strconv.ParseInt(sc.Value, 10, 64); err == nil {
-			return fmt.Sprintf("%s (%s)", sc.Value, time.Duration(n)*time.Second)
+			return fmt.Sprintf("%s (%s)", sc.Value, textfmt.Duration(time.Duration(n)*time.Second))
 		}
 	}
 	return cmp.Or(sc.Value, `""`)
@@ -276,13 +276,13 @@ func detectionLine(k model.KeepaliveSettings, p model.Profile) string {
 	var s string
 	if k.UserTimeout.Known && k.UserTimeout.Value > 0 {
 		s = fmt.Sprintf("dead-peer detection: first keepalive check at or after TCP_USER_TIMEOUT %s = %s",
-			k.UserTimeout.Value, d)
+			textfmt.Duration(k.UserTimeout.Value), textfmt.Duration(d))
 	} else {
 		s = fmt.Sprintf("dead-peer detection: idle + intvl*probes = %s + %s*%d = %s",
-			k.Idle.Value, k.Interval.Value, k.Count.Value, d)
+			textfmt.Duration(k.Idle.Value), textfmt.Duration(k.Interval.Value), k.Count.Value, textfmt.Duration(d))
 	}
 	if p.Name != "" && p.MaxDetection > 0 {
-		s += fmt.Sprintf(" (profile max %s)", p.MaxDetection)
+		s += fmt.Sprintf(" (profile max %s)", textfmt.Duration(p.MaxDetection))
 	}
 	return s
 }
@@ -290,7 +290,7 @@ func detectionLine(k model.KeepaliveSettings, p model.Profile) string {
 func conntrackLine(ct *model.Conntrack) string {
 	var parts []string
 	if ct.EstablishedTimeout.Known {
-		parts = append(parts, "established flows forgotten after "+ct.EstablishedTimeout.Value.String()+" idle")
+		parts = append(parts, "established flows forgotten after "+textfmt.Duration(ct.EstablishedTimeout.Value)+" idle")
 	}
 	switch {
 	case ct.Count.Known && ct.Max.Known:
@@ -459,17 +459,7 @@ func (t *textRenderer) finding(r Report, f model.Finding) {
 	t.lines(wrap(subject, lineWidth, findingIndent+"    ", lead))
 	t.lines(wrap(f.Message, lineWidth, findingIndent))
 
-	var ev []labelValue
-	for _, e := range f.Evidence {
-		text := fmt.Sprintf("%s = %s", e.Name, e.Value)
-		// Computed values (a detection time) and profile targets carry no origin worth a
-		// parenthesis: the header already names the profile and its source.
-		if e.Source.Kind != "" && e.Source.Kind != model.SourceProfile {
-			text += " (" + e.Source.String() + ")"
-		}
-		ev = append(ev, labelValue{text: text, wrap: true})
-	}
-	t.labelled("evidence", ev)
+	t.labelled("evidence", evidenceLines(f.Evidence))
 	if f.Location != nil {
 		t.labelled("at", []labelValue{{text: f.Location.String()}})
 	}
@@ -702,55 +692,12 @@ func table(indent string, rows [][]string, widths []int, width int) []string {
 	return out
 }
 
-// wrap breaks s into lines of at most width visible characters at spaces. Continuation lines
-// start with indent; the first line starts with first (default: indent). Words longer than a
-// line are kept whole: a path or a command cut in two is worse than a long line. Newlines in s
-// start new lines.
+// wrap and visibleLen are textfmt's: one wrapper for every output.
 func wrap(s string, width int, indent string, first ...string) []string {
-	lead := indent
-	if len(first) > 0 {
-		lead = first[0]
-	}
-	var out []string
-	for _, para := range strings.Split(s, "\n") {
-		words := strings.Fields(para)
-		cur := lead
-		n := 0 // words on cur
-		for _, w := range words {
-			if n > 0 && visibleLen(cur)+1+visibleLen(w) > width {
-				out = append(out, cur)
-				cur, n = indent, 0
-			}
-			if n > 0 {
-				cur += " "
-			}
-			cur += w
-			n++
-		}
-		out = append(out, cur)
-		lead = indent
-	}
-	return out
+	return textfmt.Wrap(s, width, indent, first...)
 }
 
-// visibleLen counts what a terminal shows: runes, minus ANSI colour sequences.
-func visibleLen(s string) int {
-	n := 0
-	for i := 0; i < len(s); {
-		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
-			j := i + 2
-			for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
-				j++
-			}
-			i = j + 1
-			continue
-		}
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		n++
-	}
-	return n
-}
+func visibleLen(s string) int { return textfmt.VisibleLen(s) }
 
 // style adds ANSI SGR colour when on; off, every method returns its argument unchanged, so the
 // layout code is the same either way.
@@ -781,4 +728,33 @@ func (s style) sev(sev model.Severity, x string) string {
 		return s.wrap("36", x)
 	}
 	return x
+}
+
+// evidenceLines writes a finding's evidence, one value per line with its origin; consecutive
+// values from the same origin share one line and name it once ("a = 1, b = 2 (file:3)"): a long
+// provenance repeated for each of three keepalive values buried the values themselves.
+func evidenceLines(evidence []model.Evidence) []labelValue {
+	var out []labelValue
+	for i := 0; i < len(evidence); {
+		e := evidence[i]
+		src := ""
+		// Computed values (a detection time) and profile targets carry no origin worth a
+		// parenthesis: the header already names the profile and its source.
+		if e.Source.Kind != "" && e.Source.Kind != model.SourceProfile {
+			src = e.Source.String()
+		}
+		parts := []string{fmt.Sprintf("%s = %s", e.Name, e.Value)}
+		j := i + 1
+		for src != "" && j < len(evidence) && evidence[j].Source == e.Source {
+			parts = append(parts, fmt.Sprintf("%s = %s", evidence[j].Name, evidence[j].Value))
+			j++
+		}
+		text := strings.Join(parts, ", ")
+		if src != "" {
+			text += " (" + src + ")"
+		}
+		out = append(out, labelValue{text: text, wrap: true})
+		i = j
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"cmp"
+	"github.com/keeptune/keeptune/internal/textfmt"
 	"strconv"
 	"strings"
 	"time"
@@ -562,18 +563,8 @@ func knownDuration(s model.Setting[time.Duration]) string {
 	return shortDuration(s.Value)
 }
 
-// shortDuration writes a duration the way the chain rules' messages do: "5s", "1m", "5m50s",
-// "2h", "1.5s", without time.Duration's trailing zero units.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
+// shortDuration is textfmt.Duration: the one duration style ("5s", "1m", "5m50s", "2h").
+func shortDuration(d time.Duration) string { return textfmt.Duration(d) }
 
 // itemLines lays items out on lines of at most room columns, joined by sep, breaking only
 // between items (an item longer than a line gets a line of its own).

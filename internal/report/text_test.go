@@ -82,10 +82,10 @@ func TestTextContent(t *testing.T) {
 	for _, want := range []string{
 		"kernel 6.8.0-45-generic",
 		"euid 1000",
-		"profile api-gateway: a dead peer must be detected within 36m0s",
+		"profile api-gateway: a dead peer must be detected within 36m",
 		"not root: some facts could not be read",
-		"7200 (2h0m0s)",
-		"dead-peer detection: idle + intvl*probes = 2h0m0s + 1m15s*9 = 2h11m15s",
+		"7200 (2h)",
+		"dead-peer detection: idle + intvl*probes = 2h + 1m15s*9 = 2h11m15s",
 		"wins: /etc/sysctl.d/99-tune.conf:4 = 30",
 		"fix:      write `net.ipv4.tcp_keepalive_time = 600` to /etc/sysctl.d/60-keeptune.conf\n" +
 			"            apply now: sysctl -w net.ipv4.tcp_keepalive_time=600\n",

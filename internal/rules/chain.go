@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"github.com/keeptune/keeptune/internal/textfmt"
 	"strings"
 	"time"
 
@@ -103,12 +104,7 @@ func directive(h *model.Hop, side, key string, d time.Duration) string {
 }
 
 // possessive renders "envoy's", "workers'".
-func possessive(name string) string {
-	if strings.HasSuffix(name, "s") {
-		return name + "'"
-	}
-	return name + "'s"
-}
+func possessive(name string) string { return textfmt.Possessive(name) }
 
 var chainPoolRace = Rule{
 	ID: "KT701", Name: "backend-idle-below-pool", Severity: model.SeverityError,
@@ -162,14 +158,14 @@ var chainPoolRace = Rule{
 			f.Fix = &model.Fix{
 				Key: a.Name() + ".downstream.idle_timeout", Current: human(backend), Proposed: human(proposed),
 				Line: directive(a.Hop, "downstream", "idle", proposed),
-				Note: fmt.Sprintf("Or shorten %s's pool idle timeout to %s or less.", o.Name(), human(max(shorter, time.Second))),
+				Note: fmt.Sprintf("Or shorten %s pool idle timeout to %s or less.", possessive(o.Name()), human(max(shorter, time.Second))),
 			}
 		} else {
 			proposed := max(shorter, time.Second)
 			f.Fix = &model.Fix{
 				Key: o.Name() + ".upstream.idle_timeout", Current: poolText, Proposed: human(proposed),
 				Line: directive(o.Hop, "upstream", "idle", proposed),
-				Note: fmt.Sprintf("Or raise %s's keep-alive idle timeout above %s's pool idle timeout.", a.Name(), o.Name()),
+				Note: fmt.Sprintf("Or raise %s keep-alive idle timeout above %s pool idle timeout.", possessive(a.Name()), possessive(o.Name())),
 			}
 		}
 		out = append(out, f)
@@ -244,7 +240,7 @@ func idleFinding(c *model.Chain, seg chain.Segment, mi int) model.Finding {
 	loc := at(mb.IdleTimeout.Source, mh)
 	fix := &model.Fix{Key: a.Name() + ".downstream.tcp_keepalive.idle", Proposed: human(proposed),
 		Line: directive(a.Hop, "downstream", "keepalive", proposed),
-		Note: fmt.Sprintf("Or enable keepalive at the other end (%s), or raise %s's idle timeout above the longest silence.", o.Name(), mh.Name)}
+		Note: fmt.Sprintf("Or enable keepalive at the other end (%s), or raise %s idle timeout above the longest silence.", o.Name(), possessive(mh.Name))}
 	if pool, ok := chain.Limited(o.Side.IdleTimeout); o.Side.Pools.Known && o.Side.Pools.Value && o.Side.IdleTimeout.Known && (!ok || pool >= t) {
 		poolText := human(pool)
 		if !ok {

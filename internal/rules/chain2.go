@@ -46,9 +46,9 @@ var chainUserTimeout = Rule{
 					if uto.Value < full {
 						f := base
 						actual := model.DeadPeerDetection(k.Idle.Value, k.Interval.Value, k.Count.Value, uto.Value)
-						f.Message = fmt.Sprintf("%s's TCP_USER_TIMEOUT of %s is shorter than its keepalive cycle (%s + %d × %s = %s): "+
+						f.Message = fmt.Sprintf("%s TCP_USER_TIMEOUT of %s is shorter than its keepalive cycle (%s + %d × %s = %s): "+
 							"the kernel kills an idle connection at %s, after fewer probes than configured.",
-							h.Name, human(uto.Value), human(k.Idle.Value), k.Count.Value, human(k.Interval.Value), human(full), human(actual))
+							possessive(h.Name), human(uto.Value), human(k.Idle.Value), k.Count.Value, human(k.Interval.Value), human(full), human(actual))
 						f.Evidence = []model.Evidence{{Name: "user timeout", Value: human(uto.Value), Source: uto.Source},
 							{Name: "keepalive idle", Value: human(k.Idle.Value), Source: k.Idle.Source},
 							{Name: "keepalive interval", Value: human(k.Interval.Value), Source: k.Interval.Source},
@@ -61,8 +61,8 @@ var chainUserTimeout = Rule{
 				if rt, ok := chain.Limited(s.ReadTimeout); ok && uto.Value >= rt {
 					f := base
 					proposed := s.ReadTimeout.Value - max(s.ReadTimeout.Value/10, time.Second)
-					f.Message = fmt.Sprintf("%s's TCP_USER_TIMEOUT of %s is not below its read timeout of %s: the application gives up first, "+
-						"and a dead peer shows as a generic timeout instead of ETIMEDOUT from the kernel.", h.Name, human(uto.Value), human(s.ReadTimeout.Value))
+					f.Message = fmt.Sprintf("%s TCP_USER_TIMEOUT of %s is not below its read timeout of %s: the application gives up first, "+
+						"and a dead peer shows as a generic timeout instead of ETIMEDOUT from the kernel.", possessive(h.Name), human(uto.Value), human(s.ReadTimeout.Value))
 					f.Evidence = []model.Evidence{{Name: "user timeout", Value: human(uto.Value), Source: uto.Source},
 						{Name: "read timeout", Value: human(s.ReadTimeout.Value), Source: s.ReadTimeout.Source}}
 					f.Fix = &model.Fix{Key: h.Name + "." + side.name + ".user_timeout", Current: human(uto.Value), Proposed: human(proposed),
@@ -104,7 +104,7 @@ var chainGRPC = Rule{
 				Location: at(c.Time.Source, o.Hop),
 				Fix: &model.Fix{Key: o.Name() + ".upstream.grpc.time", Current: human(c.Time.Value), Proposed: human(s.MinTime.Value),
 					Line: fmt.Sprintf("keepalive.ClientParameters{Time: %s} (grpc-go)", goDuration(s.MinTime.Value)),
-					Note: fmt.Sprintf("Or lower %s's keepalive.EnforcementPolicy{MinTime: ...} to %s or less.", a.Name(), human(c.Time.Value))},
+					Note: fmt.Sprintf("Or lower %s keepalive.EnforcementPolicy{MinTime: ...} to %s or less.", possessive(a.Name()), human(c.Time.Value))},
 			})
 		}
 		if c.PermitWithoutStream.Known && c.PermitWithoutStream.Value && s.PermitWithoutStream.Known && !s.PermitWithoutStream.Value {
@@ -161,8 +161,8 @@ var chainHTTP2Ping = Rule{
 				{Name: a.Name() + " counts HTTP/2 PING", Value: "no", Source: a.L7.HTTP2PingRefreshes.Source}},
 			Location: at(ping.Source, o.Hop),
 			Fix: &model.Fix{Key: a.Name() + ".idle_timeout",
-				Note: fmt.Sprintf("Close idle connections in %s before %s, raise %s's idle timeout above the longest expected silence, or send a small application heartbeat instead of PINGs.",
-					o.Name(), human(limit), a.Name())},
+				Note: fmt.Sprintf("Close idle connections in %s before %s, raise %s idle timeout above the longest expected silence, or send a small application heartbeat instead of PINGs.",
+					o.Name(), human(limit), possessive(a.Name()))},
 		})
 		return out
 	}),

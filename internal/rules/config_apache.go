@@ -111,6 +111,8 @@ const (
 	apacheProposedKeepTO = 65 * time.Second
 )
 
+// apacheSeconds writes a KeepAliveTimeout in httpd's syntax: "5", or "2ms" (httpd accepts the
+// suffix). Messages use seconds() instead: "5 s", "2ms", never "2ms s".
 func apacheSeconds(d time.Duration) string {
 	if d%time.Second != 0 {
 		return fmt.Sprintf("%dms", d/time.Millisecond)
@@ -143,8 +145,8 @@ var apacheKeepAliveBelowBalancer = Rule{
 			})
 			for _, g := range groups {
 				s := g.first
-				msg := fmt.Sprintf("KeepAliveTimeout %s s: behind a balancer with a longer idle timeout (AWS ALB 60 s) this gives 502s: set KeepAliveTimeout above the balancer's idle timeout.",
-					apacheSeconds(s.KeepAliveTimeout.Value))
+				msg := fmt.Sprintf("KeepAliveTimeout %s: behind a balancer with a longer idle timeout (AWS ALB 60 s) this gives 502s: set KeepAliveTimeout above the balancer's idle timeout.",
+					seconds(s.KeepAliveTimeout.Value))
 				if c.MPM == "prefork" || c.MPM == "worker" {
 					msg += fmt.Sprintf(" With mpm_%s each idle connection holds a %s for that long: size MaxRequestWorkers for it, or switch to mpm_event.",
 						c.MPM, map[string]string{"prefork": "process", "worker": "thread"}[c.MPM])

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"github.com/keeptune/keeptune/internal/textfmt"
 	"sort"
 	"strings"
 	"time"
@@ -507,8 +508,9 @@ var haproxyKeepaliveTimeoutInBackend = Rule{
 					}
 					out = append(out, model.Finding{
 						Severity: model.SeverityWarning, Subject: haproxySubject(be),
-						Message: fmt.Sprintf("%q in %s does nothing: %s run in HTTP mode and use their own %s.",
-							d.Line(), be.Title(), strings.Join(names, ", "), "timeout "+d.Words[1]),
+						Message: fmt.Sprintf("%q in %s does nothing: %s %s in HTTP mode and %s their own %s.",
+							d.Line(), be.Title(), strings.Join(names, ", "), textfmt.Plural(len(names), "runs", "run"),
+							textfmt.Plural(len(names), "uses", "use"), "timeout "+d.Words[1]),
 						Evidence: ev,
 						Location: haproxyLoc(d.Location),
 						Fix: &model.Fix{Key: "timeout " + d.Words[1], Line: d.Line(),

@@ -251,6 +251,10 @@ backend app
 	if len(fs) != 1 || fs[0].Location.Line != 11 || !strings.Contains(fs[0].Fix.Note, "frontend web") {
 		t.Fatalf("%+v", fs)
 	}
+	// One frontend: the verbs agree with it (was "frontend web run ... and use").
+	if !strings.Contains(fs[0].Message, "frontend web runs in HTTP mode and uses their own") {
+		t.Errorf("message: %s", fs[0].Message)
+	}
 	// Behind a TCP-mode frontend the backend's value is the one used.
 	tcp := strings.Replace(cfg, "frontend web\n\tmode http\n", "frontend web\n", 1)
 	if fs := runRule(t, haproxyInput(t, tcp), "KT825"); len(fs) != 0 {

@@ -49,7 +49,7 @@ var goRuntimeKeepalive = Rule{
 				"unless the program sets its own, so this host's keepalive sysctls do not reach it.",
 				who, proc.Go.Version, human(gk.Idle.Value), human(gk.Interval.Value), count)
 			if tuned {
-				msg += fmt.Sprintf(" The namespace is tuned to %s idle (%s): that tuning does not apply here.", human(ns.Keepalive.Idle.Value), ns.Keepalive.Idle.Source)
+				msg += fmt.Sprintf(" The namespace's tcp_keepalive_time is set to %s (%s): that setting does not apply here.", human(ns.Keepalive.Idle.Value), ns.Keepalive.Idle.Source)
 			}
 			ev := []model.Evidence{
 				{Name: "Go version", Value: proc.Go.Version, Source: model.Source{Kind: model.SourceLive, Detail: fmt.Sprintf("/proc/%d/exe", proc.PID)}},

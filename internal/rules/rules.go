@@ -134,16 +134,5 @@ func Run(in *Input, rules []Rule) []model.Finding {
 	return out
 }
 
-// Sort orders findings by severity (highest first), then rule, then subject.
-func Sort(fs []model.Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if a.Severity != b.Severity {
-			return a.Severity > b.Severity
-		}
-		if a.Rule != b.Rule {
-			return a.Rule < b.Rule
-		}
-		return a.Subject < b.Subject
-	})
-}
+// Sort orders findings the one way every output does (model.CompareFindings).
+func Sort(fs []model.Finding) { model.SortFindings(fs) }

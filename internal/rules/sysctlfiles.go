@@ -26,12 +26,17 @@ var sysctlNotPersisted = Rule{
 				continue // files are only applied to the namespace systemd-sysctl runs in
 			}
 			for _, s := range ns.Sysctls {
-				if !s.Readable || s.Source.Kind != model.SourceRuntime {
+				// A runtime value, or the kernel default where a file says otherwise (the file was
+				// never applied): either way the live value is not the one the files promise.
+				unapplied := s.Source.Kind == model.SourceKernelDefault && s.Winner() != nil
+				if !s.Readable || (s.Source.Kind != model.SourceRuntime && !unapplied) {
 					continue
 				}
 				sev := model.SeverityWarning
 				msg := fmt.Sprintf("%s is %s now, but no sysctl file sets it: it returns to the kernel default %s at the next reboot.", s.Key, s.Value, s.Default)
-				if w := s.Winner(); w != nil {
+				if w := s.Winner(); w != nil && unapplied {
+					msg = fmt.Sprintf("%s is %s, the kernel default, but %s:%d sets %s: the file was never applied since boot (or the value was reset); the file's value takes effect at the next reboot or with sysctl --system.", s.Key, s.Value, w.File, w.Line, w.Value)
+				} else if w != nil {
 					msg = fmt.Sprintf("%s is %s now, but %s:%d sets %s: either the file was never applied or someone changed the value since; the file's value returns at the next reboot.", s.Key, s.Value, w.File, w.Line, w.Value)
 				}
 				if strings.HasPrefix(s.Key, "net.netfilter.") {

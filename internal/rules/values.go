@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"github.com/keeptune/keeptune/internal/textfmt"
 	"path"
 	"strconv"
 	"strings"
@@ -28,26 +29,12 @@ func evidence(s model.Sysctl) model.Evidence {
 	return model.Evidence{Name: s.Key, Value: s.Value, Source: s.Source}
 }
 
-// seconds renders a count of seconds with its human form: "7200 s (2h0m0s)".
-func seconds(d time.Duration) string {
-	s := int64(d / time.Second)
-	if d < time.Minute {
-		return fmt.Sprintf("%d s", s)
-	}
-	return fmt.Sprintf("%d s (%s)", s, human(d))
-}
+// seconds renders a count of seconds with its human form: "7200 s (2h)". One style for every
+// output: see textfmt.
+func seconds(d time.Duration) string { return textfmt.Seconds(d) }
 
-// human renders a duration without trailing zero units: 2h11m15s, 10m, 102.2s.
-func human(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
+// human renders a duration without zero units or float noise: 2h11m15s, 10m, 1.5s.
+func human(d time.Duration) string { return textfmt.Duration(d) }
 
 func nsLabel(ns model.Namespace) string {
 	if ns.Name != "" {

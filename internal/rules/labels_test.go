@@ -1,0 +1,85 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keeptune/keeptune/internal/model"
+)
+
+// TestLabelsAndNumbers pins the text fixes of issue 17: no negative deadline for a middlebox
+// shorter than keeptune's margin, possessives of names ending in s, and no "2ms s".
+func TestLabelsAndNumbers(t *testing.T) {
+	// An 8 s middlebox timeout with a 10 s minimum margin used to say "probes must leave by -2s".
+	doc := `chain:
+  - {name: clients, type: client, tcp_keepalive: {idle: 60s, interval: 10s, count: 3}}
+  - {name: fw, type: middlebox, layer: 4, idle_timeout: 8s, refreshed_by: any-segment, on_expiry: silent-drop}
+  - {name: s, type: server, http_keepalive_timeout: 20m}
+`
+	fs := lintChain(t, doc, "KT703")
+	if len(fs) != 1 {
+		t.Fatalf("findings = %+v", fs)
+	}
+	if strings.Contains(fs[0].Message, "by -") || !strings.Contains(fs[0].Message, "probes must leave by 4s") {
+		t.Errorf("margin: %s", fs[0].Message)
+	}
+	if fs[0].Fix == nil || strings.HasPrefix(fs[0].Fix.Proposed, "-") || fs[0].Fix.Proposed == "0s" {
+		t.Errorf("fix proposes %+v", fs[0].Fix)
+	}
+	// "clients's" -> "clients'".
+	pool := "chain:\n  - {name: clients, type: client, runtime: go, pools: true, pool_idle_timeout: none}\n  - {name: s, type: server, http_keepalive_timeout: 30s}\n"
+	for _, f := range lintChain(t, pool, "KT701") {
+		if strings.Contains(f.Message+f.Fix.Note, "clients's") {
+			t.Errorf("possessive: %s / %s", f.Message, f.Fix.Note)
+		}
+	}
+	// KeepAliveTimeout with a unit is not followed by another unit.
+	fs = runRule(t, apacheInput(t, "KeepAlive On\nKeepAliveTimeout 2ms\n"), "KT840")
+	if len(fs) != 1 || strings.Contains(fs[0].Message, "ms s") || !strings.Contains(fs[0].Message, "KeepAliveTimeout 2ms:") {
+		t.Fatalf("%+v", fs)
+	}
+}
+
+// TestUnappliedFileIsNotRuntime: a key at the kernel default whose sysctl.d line was never
+// applied is reported by KT105 as an unapplied file (not "set at run time"), and KT601 does not
+// call the kernel default "tuned" (issue 17).
+func TestUnappliedFileIsNotRuntime(t *testing.T) {
+	def := model.Source{Kind: model.SourceKernelDefault, Detail: "/etc/sysctl.d/60-k.conf:1 sets 600 but is not in effect: never applied since boot, or reset"}
+	s := sysctl(model.KeyKeepaliveTime, "7200", def, model.SysctlAssignment{File: "/etc/sysctl.d/60-k.conf", Line: 1, Value: "600"})
+	s.Default = "7200"
+	host := namespace("host", true, 7200, 75, 9, src(model.SourceKernelDefault))
+	host.Sysctls[0] = s
+	host.Keepalive.Idle.Source = def
+	fs := run(t, &model.Snapshot{Namespaces: []model.Namespace{host}}, "general", 0, "KT105")
+	if len(fs) != 1 || !strings.Contains(fs[0].Message, "the kernel default, but /etc/sysctl.d/60-k.conf:1 sets 600: the file was never applied") ||
+		strings.Contains(fs[0].Message+fs[0].Evidence[0].Source.String(), "run time") {
+		t.Fatalf("KT105 = %+v", fs)
+	}
+	rd := model.Source{Kind: model.SourceRuntimeDefault}
+	goProc := model.Process{PID: 77, Comm: "api", NetnsInode: host.Inode, Go: &model.GoBinary{Version: "go1.24.1",
+		Keepalive: model.KeepaliveSettings{Idle: model.KnownSetting(15*time.Second, rd), Interval: model.KnownSetting(15*time.Second, rd), Count: model.KnownSetting(9, rd)}}}
+	fs = run(t, &model.Snapshot{Namespaces: []model.Namespace{host}, Processes: []model.Process{goProc}}, "general", 0, "KT601")
+	if len(fs) != 1 || fs[0].Severity != model.SeverityInfo || strings.Contains(fs[0].Message, "tuned") {
+		t.Fatalf("KT601 on a kernel-default host: %+v", fs)
+	}
+}
+
+// TestOneFindingOrder: rules.Run's order is the reports' order, namespace included (there were
+// two sort orders; the rules' ignored the namespace).
+func TestOneFindingOrder(t *testing.T) {
+	fs := []model.Finding{
+		{Rule: "KT101", Severity: model.SeverityWarning, Subject: "x", Namespace: "pid 9 b"},
+		{Rule: "KT101", Severity: model.SeverityWarning, Subject: "x", Namespace: "pid 8 a"},
+		{Rule: "KT001", Severity: model.SeverityInfo, Subject: "y"},
+		{Rule: "KT201", Severity: model.SeverityError, Subject: "z"},
+	}
+	Sort(fs)
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Rule+"/"+f.Namespace)
+	}
+	if want := "KT201/ KT101/pid 8 a KT101/pid 9 b KT001/"; strings.Join(got, " ") != want {
+		t.Errorf("order = %q, want %q", strings.Join(got, " "), want)
+	}
+}
