@@ -57,6 +57,7 @@ func newRoot(stdio IO) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr(err) })
 	root.AddCommand(newAuditCmd(stdio), newRulesCmd(stdio), newProfilesCmd(stdio), newLintCmd(stdio), newSocketsCmd(stdio), newDrillCmd(stdio), newCatalogCmd(stdio), newProbeCmd(stdio), newResponderCmd(stdio), newApplyCmd(stdio), newRollbackCmd(stdio))
 	root.AddCommand(newPlanCmd(stdio))
+	root.AddCommand(newExporterCmd(stdio))
 	return root
 }
 

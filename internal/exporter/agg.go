@@ -1,0 +1,353 @@
+package exporter
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/keeptune/keeptune/internal/sockets"
+)
+
+// Label values for the buckets that collapse unbounded sets.
+const (
+	labelOther     = "other"     // listening ports or processes past the top-N
+	labelEphemeral = "ephemeral" // local port of an outbound connection
+	labelUnknown   = "unknown"   // socket no process holds (or not visible)
+)
+
+// idleBuckets are the idle-time histogram bounds in seconds, chosen at the timeouts that cut
+// idle connections: 4 min (Azure load balancers, GCP Cloud NAT's established default is 20 min),
+// 350 s (AWS NAT gateway and NLB), 15 min, 1 h, and 2 h (the kernel's keepalive time).
+var idleBuckets = []float64{1, 10, 60, 240, 350, 900, 1800, 3600, 7200, 21600, 86400}
+
+// sockKey is one cell of a socket breakdown.
+type sockKey struct {
+	netns     uint64
+	group     string // port or process label value
+	state     sockets.State
+	keepalive sockets.KeepaliveState
+}
+
+// histo is an idle-time histogram being filled.
+type histo struct {
+	counts []uint64 // per idleBuckets bound, not cumulative
+	count  uint64
+	sum    float64
+}
+
+func (h *histo) observe(v float64) {
+	if h.counts == nil {
+		h.counts = make([]uint64, len(idleBuckets))
+	}
+	h.count++
+	h.sum += v
+	if i, _ := slices.BinarySearch(idleBuckets, v); i < len(idleBuckets) {
+		h.counts[i]++
+	}
+}
+
+// cumulative returns the buckets as Prometheus wants them: upper bound -> count at or below.
+func (h *histo) cumulative() map[float64]uint64 {
+	out := make(map[float64]uint64, len(idleBuckets))
+	var c uint64
+	for i, b := range idleBuckets {
+		if h.counts != nil {
+			c += h.counts[i]
+		}
+		out[b] = c
+	}
+	return out
+}
+
+type histKey struct {
+	netns     uint64
+	keepalive sockets.KeepaliveState
+}
+
+type nsProc struct {
+	netns uint64
+	comm  string
+}
+
+type closeWait struct {
+	count  int
+	oldest time.Duration
+}
+
+// aggregate folds sockets into bounded groups. Feed it the listeners first (AddListener), then
+// every socket (Add), then call Finish.
+type aggregate struct {
+	allowPorts map[uint16]bool
+	allowProcs map[string]bool
+	topPorts   int
+	topProcs   int
+
+	listening map[portRef]bool
+	// Raw counts before top-N: per listening port and per process name.
+	byPort map[portRef]map[cellKey]int
+	byProc map[nsProc]map[cellKey]int
+	idle   map[histKey]*histo
+	cw     map[nsProc]*closeWait
+	total  int
+}
+
+type portRef struct {
+	netns uint64
+	port  uint16
+}
+
+type cellKey struct {
+	state     sockets.State
+	keepalive sockets.KeepaliveState
+}
+
+func newAggregate(o Options) *aggregate {
+	a := &aggregate{
+		allowPorts: map[uint16]bool{}, allowProcs: map[string]bool{},
+		topPorts: o.TopPorts, topProcs: o.TopProcesses,
+		listening: map[portRef]bool{},
+		byPort:    map[portRef]map[cellKey]int{},
+		byProc:    map[nsProc]map[cellKey]int{},
+		idle:      map[histKey]*histo{},
+		cw:        map[nsProc]*closeWait{},
+	}
+	for _, p := range o.Ports {
+		a.allowPorts[p] = true
+	}
+	for _, p := range o.Processes {
+		a.allowProcs[p] = true
+	}
+	return a
+}
+
+// AddListener records a listening port, so that sockets accepted on it are counted under it.
+func (a *aggregate) AddListener(netns uint64, port uint16) {
+	a.listening[portRef{netns, port}] = true
+}
+
+// Add counts one socket.
+func (a *aggregate) Add(s *sockets.Socket) {
+	a.total++
+	var ns uint64
+	if s.Netns != nil {
+		ns = s.Netns.Inode
+	}
+	cell := cellKey{s.State, s.Keepalive.State}
+	// The port a socket belongs to: its own local port when that port listens in its namespace
+	// (a listener, or a connection accepted on it), else the connection is outbound and its
+	// local port is ephemeral (port 0 stands for that).
+	pr := portRef{ns, s.Local.Port()}
+	if !a.listening[pr] {
+		pr.port = 0
+	}
+	bump(a.byPort, pr, cell)
+	comm := labelUnknown
+	if s.Owner != nil && s.Owner.Comm != "" {
+		comm = s.Owner.Comm
+	}
+	np := nsProc{ns, comm}
+	bump(a.byProc, np, cell)
+
+	switch s.State {
+	case sockets.StateEstablished:
+		if idle, ok := s.Idle(); ok {
+			hk := histKey{ns, s.Keepalive.State}
+			h := a.idle[hk]
+			if h == nil {
+				h = &histo{}
+				a.idle[hk] = h
+			}
+			h.observe(idle.Seconds())
+		}
+	case sockets.StateCloseWait:
+		c := a.cw[np]
+		if c == nil {
+			c = &closeWait{}
+			a.cw[np] = c
+		}
+		c.count++
+		if age, ok := s.CloseWaitAge(); ok && age > c.oldest {
+			c.oldest = age
+		}
+	}
+}
+
+func bump[K comparable](m map[K]map[cellKey]int, k K, c cellKey) {
+	cells := m[k]
+	if cells == nil {
+		cells = map[cellKey]int{}
+		m[k] = cells
+	}
+	cells[c]++
+}
+
+// cell is one output row of a socket breakdown.
+type cell struct {
+	sockKey
+	count int
+}
+
+// Ports returns the breakdown by listening port with the top-N applied, sorted.
+func (a *aggregate) Ports() []cell {
+	type ranked struct {
+		key   portRef
+		total int
+	}
+	var rs []ranked
+	for k, cells := range a.byPort {
+		if k.port == 0 {
+			continue
+		}
+		rs = append(rs, ranked{k, sum(cells)})
+	}
+	// Most sockets first; ties by namespace and port so that the choice is stable.
+	slices.SortFunc(rs, func(x, y ranked) int {
+		if c := cmp.Compare(y.total, x.total); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.key.netns, y.key.netns); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.key.port, y.key.port)
+	})
+	keep := map[portRef]bool{}
+	n := 0
+	for _, r := range rs {
+		if a.allowPorts[r.key.port] {
+			keep[r.key] = true
+		} else if n < a.topPorts {
+			keep[r.key] = true
+			n++
+		}
+	}
+	out := map[sockKey]int{}
+	for k, cells := range a.byPort {
+		label := labelEphemeral
+		switch {
+		case k.port == 0:
+		case keep[k]:
+			label = strconv.Itoa(int(k.port))
+		default:
+			label = labelOther
+		}
+		for c, v := range cells {
+			out[sockKey{k.netns, label, c.state, c.keepalive}] += v
+		}
+	}
+	return sorted(out)
+}
+
+// Processes returns the breakdown by process name with the top-N applied, sorted.
+func (a *aggregate) Processes() []cell {
+	keep := a.keptProcs()
+	out := map[sockKey]int{}
+	for k, cells := range a.byProc {
+		label := k.comm
+		if !keep[k] {
+			label = labelOther
+		}
+		for c, v := range cells {
+			out[sockKey{k.netns, label, c.state, c.keepalive}] += v
+		}
+	}
+	return sorted(out)
+}
+
+// keptProcs chooses the processes that keep their own label: the allow-list, "unknown", and
+// the top-N by socket count over all namespaces.
+func (a *aggregate) keptProcs() map[nsProc]bool {
+	type ranked struct {
+		key   nsProc
+		total int
+	}
+	var rs []ranked
+	for k, cells := range a.byProc {
+		rs = append(rs, ranked{k, sum(cells)})
+	}
+	slices.SortFunc(rs, func(x, y ranked) int {
+		if c := cmp.Compare(y.total, x.total); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.key.netns, y.key.netns); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.key.comm, y.key.comm)
+	})
+	keep := map[nsProc]bool{}
+	n := 0
+	for _, r := range rs {
+		switch {
+		case a.allowProcs[r.key.comm] || r.key.comm == labelUnknown:
+			keep[r.key] = true
+		case n < a.topProcs:
+			keep[r.key] = true
+			n++
+		}
+	}
+	return keep
+}
+
+// CloseWait returns CLOSE_WAIT counts and oldest ages per process (top-N applied: merged
+// "other" keeps the sum and the oldest), sorted.
+func (a *aggregate) CloseWait() []closeWaitRow {
+	keep := a.keptProcs()
+	out := map[nsProc]*closeWait{}
+	for k, c := range a.cw {
+		if !keep[k] {
+			k.comm = labelOther
+		}
+		o := out[k]
+		if o == nil {
+			o = &closeWait{}
+			out[k] = o
+		}
+		o.count += c.count
+		o.oldest = max(o.oldest, c.oldest)
+	}
+	rows := make([]closeWaitRow, 0, len(out))
+	for k, c := range out {
+		rows = append(rows, closeWaitRow{k.netns, k.comm, *c})
+	}
+	slices.SortFunc(rows, func(x, y closeWaitRow) int {
+		if c := cmp.Compare(x.netns, y.netns); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.process, y.process)
+	})
+	return rows
+}
+
+type closeWaitRow struct {
+	netns   uint64
+	process string
+	closeWait
+}
+
+func sum(cells map[cellKey]int) int {
+	n := 0
+	for _, v := range cells {
+		n += v
+	}
+	return n
+}
+
+func sorted(m map[sockKey]int) []cell {
+	out := make([]cell, 0, len(m))
+	for k, v := range m {
+		out = append(out, cell{k, v})
+	}
+	slices.SortFunc(out, func(x, y cell) int {
+		if c := cmp.Compare(x.netns, y.netns); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.group, y.group); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.state, y.state); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.keepalive, y.keepalive)
+	})
+	return out
+}
