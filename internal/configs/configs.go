@@ -46,6 +46,9 @@ type Config struct {
 	// it reports.
 	Downstream *model.Side `json:"downstream,omitempty"`
 	Upstream   *model.Side `json:"upstream,omitempty"`
+	// Warnings are what the parser read that the server may refuse depending on what the file
+	// does not say (a module, a version); rule KT890 reports them.
+	Warnings []Warning `json:"warnings,omitempty"`
 	// Detail is the format's own model (*nginx.Config, ...), for that format's rules.
 	Detail any `json:"-"`
 }
@@ -71,6 +74,13 @@ type Parser interface {
 type Vars struct {
 	Env     map[string]string
 	Defines []string
+	// Version is the server's version ("1.22.1", "2.6"), "" when unknown: keywords added or
+	// removed in some version are then judged against it.
+	Version string
+	// Prefix is the server's configuration directory (nginx's conf prefix, Apache's
+	// ServerRoot) as a path the parser reads through, for a fragment whose relative includes
+	// are written against it; "" means the format's usual rule.
+	Prefix string
 }
 
 // VarsParser is a Parser that takes Vars.
@@ -138,7 +148,7 @@ func ReadFileVars(path, format string, vars Vars) (*Config, error) {
 			return nil, err
 		}
 	}
-	if vp, ok := p.(VarsParser); ok && (vars.Env != nil || len(vars.Defines) > 0) {
+	if vp, ok := p.(VarsParser); ok && (vars.Env != nil || len(vars.Defines) > 0 || vars.Version != "" || vars.Prefix != "") {
 		p = vp.WithVars(vars)
 	}
 	abs, err := filepath.Abs(path)

@@ -140,7 +140,8 @@ func TestKT800QuietWhenPoolsWork(t *testing.T) {
     server { listen 80; location / { proxy_pass http://b; } location /h { proxy_pass http://other.example; } }
     upstream nokeep { server y; }
     server { listen 81; location / { proxy_pass http://nokeep; } }
-}`
+}
+events {}`
 	confExpect(t, confLint(t, "nginx", map[string]string{"n.conf": conf}, "n.conf", nil, "KT800"))
 }
 
@@ -149,7 +150,8 @@ func TestKT801KeepaliveRequests(t *testing.T) {
     keepalive_requests 50;
     upstream b { server x; keepalive 4; keepalive_requests 500; }
     server { listen 80; keepalive_requests 1000; location / { keepalive_requests 100; } }
-}`
+}
+events {}`
 	confExpect(t, confLint(t, "nginx", map[string]string{"n.conf": conf}, "n.conf", nil, "KT801"),
 		"KT801 warning /n.conf:2 | keepalive_requests 1000;",
 		"KT801 info /n.conf:4 | keepalive_requests 1000;", // sorted by subject: "server ..." before "upstream ..."
@@ -160,7 +162,8 @@ func TestKT801KeepaliveRequests(t *testing.T) {
 func TestKT802HostSysctls(t *testing.T) {
 	conf := `http {
     server { listen 80 default_server so_keepalive=on; listen 8443 ssl so_keepalive=30s::; listen 81 so_keepalive=1m:10s:3; proxy_socket_keepalive on; location / { proxy_pass http://x; } }
-}`
+}
+events {}`
 	fs := confLint(t, "nginx", map[string]string{"n.conf": conf}, "n.conf", nil, "KT802")
 	confExpect(t, fs,
 		"KT802 info /n.conf:2 | listen 80 default_server so_keepalive=600s:30s:5;",
@@ -181,13 +184,13 @@ func TestKT802HostSysctls(t *testing.T) {
 }
 
 func TestKT803KeepaliveOff(t *testing.T) {
-	conf := "http {\n keepalive_timeout 0;\n server { listen 80; keepalive_timeout 10s; }\n}\n"
+	conf := "http {\n keepalive_timeout 0;\n server { listen 80; keepalive_timeout 10s; }\n}\nevents {}\n"
 	confExpect(t, confLint(t, "nginx", map[string]string{"n.conf": conf}, "n.conf", nil, "KT803"),
 		"KT803 warning /n.conf:2 | keepalive_timeout 75s;")
 }
 
 func TestKT804KeepaliveHeader(t *testing.T) {
-	conf := "http {\n keepalive_timeout 65s 75;\n server { listen 80; keepalive_timeout 65 60; }\n server { listen 81; keepalive_timeout 30s 30s; }\n}\n"
+	conf := "http {\n keepalive_timeout 65s 75;\n server { listen 80; keepalive_timeout 65 60; }\n server { listen 81; keepalive_timeout 30s 30s; }\n}\nevents {}\n"
 	confExpect(t, confLint(t, "nginx", map[string]string{"n.conf": conf}, "n.conf", nil, "KT804"),
 		"KT804 warning /n.conf:2 | keepalive_timeout 65s 59;",
 		"KT804 warning /n.conf:4 | keepalive_timeout 30s 27;")

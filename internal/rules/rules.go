@@ -38,7 +38,10 @@ type Input struct {
 	Chain    *model.Chain
 	// Configs are the configuration files read (lint FILE..., audit's discovered configs).
 	Configs []*configs.Config
-	Profile model.Profile
+	// ConfigErrors are the configuration files that could not be read or that their server
+	// would refuse (a *configs.ParseError names file:line); rule KT891 reports each.
+	ConfigErrors []error
+	Profile      model.Profile
 	// ExpectConnections is the number of concurrent connections the host is meant to hold
 	// (--expect-connections); 0 means unknown, and capacity rules that need it stay silent.
 	ExpectConnections int
@@ -68,6 +71,7 @@ func All() []Rule {
 	all = append(all, haproxyRules...)
 	all = append(all, apacheRules...)
 	all = append(all, otherRules...)
+	all = append(all, configSyntaxRules...)
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	return all
 }

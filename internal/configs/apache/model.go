@@ -1,21 +1,15 @@
 package apache
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
-// ParseError is an error at a line of a file: what was found and what was expected.
-type ParseError struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *ParseError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+// ParseError is the error every format returns: file, line, what is wrong.
+type ParseError = configs.ParseError
 
 // Note is something keeptune decided without being sure (an <IfVersion> it could not
 // evaluate, a ${VAR} it does not know). Notes never stop a parse.

@@ -60,14 +60,8 @@ func (Parser) Detect(p string, head []byte) bool {
 	return apiVersionRe.Match(head) && kindRe.Match(head)
 }
 
-// ParseError is an error at a line of a file.
-type ParseError struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *ParseError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+// ParseError is the error every format returns: file, line, what is wrong.
+type ParseError = configs.ParseError
 
 // Sysctl is one entry of securityContext.sysctls.
 type Sysctl struct {

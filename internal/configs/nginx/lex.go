@@ -3,6 +3,8 @@ package nginx
 import (
 	"fmt"
 	"strings"
+
+	"github.com/keeptune/keeptune/internal/configs"
 )
 
 // The scanner follows ngx_conf_read_token (src/core/ngx_conf_file.c) byte for byte where it
@@ -40,14 +42,8 @@ func newScanner(file string, data []byte) *scanner {
 	return &scanner{file: file, data: data, line: 1}
 }
 
-// ParseError is a syntax or semantic error at a place in a file.
-type ParseError struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *ParseError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+// ParseError is the error every format returns: file, line, what is wrong.
+type ParseError = configs.ParseError
 
 func (s *scanner) errorf(line int, format string, args ...any) error {
 	return &ParseError{File: s.file, Line: line, Msg: fmt.Sprintf(format, args...)}

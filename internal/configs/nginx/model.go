@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/keeptune/keeptune/internal/configs"
 )
 
 // Config is an nginx configuration read from its main file and everything it includes, with
@@ -31,6 +33,9 @@ type Config struct {
 	Stream          *Context
 	StreamServers   []*Server
 	StreamUpstreams []*Upstream
+
+	// Warnings are what nginx may refuse depending on modules or version (configs.Warning).
+	Warnings []configs.Warning
 
 	// refs are the directives read, in file order, with the level each was written at.
 	refs []ref

@@ -77,7 +77,7 @@ func TestTestdataInvalid(t *testing.T) {
 
 func TestIncludes(t *testing.T) {
 	fsys := testutil.MapFS(map[string]string{
-		"etc/nginx/nginx.conf": "http {\n include conf.d/*.conf;\n include /etc/nginx/abs.inc;\n include none/*.conf;\n}\n",
+		"etc/nginx/nginx.conf": "http {\n include conf.d/*.conf;\n include /etc/nginx/abs.inc;\n include none/*.conf;\n}\nevents {}\n",
 		// relative includes resolve against the main file's directory, not the includer's
 		"etc/nginx/conf.d/b.conf":    "keepalive_timeout 20s;\ninclude sub/x.inc;\n",
 		"etc/nginx/conf.d/a.conf":    "keepalive_requests 10;\n",
@@ -218,7 +218,7 @@ func TestSidesDefaults(t *testing.T) {
 }
 
 func TestSidesKeepaliveOff(t *testing.T) {
-	c, err := Parse(testutil.MapFS(map[string]string{"n.conf": "http {\n keepalive_timeout 0;\n server { listen 80 so_keepalive=on; location / { proxy_pass http://10.0.0.1; } }\n}\n"}), "n.conf")
+	c, err := Parse(testutil.MapFS(map[string]string{"n.conf": "http {\n keepalive_timeout 0;\n server { listen 80 so_keepalive=on; location / { proxy_pass http://10.0.0.1; } }\n}\nevents {}\n"}), "n.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +349,7 @@ func TestRegistered(t *testing.T) {
 	if !ok {
 		t.Fatal("nginx not registered")
 	}
-	cfg, err := p.Parse(testutil.MapFS(map[string]string{"n.conf": "http { keepalive_timeout 9s; }"}), "n.conf")
+	cfg, err := p.Parse(testutil.MapFS(map[string]string{"n.conf": "events {} http { keepalive_timeout 9s; }"}), "n.conf")
 	if err != nil || cfg.Format != "nginx" || cfg.File != "/n.conf" || len(cfg.Values) != 1 || cfg.Detail == nil {
 		t.Fatalf("%+v %v", cfg, err)
 	}

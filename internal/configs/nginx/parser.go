@@ -15,7 +15,21 @@ import (
 func init() { configs.Register(Parser{}) }
 
 // Parser is the nginx format for the configs registry.
-type Parser struct{}
+type Parser struct {
+	// Version is the nginx version directives are judged against ("" = unknown: directives of
+	// later versions are accepted with a warning).
+	Version string
+	// Prefix is nginx's configuration directory (its -p/conf prefix), which relative includes
+	// resolve against; "" means the main file's directory.
+	Prefix string
+}
+
+// WithVars implements configs.VarsParser: nginx takes the server version from it.
+func (p Parser) WithVars(v configs.Vars) configs.Parser {
+	p.Version = v.Version
+	p.Prefix = v.Prefix
+	return p
+}
 
 // Format implements configs.Parser.
 func (Parser) Format() string { return "nginx" }
@@ -63,8 +77,8 @@ func (Parser) Detect(p string, head []byte) bool {
 }
 
 // Parse implements configs.Parser.
-func (Parser) Parse(fsys fs.FS, p string) (*configs.Config, error) {
-	c, err := Parse(fsys, p)
+func (pr Parser) Parse(fsys fs.FS, p string) (*configs.Config, error) {
+	c, err := pr.parse(fsys, p)
 	if err != nil {
 		return nil, err
 	}
@@ -72,9 +86,14 @@ func (Parser) Parse(fsys fs.FS, p string) (*configs.Config, error) {
 }
 
 // Parse reads the nginx configuration at p (a path inside fsys) and the files it includes.
-func Parse(fsys fs.FS, p string) (*Config, error) {
+func Parse(fsys fs.FS, p string) (*Config, error) { return Parser{}.parse(fsys, p) }
+
+func (pr Parser) parse(fsys fs.FS, p string) (*Config, error) {
 	p = path.Clean(strings.TrimPrefix(p, "/"))
 	r := &reader{fsys: fsys, confDir: path.Dir(p)}
+	if pr.Prefix != "" {
+		r.confDir, r.prefixGiven = path.Clean(strings.TrimPrefix(pr.Prefix, "/")), true
+	}
 	tree, err := r.parseFile(p)
 	if err != nil {
 		var pe *ParseError
@@ -83,7 +102,26 @@ func Parse(fsys fs.FS, p string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", display(p), unwrapPathError(err))
 	}
-	return build(display(p), r.files, tree)
+	v := &validator{version: pr.Version}
+	_, main := topContext(tree)
+	for _, m := range r.missing {
+		if main || r.prefixGiven {
+			return nil, m.err
+		}
+		v.warn(m.d, "", "include %s: not found relative to %s, and this file is not a main configuration: it is read without it (give nginx's configuration directory with --prefix)", m.d.Args[0], display(r.confDir))
+	}
+	for _, g := range r.guessed {
+		v.warn(g.d, "", "include %s: read from %s, the first directory above %s that has it (give nginx's configuration directory with --prefix)", g.d.Args[0], display(g.dir), display(r.confDir))
+	}
+	if err := v.validate(display(p), tree); err != nil {
+		return nil, err
+	}
+	c, err := build(display(p), r.files, tree)
+	if err != nil {
+		return nil, err
+	}
+	c.Warnings = v.warnings
+	return c, nil
 }
 
 // Configs returns the format-neutral view: every directive keeptune reads with the block it is
@@ -99,6 +137,7 @@ func (c *Config) Configs() *configs.Config {
 			Location: model.Location{File: r.d.File, Line: r.d.Line},
 		})
 	}
+	out.Warnings = c.Warnings
 	out.Downstream = c.Downstream()
 	out.Upstream = c.Upstream()
 	return out

@@ -19,6 +19,9 @@ type Directive struct {
 	Quoted []bool
 	File   string
 	Line   int
+	// End is the line of the ";" or "{" that ended the directive: where nginx reports what is
+	// wrong with it (ngx_conf_handler logs at the parser's current line).
+	End int
 	// Block is non-nil for a block directive (possibly empty).
 	Block []*Directive
 }
@@ -64,8 +67,22 @@ type reader struct {
 	// confDir is the directory of the main file inside fsys: nginx resolves relative include
 	// paths against it (the "conf prefix"), not against the including file.
 	confDir string
-	files   []string
-	open    []string // include stack, for cycle detection
+	// prefixGiven says confDir was given (--prefix) rather than taken from the main file.
+	prefixGiven bool
+	files       []string
+	open        []string // include stack, for cycle detection
+	// missing are includes of files that do not exist, kept until the file is known to be a
+	// main configuration (an error, as for nginx) or a fragment read alone (a warning: its
+	// includes are relative to a prefix keeptune was not given).
+	missing []missingInclude
+	// guessed are includes found relative to a parent directory of a fragment's own.
+	guessed []missingInclude
+}
+
+type missingInclude struct {
+	d   *Directive
+	err error
+	dir string
 }
 
 // display turns a path inside fsys into the name people see: absolute, as on the host.
@@ -115,7 +132,7 @@ func (r *reader) parseBlock(s *scanner, depth int, open *Directive) ([]*Directiv
 			}
 			return out, nil
 		}
-		d := &Directive{Name: words[0].text, File: s.file, Line: words[0].line}
+		d := &Directive{Name: words[0].text, File: s.file, Line: words[0].line, End: s.line}
 		for _, w := range words[1:] {
 			d.Args = append(d.Args, w.text)
 			d.Quoted = append(d.Quoted, w.quoted)
@@ -179,6 +196,16 @@ func (r *reader) include(d *Directive) ([]*Directive, error) {
 		}
 	} else {
 		matches = []string{target}
+		if _, err := fs.Stat(r.fsys, target); err != nil && !strings.HasPrefix(d.Args[0], "/") {
+			if dir := r.guessPrefix(d.Args[0]); dir != "" {
+				r.guessed = append(r.guessed, missingInclude{d: d, dir: dir})
+				matches = []string{path.Join(dir, d.Args[0])}
+			} else {
+				r.missing = append(r.missing, missingInclude{d: d, err: &ParseError{File: d.File, Line: d.Line,
+					Msg: fmt.Sprintf("include %s: cannot read %s: %v", d.Args[0], display(target), unwrapPathError(err))}})
+				return nil, nil
+			}
+		}
 	}
 	var out []*Directive
 	for _, m := range matches {
@@ -198,6 +225,23 @@ func (r *reader) include(d *Directive) ([]*Directive, error) {
 		out = append(out, ds...)
 	}
 	return out, nil
+}
+
+// guessPrefix looks for a relative include in the directories above the main file's, as a
+// fragment read alone (a conf.d file) is written relative to the prefix of the nginx.conf that
+// includes it. It returns "" with a prefix given or nothing found.
+func (r *reader) guessPrefix(rel string) string {
+	if r.prefixGiven {
+		return ""
+	}
+	for dir := path.Dir(r.confDir); ; dir = path.Dir(dir) {
+		if _, err := fs.Stat(r.fsys, path.Join(dir, rel)); err == nil {
+			return dir
+		}
+		if dir == "." || dir == "/" {
+			return ""
+		}
+	}
 }
 
 // unwrapPathError drops the path fs.PathError repeats.

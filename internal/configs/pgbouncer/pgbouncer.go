@@ -53,14 +53,8 @@ func (Parser) Detect(p string, head []byte) bool {
 	return false
 }
 
-// ParseError is an error at a line of a file.
-type ParseError struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *ParseError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+// ParseError is the error every format returns: file, line, what is wrong.
+type ParseError = configs.ParseError
 
 // Setting is one key = value of the [pgbouncer] section.
 type Setting struct {

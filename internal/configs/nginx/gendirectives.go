@@ -1,0 +1,209 @@
+//go:build ignore
+
+// gendirectives writes directives_gen.go: every directive of the nginx binary and the dynamic
+// modules given, as nginx itself declares them (ngx_command_t: the name, the contexts it is
+// allowed in and the number of arguments it takes), with the module that declares it. It reads
+// the ELF files themselves (nginx exports its ngx_module_t symbols for dynamic modules), so the
+// table is exactly what that build of nginx checks in ngx_conf_handler.
+//
+//	go run gendirectives.go /usr/sbin/nginx /usr/lib/nginx/modules/*.so > directives_gen.go
+//
+// The modules of Debian 12's libnginx-mod-* packages (apt-get download, dpkg -x) were given
+// too, so that directives of common dynamic and third-party modules are known by their module.
+package main
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+type image struct {
+	f      *elf.File
+	relocs map[uint64]uint64
+	// symRelocs names the symbol a word refers to (a function of the nginx binary, for a module)
+	symRelocs map[uint64]string
+	funcs     map[uint64]string
+	soName    string
+}
+
+func open(path string) (*image, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	im := &image{f: f, relocs: map[uint64]uint64{}, symRelocs: map[uint64]string{}, funcs: map[uint64]string{}}
+	if strings.HasSuffix(path, ".so") {
+		im.soName = filepath.Base(path)
+	}
+	for _, s := range f.Sections {
+		if s.Type != elf.SHT_RELA {
+			continue
+		}
+		data, err := s.Data()
+		if err != nil {
+			return nil, err
+		}
+		syms, _ := f.DynamicSymbols()
+		for i := 0; i+24 <= len(data); i += 24 {
+			off := binary.LittleEndian.Uint64(data[i:])
+			info := binary.LittleEndian.Uint64(data[i+8:])
+			add := binary.LittleEndian.Uint64(data[i+16:])
+			switch elf.R_X86_64(info & 0xffffffff) {
+			case elf.R_X86_64_RELATIVE:
+				im.relocs[off] = add
+			case elf.R_X86_64_64:
+				si := int(info>>32) - 1
+				if si >= 0 && si < len(syms) {
+					im.relocs[off] = syms[si].Value + add
+					im.symRelocs[off] = syms[si].Name
+				}
+			}
+		}
+	}
+	if syms, err := f.DynamicSymbols(); err == nil {
+		for _, s := range syms {
+			if elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Value != 0 {
+				im.funcs[s.Value] = s.Name
+			}
+		}
+	}
+	return im, nil
+}
+
+// slot names the generic handler (ngx_conf_set_*_slot) a command's set pointer at addr is.
+func (im *image) slot(addr uint64) string {
+	name := im.symRelocs[addr]
+	if name == "" {
+		name = im.funcs[im.word(addr)]
+	}
+	if strings.HasPrefix(name, "ngx_conf_set_") && strings.HasSuffix(name, "_slot") {
+		return strings.TrimSuffix(strings.TrimPrefix(name, "ngx_conf_set_"), "_slot")
+	}
+	return ""
+}
+
+func (im *image) bytes(addr uint64, n int) []byte {
+	for _, p := range im.f.Progs {
+		if p.Type == elf.PT_LOAD && addr >= p.Vaddr && addr+uint64(n) <= p.Vaddr+p.Filesz {
+			b := make([]byte, n)
+			if _, err := p.ReadAt(b, int64(addr-p.Vaddr)); err != nil {
+				return nil
+			}
+			return b
+		}
+	}
+	return nil
+}
+
+func (im *image) word(addr uint64) uint64 {
+	if v, ok := im.relocs[addr]; ok {
+		return v
+	}
+	b := im.bytes(addr, 8)
+	if b == nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b)
+}
+
+func (im *image) str(addr uint64, n int) string {
+	b := im.bytes(addr, n)
+	return string(b)
+}
+
+func (im *image) cstr(addr uint64) string {
+	var sb strings.Builder
+	for i := 0; i < 256; i++ {
+		b := im.bytes(addr+uint64(i), 1)
+		if b == nil || b[0] == 0 {
+			break
+		}
+		sb.WriteByte(b[0])
+	}
+	return sb.String()
+}
+
+type cmd struct {
+	name, module, so, slot string
+	modType, typ           uint64
+	enum                   []string
+}
+
+func main() {
+	var cmds []cmd
+	for _, path := range os.Args[1:] {
+		im, err := open(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		syms, err := im.f.DynamicSymbols()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, path, err)
+			os.Exit(1)
+		}
+		for _, s := range syms {
+			if elf.ST_TYPE(s.Info) != elf.STT_OBJECT || !strings.HasSuffix(s.Name, "_module") || s.Value == 0 || s.Size < 80 {
+				continue
+			}
+			commands := im.word(s.Value + 64)
+			modType := im.word(s.Value + 72)
+			if commands == 0 {
+				continue
+			}
+			for a := commands; ; a += 56 {
+				n := im.word(a)
+				if n == 0 || n > 64 {
+					break
+				}
+				name := im.str(im.word(a+8), int(n))
+				c := cmd{name: name, module: s.Name, so: im.soName, modType: modType, typ: im.word(a + 16), slot: im.slot(a + 24)}
+				if c.slot == "enum" {
+					for e := im.word(a + 48); e != 0; e += 24 {
+						l := im.word(e)
+						if l == 0 || l > 64 {
+							break
+						}
+						c.enum = append(c.enum, im.str(im.word(e+8), int(l)))
+					}
+				}
+				cmds = append(cmds, c)
+			}
+		}
+	}
+	sort.SliceStable(cmds, func(i, j int) bool {
+		if cmds[i].name != cmds[j].name {
+			return cmds[i].name < cmds[j].name
+		}
+		return cmds[i].module < cmds[j].module
+	})
+	mods := map[string]bool{}
+	fmt.Println("// Code generated by gendirectives.go from nginx 1.22.1 (Debian 12) and its libnginx-mod-* modules; DO NOT EDIT.")
+	fmt.Println()
+	fmt.Println("package nginx")
+	fmt.Println()
+	fmt.Println("// builtinDirectives are nginx's ngx_command_t declarations: name, module, the dynamic module's")
+	fmt.Println("// file (\"\" when built in), module type, type flags, generic handler, enum values.")
+	fmt.Println("var builtinDirectives = []directiveSpec{")
+	seen := map[string]bool{}
+	for _, c := range cmds {
+		k := fmt.Sprintf("%s/%s/%x", c.name, c.module, c.typ)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		enum := "nil"
+		if len(c.enum) > 0 {
+			enum = fmt.Sprintf("%#v", c.enum)
+		}
+		fmt.Printf("\t{%q, %q, %q, 0x%x, 0x%x, %q, %s},\n", c.name, c.module, c.so, c.modType, c.typ, c.slot, enum)
+		mods[c.module] = true
+	}
+	fmt.Println("}")
+	fmt.Fprintf(os.Stderr, "%d directives in %d modules\n", len(seen), len(mods))
+}

@@ -1,0 +1,99 @@
+package configs
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Nearest returns the known name closest to name when it is close enough to be a typo of it
+// (one edit for names under 8 bytes, two for longer ones; names under 4 bytes are never
+// guessed), else "". fold compares without case (Apache's directives, HAProxy's are not).
+func Nearest(name string, known []string, fold bool) string {
+	if len(name) < 4 {
+		return ""
+	}
+	limit := 1
+	if len(name) >= 8 {
+		limit = 2
+	}
+	if fold {
+		name = strings.ToLower(name)
+	}
+	best, bestD := "", limit+1
+	for _, k := range known {
+		if d := len(k) - len(name); d > limit || d < -limit {
+			continue
+		}
+		kk := k
+		if fold {
+			kk = strings.ToLower(k)
+		}
+		if d := editDistance(name, kk); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Damerau-Levenshtein distance (an adjacent transposition counts as one).
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := 0; j <= len(b); j++ {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}
+
+// VersionAtLeast compares dotted versions numerically ("1.25.1" >= "1.25.0", "2.10" > "2.9");
+// a suffix after the numbers ("2.6.12-1", "15.4 (Debian)") is ignored.
+func VersionAtLeast(have, want string) bool {
+	h, w := versionParts(have), versionParts(want)
+	for i := 0; i < len(w) || i < len(h); i++ {
+		var hv, wv int
+		if i < len(h) {
+			hv = h[i]
+		}
+		if i < len(w) {
+			wv = w[i]
+		}
+		if hv != wv {
+			return hv > wv
+		}
+	}
+	return true
+}
+
+func versionParts(v string) []int {
+	var out []int
+	for _, p := range strings.Split(v, ".") {
+		end := 0
+		for end < len(p) && p[end] >= '0' && p[end] <= '9' {
+			end++
+		}
+		if end == 0 {
+			break
+		}
+		n, _ := strconv.Atoi(p[:end])
+		out = append(out, n)
+		if end < len(p) {
+			break
+		}
+	}
+	return out
+}
