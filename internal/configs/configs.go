@@ -51,6 +51,10 @@ type Config struct {
 	Warnings []Warning `json:"warnings,omitempty"`
 	// Detail is the format's own model (*nginx.Config, ...), for that format's rules.
 	Detail any `json:"-"`
+	// Origin says, for a configuration audit discovered, whether a server runs it: "running,
+	// pid 812 (nginx)" or "found at its default path, not running" (empty for files given to
+	// lint). Fixes for a file nobody runs do not reload anything.
+	Origin string `json:"origin,omitempty"`
 }
 
 // Parser reads one configuration format.

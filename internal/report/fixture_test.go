@@ -597,6 +597,12 @@ func busyReport() Report {
 			NofileSoft: model.KnownSetting(int64(65536), live), NofileHard: model.KnownSetting(int64(65536), live),
 		})
 	}
+	// Audit says of each configuration it found whether a server runs it.
+	running, idle := nginxConfig(), nginxConfig()
+	running.Origin = "running, pid 1003 (nginx)"
+	idle.File, idle.Files = "/etc/nginx/old/nginx.conf", []string{"/etc/nginx/old/nginx.conf"}
+	idle.Origin = "found at its default path, not running"
+	r.Configs = []*configs.Config{running, idle}
 	return r
 }
 

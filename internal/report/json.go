@@ -429,10 +429,11 @@ type jsonConfig struct {
 	Files      []string  `json:"files"`
 	Downstream *jsonSide `json:"downstream"`
 	Upstream   *jsonSide `json:"upstream"`
+	Origin     string    `json:"origin,omitempty"`
 }
 
 func newJSONConfig(c configs.Config) jsonConfig {
-	out := jsonConfig{Format: c.Format, File: c.File, Files: emptyIfNil(c.Files)}
+	out := jsonConfig{Format: c.Format, File: c.File, Files: emptyIfNil(c.Files), Origin: c.Origin}
 	out.Downstream = newJSONSide(c.Downstream)
 	out.Upstream = newJSONSide(c.Upstream)
 	return out

@@ -24,6 +24,9 @@ func (t *textRenderer) configs(r Report) {
 			head += fmt.Sprintf(", %d files with its includes", n)
 		}
 		head += fmt.Sprintf(", %d values", len(c.Values))
+		if c.Origin != "" {
+			head += "; " + c.Origin
+		}
 		t.line(head)
 		for _, side := range []struct {
 			name string

@@ -173,7 +173,7 @@ var postgresKeepaliveOS = Rule{
 				Evidence: ev,
 				Location: loc,
 				Fix: &model.Fix{Key: "tcp_keepalives_idle", Proposed: strings.TrimPrefix(strings.SplitN(lines, "\n", 2)[0], "tcp_keepalives_idle = "),
-					Line: lines, File: c.File, FileLine: fileLine, Apply: "psql -c 'SELECT pg_reload_conf()'",
+					Line: lines, File: c.File, FileLine: fileLine, Apply: "sudo -u postgres psql -c 'SELECT pg_reload_conf()'",
 					Note: fmt.Sprintf("A dead client is then found after %s.", human(want))},
 			})
 		}
@@ -222,7 +222,7 @@ var postgresUserTimeout = Rule{
 				Evidence: []model.Evidence{ev},
 				Location: loc,
 				Fix: &model.Fix{Key: "tcp_user_timeout", Current: "0", Proposed: value, Line: "tcp_user_timeout = " + value, File: c.File, FileLine: fileLine,
-					Apply: "psql -c 'SELECT pg_reload_conf()'"},
+					Apply: "sudo -u postgres psql -c 'SELECT pg_reload_conf()'"},
 			})
 		}
 		return out

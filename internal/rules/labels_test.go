@@ -3,9 +3,12 @@ package rules
 import (
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/profiles"
 )
 
 // TestLabelsAndNumbers pins the text fixes of issue 17: no negative deadline for a middlebox
@@ -81,5 +84,30 @@ func TestOneFindingOrder(t *testing.T) {
 	}
 	if want := "KT201/ KT101/pid 8 a KT101/pid 9 b KT001/"; strings.Join(got, " ") != want {
 		t.Errorf("order = %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+// TestFixesForConfigsNobodyRuns: a configuration found at its default path with no server
+// running it gets the edit but no reload command; a running PostgreSQL is reloaded as the
+// postgres user (issue 17).
+func TestFixesForConfigsNobodyRuns(t *testing.T) {
+	p, _ := configs.Lookup("postgres")
+	fsys := fstest.MapFS{"etc/postgresql/16/main/postgresql.conf": &fstest.MapFile{Data: []byte("tcp_keepalives_idle = 0\n")}}
+	cfg, err := p.Parse(fsys, "etc/postgresql/16/main/postgresql.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, _ := profiles.Resolve("general")
+	rs, _ := Select(Selection{Enable: []string{"KT865"}})
+	cfg.Origin = "running, pid 700 (postgres)"
+	fs := Run(&Input{Configs: []*configs.Config{cfg}, Profile: prof}, rs)
+	if len(fs) != 1 || fs[0].Fix.Apply != "sudo -u postgres psql -c 'SELECT pg_reload_conf()'" {
+		t.Fatalf("running: %+v", fs)
+	}
+	cfg.Origin = "found at its default path, not running"
+	fs = Run(&Input{Configs: []*configs.Config{cfg}, Profile: prof}, rs)
+	if len(fs) != 1 || fs[0].Fix.Apply != "" || !strings.Contains(fs[0].Fix.Note, "No server runs this file now") ||
+		!strings.Contains(fs[0].Message, "found at its default path, not running") {
+		t.Fatalf("not running: %+v %+v", fs, fs[0].Fix)
 	}
 }

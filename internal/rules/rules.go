@@ -127,15 +127,53 @@ func Run(in *Input, rules []Rule) []model.Finding {
 	if in.Snapshot == nil {
 		in.Snapshot = &model.Snapshot{} // lint: no host facts, host rules find nothing
 	}
+	idle := idleConfigs(in.Configs)
 	var out []model.Finding
 	for _, r := range rules {
 		for _, f := range r.Check(in) {
 			f.Rule = r.ID
+			if f.Location != nil {
+				if origin, ok := idle[f.Location.File]; ok {
+					f = notRunning(f, origin)
+				}
+			}
 			out = append(out, f)
 		}
 	}
 	Sort(out)
 	return out
+}
+
+// idleConfigs maps every file of a configuration no server runs to its origin ("found at its
+// default path, not running").
+func idleConfigs(cs []*configs.Config) map[string]string {
+	out := map[string]string{}
+	for _, c := range cs {
+		if c == nil || !strings.Contains(c.Origin, "not running") {
+			continue
+		}
+		out[c.File] = c.Origin
+		for _, f := range c.Files {
+			out[f] = c.Origin
+		}
+	}
+	return out
+}
+
+// notRunning adapts a finding about a file no server runs: there is nothing to reload, and the
+// problem only bites once a server starts with it. The fix keeps the edit and drops the apply
+// command, saying why.
+func notRunning(f model.Finding, origin string) model.Finding {
+	f.Message = strings.TrimSpace(f.Message) + " (This configuration was " + origin + ".)"
+	if f.Fix != nil {
+		fx := *f.Fix
+		if fx.Apply != "" {
+			fx.Apply = ""
+		}
+		fx.Note = strings.TrimSpace(fx.Note + " No server runs this file now: edit it, and the change takes effect when a server starts with it.")
+		f.Fix = &fx
+	}
+	return f
 }
 
 // Sort orders findings the one way every output does (model.CompareFindings).
