@@ -1,6 +1,8 @@
 package exporter
 
 import (
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keeptune/keeptune/internal/kstats"
@@ -80,3 +82,22 @@ var counterDescs = func() []*prometheus.Desc {
 // errorSources are the sources of keeptune_exporter_scrape_errors_total, all reported (at 0)
 // from the first scrape on so that rate() works.
 var errorSources = []string{"netns", "sysctl", "conntrack", "kstats", "sockets"}
+
+// MetricNames lists the names of every metric family the exporter can send (histograms by their
+// family name), for checks of dashboards and rules.
+func MetricNames() []string {
+	descs := []*prometheus.Desc{descNetnsInfo, descSysctl, descSysctlDefault, descConntrackEntries, descConntrackLimit,
+		descSocketsByPort, descSocketsByProcess, descIdle, descCloseWait, descCloseWaitOldest, descFindings,
+		descAuditLast, descAuditDuration, descAuditSuccess, descDrift, descDriftKnown, descScrapeDuration,
+		descScrapeErrors, descSeriesDropped, descSockets}
+	descs = append(descs, counterDescs...)
+	out := make([]string, 0, len(descs))
+	for _, d := range descs {
+		// Desc has no accessor for its name; its String form starts with it.
+		s := d.String()
+		_, rest, _ := strings.Cut(s, `fqName: "`)
+		name, _, _ := strings.Cut(rest, `"`)
+		out = append(out, name)
+	}
+	return out
+}
