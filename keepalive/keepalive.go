@@ -4,19 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"syscall"
 	"time"
+
+	"github.com/keeptune/keeptune/internal/kernel"
 )
 
 // Limits of the Linux socket options. Validate applies them on every
 // platform so that a Config means the same thing everywhere.
 const (
-	maxIdleSeconds     = 32767         // MAX_TCP_KEEPIDLE
-	maxIntervalSeconds = 32767         // MAX_TCP_KEEPINTVL
-	maxCount           = 127           // MAX_TCP_KEEPCNT
-	maxUserTimeoutMS   = math.MaxInt32 // TCP_USER_TIMEOUT takes a C int; negative values are EINVAL
+	maxIdleSeconds     = int(kernel.MaxKeepIdle / time.Second)    // MAX_TCP_KEEPIDLE
+	maxIntervalSeconds = int(kernel.MaxKeepIntvl / time.Second)   // MAX_TCP_KEEPINTVL
+	maxCount           = kernel.MaxKeepCnt                        // MAX_TCP_KEEPCNT
+	maxUserTimeoutMS   = kernel.MaxUserTimeout / time.Millisecond // TCP_USER_TIMEOUT takes a C int; negative values are EINVAL
 )
 
 // Config holds the keepalive settings for one socket. A zero field leaves
@@ -122,11 +123,7 @@ func (c Config) DetectionTime() time.Duration {
 		}
 		return c.Idle + time.Duration(c.Count)*c.Interval
 	}
-	k := time.Duration(1)
-	if rest := c.UserTimeout - c.Idle; rest > c.Interval {
-		k = (rest + c.Interval - 1) / c.Interval
-	}
-	return c.Idle + k*c.Interval
+	return kernel.DeadPeerDetection(c.Idle, c.Interval, c.Count, c.UserTimeout)
 }
 
 // Effective is what the kernel will use for one socket, as read back with
@@ -248,6 +245,28 @@ func apply(rc syscall.RawConn, c Config) error {
 	}
 	var serr error
 	if err := rc.Control(func(fd uintptr) { serr = setOptions(fd, c) }); err != nil {
+		return fmt.Errorf("keepalive: %w", err)
+	}
+	return serr
+}
+
+// SetUserTimeout sets only TCP_USER_TIMEOUT on an existing connection or
+// listener, leaving SO_KEEPALIVE and the keepalive values as they are: for
+// programs that bound how long sent data may stay unacknowledged without
+// turning keepalive on (a probe that must not refresh a middlebox, for
+// example). 0 clears it. d must be a whole number of milliseconds up to
+// 2147483647ms; on platforms without the option the error matches
+// ErrUnsupported.
+func SetUserTimeout(conn syscall.Conn, d time.Duration) error {
+	if err := (Config{UserTimeout: d}).Validate(); err != nil {
+		return err
+	}
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("keepalive: %w", err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = setUserTimeout(fd, d) }); err != nil {
 		return fmt.Errorf("keepalive: %w", err)
 	}
 	return serr

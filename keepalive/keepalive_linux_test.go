@@ -403,3 +403,35 @@ func TestMPTCP(t *testing.T) {
 		t.Errorf("accepted: Read = %+v, want %+v", got, w)
 	}
 }
+
+// SetUserTimeout changes TCP_USER_TIMEOUT alone: keepalive stays off on a
+// connection that has it off, and the other values stay as they were.
+func TestSetUserTimeoutLeavesKeepaliveAlone(t *testing.T) {
+	for _, f := range families {
+		t.Run(f.name, func(t *testing.T) {
+			skipIfUnavailable(t, f)
+			_, dialed, _ := conns(t, f, &net.ListenConfig{KeepAlive: -1}, &net.Dialer{KeepAlive: -1})
+			before := mustRead(t, "dialed", dialed)
+			if before.Enabled {
+				t.Fatalf("Dialer{KeepAlive: -1} left keepalive on: %+v", before)
+			}
+			if err := SetUserTimeout(dialed, 2500*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			want := before
+			want.UserTimeout = 2500 * time.Millisecond
+			if got := mustRead(t, "dialed", dialed); got != want {
+				t.Errorf("after SetUserTimeout: Read = %+v, want %+v", got, want)
+			}
+			if err := SetUserTimeout(dialed, 0); err != nil {
+				t.Fatal(err)
+			}
+			if got := mustRead(t, "dialed", dialed); got != before {
+				t.Errorf("after SetUserTimeout(0): Read = %+v, want %+v", got, before)
+			}
+			if err := SetUserTimeout(dialed, 1500*time.Microsecond); !errors.Is(err, ErrInvalidConfig) {
+				t.Errorf("SetUserTimeout(1.5ms) = %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
+}

@@ -72,6 +72,15 @@ func setOptions(fd uintptr, c Config) error {
 	return nil
 }
 
+// setUserTimeout sets TCP_USER_TIMEOUT alone.
+func setUserTimeout(fd uintptr, d time.Duration) error {
+	if tcpUserTimeout.opt < 0 {
+		return &OptionError{Op: "set", Option: tcpUserTimeout.name,
+			Err: fmt.Errorf("not available on %s: %w", runtime.GOOS, ErrUnsupported)}
+	}
+	return tcpUserTimeout.set(fd, int(d/time.Millisecond))
+}
+
 // getOptions reads every option it can and reports the ones it cannot.
 func getOptions(fd uintptr) (Effective, error) {
 	var errs []error

@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/yamlx"
 )
@@ -379,7 +380,7 @@ func count(file string, n *yaml.Node, path string) (intVal, error) {
 	if n.Kind == yaml.ScalarNode && n.Value == "os" {
 		return intVal{st: osDefault}, nil
 	}
-	c, err := yamlx.Int(file, n, 1, 127)
+	c, err := yamlx.Int(file, n, 1, kernel.MaxKeepCnt)
 	if err != nil {
 		return intVal{}, fmt.Errorf(`%w (%s: a probe count or "os")`, err, path)
 	}

@@ -9,6 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/keeptune/keeptune/internal/catalog"
+	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/yamlx"
 )
@@ -469,7 +470,7 @@ func applyKeepalive(file string, v *yaml.Node, k *model.KeepaliveSettings) error
 			}
 			k.Enabled = model.KnownSetting(b, src)
 		case "count":
-			n, err := yamlx.Int(file, v, 1, 127)
+			n, err := yamlx.Int(file, v, 1, kernel.MaxKeepCnt)
 			if err != nil {
 				return err
 			}
@@ -479,8 +480,8 @@ func applyKeepalive(file string, v *yaml.Node, k *model.KeepaliveSettings) error
 			if err != nil {
 				return err
 			}
-			if d%time.Second != 0 || d > 32767*time.Second {
-				return yamlx.Errorf(file, v, "expected whole seconds from 1s to 32767s (the kernel's unit and limit), found %s", v.Value)
+			if d%time.Second != 0 || d > kernel.MaxKeepIdle {
+				return yamlx.Errorf(file, v, "expected whole seconds from 1s to %ds (the kernel's unit and limit), found %s", kernel.MaxKeepIdle/time.Second, v.Value)
 			}
 			if key == "idle" {
 				k.Idle = model.KnownSetting(d, src)

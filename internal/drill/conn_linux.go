@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/lab"
 	"github.com/keeptune/keeptune/keepalive"
 )
@@ -225,20 +226,20 @@ func readTCPInfo(c syscall.Conn) (tcpInfo, error) {
 }
 
 // retransModel reads the socket's RTO and srtt, and whether the node has tail loss probes on.
-func retransModel(c syscall.Conn, n *lab.Node) (Retrans, error) {
+func retransModel(c syscall.Conn, n *lab.Node) (kernel.Retrans, error) {
 	ti, err := readTCPInfo(c)
 	if err != nil {
-		return Retrans{}, err
+		return kernel.Retrans{}, err
 	}
 	tlp := true // the default, tcp_early_retrans=3
 	if v, err := n.Sysctl("net.ipv4.tcp_early_retrans"); err == nil {
 		n, _ := strconv.Atoi(v)
 		tlp = n >= 3
 	}
-	return NewRetrans(ti.rto, ti.srtt, tlp), nil
+	return kernel.NewRetrans(ti.rto, ti.srtt, tlp), nil
 }
 
-// judgeRetrans judges a measurement against Retrans.GiveUp's theory or its earlier
+// judgeRetrans judges a measurement against kernel.Retrans.GiveUp's theory or its earlier
 // alternative.
 func judgeRetrans(theory, alt, measured time.Duration) (Verdict, string) {
 	v := Judge(theory, measured)

@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/keeptune/keeptune/internal/kernel"
 )
 
 // Accuracy of a drill measurement.
@@ -22,11 +24,11 @@ import (
 //     goroutine blocked in read, and the RTT of the lab (microseconds).
 const (
 	// Jiffy is 1/HZ on this project's machines (HZ=250).
-	Jiffy = 4 * time.Millisecond
+	Jiffy = kernel.Jiffy
 	// Slack is the allowance for scheduling between the kernel's decision and our clock.
 	Slack = 20 * time.Millisecond
 	// Lateness is the largest fraction by which a wheel timer fires late.
-	Lateness = 0.125
+	Lateness = kernel.TimerLateness
 )
 
 // Window is the range of measurements that agree with a theory value.

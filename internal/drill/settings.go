@@ -8,21 +8,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
-// Kernel limits of the keepalive options (net/ipv4/tcp.c MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL,
-// MAX_TCP_KEEPCNT) and TCP_USER_TIMEOUT (a C int of milliseconds).
+// Kernel limits of the keepalive options, in the units the flags speak.
 const (
-	maxKeepSeconds = 32767
-	maxKeepCount   = 127
-	maxUserTimeout = math.MaxInt32 * time.Millisecond
+	maxKeepSeconds = int(kernel.MaxKeepIdle / time.Second)
+	maxKeepCount   = kernel.MaxKeepCnt
+	maxUserTimeout = kernel.MaxUserTimeout
 )
 
 // Kernel defaults of a fresh network namespace: net.ipv4.tcp_keepalive_time/intvl/probes.
 var KernelDefaults = Settings{
 	Label: "kernel defaults", Source: "Linux defaults (tcp_keepalive_time 7200, intvl 75, probes 9)",
-	Idle: 7200 * time.Second, Interval: 75 * time.Second, Count: 9,
+	Idle: kernel.DefaultKeepIdle, Interval: kernel.DefaultKeepIntvl, Count: kernel.DefaultKeepCnt,
 }
 
 // Settings are the keepalive values under test.
@@ -55,7 +55,7 @@ func (s Settings) Validate() error {
 			errs = append(errs, fmt.Sprintf("--%s 0: the kernel rejects 0; expected whole seconds from 1s to %ds (%s)", flag, maxKeepSeconds, opt))
 		case d%time.Second != 0:
 			errs = append(errs, fmt.Sprintf("--%s %v: the kernel takes whole seconds; expected 1s to %ds (%s)", flag, d, maxKeepSeconds, opt))
-		case d > maxKeepSeconds*time.Second:
+		case d > kernel.MaxKeepIdle:
 			errs = append(errs, fmt.Sprintf("--%s %v is above the kernel's limit of %ds (%s)", flag, d, maxKeepSeconds, opt))
 		}
 	}
@@ -81,7 +81,7 @@ func (s Settings) Validate() error {
 // Detection is the dead-peer detection time the kernel should show for s
 // (model.DeadPeerDetection): idle + intvl*probes, or the TCP_USER_TIMEOUT rule.
 func (s Settings) Detection() time.Duration {
-	return model.DeadPeerDetection(s.Idle, s.Interval, s.Count, s.UserTimeout)
+	return kernel.DeadPeerDetection(s.Idle, s.Interval, s.Count, s.UserTimeout)
 }
 
 // MarshalJSON writes durations as seconds: {"label", "source", "idle_s", "intvl_s", "probes",
@@ -191,4 +191,11 @@ func ParseHostSysctls(timeS, intvlS, probesS string) (Settings, error) {
 func FromProfile(p model.Profile) Settings {
 	return Settings{Label: "profile " + p.Name, Source: p.Source,
 		Idle: p.Idle.Recommended, Interval: p.Interval.Recommended, Count: p.Probes.Recommended}
+}
+
+// unackedTheory is a quick estimate (for progress lines) of how long unacknowledged data
+// lasts: a lab RTO of about 204ms, with a tail loss probe.
+func unackedTheory(retries2 int, userTimeout time.Duration) time.Duration {
+	t, _ := kernel.LowLatency().GiveUp(retries2, userTimeout)
+	return t
 }

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/lab"
-	"github.com/keeptune/keeptune/internal/model"
 )
 
 // budgetNote compares the kernel's real give-up time with the plain budget.
@@ -15,8 +15,8 @@ func budgetNote(retries2 int, userTimeout, theory time.Duration) string {
 		return fmt.Sprintf("TCP_USER_TIMEOUT %v counts from the first RTO retransmission, not from the write: the error comes %.3fs after the write",
 			userTimeout, theory.Seconds())
 	}
-	b := model.UnackedTimeout(retries2)
-	return fmt.Sprintf("model.UnackedTimeout(%d) = %.3fs is the budget; the kernel counts it from the first RTO retransmission and checks it only when an RTO fires: %.3fs after the write (x%.2f)",
+	b := kernel.UnackedTimeout(retries2)
+	return fmt.Sprintf("kernel.UnackedTimeout(%d) = %.3fs is the budget; the kernel counts it from the first RTO retransmission and checks it only when an RTO fires: %.3fs after the write (x%.2f)",
 		retries2, b.Seconds(), theory.Seconds(), float64(theory)/float64(b))
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -36,10 +37,10 @@ func noDefault(kernelVersion) string { return "" }
 // 5 days = 432000 s), fs/file.c (nr_open 1024*1024). tcp_max_syn_backlog, file-max and
 // nf_conntrack_max are sized from memory at boot, so they have no fixed default.
 var sysctlSpecs = []sysctlSpec{
-	{key: model.KeyKeepaliveTime, def: fixed("7200")},
-	{key: model.KeyKeepaliveIntvl, def: fixed("75")},
-	{key: model.KeyKeepaliveProbes, def: fixed("9")},
-	{key: model.KeyRetries2, def: fixed("15")},
+	{key: model.KeyKeepaliveTime, def: fixed(strconv.Itoa(int(kernel.DefaultKeepIdle / time.Second)))},
+	{key: model.KeyKeepaliveIntvl, def: fixed(strconv.Itoa(int(kernel.DefaultKeepIntvl / time.Second)))},
+	{key: model.KeyKeepaliveProbes, def: fixed(strconv.Itoa(kernel.DefaultKeepCnt))},
+	{key: model.KeyRetries2, def: fixed(strconv.Itoa(kernel.DefaultRetries2))},
 	{key: model.KeyFinTimeout, def: fixed("60")},
 	{key: model.KeySynRetries, def: func(k kernelVersion) string {
 		switch {

@@ -1,6 +1,10 @@
 package model
 
-import "time"
+import (
+	"time"
+
+	"github.com/keeptune/keeptune/internal/kernel"
+)
 
 // Profile is the target for a workload: the ranges keepalive values should fall in and the
 // longest a dead or stuck connection may go unnoticed. Built-in profiles come from the hosting
@@ -45,5 +49,5 @@ func (r IntRange) Contains(n int) bool { return n >= r.Min && n <= r.Max }
 
 // RecommendedDetection is the detection time of the profile's recommended values.
 func (p Profile) RecommendedDetection() time.Duration {
-	return DeadPeerDetection(p.Idle.Recommended, p.Interval.Recommended, p.Probes.Recommended, 0)
+	return kernel.DeadPeerDetection(p.Idle.Recommended, p.Interval.Recommended, p.Probes.Recommended, 0)
 }

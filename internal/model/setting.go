@@ -1,6 +1,10 @@
 package model
 
-import "time"
+import (
+	"time"
+
+	"github.com/keeptune/keeptune/internal/kernel"
+)
 
 // Setting is one value together with where it came from. Known is false when the value could
 // not be read or is not set anywhere keeptune can see; Value is then the zero value and must
@@ -39,23 +43,15 @@ func (k KeepaliveSettings) DetectionTime() (d time.Duration, ok bool) {
 	if !k.Idle.Known || !k.Interval.Known || !k.Count.Known {
 		return 0, false
 	}
-	return DeadPeerDetection(k.Idle.Value, k.Interval.Value, k.Count.Value, k.UserTimeout.Value), true
+	return kernel.DeadPeerDetection(k.Idle.Value, k.Interval.Value, k.Count.Value, k.UserTimeout.Value), true
 }
 
-// DeadPeerDetection is the theory behind DetectionTime on plain values; userTimeout 0 means unset.
-func DeadPeerDetection(idle, interval time.Duration, count int, userTimeout time.Duration) time.Duration {
-	if userTimeout <= 0 {
-		return idle + interval*time.Duration(count)
-	}
-	// net/ipv4/tcp_timer.c tcp_keepalive_timer: with icsk_user_timeout set, the connection is
-	// aborted when elapsed >= user_timeout and probes_out > 0, checked at each timer firing
-	// (idle, then every interval).
-	t := idle + interval // first check after one probe was sent
-	if interval <= 0 {
-		return t
-	}
-	for t < userTimeout {
-		t += interval
-	}
-	return t
-}
+// DeadPeerDetection is kernel.DeadPeerDetection.
+//
+// Deprecated: use kernel.DeadPeerDetection; kept while parallel branches move over.
+var DeadPeerDetection = kernel.DeadPeerDetection
+
+// UnackedTimeout is kernel.UnackedTimeout.
+//
+// Deprecated: use kernel.UnackedTimeout; kept while parallel branches move over.
+var UnackedTimeout = kernel.UnackedTimeout

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keeptune/keeptune/internal/chain"
+	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -103,7 +104,7 @@ func planNamespace(in *Input, ns model.Namespace, limits []limit) []target {
 	count := pickInt(ka.Count, p.Probes)
 	// Detection within the profile: where the values kept from today exceed it together, take
 	// the profile's recommendations (the idle still under the hard bound).
-	if model.DeadPeerDetection(idle, interval, count, 0) > p.MaxDetection {
+	if kernel.DeadPeerDetection(idle, interval, count, 0) > p.MaxDetection {
 		idle = pickDuration(model.Setting[time.Duration]{}, p.Idle, hardMax)
 		interval, count = p.Interval.Recommended, p.Probes.Recommended
 	}
@@ -132,11 +133,11 @@ func planNamespace(in *Input, ns model.Namespace, limits []limit) []target {
 	if s, r, ok := sysctlInt(ns.Sysctls, model.KeyRetries2); ok {
 		to := int(r)
 		why := Reason{Kind: ReasonProfile, Op: "<=", Bound: human(p.MaxUnackedTimeout), Source: prof,
-			Text: fmt.Sprintf("tcp_retries2 = %d gives up on unacknowledged data after about %s, within the %s profile's %s", r, human(model.UnackedTimeout(int(r))), p.Name, human(p.MaxUnackedTimeout))}
-		if model.UnackedTimeout(int(r)) > p.MaxUnackedTimeout {
+			Text: fmt.Sprintf("tcp_retries2 = %d gives up on unacknowledged data after about %s, within the %s profile's %s", r, human(kernel.UnackedTimeout(int(r))), p.Name, human(p.MaxUnackedTimeout))}
+		if kernel.UnackedTimeout(int(r)) > p.MaxUnackedTimeout {
 			to = p.Retries2
 			why.Text = fmt.Sprintf("tcp_retries2 = %d gives up on unacknowledged data after about %s (now %s); the %s profile allows %s",
-				to, human(model.UnackedTimeout(to)), human(model.UnackedTimeout(int(r))), p.Name, human(p.MaxUnackedTimeout))
+				to, human(kernel.UnackedTimeout(to)), human(kernel.UnackedTimeout(int(r))), p.Name, human(p.MaxUnackedTimeout))
 		}
 		out = append(out, target{sysctl: s, to: strconv.Itoa(to), why: []Reason{why}})
 	}
@@ -149,7 +150,7 @@ func planNamespace(in *Input, ns model.Namespace, limits []limit) []target {
 			why := Reason{Kind: ReasonHard, Op: ">=", Bound: secs(idle), Source: ct.EstablishedTimeout.Source,
 				Text: fmt.Sprintf("conntrack keeps idle established flows for %s, longer than the keepalive idle %s", human(est), human(idle))}
 			if est < idle {
-				to = ConntrackAbove(p, model.DeadPeerDetection(idle, interval, count, 0))
+				to = ConntrackAbove(p, kernel.DeadPeerDetection(idle, interval, count, 0))
 				why.Text = fmt.Sprintf("conntrack must keep idle established flows longer than the keepalive idle %s (now %s): %s covers the profile's longest detection time",
 					human(idle), human(est), human(to))
 			}

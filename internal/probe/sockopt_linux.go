@@ -7,29 +7,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// setUserTimeout sets TCP_USER_TIMEOUT: how long sent data may stay unacknowledged before the
-// kernel gives up on the connection. A probe into a forgotten flow is retransmitted by TCP;
-// this bounds how long, so the socket does not linger for tcp_retries2's ~15 minutes.
-func setUserTimeout(c *net.TCPConn, d time.Duration) error {
-	return setInt(c, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(max(d, time.Millisecond)/time.Millisecond))
-}
-
 // setQuickAck acknowledges what was received at once instead of after the delayed-ACK
 // timer (up to 40 ms or more): the last packet of an exchange, which starts the middlebox's
 // idle period, then leaves when the client reads the answer, where the idle clock starts.
 func setQuickAck(c *net.TCPConn) error {
 	return setInt(c, unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
-}
-
-// setKeepalive turns TCP keepalive on with the given idle and interval (whole seconds).
-func setKeepalive(c *net.TCPConn, idle, intvl time.Duration) error {
-	if err := setInt(c, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1); err != nil {
-		return err
-	}
-	if err := setInt(c, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, int(intvl/time.Second)); err != nil {
-		return err
-	}
-	return setInt(c, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, int(idle/time.Second))
 }
 
 func setInt(c *net.TCPConn, level, opt, v int) error {

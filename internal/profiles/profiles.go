@@ -12,9 +12,11 @@ import (
 	"strings"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
+	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/yamlx"
-	"gopkg.in/yaml.v3"
 )
 
 //go:embed builtin/*.yaml
@@ -23,11 +25,10 @@ var builtinFS embed.FS
 // Default is the profile used when none is asked for.
 const Default = "general"
 
-// Kernel limits on the keepalive sysctls and socket options (net/ipv4/tcp.c: MAX_TCP_KEEPIDLE,
-// MAX_TCP_KEEPINTVL 32767 s, MAX_TCP_KEEPCNT 127).
+// Kernel limits on the keepalive sysctls and socket options.
 const (
-	maxKeepSeconds = 32767 * time.Second
-	maxKeepCount   = 127
+	maxKeepSeconds = kernel.MaxKeepIdle
+	maxKeepCount   = kernel.MaxKeepCnt
 )
 
 // Builtin returns the built-in profiles sorted by name.
@@ -123,12 +124,12 @@ func Parse(file string, data []byte) (model.Profile, error) {
 		return model.Profile{}, yamlx.Errorf(file, root, "missing key \"keepalive\": expected idle, interval and probes ranges")
 	}
 	if p.MaxDetection == 0 {
-		p.MaxDetection = model.DeadPeerDetection(p.Idle.Max, p.Interval.Max, p.Probes.Max, 0)
+		p.MaxDetection = kernel.DeadPeerDetection(p.Idle.Max, p.Interval.Max, p.Probes.Max, 0)
 	} else if rec := p.RecommendedDetection(); rec > p.MaxDetection {
 		return model.Profile{}, yamlx.Errorf(file, detectionNode, "max_detection %v is shorter than the detection time of the recommended values (%v)", p.MaxDetection, rec)
 	}
 	if p.MaxUnackedTimeout == 0 {
-		p.MaxUnackedTimeout = model.UnackedTimeout(15) // no target: only report, never flag the default
+		p.MaxUnackedTimeout = kernel.UnackedTimeout(15) // no target: only report, never flag the default
 		p.Retries2 = 15
 	}
 	return p, nil
@@ -183,7 +184,7 @@ func parseUnacked(file string, n *yaml.Node, p *model.Profile) error {
 	if p.MaxUnackedTimeout == 0 || p.Retries2 == 0 {
 		return yamlx.Errorf(file, n, "unacked: expected both max_timeout (a duration) and retries2 (the tcp_retries2 value to propose)")
 	}
-	if got := model.UnackedTimeout(p.Retries2); got > p.MaxUnackedTimeout {
+	if got := kernel.UnackedTimeout(p.Retries2); got > p.MaxUnackedTimeout {
 		return yamlx.Errorf(file, maxNode, "unacked: retries2 %d gives up after %v, longer than max_timeout %v: lower retries2 or raise max_timeout", p.Retries2, got, p.MaxUnackedTimeout)
 	}
 	return nil

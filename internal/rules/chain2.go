@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/keeptune/keeptune/internal/chain"
+	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -45,7 +46,7 @@ var chainUserTimeout = Rule{
 					full := k.Idle.Value + k.Interval.Value*time.Duration(k.Count.Value)
 					if uto.Value < full {
 						f := base
-						actual := model.DeadPeerDetection(k.Idle.Value, k.Interval.Value, k.Count.Value, uto.Value)
+						actual := kernel.DeadPeerDetection(k.Idle.Value, k.Interval.Value, k.Count.Value, uto.Value)
 						f.Message = fmt.Sprintf("%s TCP_USER_TIMEOUT of %s is shorter than its keepalive cycle (%s + %d × %s = %s): "+
 							"the kernel kills an idle connection at %s, after fewer probes than configured.",
 							possessive(h.Name), human(uto.Value), human(k.Idle.Value), k.Count.Value, human(k.Interval.Value), human(full), human(actual))

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keeptune/keeptune/internal/configs/nginx"
+	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -255,10 +256,10 @@ var nginxKeepaliveRequestsLow = Rule{
 // hostKeepalive returns the keepalive sysctls of the current namespace when the input has host
 // facts (audit), else the kernel defaults, each with its source.
 func confHostKeepalive(in *Input) (idle, intvl model.Setting[time.Duration], cnt model.Setting[int]) {
-	kernel := model.Source{Kind: model.SourceKernelDefault, Detail: "unless a sysctl file changes it"}
-	idle = model.KnownSetting(7200*time.Second, kernel)
-	intvl = model.KnownSetting(75*time.Second, kernel)
-	cnt = model.KnownSetting(9, kernel)
+	def := model.Source{Kind: model.SourceKernelDefault, Detail: "unless a sysctl file changes it"}
+	idle = model.KnownSetting(kernel.DefaultKeepIdle, def)
+	intvl = model.KnownSetting(kernel.DefaultKeepIntvl, def)
+	cnt = model.KnownSetting(kernel.DefaultKeepCnt, def)
 	if in.Snapshot != nil {
 		for _, ns := range in.Snapshot.Namespaces {
 			if !ns.Current {
@@ -337,7 +338,7 @@ var nginxHostKeepalive = Rule{
 					} else {
 						fromHost = append(fromHost, fmt.Sprintf("%d probes (%s)", cnt.Value, cnt.Source))
 					}
-					detect := model.DeadPeerDetection(eIdle, eIntvl, eCnt, 0)
+					detect := kernel.DeadPeerDetection(eIdle, eIntvl, eCnt, 0)
 					// Keep what the operator set; fill the rest from the profile.
 					fIdle, fIntvl, fCnt := pIdle, pIntvl, pCnt
 					if ka.Idle > 0 {
@@ -389,7 +390,7 @@ var nginxHostKeepalive = Rule{
 						out = append(out, model.Finding{
 							Severity: model.SeverityInfo, Subject: "nginx " + name + " in " + ctx.Label,
 							Message: fmt.Sprintf("%s on turns TCP keepalive on for backend connections with the host's timers: idle %s (%s), interval %s, %d probes: a dead backend is found after %s.",
-								name, human(idle.Value), idle.Source, human(intvl.Value), cnt.Value, human(model.DeadPeerDetection(idle.Value, intvl.Value, cnt.Value, 0))),
+								name, human(idle.Value), idle.Source, human(intvl.Value), cnt.Value, human(kernel.DeadPeerDetection(idle.Value, intvl.Value, cnt.Value, 0))),
 							Evidence: append([]model.Evidence{nginxEvidence(d)}, hostEv...),
 							Location: nginxLoc(d),
 							Fix: &model.Fix{Line: lines, File: sysctlDropIn, Apply: "sysctl --system",

@@ -11,6 +11,7 @@ import (
 	"github.com/keeptune/keeptune/internal/configs/pgbouncer"
 	"github.com/keeptune/keeptune/internal/configs/postgres"
 	"github.com/keeptune/keeptune/internal/configs/redis"
+	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -45,7 +46,7 @@ func confSrc(file string, line int) model.Source {
 // hostDetection describes the host's keepalive timers and the dead-peer detection they give.
 func confHostDetection(in *Input) (string, time.Duration, []model.Evidence) {
 	idle, intvl, cnt := confHostKeepalive(in)
-	d := model.DeadPeerDetection(idle.Value, intvl.Value, cnt.Value, 0)
+	d := kernel.DeadPeerDetection(idle.Value, intvl.Value, cnt.Value, 0)
 	ev := []model.Evidence{
 		{Name: model.KeyKeepaliveTime, Value: fmt.Sprint(int64(idle.Value / time.Second)), Source: idle.Source},
 		{Name: model.KeyKeepaliveIntvl, Value: fmt.Sprint(int64(intvl.Value / time.Second)), Source: intvl.Source},
@@ -137,7 +138,7 @@ var redisTimeoutZero = Rule{
 func confKeepaliveLines(p model.Profile, idleKey, intvlKey, cntKey, sep string) (string, time.Duration) {
 	idle, intvl, cnt := confProfileKeepalive(p)
 	return fmt.Sprintf("%s%s%d\n%s%s%d\n%s%s%d", idleKey, sep, int64(idle/time.Second), intvlKey, sep, int64(intvl/time.Second), cntKey, sep, cnt),
-		model.DeadPeerDetection(idle, intvl, cnt, 0)
+		kernel.DeadPeerDetection(idle, intvl, cnt, 0)
 }
 
 var postgresKeepaliveOS = Rule{
@@ -557,7 +558,7 @@ var k8sKeepaliveSysctls = Rule{
 				out = append(out, model.Finding{
 					Severity: model.SeverityInfo, Subject: "kubernetes " + w.Label(),
 					Message: fmt.Sprintf("%s does not set %s: its pod network namespace starts with the kernel defaults, so a dead peer is found after %s (idle %s, interval %s, %d probes).",
-						w.Label(), strings.Join(missing, ", "), human(model.DeadPeerDetection(k.Idle.Value, k.Interval.Value, k.Count.Value, 0)), human(k.Idle.Value), human(k.Interval.Value), k.Count.Value),
+						w.Label(), strings.Join(missing, ", "), human(kernel.DeadPeerDetection(k.Idle.Value, k.Interval.Value, k.Count.Value, 0)), human(k.Idle.Value), human(k.Interval.Value), k.Count.Value),
 					Evidence: []model.Evidence{
 						{Name: model.KeyKeepaliveTime, Value: secondsValue(k.Idle.Value), Source: k.Idle.Source},
 						{Name: model.KeyKeepaliveIntvl, Value: secondsValue(k.Interval.Value), Source: k.Interval.Source},

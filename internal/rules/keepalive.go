@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -35,7 +36,7 @@ var keepaliveDetection = Rule{
 			}
 			ka := ns.Keepalive
 			formula := fmt.Sprintf("idle %s + %d probes × %s", human(ka.Idle.Value), ka.Count.Value, human(ka.Interval.Value))
-			minDetection := model.DeadPeerDetection(p.Idle.Min, p.Interval.Min, p.Probes.Min, 0)
+			minDetection := kernel.DeadPeerDetection(p.Idle.Min, p.Interval.Min, p.Probes.Min, 0)
 			f := model.Finding{
 				Subject:   "keepalive dead-peer detection in " + nsLabel(ns),
 				Namespace: nsLabel(ns),
@@ -89,7 +90,7 @@ func keepaliveEvidence(in *Input, ns model.Namespace) []model.Evidence {
 // keepalive values, and the single-value rules stay quiet to keep the list short).
 func detectionOutsideProfile(ns model.Namespace, p model.Profile) bool {
 	d, ok := ns.Keepalive.DetectionTime()
-	return ok && (d > p.MaxDetection || d < model.DeadPeerDetection(p.Idle.Min, p.Interval.Min, p.Probes.Min, 0))
+	return ok && (d > p.MaxDetection || d < kernel.DeadPeerDetection(p.Idle.Min, p.Interval.Min, p.Probes.Min, 0))
 }
 
 // atKernelDefaults reports whether a namespace other than keeptune's own still has all three

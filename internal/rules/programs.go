@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -171,7 +172,7 @@ var keepaliveOverride = Rule{
 			k := *st.Override
 			d, ok := k.DetectionTime()
 			sev := model.SeverityInfo
-			minDetection := model.DeadPeerDetection(p.Idle.Min, p.Interval.Min, p.Probes.Min, 0)
+			minDetection := kernel.DeadPeerDetection(p.Idle.Min, p.Interval.Min, p.Probes.Min, 0)
 			if ok && (d > p.MaxDetection || d < minDetection) {
 				sev = model.SeverityWarning
 			}

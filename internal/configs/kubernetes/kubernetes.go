@@ -31,6 +31,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/keeptune/keeptune/internal/configs"
+	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -106,9 +107,9 @@ var KeepaliveKeys = []string{model.KeyKeepaliveTime, model.KeyKeepaliveIntvl, mo
 // Kernel defaults for a new network namespace (include/net/tcp.h TCP_KEEPALIVE_TIME,
 // TCP_KEEPALIVE_INTVL, TCP_KEEPALIVE_PROBES; net/ipv4/tcp_ipv4.c tcp_sk_init).
 const (
-	KernelIdle     = 7200 * time.Second
-	KernelInterval = 75 * time.Second
-	KernelProbes   = 9
+	KernelIdle     = kernel.DefaultKeepIdle
+	KernelInterval = kernel.DefaultKeepIntvl
+	KernelProbes   = kernel.DefaultKeepCnt
 )
 
 // Parse implements configs.Parser.

@@ -1,23 +1,19 @@
-package drill
+package kernel
 
 import (
 	"fmt"
 	"time"
-
-	"github.com/keeptune/keeptune/internal/model"
 )
 
-// tcpRTOMax is TCP_RTO_MAX (net.ipv4.tcp_rto_max_ms since Linux 6.15, default 120000).
-const tcpRTOMax = 120 * time.Second
-
-// Retrans models when Linux gives up on one unacknowledged segment, as measured on this
-// project's kernel (6.18) and as net/ipv4/tcp_output.c and tcp_timer.c read:
+// Retrans models when Linux gives up on one unacknowledged segment, as measured by
+// `keeptune drill unacked-data` on this project's kernel (6.18) and as net/ipv4/tcp_output.c
+// and tcp_timer.c read:
 //
 //   - A tail loss probe (TLP, net.ipv4.tcp_early_retrans >= 3, the default) retransmits the
 //     segment after PTO = min(2*srtt + 200ms, RTO) without counting as a retransmission.
 //   - The first RTO retransmission (F1) follows one RTO later. Only then does the kernel set
 //     retrans_stamp, and it sets it to F1, not to the original send: both the tcp_retries2
-//     budget (model.UnackedTimeout) and TCP_USER_TIMEOUT are counted from F1.
+//     budget (UnackedTimeout) and TCP_USER_TIMEOUT are counted from F1.
 //   - The RTO then doubles (up to TCP_RTO_MAX), and the budget is checked only when an RTO
 //     fires: the connection dies at the first firing at least a budget after F1. With
 //     TCP_USER_TIMEOUT the timer is clamped to the time left, so it dies at F1 + user timeout.
@@ -40,30 +36,37 @@ func NewRetrans(rto, srtt time.Duration, tlp bool) Retrans {
 	return m
 }
 
+// LowLatency is the model for a path whose RTT is negligible next to TCP_RTO_MIN (a LAN, a
+// data centre): RTO and PTO are TCP_RTO_MIN plus the jiffy the timer rounds up to, as the
+// drill's lab sockets report (tcpi_rto 204 ms), and the tail loss probe's 2*srtt rounds up to
+// one jiffy too. It is the fastest the kernel can give up; a longer RTT only makes it later.
+func LowLatency() Retrans { return Retrans{RTO: RTOMin + Jiffy, PTO: RTOMin + Jiffy} }
+
 func ceilJiffy(d time.Duration) time.Duration {
 	return (d + Jiffy - 1) / Jiffy * Jiffy
 }
 
-// firstRetrans is F1, the first RTO retransmission, after the original send.
-func (m Retrans) firstRetrans() time.Duration { return m.PTO + m.RTO }
+// FirstRetrans is F1, the first RTO retransmission, after the original send.
+func (m Retrans) FirstRetrans() time.Duration { return m.PTO + m.RTO }
 
 // GiveUp returns when, after the original send, the kernel reports ETIMEDOUT for tcp_retries2
 // (userTimeout 0) or for TCP_USER_TIMEOUT. alt is an earlier RTO firing the kernel may already
-// kill at if its timers run late enough to push it past the budget (0 when none can).
+// kill at if its timers run late enough (TimerLateness) to push it past the budget (0 when
+// none can).
 func (m Retrans) GiveUp(retries2 int, userTimeout time.Duration) (theory, alt time.Duration) {
-	f1 := m.firstRetrans()
+	f1 := m.FirstRetrans()
 	if userTimeout > 0 {
 		return f1 + userTimeout, 0
 	}
-	budget := model.UnackedTimeout(retries2)
+	budget := UnackedTimeout(retries2)
 	prev, since := time.Duration(0), time.Duration(0)
 	interval := m.RTO
 	for since < budget {
 		prev = since
-		interval = min(2*interval, tcpRTOMax)
+		interval = min(2*interval, RTOMax)
 		since += interval
 	}
-	if prev > 0 && prev+time.Duration(float64(prev)*Lateness)+2*Jiffy >= budget {
+	if prev > 0 && prev+time.Duration(float64(prev)*TimerLateness)+2*Jiffy >= budget {
 		alt = f1 + prev
 	}
 	return f1 + since, alt
@@ -78,13 +81,6 @@ func (m Retrans) Rule(retries2 int, userTimeout time.Duration) string {
 	if userTimeout > 0 {
 		return fmt.Sprintf("%s + TCP_USER_TIMEOUT %v", start, userTimeout)
 	}
-	return fmt.Sprintf("%s + the first RTO firing at least %v later (tcp_retries2=%d budget, model.UnackedTimeout)",
-		start, model.UnackedTimeout(retries2), retries2)
-}
-
-// unackedTheory is a quick estimate (for progress lines) of how long unacknowledged data
-// lasts: a lab RTO of about 204ms, with a tail loss probe.
-func unackedTheory(retries2 int, userTimeout time.Duration) time.Duration {
-	t, _ := NewRetrans(204*time.Millisecond, 0, true).GiveUp(retries2, userTimeout)
-	return t
+	return fmt.Sprintf("%s + the first RTO firing at least %v later (tcp_retries2=%d budget, kernel.UnackedTimeout)",
+		start, UnackedTimeout(retries2), retries2)
 }
