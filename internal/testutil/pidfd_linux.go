@@ -19,6 +19,8 @@ type SocketKeepalive struct {
 	// Idle, Interval and Count are TCP_KEEPIDLE, TCP_KEEPINTVL (seconds) and TCP_KEEPCNT: the
 	// socket's own values, or its namespace's sysctls when the program set none.
 	Idle, Interval, Count int
+	// UserTimeout is TCP_USER_TIMEOUT in milliseconds (0: none).
+	UserTimeout int
 }
 
 // ServerSocket finds, among the descriptors of the given processes (a server and its workers),
@@ -60,6 +62,7 @@ func ServerSocket(t testing.TB, pids []int, local, peer *net.TCPAddr) (res Socke
 				res.Idle, _ = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
 				res.Interval, _ = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL)
 				res.Count, _ = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT)
+				res.UserTimeout, _ = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT)
 				found = true
 			}
 			unix.Close(fd)

@@ -1,0 +1,358 @@
+package enforce
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/keeptune/keeptune/internal/testutil"
+)
+
+// The test binary doubles as the Go program run inside the enforced cgroup.
+func TestMain(m *testing.M) {
+	if os.Getenv("KEEPTUNE_ENFORCE_HELPER") == "go" {
+		goHelper()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// goHelper dials the address in its argument twice: once with keepalive left alone entirely
+// (KeepAlive: -1, a program that never sets it) and once with Go's defaults (the net package
+// sets 15 s / 15 s / 9 after connect). It prints both local addresses and waits for stdin to
+// close.
+func goHelper() {
+	addr := os.Args[len(os.Args)-1]
+	never, err := (&net.Dialer{KeepAlive: -1}).Dial("tcp", addr)
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	goDefault, err := net.Dial("tcp", addr)
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	fmt.Println(never.LocalAddr(), goDefault.LocalAddr())
+	io.Copy(io.Discard, os.Stdin)
+}
+
+// pyHelper connects to argv[1], optionally turns keepalive off and asks for a long idle time
+// (argv[2] == "off"), then listens and accepts one connection; it prints its connection's local
+// address and its listener's address, and waits for stdin to close. It never enables keepalive.
+const pyHelper = `
+import socket, sys
+c = socket.create_connection((sys.argv[1].rsplit(":", 1)[0], int(sys.argv[1].rsplit(":", 1)[1])))
+if sys.argv[2] == "off":
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 3600)
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(1)
+print("%s:%d %s:%d" % (c.getsockname() + l.getsockname()), flush=True)
+a, _ = l.accept()
+print("accepted", flush=True)
+sys.stdin.read()
+`
+
+// helper is a process started in the sandbox's cgroup.
+type helper struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Scanner
+}
+
+func startHelper(t *testing.T, sb *Sandbox, env []string, name string, args ...string) *helper {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	attr, fd, err := sb.ProcAttr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	cmd.SysProcAttr = attr
+	cmd.Stderr = os.Stderr
+	h := &helper{cmd: cmd}
+	if h.stdin, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.out = bufio.NewScanner(stdout)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		h.stdin.Close()
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return h
+}
+
+func (h *helper) line(t *testing.T) []string {
+	t.Helper()
+	if !h.out.Scan() {
+		t.Fatalf("%s printed nothing: %v", h.cmd.Path, h.out.Err())
+	}
+	f := strings.Fields(h.out.Text())
+	if len(f) > 0 && f[0] == "error" {
+		t.Fatalf("%s: %s", h.cmd.Path, h.out.Text())
+	}
+	return f
+}
+
+func tcpAddr(t *testing.T, s string) *net.TCPAddr {
+	t.Helper()
+	a, err := net.ResolveTCPAddr("tcp", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// socketOf reads, through pidfd_getfd, the options of pid's socket from local to peer.
+func socketOf(t *testing.T, pid int, local, peer *net.TCPAddr) testutil.SocketKeepalive {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		got, found, _ := testutil.ServerSocket(t, []int{pid}, local, peer)
+		if found {
+			return got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("pid %d holds no socket %s -> %s", pid, local, peer)
+	return testutil.SocketKeepalive{}
+}
+
+type wantSock struct {
+	keepalive                     bool
+	idle, intvl, cnt, userTimeout int
+}
+
+func check(t *testing.T, what string, got testutil.SocketKeepalive, want wantSock) {
+	t.Helper()
+	g := wantSock{got.Keepalive, got.Idle, got.Interval, got.Count, got.UserTimeout}
+	if g != want {
+		t.Errorf("%s: got keepalive=%v idle=%d intvl=%d cnt=%d user_timeout=%dms, want keepalive=%v idle=%d intvl=%d cnt=%d user_timeout=%dms",
+			what, g.keepalive, g.idle, g.intvl, g.cnt, g.userTimeout, want.keepalive, want.idle, want.intvl, want.cnt, want.userTimeout)
+	}
+}
+
+// listener accepts on loopback outside the cgroup and hands the connections over.
+func listener(t *testing.T) (net.Listener, chan net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns <- c
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		close(conns)
+		for c := range conns {
+			c.Close()
+		}
+	})
+	return ln, conns
+}
+
+func newSandbox(t *testing.T) *Sandbox {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("enforce needs root (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN, CAP_SYS_ADMIN for the private bpffs)")
+	}
+	sb, err := NewSandbox("keeptune-test")
+	if err != nil {
+		var me *MissingError
+		if errors.As(err, &me) && !me.Privilege {
+			t.Skipf("this system lacks what enforce needs: %v", err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := sb.Close(); err != nil {
+			t.Errorf("cleaning up: %v", err)
+		}
+	})
+	return sb
+}
+
+func TestEnforceOnRealPrograms(t *testing.T) {
+	sb := newSandbox(t)
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal("python3 is needed (.ci/run installs it)")
+	}
+	sysIdle := testutil.SysctlInt(t, "net.ipv4.tcp_keepalive_time")
+	sysIntvl := testutil.SysctlInt(t, "net.ipv4.tcp_keepalive_intvl")
+	sysCnt := testutil.SysctlInt(t, "net.ipv4.tcp_keepalive_probes")
+
+	pol := Policy{Idle: 11 * time.Second, Interval: 3 * time.Second, Probes: 4, UserTimeout: 23 * time.Second, Side: SideBoth, Mode: ModeDefault}
+	if err := sb.Enforcer.Apply(sb.Target, pol); err != nil {
+		t.Fatal(err)
+	}
+	want := wantSock{true, 11, 3, 4, 23000}
+	goEnv := append(os.Environ(), "KEEPTUNE_ENFORCE_HELPER=go")
+	ln, conns := listener(t)
+	lnAddr := ln.Addr().(*net.TCPAddr)
+
+	t.Run("default mode", func(t *testing.T) {
+		// Python, connecting and accepting, never touching keepalive.
+		p := startHelper(t, sb, nil, py, "-c", pyHelper, lnAddr.String(), "plain")
+		f := p.line(t)
+		pyLocal, pyListen := tcpAddr(t, f[0]), tcpAddr(t, f[1])
+		check(t, "python's connection", socketOf(t, p.cmd.Process.Pid, pyLocal, lnAddr), want)
+		in, err := (&net.Dialer{KeepAlive: -1}).Dial("tcp", pyListen.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		p.line(t) // accepted
+		check(t, "python's accepted connection", socketOf(t, p.cmd.Process.Pid, pyListen, in.LocalAddr().(*net.TCPAddr)), want)
+		// The test's own socket is outside the cgroup: untouched.
+		check(t, "a socket outside the cgroup", socketOf(t, os.Getpid(), in.LocalAddr().(*net.TCPAddr), pyListen), wantSock{false, sysIdle, sysIntvl, sysCnt, 0})
+
+		// Go: a dialer that never sets keepalive gets the policy; Go's default dialer sets its
+		// own 15/15/9 after connect, which wins in default mode (the user timeout stays).
+		g := startHelper(t, sb, goEnv, os.Args[0], "-test.run=^$", lnAddr.String())
+		f = g.line(t)
+		check(t, "Go, keepalive never set", socketOf(t, g.cmd.Process.Pid, tcpAddr(t, f[0]), lnAddr), want)
+		check(t, "Go, default dialer", socketOf(t, g.cmd.Process.Pid, tcpAddr(t, f[1]), lnAddr), wantSock{true, 15, 15, 9, 23000})
+
+		// A program that turns keepalive off after connect wins in default mode.
+		off := startHelper(t, sb, nil, py, "-c", pyHelper, lnAddr.String(), "off")
+		f = off.line(t)
+		check(t, "python turning keepalive off (default mode)", socketOf(t, off.cmd.Process.Pid, tcpAddr(t, f[0]), lnAddr), wantSock{false, 3600, 3, 4, 23000})
+	})
+
+	t.Run("force mode", func(t *testing.T) {
+		pol.Mode = ModeForce
+		if err := sb.Enforcer.Apply(sb.Target, pol); err != nil {
+			t.Fatal(err)
+		}
+		off := startHelper(t, sb, nil, py, "-c", pyHelper, lnAddr.String(), "off")
+		f := off.line(t)
+		check(t, "python turning keepalive off and asking for 3600 s idle (force mode)", socketOf(t, off.cmd.Process.Pid, tcpAddr(t, f[0]), lnAddr), want)
+		g := startHelper(t, sb, goEnv, os.Args[0], "-test.run=^$", lnAddr.String())
+		f = g.line(t)
+		check(t, "Go's default dialer capped to the policy (force mode)", socketOf(t, g.cmd.Process.Pid, tcpAddr(t, f[1]), lnAddr), want)
+	})
+
+	st, err := sb.Enforcer.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Entries) != 1 || st.Entries[0].ID != sb.Target.ID || st.Entries[0].Link != sb.Target.Path || st.Entries[0].Guard != sb.Target.Path {
+		t.Fatalf("status: %+v, want one force policy on %s linked there", st.Entries, sb.Target.Path)
+	}
+	c := st.Entries[0].Counters
+	// Connections opened in the cgroup: python 2 in default mode and 1 in force mode, Go 2 in
+	// each; accepted: python's 1. Guard: python's SO_KEEPALIVE=0 and TCP_KEEPIDLE=3600, Go's
+	// idle, interval and count on its default dial.
+	if c.Connect != 7 || c.Accept != 1 || c.GuardRewrites != 5 || c.Errors != 0 {
+		t.Errorf("counters %+v, want connect 7, accept 1, guard_rewrites 5, errors 0", c)
+	}
+	for len(conns) > 0 {
+		(<-conns).Close()
+	}
+
+	// Detach: nothing of keeptune stays in the kernel or in bpffs.
+	if _, err := sb.Enforcer.Detach(nil); err != nil {
+		t.Fatal(err)
+	}
+	// (A fresh bpffs may hold the kernel's own maps.debug and progs.debug: bpf_preload.)
+	if _, err := os.Stat(sb.Enforcer.PinDir()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s after detach: %v, want it gone", sb.Enforcer.PinDir(), err)
+	}
+	assertNoPins(t, sb.bpffs)
+	assertNoKeeptuneObjects(t)
+}
+
+// assertNoKeeptuneObjects walks every program and map in the kernel (bpf syscalls).
+func assertNoKeeptuneObjects(t *testing.T) {
+	t.Helper()
+	var left []string
+	// The kernel frees them after an RCU grace period: give it a moment.
+	for i := 0; i < 100; i++ {
+		left = left[:0]
+		for id, err := ebpf.ProgramGetNextID(0); err == nil; id, err = ebpf.ProgramGetNextID(id) {
+			p, err := ebpf.NewProgramFromID(id)
+			if err != nil {
+				continue
+			}
+			if info, err := p.Info(); err == nil && strings.HasPrefix(info.Name, objectPrefix) {
+				left = append(left, fmt.Sprintf("program %s (id %d)", info.Name, id))
+			}
+			p.Close()
+		}
+		for id, err := ebpf.MapGetNextID(0); err == nil; id, err = ebpf.MapGetNextID(id) {
+			m, err := ebpf.NewMapFromID(id)
+			if err != nil {
+				continue
+			}
+			if info, err := m.Info(); err == nil && strings.HasPrefix(info.Name, objectPrefix) {
+				left = append(left, fmt.Sprintf("map %s (id %d)", info.Name, id))
+			}
+			m.Close()
+		}
+		if len(left) == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("left in the kernel after detach: %s", strings.Join(left, ", "))
+}
+
+func TestSandboxRemovesItsCgroup(t *testing.T) {
+	sb := newSandbox(t)
+	dir := sb.Dir
+	if err := sb.Enforcer.Apply(sb.Target, Policy{Idle: 30 * time.Second, Side: SideBoth, Mode: ModeForce}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sb.Enforcer, sb.Dir, sb.bpffs = nil, "", ""
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("cgroup %s still there: %v", dir, err)
+	}
+	assertNoKeeptuneObjects(t)
+}
+
+// assertNoPins checks that nothing but the kernel's own preload files is in the bpffs.
+func assertNoPins(t *testing.T, bpffs string) {
+	t.Helper()
+	entries, err := os.ReadDir(bpffs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != "maps.debug" && e.Name() != "progs.debug" {
+			t.Errorf("%s left in bpffs", filepath.Join(bpffs, e.Name()))
+		}
+	}
+}

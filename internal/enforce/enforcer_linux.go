@@ -1,0 +1,591 @@
+package enforce
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+)
+
+// Options say where the system's pieces are. The zero value finds them.
+type Options struct {
+	// BPFFS is where the bpf file system is (or is to be) mounted: /sys/fs/bpf by default. The
+	// objects are pinned in its "keeptune" directory.
+	BPFFS string
+	// CgroupRoot is the mount point of the cgroup v2 hierarchy; found in /proc/self/mountinfo
+	// when empty.
+	CgroupRoot string
+	// NoMount forbids mounting bpffs at BPFFS when it is not mounted.
+	NoMount bool
+	// PodLogs is the kubelet's pod log directory, /var/log/pods by default (for Scope.Pod).
+	PodLogs string
+}
+
+// Enforcer applies, lists and removes policies. It holds no kernel object between calls: what
+// is enforced lives in the pins.
+type Enforcer struct {
+	opts    Options
+	pinDir  string
+	release string
+	layout  kernelLayout
+	// levelsKnown is false inside a cgroup namespace, where the depth under the mount is not the
+	// kernel's cgroup level: the guard then looks at every level.
+	levelsKnown bool
+}
+
+// PinDirName is the directory under bpffs that holds everything keeptune pins.
+const PinDirName = "keeptune"
+
+// Open checks the system (kernel version and BTF, cgroup v2, capabilities, bpffs, in that order)
+// and returns an Enforcer. Nothing is loaded or attached yet. needWrite is false for status,
+// which only reads the pins.
+func Open(opts Options, needWrite bool) (*Enforcer, error) {
+	if opts.BPFFS == "" {
+		opts.BPFFS = "/sys/fs/bpf"
+	}
+	if opts.PodLogs == "" {
+		opts.PodLogs = "/var/log/pods"
+	}
+	e := &Enforcer{opts: opts, pinDir: filepath.Join(opts.BPFFS, PinDirName)}
+	rel, v, err := kernelRelease()
+	if err != nil {
+		return nil, fmt.Errorf("reading the kernel version: %w", err)
+	}
+	e.release = rel
+	if v[0] < minKernel[0] || (v[0] == minKernel[0] && v[1] < minKernel[1]) {
+		return nil, &MissingError{
+			What: fmt.Sprintf("kernel %s is too old: enforce needs Linux %d.%d or later (bpf_setsockopt with SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT; bpf_skc_to_tcp_sock)", rel, minKernel[0], minKernel[1]),
+			Hint: "set keepalive in the program or its configuration instead (keeptune audit proposes how), or upgrade the kernel",
+		}
+	}
+	kspec, err := btf.LoadKernelSpec()
+	if err != nil {
+		return nil, &MissingError{
+			What: fmt.Sprintf("kernel %s has no BTF (/sys/kernel/btf/vmlinux: %v): the program needs it to read the socket's own keepalive values", rel, err),
+			Hint: "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (every major distribution's since 2021)",
+		}
+	}
+	if e.layout, err = layoutFromBTF(kspec); err != nil {
+		return nil, &MissingError{What: fmt.Sprintf("kernel %s: %v", rel, err), Hint: "report this kernel version to keeptune"}
+	}
+	if e.opts.CgroupRoot == "" {
+		mounts, err := readMounts("/proc/self/mountinfo")
+		if err != nil {
+			return nil, fmt.Errorf("reading mounts: %w", err)
+		}
+		point, root, ok := cgroup2Mount(mounts)
+		if !ok {
+			return nil, &MissingError{
+				What: "no cgroup v2 hierarchy is mounted (neither unified at /sys/fs/cgroup nor hybrid at /sys/fs/cgroup/unified): sock_ops programs attach to v2 cgroups only",
+				Hint: "boot with systemd.unified_cgroup_hierarchy=1, or mount it: mount -t cgroup2 none /sys/fs/cgroup/unified",
+			}
+		}
+		e.opts.CgroupRoot = point
+		e.levelsKnown = root == "/" && inInitCgroupNS()
+	} else {
+		e.levelsKnown = inInitCgroupNS()
+	}
+	needMount := needWrite && !opts.NoMount && !isBPFFS(opts.BPFFS)
+	eff, err := effectiveCaps()
+	if err != nil {
+		return nil, fmt.Errorf("reading capabilities: %w", err)
+	}
+	if missing := missingCaps(eff, needMount); len(missing) > 0 {
+		return nil, &MissingError{
+			What:      "enforce needs " + strings.Join(missing, ", "),
+			Hint:      "run as root (sudo keeptune enforce ...)",
+			Privilege: true,
+		}
+	}
+	if !isBPFFS(opts.BPFFS) {
+		if !needWrite {
+			return e, nil // status: nothing can be pinned there
+		}
+		if opts.NoMount {
+			return nil, &MissingError{
+				What: fmt.Sprintf("%s is not a bpf file system: the policy must be pinned there to outlive this command", opts.BPFFS),
+				Hint: fmt.Sprintf("mount it: mount -t bpf bpf %s", opts.BPFFS),
+			}
+		}
+		if err := mountBPFFS(opts.BPFFS); err != nil {
+			return nil, &MissingError{What: fmt.Sprintf("%s is not a bpf file system and mounting one failed: %v", opts.BPFFS, err),
+				Hint: fmt.Sprintf("mount it: mount -t bpf bpf %s", opts.BPFFS), Privilege: errors.Is(err, os.ErrPermission)}
+		}
+	}
+	return e, nil
+}
+
+// PinDir is where the objects are pinned.
+func (e *Enforcer) PinDir() string { return e.pinDir }
+
+// CgroupRoot is the v2 hierarchy's mount point.
+func (e *Enforcer) CgroupRoot() string { return e.opts.CgroupRoot }
+
+// Target is a resolved cgroup.
+type Target struct {
+	Path string `json:"cgroup"`    // in the v2 hierarchy: /system.slice/nginx.service
+	ID   uint64 `json:"cgroup_id"` // the kernel's cgroup id
+}
+
+// Resolve finds the cgroup a scope names.
+func (e *Enforcer) Resolve(s Scope) (Target, error) {
+	var podLogs = os.DirFS(e.opts.PodLogs)
+	if _, err := os.Stat(e.opts.PodLogs); err != nil {
+		podLogs = nil
+	}
+	p, err := resolveScope(os.DirFS(e.opts.CgroupRoot), e.opts.CgroupRoot, podLogs, s)
+	if err != nil {
+		return Target{}, err
+	}
+	id, err := cgroupID(filepath.Join(e.opts.CgroupRoot, p))
+	if err != nil {
+		return Target{}, err
+	}
+	return Target{Path: p, ID: id}, nil
+}
+
+// objects are the pinned maps and programs.
+type objects struct {
+	policy, stats, levels *ebpf.Map
+	ops, guard            *ebpf.Program
+}
+
+func (o *objects) Close() {
+	for _, c := range []interface{ Close() error }{o.policy, o.stats, o.levels, o.ops, o.guard} {
+		if c != nil && !isNilCloser(c) {
+			c.Close()
+		}
+	}
+}
+
+func isNilCloser(c interface{ Close() error }) bool {
+	switch v := c.(type) {
+	case *ebpf.Map:
+		return v == nil
+	case *ebpf.Program:
+		return v == nil
+	}
+	return false
+}
+
+func (e *Enforcer) pin(name string) string   { return filepath.Join(e.pinDir, name) }
+func (e *Enforcer) linkDir() string          { return filepath.Join(e.pinDir, "links") }
+func (e *Enforcer) linkPin(kind string, id uint64) string {
+	return filepath.Join(e.linkDir(), fmt.Sprintf("%s-%d", kind, id))
+}
+
+// loadPinned opens what an earlier apply pinned; ok is false when nothing is pinned.
+func (e *Enforcer) loadPinned() (o *objects, ok bool, err error) {
+	if _, err := os.Stat(e.pin(progSockOpsName)); errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	o = &objects{}
+	fail := func(err error) (*objects, bool, error) {
+		o.Close()
+		return nil, true, fmt.Errorf("opening the objects pinned under %s: %w (hint: keeptune enforce detach removes them)", e.pinDir, err)
+	}
+	for _, m := range []struct {
+		dst  **ebpf.Map
+		name string
+	}{{&o.policy, mapPolicyName}, {&o.stats, mapStatsName}, {&o.levels, mapLevelsName}} {
+		if *m.dst, err = ebpf.LoadPinnedMap(e.pin(m.name), nil); err != nil {
+			return fail(err)
+		}
+	}
+	if o.policy.ValueSize() != policyValueSize || o.stats.ValueSize() != numCounters*8 {
+		return fail(errors.New("pinned by a keeptune with another map layout"))
+	}
+	if o.ops, err = ebpf.LoadPinnedProgram(e.pin(progSockOpsName), nil); err != nil {
+		return fail(err)
+	}
+	if o.guard, err = ebpf.LoadPinnedProgram(e.pin(progGuardName), nil); err != nil {
+		return fail(err)
+	}
+	return o, true, nil
+}
+
+// create loads the programs and maps and pins them. On error nothing is left pinned.
+func (e *Enforcer) create() (o *objects, err error) {
+	coll, err := ebpf.NewCollection(spec(e.layout))
+	if err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("kernel %s refused the program: %v (hint: run with a kernel of Linux %d.%d or later with BTF; report this kernel to keeptune)", e.release, err, minKernel[0], minKernel[1])
+		}
+		return nil, fmt.Errorf("loading the programs on kernel %s: %w", e.release, err)
+	}
+	defer coll.Close()
+	defer func() {
+		if err != nil {
+			os.RemoveAll(e.pinDir)
+		}
+	}()
+	if err := os.MkdirAll(e.linkDir(), 0o700); err != nil {
+		return nil, err
+	}
+	for name, m := range coll.Maps {
+		if err := m.Pin(e.pin(name)); err != nil {
+			return nil, fmt.Errorf("pinning %s: %w", name, err)
+		}
+	}
+	for name, p := range coll.Programs {
+		if err := p.Pin(e.pin(name)); err != nil {
+			return nil, fmt.Errorf("pinning %s: %w", name, err)
+		}
+	}
+	o = &objects{}
+	o.policy, o.stats, o.levels = coll.DetachMap(mapPolicyName), coll.DetachMap(mapStatsName), coll.DetachMap(mapLevelsName)
+	o.ops, o.guard = coll.DetachProgram(progSockOpsName), coll.DetachProgram(progGuardName)
+	return o, nil
+}
+
+// Apply enforces p on the target cgroup, replacing its earlier policy. On any error the earlier
+// state is restored, and when this call created the objects, nothing stays pinned.
+func (e *Enforcer) Apply(t Target, p Policy) (err error) {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	o, existed, err := e.loadPinned()
+	if err != nil {
+		return err
+	}
+	if !existed {
+		if o, err = e.create(); err != nil {
+			return err
+		}
+	}
+	defer o.Close()
+	prev, hadPrev := lookupPolicy(o.policy, t.ID)
+	defer func() {
+		if err == nil {
+			return
+		}
+		if !existed {
+			os.RemoveAll(e.pinDir)
+			return
+		}
+		if hadPrev {
+			_ = o.policy.Put(t.ID, prev)
+		} else {
+			_ = o.policy.Delete(t.ID)
+			_ = o.stats.Delete(t.ID)
+		}
+		_ = e.reconcile(o)
+	}()
+	if err := o.policy.Put(t.ID, policyValue(p)); err != nil {
+		return fmt.Errorf("writing the policy: %w", err)
+	}
+	if !hadPrev {
+		zero := make([][]byte, ebpfPossibleCPUs())
+		for i := range zero {
+			zero[i] = make([]byte, numCounters*8)
+		}
+		if err := o.stats.Put(t.ID, zero); err != nil {
+			return fmt.Errorf("creating the counters: %w", err)
+		}
+	}
+	return e.reconcile(o)
+}
+
+func ebpfPossibleCPUs() int {
+	n, err := ebpf.PossibleCPU()
+	if err != nil || n < 1 {
+		return runtime.NumCPU()
+	}
+	return n
+}
+
+func lookupPolicy(m *ebpf.Map, id uint64) ([]byte, bool) {
+	var v []byte
+	if err := m.Lookup(id, &v); err != nil {
+		return nil, false
+	}
+	return v, true
+}
+
+// policies lists the policy map.
+func policies(m *ebpf.Map) (map[uint64]Policy, error) {
+	out := map[uint64]Policy{}
+	var id uint64
+	var v []byte
+	it := m.Iterate()
+	for it.Next(&id, &v) {
+		p, err := decodePolicy(v)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = p
+	}
+	return out, it.Err()
+}
+
+// linkPlan decides which cgroups carry a link: a sock_ops link on every enforced cgroup with no
+// enforced ancestor (a link runs for the whole subtree, and the program finds the nearest policy
+// itself), a guard link on every force-mode cgroup with no force-mode ancestor.
+func linkPlan(paths map[uint64]string, pols map[uint64]Policy) (ops, guard map[uint64]bool) {
+	ops, guard = map[uint64]bool{}, map[uint64]bool{}
+	for id, p := range paths {
+		covered, guardCovered := false, false
+		for other, q := range paths {
+			if other == id || !isAncestor(q, p) {
+				continue
+			}
+			covered = true
+			if pols[other].Mode == ModeForce {
+				guardCovered = true
+			}
+		}
+		if !covered {
+			ops[id] = true
+		}
+		if pols[id].Mode == ModeForce && !guardCovered {
+			guard[id] = true
+		}
+	}
+	return ops, guard
+}
+
+// reconcile makes the links and the levels mask match the policy map: policies of cgroups that
+// no longer exist are dropped, missing links attached and pinned (first, so that no cgroup is
+// ever uncovered), surplus links removed.
+func (e *Enforcer) reconcile(o *objects) error {
+	pols, err := policies(o.policy)
+	if err != nil {
+		return fmt.Errorf("reading the policies: %w", err)
+	}
+	all := cgroupPaths(e.opts.CgroupRoot)
+	paths := map[uint64]string{}
+	for id := range pols {
+		if p, ok := all[id]; ok {
+			paths[id] = p
+		} else {
+			_ = o.policy.Delete(id)
+			_ = o.stats.Delete(id)
+			delete(pols, id)
+		}
+	}
+	opsWant, guardWant := linkPlan(paths, pols)
+	have, err := e.pinnedLinks()
+	if err != nil {
+		return err
+	}
+	attach := func(kind string, id uint64, prog *ebpf.Program, at ebpf.AttachType) error {
+		if have[kind][id] {
+			return nil
+		}
+		l, err := link.AttachCgroup(link.CgroupOptions{Path: filepath.Join(e.opts.CgroupRoot, paths[id]), Attach: at, Program: prog})
+		if err != nil {
+			return fmt.Errorf("attaching %s to cgroup %s: %w", prog, paths[id], err)
+		}
+		defer l.Close()
+		if err := l.Pin(e.linkPin(kind, id)); err != nil {
+			return fmt.Errorf("pinning the link of %s: %w (this kernel may lack cgroup bpf_link, Linux 5.7)", paths[id], err)
+		}
+		return nil
+	}
+	for id := range opsWant {
+		if err := attach("ops", id, o.ops, ebpf.AttachCGroupSockOps); err != nil {
+			return err
+		}
+	}
+	for id := range guardWant {
+		if err := attach("guard", id, o.guard, ebpf.AttachCGroupSetsockopt); err != nil {
+			return err
+		}
+	}
+	for kind, ids := range have {
+		want := opsWant
+		if kind == "guard" {
+			want = guardWant
+		}
+		for id := range ids {
+			if !want[id] {
+				// Removing the pin drops the last reference: the kernel detaches the link.
+				if err := os.Remove(e.linkPin(kind, id)); err != nil {
+					return fmt.Errorf("removing a link: %w", err)
+				}
+			}
+		}
+	}
+	var mask uint64
+	for _, p := range paths {
+		lvl := strings.Count(p, "/")
+		if !e.levelsKnown || lvl >= guardLevels {
+			mask = 1<<guardLevels - 1
+			break
+		}
+		mask |= 1 << lvl
+	}
+	if err := o.levels.Put(uint32(0), mask); err != nil {
+		return fmt.Errorf("writing the levels: %w", err)
+	}
+	return nil
+}
+
+// pinnedLinks lists links/KIND-ID.
+func (e *Enforcer) pinnedLinks() (map[string]map[uint64]bool, error) {
+	out := map[string]map[uint64]bool{"ops": {}, "guard": {}}
+	entries, err := os.ReadDir(e.linkDir())
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	for _, en := range entries {
+		kind, idStr, ok := strings.Cut(en.Name(), "-")
+		id, err := strconv.ParseUint(idStr, 10, 64)
+		if !ok || err != nil || out[kind] == nil {
+			continue
+		}
+		out[kind][id] = true
+	}
+	return out, nil
+}
+
+// Entry is one enforced cgroup in Status.
+type Entry struct {
+	Target
+	// Exists is false when the cgroup was removed since (its policy goes at the next apply or
+	// detach).
+	Exists bool   `json:"exists"`
+	Policy Policy `json:"-"`
+	// Link says which cgroup's sock_ops link serves this one: itself, or an enforced ancestor.
+	Link string `json:"link"`
+	// Guard is the cgroup whose setsockopt guard covers this one, empty when none (default mode).
+	Guard    string   `json:"guard"`
+	Counters Counters `json:"counters"`
+}
+
+// ProgramRef names one loaded program.
+type ProgramRef struct {
+	Name string `json:"name"`
+	ID   uint32 `json:"id"`
+	Type string `json:"type"`
+}
+
+// Status is what is enforced where.
+type Status struct {
+	PinDir   string       `json:"pin_dir"`
+	Kernel   string       `json:"kernel"`
+	Programs []ProgramRef `json:"programs"`
+	Entries  []Entry      `json:"policies"`
+}
+
+// Status reads the pins. With nothing pinned it returns an empty Status.
+func (e *Enforcer) Status() (Status, error) {
+	st := Status{PinDir: e.pinDir, Kernel: e.release, Programs: []ProgramRef{}, Entries: []Entry{}}
+	if !isBPFFS(e.opts.BPFFS) {
+		return st, nil
+	}
+	o, ok, err := e.loadPinned()
+	if err != nil || !ok {
+		return st, err
+	}
+	defer o.Close()
+	for _, p := range []*ebpf.Program{o.ops, o.guard} {
+		info, err := p.Info()
+		if err != nil {
+			return st, err
+		}
+		id, _ := info.ID()
+		st.Programs = append(st.Programs, ProgramRef{Name: info.Name, ID: uint32(id), Type: p.Type().String()})
+	}
+	pols, err := policies(o.policy)
+	if err != nil {
+		return st, err
+	}
+	all := cgroupPaths(e.opts.CgroupRoot)
+	links, err := e.pinnedLinks()
+	if err != nil {
+		return st, err
+	}
+	pathOf := func(id uint64) string {
+		if p, ok := all[id]; ok {
+			return p
+		}
+		return fmt.Sprintf("(removed cgroup %d)", id)
+	}
+	for id, p := range pols {
+		en := Entry{Target: Target{Path: pathOf(id), ID: id}, Policy: p}
+		_, en.Exists = all[id]
+		var perCPU [][]byte
+		if err := o.stats.Lookup(id, &perCPU); err == nil {
+			en.Counters = decodeCounters(perCPU)
+		}
+		// The serving link is the one on the nearest linked cgroup at or above this one.
+		best := func(kind string) string {
+			bestPath := ""
+			for lid := range links[kind] {
+				lp, ok := all[lid]
+				if !ok {
+					continue
+				}
+				if (lp == en.Path || isAncestor(lp, en.Path)) && len(lp) > len(bestPath) {
+					bestPath = lp
+				}
+			}
+			return bestPath
+		}
+		en.Link = best("ops")
+		if p.Mode == ModeForce {
+			en.Guard = best("guard")
+		}
+		st.Entries = append(st.Entries, en)
+	}
+	sort.Slice(st.Entries, func(i, j int) bool { return st.Entries[i].Path < st.Entries[j].Path })
+	return st, nil
+}
+
+// Detach removes the target's policy (and the links only it needed); with t nil, or when no
+// policy remains, it removes everything keeptune pinned: programs, links, maps and the directory.
+// It reports whether anything was enforced on the target.
+func (e *Enforcer) Detach(t *Target) (bool, error) {
+	if !isBPFFS(e.opts.BPFFS) {
+		return false, nil
+	}
+	if _, err := os.Stat(e.pinDir); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if t == nil {
+		return true, e.removeAll()
+	}
+	o, ok, err := e.loadPinned()
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return false, e.removeAll()
+	}
+	defer o.Close()
+	_, had := lookupPolicy(o.policy, t.ID)
+	if had {
+		if err := o.policy.Delete(t.ID); err != nil {
+			return true, err
+		}
+		_ = o.stats.Delete(t.ID)
+	}
+	pols, err := policies(o.policy)
+	if err != nil {
+		return had, err
+	}
+	if len(pols) == 0 {
+		o.Close()
+		return had, e.removeAll()
+	}
+	return had, e.reconcile(o)
+}
+
+// removeAll unpins everything. Unlinking a pin drops its reference; links detach and programs
+// and maps are freed once nothing else holds them.
+func (e *Enforcer) removeAll() error {
+	if err := os.RemoveAll(e.pinDir); err != nil {
+		return fmt.Errorf("removing %s: %w", e.pinDir, err)
+	}
+	return nil
+}
