@@ -58,6 +58,7 @@ func newRoot(stdio IO) *cobra.Command {
 	root.AddCommand(newAuditCmd(stdio), newRulesCmd(stdio), newProfilesCmd(stdio), newLintCmd(stdio), newSocketsCmd(stdio), newDrillCmd(stdio), newCatalogCmd(stdio), newProbeCmd(stdio), newResponderCmd(stdio), newApplyCmd(stdio), newRollbackCmd(stdio))
 	root.AddCommand(newPlanCmd(stdio))
 	root.AddCommand(newExporterCmd(stdio))
+	root.AddCommand(newEnforceCmd(stdio))
 	return root
 }
 

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,8 +22,14 @@ import (
 
 // The test binary doubles as the Go program run inside the enforced cgroup.
 func TestMain(m *testing.M) {
-	if os.Getenv("KEEPTUNE_ENFORCE_HELPER") == "go" {
+	switch os.Getenv("KEEPTUNE_ENFORCE_HELPER") {
+	case "go":
 		goHelper()
+		return
+	case "open":
+		_, err := Open(Options{BPFFS: os.Args[len(os.Args)-1], NoMount: true}, true)
+		var me *MissingError
+		fmt.Println(errors.As(err, &me) && me.Privilege, err)
 		return
 	}
 	os.Exit(m.Run())
@@ -354,5 +361,39 @@ func assertNoPins(t *testing.T, bpffs string) {
 		if e.Name() != "maps.debug" && e.Name() != "progs.debug" {
 			t.Errorf("%s left in bpffs", filepath.Join(bpffs, e.Name()))
 		}
+	}
+}
+
+// Without privilege, Open fails before loading anything and names the capabilities.
+func TestOpenWithoutPrivilege(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start a process as nobody")
+	}
+	dir, err := os.MkdirTemp("", "keeptune-enforce-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "enforce.test")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^$", dir)
+	cmd.Env = append(os.Environ(), "KEEPTUNE_ENFORCE_HELPER=open")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	got := string(out)
+	if !strings.HasPrefix(got, "true ") || !strings.Contains(got, "CAP_BPF") || !strings.Contains(got, "CAP_NET_ADMIN") {
+		t.Errorf("as nobody: %q, want a privilege error naming CAP_BPF and CAP_NET_ADMIN", got)
 	}
 }

@@ -13,21 +13,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 )
-
-// Options say where the system's pieces are. The zero value finds them.
-type Options struct {
-	// BPFFS is where the bpf file system is (or is to be) mounted: /sys/fs/bpf by default. The
-	// objects are pinned in its "keeptune" directory.
-	BPFFS string
-	// CgroupRoot is the mount point of the cgroup v2 hierarchy; found in /proc/self/mountinfo
-	// when empty.
-	CgroupRoot string
-	// NoMount forbids mounting bpffs at BPFFS when it is not mounted.
-	NoMount bool
-	// PodLogs is the kubelet's pod log directory, /var/log/pods by default (for Scope.Pod).
-	PodLogs string
-}
 
 // Enforcer applies, lists and removes policies. It holds no kernel object between calls: what
 // is enforced lives in the pins.
@@ -41,7 +28,6 @@ type Enforcer struct {
 	levelsKnown bool
 }
 
-// PinDirName is the directory under bpffs that holds everything keeptune pins.
 const PinDirName = "keeptune"
 
 // Open checks the system (kernel version and BTF, cgroup v2, capabilities, bpffs, in that order)
@@ -129,12 +115,6 @@ func (e *Enforcer) PinDir() string { return e.pinDir }
 // CgroupRoot is the v2 hierarchy's mount point.
 func (e *Enforcer) CgroupRoot() string { return e.opts.CgroupRoot }
 
-// Target is a resolved cgroup.
-type Target struct {
-	Path string `json:"cgroup"`    // in the v2 hierarchy: /system.slice/nginx.service
-	ID   uint64 `json:"cgroup_id"` // the kernel's cgroup id
-}
-
 // Resolve finds the cgroup a scope names.
 func (e *Enforcer) Resolve(s Scope) (Target, error) {
 	var podLogs = os.DirFS(e.opts.PodLogs)
@@ -176,8 +156,8 @@ func isNilCloser(c interface{ Close() error }) bool {
 	return false
 }
 
-func (e *Enforcer) pin(name string) string   { return filepath.Join(e.pinDir, name) }
-func (e *Enforcer) linkDir() string          { return filepath.Join(e.pinDir, "links") }
+func (e *Enforcer) pin(name string) string { return filepath.Join(e.pinDir, name) }
+func (e *Enforcer) linkDir() string        { return filepath.Join(e.pinDir, "links") }
 func (e *Enforcer) linkPin(kind string, id uint64) string {
 	return filepath.Join(e.linkDir(), fmt.Sprintf("%s-%d", kind, id))
 }
@@ -448,35 +428,6 @@ func (e *Enforcer) pinnedLinks() (map[string]map[uint64]bool, error) {
 	return out, nil
 }
 
-// Entry is one enforced cgroup in Status.
-type Entry struct {
-	Target
-	// Exists is false when the cgroup was removed since (its policy goes at the next apply or
-	// detach).
-	Exists bool   `json:"exists"`
-	Policy Policy `json:"-"`
-	// Link says which cgroup's sock_ops link serves this one: itself, or an enforced ancestor.
-	Link string `json:"link"`
-	// Guard is the cgroup whose setsockopt guard covers this one, empty when none (default mode).
-	Guard    string   `json:"guard"`
-	Counters Counters `json:"counters"`
-}
-
-// ProgramRef names one loaded program.
-type ProgramRef struct {
-	Name string `json:"name"`
-	ID   uint32 `json:"id"`
-	Type string `json:"type"`
-}
-
-// Status is what is enforced where.
-type Status struct {
-	PinDir   string       `json:"pin_dir"`
-	Kernel   string       `json:"kernel"`
-	Programs []ProgramRef `json:"programs"`
-	Entries  []Entry      `json:"policies"`
-}
-
 // Status reads the pins. With nothing pinned it returns an empty Status.
 func (e *Enforcer) Status() (Status, error) {
 	st := Status{PinDir: e.pinDir, Kernel: e.release, Programs: []ProgramRef{}, Entries: []Entry{}}
@@ -588,4 +539,30 @@ func (e *Enforcer) removeAll() error {
 		return fmt.Errorf("removing %s: %w", e.pinDir, err)
 	}
 	return nil
+}
+
+// Netns returns the network namespace (inode) the target's processes live in, and keeptune's
+// own; a cgroup without processes is taken to share keeptune's.
+func (e *Enforcer) Netns(t Target) (netns, own uint64, err error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
+		return 0, 0, err
+	}
+	own = st.Ino
+	netns = own
+	_ = filepath.WalkDir(filepath.Join(e.opts.CgroupRoot, t.Path), func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		data, _ := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+		for _, f := range strings.Fields(string(data)) {
+			var ns unix.Stat_t
+			if unix.Stat("/proc/"+f+"/ns/net", &ns) == nil {
+				netns = ns.Ino
+				return filepath.SkipAll
+			}
+		}
+		return nil
+	})
+	return netns, own, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/keeptune/keeptune/internal/catalog"
 )
 
 // Side says which connections of a cgroup get the policy.
@@ -130,7 +132,7 @@ func (p Policy) String() string {
 			if d == 0 {
 				return "-"
 			}
-			return d.String()
+			return catalog.FormatDuration(d)
 		}
 		c := "-"
 		if p.Probes > 0 {
@@ -139,7 +141,7 @@ func (p Policy) String() string {
 		parts = append(parts, fmt.Sprintf("keepalive %s/%s/%s", v(p.Idle), v(p.Interval), c))
 	}
 	if p.UserTimeout > 0 {
-		parts = append(parts, "user timeout "+p.UserTimeout.String())
+		parts = append(parts, "user timeout "+catalog.FormatDuration(p.UserTimeout))
 	}
 	return strings.Join(parts, ", ")
 }

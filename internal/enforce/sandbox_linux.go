@@ -124,3 +124,6 @@ func removeCgroup(dir string) error {
 	}
 	return fmt.Errorf("removing cgroup %s: %w", dir, err)
 }
+
+// BPFFS is the sandbox's private bpffs mount point (enforce's --bpffs).
+func (sb *Sandbox) BPFFS() string { return sb.bpffs }

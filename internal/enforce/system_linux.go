@@ -12,22 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// MissingError says what the system lacks for enforce: the kernel version, a kernel feature, a
-// mount or a capability. Privilege is true when running with more privilege would fix it.
-type MissingError struct {
-	What      string
-	Hint      string
-	Privilege bool
-}
-
-func (e *MissingError) Error() string { return e.What }
-
-// ErrPrivilege matches (errors.Is) every MissingError about a capability.
-var ErrPrivilege = errors.New("needs privilege")
-
-// Is makes errors.Is(err, ErrPrivilege) true for a capability error.
-func (e *MissingError) Is(target error) bool { return target == ErrPrivilege && e.Privilege }
-
 // minKernel is the oldest kernel with everything the programs use: bpf_setsockopt's keepalive
 // options (SO_KEEPALIVE, TCP_KEEPIDLE/INTVL/CNT, TCP_USER_TIMEOUT: commit f9bcf96837f1, 5.9),
 // bpf_skc_to_tcp_sock and reading kernel structures through BTF from a sock_ops program (5.9),

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/keeptune/keeptune/internal/enforce"
+)
+
+func TestEnforceBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"enforce", "apply", "--idle", "60s"}, "name the cgroup"},
+		{[]string{"enforce", "apply", "--unit", "a.service", "--cgroup", "/a", "--idle", "60"}, "only one of"},
+		{[]string{"enforce", "apply", "--unit", "a.service"}, "the policy sets nothing"},
+		{[]string{"enforce", "apply", "--unit", "a.service", "--idle", "soon"}, "not a duration"},
+		{[]string{"enforce", "apply", "--unit", "a.service", "--idle", "1500ms"}, "whole seconds"},
+		{[]string{"enforce", "apply", "--unit", "a.service", "--probes", "200"}, "1 to 127"},
+		{[]string{"enforce", "apply", "--unit", "a.service", "--idle", "60", "--side", "in"}, "connect, accept or both"},
+		{[]string{"enforce", "apply", "--unit", "a.service", "--idle", "60", "--mode", "strict"}, "default or force"},
+		{[]string{"enforce", "apply", "--unit", "a.service", "--idle", "60", "-o", "yaml"}, "want text or json"},
+		{[]string{"enforce", "apply", "--pod", "nonamespace", "--idle", "60"}, "NAMESPACE/NAME"},
+		{[]string{"enforce", "apply", "--unit", "a.service", "--profile", "no-such-profile"}, "no-such-profile"},
+	} {
+		code, _, stderr := runCLI(context.Background(), tc.args...)
+		if code != ExitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d with %q", tc.args, code, stderr, ExitUsage, tc.want)
+		}
+	}
+}
+
+func TestEnforceErrExitCodes(t *testing.T) {
+	var buf strings.Builder
+	if code := exitCode(enforceErr(&enforce.MissingError{What: "enforce needs CAP_BPF", Hint: "run as root", Privilege: true}), &buf); code != ExitPrivilege || !strings.Contains(buf.String(), "hint: run as root") {
+		t.Errorf("privilege: exit %d, %q", code, buf.String())
+	}
+	buf.Reset()
+	if code := exitCode(enforceErr(&enforce.MissingError{What: "kernel 5.4.0 is too old", Hint: "upgrade"}), &buf); code != ExitRuntime || !strings.Contains(buf.String(), "too old") {
+		t.Errorf("old kernel: exit %d, %q", code, buf.String())
+	}
+}
+
+func TestEnforceApplyStatusDetach(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("enforce needs root")
+	}
+	sb, err := enforce.NewSandbox("keeptune-cli-test")
+	if err != nil {
+		var me *enforce.MissingError
+		if errors.As(err, &me) && !me.Privilege {
+			t.Skipf("this system lacks what enforce needs: %v", err)
+		}
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := sb.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	ctx := context.Background()
+	code, _, stderr := runCLI(ctx, "enforce", "apply", "--cgroup", sb.Dir, "--bpffs", sb.BPFFS(), "--profile", "web-frontend", "--user-timeout", "45s", "--mode", "force", "--side", "accept")
+	if code != 0 || !strings.Contains(stderr, "enforced keepalive") {
+		t.Fatalf("apply: exit %d, %s", code, stderr)
+	}
+	code, out, stderr := runCLI(ctx, "enforce", "status", "--bpffs", sb.BPFFS(), "-o", "json")
+	if code != 0 {
+		t.Fatalf("status: exit %d, %s", code, stderr)
+	}
+	var st enforceStatusJSON
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Policies) != 1 || len(st.Programs) != 2 {
+		t.Fatalf("status: %s", out)
+	}
+	p := st.Policies[0]
+	if p.Cgroup != sb.Target.Path || p.Mode != "force" || p.Side != "accept" || !p.Keepalive || p.UserTimeoutMillis != 45000 ||
+		p.IdleSeconds == 0 || p.Link != sb.Target.Path || p.Guard != sb.Target.Path {
+		t.Errorf("status policy: %+v", p)
+	}
+	code, out, _ = runCLI(ctx, "enforce", "status", "--bpffs", sb.BPFFS())
+	if code != 0 || !strings.Contains(out, sb.Target.Path) || !strings.Contains(out, "GUARDED") {
+		t.Errorf("status text: exit %d\n%s", code, out)
+	}
+	code, _, stderr = runCLI(ctx, "enforce", "detach", "--bpffs", sb.BPFFS())
+	if code != 0 || !strings.Contains(stderr, "removed every policy") {
+		t.Errorf("detach: exit %d, %s", code, stderr)
+	}
+	code, out, _ = runCLI(ctx, "enforce", "status", "--bpffs", sb.BPFFS())
+	if code != 0 || !strings.HasPrefix(out, "nothing enforced") {
+		t.Errorf("status after detach: exit %d, %s", code, out)
+	}
+}

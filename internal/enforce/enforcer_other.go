@@ -1,0 +1,33 @@
+//go:build !linux
+
+package enforce
+
+import "errors"
+
+var errNotLinux = &MissingError{What: "enforce needs Linux (BPF sock_ops programs on cgroup v2)"}
+
+// Enforcer is only available on Linux.
+type Enforcer struct{}
+
+// Open fails outside Linux.
+func Open(Options, bool) (*Enforcer, error) { return nil, errNotLinux }
+
+// PinDir is empty outside Linux.
+func (e *Enforcer) PinDir() string { return "" }
+
+// Resolve fails outside Linux.
+func (e *Enforcer) Resolve(Scope) (Target, error) { return Target{}, errNotLinux }
+
+// Apply fails outside Linux.
+func (e *Enforcer) Apply(Target, Policy) error { return errNotLinux }
+
+// Status fails outside Linux.
+func (e *Enforcer) Status() (Status, error) { return Status{}, errNotLinux }
+
+// Detach fails outside Linux.
+func (e *Enforcer) Detach(*Target) (bool, error) { return false, errNotLinux }
+
+// Netns fails outside Linux.
+func (e *Enforcer) Netns(Target) (uint64, uint64, error) {
+	return 0, 0, errors.New("enforce needs Linux")
+}
