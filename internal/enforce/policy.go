@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keeptune/keeptune/internal/catalog"
+	"github.com/keeptune/keeptune/internal/kernel"
 )
 
 // Side says which connections of a cgroup get the policy.
@@ -71,16 +72,8 @@ type Policy struct {
 // Keepalive reports whether the policy turns SO_KEEPALIVE on.
 func (p Policy) Keepalive() bool { return p.Idle > 0 || p.Interval > 0 || p.Probes > 0 }
 
-// Kernel limits on the values (include/net/tcp.h MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL,
-// MAX_TCP_KEEPCNT; TCP_USER_TIMEOUT takes a non-negative int of milliseconds).
-const (
-	maxKeepIdle  = 32767 * time.Second
-	maxKeepIntvl = 32767 * time.Second
-	maxKeepCnt   = 127
-	maxUserTO    = time.Duration(1<<31-1) * time.Millisecond
-)
 
-// Validate checks the values against what the kernel accepts, so that no bpf_setsockopt call
+// Validate checks the values against what the kernel accepts (package kernel's limits), so that no bpf_setsockopt call
 // fails later on every connection.
 func (p Policy) Validate() error {
 	var errs []string
@@ -96,18 +89,18 @@ func (p Policy) Validate() error {
 			errs = append(errs, fmt.Sprintf("%s %s is above the kernel's limit of %s", name, d, max))
 		}
 	}
-	secs("--idle", p.Idle, maxKeepIdle)
-	secs("--intvl", p.Interval, maxKeepIntvl)
-	if p.Probes < 0 || p.Probes > maxKeepCnt {
-		errs = append(errs, fmt.Sprintf("--probes %d: the kernel accepts 1 to %d", p.Probes, maxKeepCnt))
+	secs("--idle", p.Idle, kernel.MaxKeepIdle)
+	secs("--intvl", p.Interval, kernel.MaxKeepIntvl)
+	if p.Probes < 0 || p.Probes > kernel.MaxKeepCnt {
+		errs = append(errs, fmt.Sprintf("--probes %d: the kernel accepts 1 to %d", p.Probes, kernel.MaxKeepCnt))
 	}
 	switch {
 	case p.UserTimeout < 0:
 		errs = append(errs, fmt.Sprintf("--user-timeout %s is negative", p.UserTimeout))
 	case p.UserTimeout%time.Millisecond != 0:
 		errs = append(errs, fmt.Sprintf("--user-timeout %s: the kernel counts it in milliseconds", p.UserTimeout))
-	case p.UserTimeout > maxUserTO:
-		errs = append(errs, fmt.Sprintf("--user-timeout %s is above the kernel's limit of %s", p.UserTimeout, maxUserTO))
+	case p.UserTimeout > kernel.MaxUserTimeout:
+		errs = append(errs, fmt.Sprintf("--user-timeout %s is above the kernel's limit of %s", p.UserTimeout, kernel.MaxUserTimeout))
 	}
 	if !p.Keepalive() && p.UserTimeout == 0 && len(errs) == 0 {
 		errs = append(errs, "the policy sets nothing: give --idle, --intvl, --probes, --user-timeout, --profile or --plan")
