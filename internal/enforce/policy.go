@@ -72,7 +72,6 @@ type Policy struct {
 // Keepalive reports whether the policy turns SO_KEEPALIVE on.
 func (p Policy) Keepalive() bool { return p.Idle > 0 || p.Interval > 0 || p.Probes > 0 }
 
-
 // Validate checks the values against what the kernel accepts (package kernel's limits), so that no bpf_setsockopt call
 // fails later on every connection.
 func (p Policy) Validate() error {
