@@ -2,6 +2,11 @@ package rules
 
 import (
 	"fmt"
+	"github.com/keeptune/keeptune/internal/configs"
+	"github.com/keeptune/keeptune/internal/configs/nginx"
+	"github.com/keeptune/keeptune/internal/textfmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/keeptune/keeptune/internal/model"
@@ -127,42 +132,212 @@ var nofileLow = Rule{
 	Source: "getrlimit(2), systemd.exec(5) LimitNOFILE=",
 	Check: func(in *Input) []model.Finding {
 		var out []model.Finding
-		for _, p := range in.Snapshot.Processes {
-			if len(p.Listening) == 0 || !p.NofileSoft.Known || p.NofileSoft.Value < 0 {
-				continue
-			}
-			soft := p.NofileSoft.Value
-			who := fmt.Sprintf("process %s (pid %d)", p.Comm, p.PID)
-			ev := []model.Evidence{{Name: "nofile soft limit", Value: fmt.Sprint(soft), Source: p.NofileSoft.Source},
-				{Name: "listening on", Value: strings.Join(p.Listening, " ")}}
-			if p.NofileHard.Known {
-				ev = append(ev, model.Evidence{Name: "nofile hard limit", Value: limitString(p.NofileHard.Value), Source: p.NofileHard.Source})
-			}
-			if p.OpenFiles > 0 {
-				ev = append(ev, model.Evidence{Name: "open descriptors", Value: fmt.Sprint(p.OpenFiles)})
-			}
-			switch {
-			case in.ExpectConnections > 0 && soft < int64(in.ExpectConnections):
-				need := roundUp(headroom(in.ExpectConnections))
-				out = append(out, model.Finding{
-					Severity: model.SeverityWarning, Subject: who,
-					Message: fmt.Sprintf("%s listens on %s with a soft limit of %d descriptors: if it is to hold the %d expected connections, accept() fails with EMFILE long before.",
-						who, strings.Join(p.Listening, " "), soft, in.ExpectConnections),
-					Evidence: append(ev, model.Evidence{Name: "expected connections", Value: fmt.Sprint(in.ExpectConnections)}),
-					Fix:      nofileFix(p, need),
-				})
-			case p.OpenFiles > 0 && int64(p.OpenFiles)*5 >= soft*4:
-				need := roundUp(int64(p.OpenFiles) * 2)
-				out = append(out, model.Finding{
-					Severity: model.SeverityWarning, Subject: who,
-					Message:  fmt.Sprintf("%s already holds %d of its %d descriptors: new connections will fail with EMFILE.", who, p.OpenFiles, soft),
-					Evidence: ev,
-					Fix:      nofileFix(p, need),
-				})
+		for _, g := range programsListening(in.Snapshot.Processes) {
+			if f, ok := nofileFinding(in, g); ok {
+				out = append(out, f)
 			}
 		}
 		return out
 	},
+}
+
+// program is the processes of one server: an nginx master and its workers, a pre-forked
+// gunicorn. KT404 speaks of the program once, not once per worker.
+type program struct {
+	procs []model.Process // sorted by PID: the first is the parent
+}
+
+func (g program) lead() model.Process { return g.procs[0] }
+
+func (g program) name() string {
+	p := g.lead()
+	if len(g.procs) == 1 {
+		return fmt.Sprintf("process %s (pid %d)", p.Comm, p.PID)
+	}
+	return fmt.Sprintf("program %s (pid %d and %d more)", p.Comm, p.PID, len(g.procs)-1)
+}
+
+// programsListening groups the processes with a readable descriptor limit into programs (same
+// systemd unit, or same command and executable outside units) and keeps the programs that
+// listen.
+func programsListening(procs []model.Process) []program {
+	byKey := map[string]*program{}
+	var order []string
+	for _, p := range procs {
+		if !p.NofileSoft.Known || p.NofileSoft.Value < 0 {
+			continue
+		}
+		key := "unit " + p.Unit + " " + p.Comm
+		if p.Unit == "" {
+			key = "comm " + p.Comm + " " + p.Exe
+		}
+		g, ok := byKey[key]
+		if !ok {
+			g = &program{}
+			byKey[key] = g
+			order = append(order, key)
+		}
+		g.procs = append(g.procs, p)
+	}
+	var out []program
+	for _, k := range order {
+		g := byKey[k]
+		listening := false
+		for _, p := range g.procs {
+			listening = listening || len(p.Listening) > 0
+		}
+		if !listening {
+			continue
+		}
+		slices.SortFunc(g.procs, func(a, b model.Process) int { return a.PID - b.PID })
+		out = append(out, *g)
+	}
+	return out
+}
+
+// nofileFinding judges one program: the tightest descriptor limit among its processes against
+// --expect-connections, or any process already near its own limit. For nginx it names the
+// limit that binds: worker_connections or the descriptor limit (worker_rlimit_nofile when set).
+func nofileFinding(in *Input, g program) (model.Finding, bool) {
+	lead := g.lead()
+	tight, busiest := lead, lead
+	var listening []string
+	for _, p := range g.procs {
+		if p.NofileSoft.Value < tight.NofileSoft.Value {
+			tight = p
+		}
+		if p.NofileSoft.Value > 0 && p.OpenFiles*int(busiest.NofileSoft.Value) > busiest.OpenFiles*int(p.NofileSoft.Value) {
+			busiest = p
+		}
+		for _, l := range p.Listening {
+			if !slices.Contains(listening, l) {
+				listening = append(listening, l)
+			}
+		}
+	}
+	soft := tight.NofileSoft.Value
+	who := g.name()
+	ev := []model.Evidence{{Name: "nofile soft limit", Value: fmt.Sprint(soft), Source: tight.NofileSoft.Source},
+		{Name: "listening on", Value: strings.Join(listening, " ")}}
+	if tight.NofileHard.Known {
+		ev = append(ev, model.Evidence{Name: "nofile hard limit", Value: limitString(tight.NofileHard.Value), Source: tight.NofileHard.Source})
+	}
+	if busiest.OpenFiles > 0 {
+		ev = append(ev, model.Evidence{Name: "open descriptors", Value: fmt.Sprintf("%d (pid %d)", busiest.OpenFiles, busiest.PID)})
+	}
+	judged := false // nginx's own limits decided against --expect-connections
+	if lead.Comm == "nginx" {
+		f, ok, j := nginxConnectionLimit(in, g, soft, who, ev)
+		if ok {
+			return f, true
+		}
+		judged = j
+	}
+	switch {
+	case !judged && in.ExpectConnections > 0 && soft < int64(in.ExpectConnections):
+		need := roundUp(headroom(in.ExpectConnections))
+		return model.Finding{
+			Severity: model.SeverityWarning, Subject: who,
+			Message: fmt.Sprintf("%s listens on %s with a soft limit of %d descriptors: if it is to hold the %d expected connections, accept() fails with EMFILE long before.",
+				who, strings.Join(listening, " "), soft, in.ExpectConnections),
+			Evidence: append(ev, model.Evidence{Name: "expected connections", Value: fmt.Sprint(in.ExpectConnections)}),
+			Fix:      nofileFix(lead, need),
+		}, true
+	case busiest.OpenFiles > 0 && int64(busiest.OpenFiles)*5 >= busiest.NofileSoft.Value*4:
+		need := roundUp(int64(busiest.OpenFiles) * 2)
+		return model.Finding{
+			Severity: model.SeverityWarning, Subject: who,
+			Message:  fmt.Sprintf("%s already holds %d of its %d descriptors (pid %d): new connections will fail with EMFILE.", who, busiest.OpenFiles, busiest.NofileSoft.Value, busiest.PID),
+			Evidence: ev,
+			Fix:      nofileFix(lead, need),
+		}, true
+	}
+	return model.Finding{}, false
+}
+
+// nginxConnectionLimit applies to an nginx whose configuration audit read: each worker holds at
+// most min(worker_connections, its descriptor limit) connections, and worker_rlimit_nofile
+// replaces the descriptor limit for workers. It names the one that binds first.
+func nginxConnectionLimit(in *Input, g program, soft int64, who string, ev []model.Evidence) (f model.Finding, found, judged bool) {
+	var cfg *configs.Config
+	for _, c := range in.Configs {
+		if c == nil || c.Format != "nginx" {
+			continue
+		}
+		for _, p := range g.procs {
+			if strings.HasPrefix(c.Origin, fmt.Sprintf("running, pid %d ", p.PID)) {
+				cfg = c
+			}
+		}
+	}
+	if cfg == nil {
+		return model.Finding{}, false, false
+	}
+	wc, wcLoc := int64(512), (*model.Location)(nil) // nginx's default worker_connections
+	wcSrc := model.Source{Kind: model.SourceRuntimeDefault, Detail: "nginx worker_connections default 512"}
+	limit, limitSrc, limitName := soft, ev[0].Source, "the descriptor limit"
+	var rlimitLoc *model.Location
+	nc, _ := cfg.Detail.(*nginx.Config)
+	if nc == nil {
+		return model.Finding{}, false, false
+	}
+	for _, d := range nginxTopDirectives(nc.Tree) {
+		if len(d.Args) == 0 {
+			continue
+		}
+		n, err := strconv.ParseInt(d.Args[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		loc := model.Location{File: d.File, Line: d.Line}
+		switch d.Name {
+		case "worker_connections":
+			wc, wcLoc = n, &loc
+			wcSrc = model.Source{Kind: model.SourceConfig, File: loc.File, Line: loc.Line}
+		case "worker_rlimit_nofile":
+			limit, limitName, rlimitLoc = n, "worker_rlimit_nofile", &loc
+			limitSrc = model.Source{Kind: model.SourceConfig, File: loc.File, Line: loc.Line}
+		}
+	}
+	workers := max(len(g.procs)-1, 1)
+	ev = append(ev, model.Evidence{Name: "worker_connections", Value: fmt.Sprint(wc), Source: wcSrc})
+	if rlimitLoc != nil {
+		ev = append(ev, model.Evidence{Name: "worker_rlimit_nofile", Value: fmt.Sprint(limit), Source: limitSrc})
+	}
+	binding, bindName := wc, "worker_connections"
+	if limit < wc {
+		binding, bindName = limit, limitName
+	}
+	capacity := binding * int64(workers)
+	if in.ExpectConnections <= 0 || capacity >= int64(in.ExpectConnections) {
+		return model.Finding{}, false, in.ExpectConnections > 0
+	}
+	perWorker := roundUp(headroom((in.ExpectConnections + workers - 1) / workers))
+	f = model.Finding{
+		Severity: model.SeverityWarning, Subject: who,
+		Message: fmt.Sprintf("%s can hold about %d connections (%d %s × %d per worker): %s binds first, below the %d expected connections.",
+			who, capacity, workers, textfmt.Plural(workers, "worker", "workers"), binding, bindName, in.ExpectConnections),
+		Evidence: append(ev, model.Evidence{Name: "expected connections", Value: fmt.Sprint(in.ExpectConnections)}),
+	}
+	switch {
+	case bindName == "worker_connections":
+		f.Location = wcLoc
+		f.Fix = &model.Fix{Key: "worker_connections", Current: fmt.Sprint(wc), Proposed: fmt.Sprint(perWorker),
+			Line: fmt.Sprintf("worker_connections %d;", perWorker), File: cfg.File, Apply: "nginx -t && nginx -s reload",
+			Note: fmt.Sprintf("In the events block; each worker also needs that many descriptors (worker_rlimit_nofile %d; in the main context).", perWorker)}
+		if wcLoc != nil {
+			f.Fix.File, f.Fix.FileLine = wcLoc.File, wcLoc.Line
+		}
+	case rlimitLoc != nil:
+		f.Location = rlimitLoc
+		f.Fix = &model.Fix{Key: "worker_rlimit_nofile", Current: fmt.Sprint(limit), Proposed: fmt.Sprint(perWorker),
+			Line: fmt.Sprintf("worker_rlimit_nofile %d;", perWorker), File: rlimitLoc.File, FileLine: rlimitLoc.Line, Apply: "nginx -t && nginx -s reload"}
+	default:
+		f.Fix = &model.Fix{Key: "worker_rlimit_nofile", Current: fmt.Sprint(limit), Proposed: fmt.Sprint(perWorker),
+			Line: fmt.Sprintf("worker_rlimit_nofile %d;", perWorker), File: cfg.File, Apply: "nginx -t && nginx -s reload",
+			Note: "In the main context (outside any block): it raises the workers' descriptor limit without touching the service's LimitNOFILE."}
+	}
+	return f, true, true
 }
 
 func nofileFix(p model.Process, need int64) *model.Fix {
@@ -260,4 +435,20 @@ func limitString(v int64) string {
 		return "unlimited"
 	}
 	return fmt.Sprint(v)
+}
+
+// nginxTopDirectives lists the main-context directives and those of the events block, where
+// worker_rlimit_nofile and worker_connections live.
+func nginxTopDirectives(tree []*nginx.Directive) []*nginx.Directive {
+	var out []*nginx.Directive
+	for _, d := range tree {
+		if d.Name == "events" {
+			out = append(out, d.Block...)
+			continue
+		}
+		if !d.IsBlock() {
+			out = append(out, d)
+		}
+	}
+	return out
 }

@@ -125,8 +125,9 @@ var apacheKeepAliveBelowBalancer = Rule{
 	Title: "Apache KeepAliveTimeout shorter than a pooling balancer's idle timeout",
 	What: "Flags every virtual host (or the main server) that keeps connections alive with a " +
 		"KeepAliveTimeout of 60 s or less, the default 5 s included: any load balancer or proxy in front " +
-		"that pools connections with a longer idle timeout (AWS ALB: 60 s) races it. In a chain file, " +
-		"KT701 compares with the real balancer instead.",
+		"that pools connections with a longer idle timeout (AWS ALB: 60 s) races it. A warning only with a " +
+		"chain file or a sign of a balancer in front (mod_remoteip's RemoteIPHeader or trusted proxies); " +
+		"otherwise info. In a chain file, KT701 compares with the real balancer instead.",
 	Why: "httpd closes a keep-alive connection after KeepAliveTimeout of silence. A balancer that pools " +
 		"connections keeps them for its own idle timeout and may send the next request just as httpd " +
 		"closes: the request meets a closed socket and the client gets a 502 (AWS ALB counts them in " +
@@ -143,16 +144,31 @@ var apacheKeepAliveBelowBalancer = Rule{
 			groups := apacheGroupBy(apacheServers(c), func(s *apache.Server) (model.Source, bool) {
 				return s.KeepAliveTimeout.Source, s.KeepAlive.Known && s.KeepAlive.Value && s.KeepAliveTimeout.Known && s.KeepAliveTimeout.Value <= apacheBalancerIdle
 			})
+			// Only a chain file or a sign of a balancer in front (mod_remoteip trusting a
+			// forwarded header) makes this a warning; on a stock httpd with nothing in front it
+			// is a note for the day one is added.
+			sev, why := model.SeverityInfo, ""
+			if in.Chain != nil {
+				sev, why = model.SeverityWarning, "a chain file puts a balancer in front"
+			} else if d := apacheBalancerSign(c); d != nil {
+				sev, why = model.SeverityWarning, fmt.Sprintf("%s %s at %s says a proxy or balancer is in front", d.Name, strings.Join(d.Args, " "), d.Location)
+			}
 			for _, g := range groups {
 				s := g.first
 				msg := fmt.Sprintf("KeepAliveTimeout %s: behind a balancer with a longer idle timeout (AWS ALB 60 s) this gives 502s: set KeepAliveTimeout above the balancer's idle timeout.",
 					seconds(s.KeepAliveTimeout.Value))
+				if why != "" {
+					msg += " (" + why + ".)"
+				} else {
+					msg = fmt.Sprintf("KeepAliveTimeout %s: fine while clients connect directly, but if a pooling balancer is ever put in front (AWS ALB keeps idle connections 60 s) it gives 502s: then set KeepAliveTimeout above the balancer's idle timeout.",
+						seconds(s.KeepAliveTimeout.Value))
+				}
 				if c.MPM == "prefork" || c.MPM == "worker" {
 					msg += fmt.Sprintf(" With mpm_%s each idle connection holds a %s for that long: size MaxRequestWorkers for it, or switch to mpm_event.",
 						c.MPM, map[string]string{"prefork": "process", "worker": "thread"}[c.MPM])
 				}
 				out = append(out, model.Finding{
-					Severity: model.SeverityWarning, Subject: g.subject(), Message: msg,
+					Severity: sev, Subject: g.subject(), Message: msg,
 					Evidence: []model.Evidence{
 						{Name: "KeepAliveTimeout", Value: human(s.KeepAliveTimeout.Value), Source: s.KeepAliveTimeout.Source},
 						{Name: "KeepAlive", Value: "On", Source: s.KeepAlive.Source},
@@ -485,4 +501,16 @@ var apacheProxyKeepaliveHostTiming = Rule{
 		}
 		return out
 	},
+}
+
+// apacheBalancerSign returns a directive that shows httpd sits behind a proxy or balancer:
+// mod_remoteip told which header carries the client address, or which proxies to trust.
+func apacheBalancerSign(c *apache.Config) *apache.Directive {
+	for _, d := range c.Directives {
+		switch d.Name {
+		case "RemoteIPHeader", "RemoteIPTrustedProxy", "RemoteIPInternalProxy", "RemoteIPTrustedProxyList", "RemoteIPInternalProxyList", "RemoteIPProxyProtocol":
+			return d
+		}
+	}
+	return nil
 }

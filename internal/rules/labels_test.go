@@ -111,3 +111,65 @@ func TestFixesForConfigsNobodyRuns(t *testing.T) {
 		t.Fatalf("not running: %+v %+v", fs, fs[0].Fix)
 	}
 }
+
+// TestKT404OncePerProgram: an nginx master and its workers are one program and one finding;
+// with the configuration read, the finding names the nginx limit that binds (issue 17).
+func TestKT404OncePerProgram(t *testing.T) {
+	live := model.Source{Kind: model.SourceLive}
+	var procs []model.Process
+	for i, pid := range []int{800, 801, 802} {
+		procs = append(procs, model.Process{PID: pid, Comm: "nginx", Unit: "nginx.service", Listening: []string{"0.0.0.0:80"},
+			NofileSoft: model.KnownSetting[int64](1024, live), OpenFiles: 10 + i})
+	}
+	snap := &model.Snapshot{Processes: procs}
+	prof, _ := profiles.Resolve("general")
+	rs, _ := Select(Selection{Enable: []string{"KT404"}})
+	fs := Run(&Input{Snapshot: snap, Profile: prof, ExpectConnections: 5000}, rs)
+	if len(fs) != 1 || fs[0].Subject != "program nginx (pid 800 and 2 more)" || fs[0].Fix.Key != "LimitNOFILE" {
+		t.Fatalf("without the configuration: %+v", fs)
+	}
+	p, _ := configs.Lookup("nginx")
+	fsys := fstest.MapFS{"etc/nginx/nginx.conf": &fstest.MapFile{Data: []byte("worker_rlimit_nofile 65536;\nevents {\n    worker_connections 768;\n}\nhttp {}\n")}}
+	cfg, err := p.Parse(fsys, "etc/nginx/nginx.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Origin = "running, pid 800 (nginx)"
+	fs = Run(&Input{Snapshot: snap, Profile: prof, ExpectConnections: 5000, Configs: []*configs.Config{cfg}}, rs)
+	if len(fs) != 1 || !strings.Contains(fs[0].Message, "worker_connections binds first") || fs[0].Fix.Key != "worker_connections" ||
+		fs[0].Fix.FileLine != 3 || fs[0].Location == nil || fs[0].Location.Line != 3 {
+		t.Fatalf("with the configuration: %+v %+v", fs, fs[0].Fix)
+	}
+	// Enough workers × worker_connections, and worker_rlimit_nofile above them: nothing.
+	fs = Run(&Input{Snapshot: snap, Profile: prof, ExpectConnections: 1500, Configs: []*configs.Config{cfg}}, rs)
+	if len(fs) != 0 {
+		t.Fatalf("capacity suffices: %+v", fs)
+	}
+}
+
+// TestGoDefaultsOneFinding: keeptune's own responder is not a Go program that forgot
+// keepalive, and a Go program's sockets carrying the runtime's defaults are KT601's finding
+// alone (KT604 said "change them where the program sets them": the runtime sets them).
+func TestGoDefaultsOneFinding(t *testing.T) {
+	host := namespace("host", true, 600, 30, 5, fileSrc("/etc/sysctl.d/60-keeptune.conf", 1))
+	rd := model.Source{Kind: model.SourceRuntimeDefault}
+	goKA := model.KeepaliveSettings{Idle: model.KnownSetting(15*time.Second, rd), Interval: model.KnownSetting(15*time.Second, rd), Count: model.KnownSetting(9, rd)}
+	worker := model.Process{PID: 77, Comm: "orders-worker", NetnsInode: host.Inode, Go: &model.GoBinary{Version: "go1.24.1", Path: "example.com/orders", Keepalive: goKA}}
+	responder := model.Process{PID: 78, Comm: "keeptune", NetnsInode: host.Inode, Go: &model.GoBinary{Version: "go1.24.1", Path: "github.com/keeptune/keeptune", Keepalive: goKA}}
+	sock := model.KeepaliveSettings{Enabled: model.KnownSetting(true, sockDiag), Idle: model.KnownSetting(15*time.Second, sockDiag),
+		Interval: model.KnownSetting(15*time.Second, sockDiag), Count: model.KnownSetting(9, sockDiag)}
+	snap := &model.Snapshot{Namespaces: []model.Namespace{host}, Processes: []model.Process{worker, responder},
+		Sockets: []model.SocketStats{{PID: 77, Comm: "orders-worker", Sampled: 4, Overridden: 4, Override: &sock}}}
+	fs := run(t, snap, "general", 0, "KT601", "KT604")
+	if len(fs) != 1 || fs[0].Rule != "KT601" || !strings.Contains(fs[0].Subject, "orders-worker") {
+		t.Fatalf("findings = %+v", fs)
+	}
+	// A Go program that sets other values itself is KT604's.
+	own := sock
+	own.Idle = model.KnownSetting(2*time.Hour, sockDiag)
+	snap.Sockets[0].Override = &own
+	fs = run(t, snap, "general", 0, "KT604")
+	if len(fs) != 1 {
+		t.Fatalf("own values: %+v", fs)
+	}
+}

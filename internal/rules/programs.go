@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/keeptune/keeptune/internal/kernel"
@@ -30,8 +31,8 @@ var goRuntimeKeepalive = Rule{
 			nsByInode[ns.Inode] = ns
 		}
 		for _, proc := range in.Snapshot.Processes {
-			if proc.Go == nil {
-				continue
+			if proc.Go == nil || isKeeptune(proc) {
+				continue // keeptune's responder turns keepalive off on purpose
 			}
 			gk := proc.Go.Keepalive
 			ns, haveNS := nsByInode[proc.NetnsInode]
@@ -165,11 +166,22 @@ var keepaliveOverride = Rule{
 	Check: func(in *Input) []model.Finding {
 		var out []model.Finding
 		p := in.Profile
+		goProcs := map[int]model.Process{}
+		for _, proc := range in.Snapshot.Processes {
+			if proc.Go != nil {
+				goProcs[proc.PID] = proc
+			}
+		}
 		for _, st := range in.Snapshot.Sockets {
 			if st.Overridden == 0 || st.Override == nil {
 				continue
 			}
 			k := *st.Override
+			if proc, ok := goProcs[st.PID]; ok && (isKeeptune(proc) || sameKeepalive(k, proc.Go.Keepalive)) {
+				// The Go runtime set these, not the program: KT601 owns that cause (one finding
+				// per cause), and "change them where the program sets them" would be wrong.
+				continue
+			}
 			d, ok := k.DetectionTime()
 			sev := model.SeverityInfo
 			minDetection := kernel.DeadPeerDetection(p.Idle.Min, p.Interval.Min, p.Probes.Min, 0)
@@ -203,4 +215,19 @@ func count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// keeptuneModule is keeptune's own Go module: its responder disables keepalive on purpose and
+// must not be reported as a program that forgot it.
+const keeptuneModule = "github.com/keeptune/keeptune"
+
+func isKeeptune(p model.Process) bool {
+	return p.Go != nil && (p.Go.Path == keeptuneModule || strings.HasPrefix(p.Go.Path, keeptuneModule+"/"))
+}
+
+// sameKeepalive reports whether a socket's keepalive is exactly the Go runtime's defaults.
+func sameKeepalive(sock, rt model.KeepaliveSettings) bool {
+	return sock.Idle.Known && rt.Idle.Known && sock.Idle.Value == rt.Idle.Value &&
+		sock.Interval.Known && rt.Interval.Known && sock.Interval.Value == rt.Interval.Value &&
+		(!rt.Count.Known || (sock.Count.Known && sock.Count.Value == rt.Count.Value))
 }
