@@ -138,12 +138,12 @@ func TestDaemonSetPrivileges(t *testing.T) {
 		}
 		mounts[m.MountPath] = true
 	}
-	for _, want := range []string{"/host/proc", "/host/sys", "/run/netns"} {
+	for _, want := range []string{"/host/proc", "/host/sys", "/run/netns", "/host/etc", "/host/var/lib/keeptune"} {
 		if !mounts[want] {
 			t.Errorf("no mount at %s", want)
 		}
 	}
-	if !slices.Contains(c.Args, "--proc=/host/proc") || !slices.Contains(c.Args, "--all-netns") || c.Args[0] != "exporter" {
+	if !slices.Contains(c.Args, "--proc=/host/proc") || !slices.Contains(c.Args, "--all-netns") || !slices.Contains(c.Args, "--root=/host") || c.Args[0] != "exporter" {
 		t.Errorf("args %v: want exporter --all-netns --proc=/host/proc", c.Args)
 	}
 	_, port, _ := strings.Cut(exporter.DefaultListen, ":")

@@ -32,6 +32,8 @@ type ExporterOptions struct {
 	Profile       string
 	CloseWait     time.Duration
 	Idle          time.Duration
+	Root          string
+	StateDir      string
 }
 
 func newExporterCmd(stdio IO) *cobra.Command {
@@ -68,6 +70,8 @@ func newExporterCmd(stdio IO) *cobra.Command {
 	f.DurationVar(&opts.AuditInterval, "audit-interval", d.AuditInterval, "how often the audit runs (0 never)")
 	f.StringVar(&opts.Profile, "profile", profiles.Default, "the audit's workload profile: "+joinNames(profiles.Names())+", or a YAML file")
 	f.DurationVar(&opts.CloseWait, "close-wait", sockets.DefaultThresholds.CloseWait, "CLOSE_WAIT age that makes a socket a leak")
+	f.StringVar(&opts.Root, "root", "/", "where the host's file system is (its mount point in a container): files keeptune apply wrote are checked there for drift")
+	f.StringVar(&opts.StateDir, "state-dir", "", "keeptune apply's state directory, read for drift (default ROOT/var/lib/keeptune)")
 	f.DurationVar(&opts.Idle, "idle", sockets.DefaultThresholds.Idle, "idle time that flags a connection without keepalive")
 	return cmd
 }
@@ -114,6 +118,7 @@ func runExporter(ctx context.Context, opts ExporterOptions, stdio IO) error {
 		ProcRoot: opts.ProcRoot, AllNetns: opts.AllNetns,
 		Ports: ports, Processes: opts.Processes, TopPorts: opts.TopPorts, TopProcesses: opts.TopProcesses,
 		MaxSeries: opts.MaxSeries, AuditInterval: interval, Profile: opts.Profile,
+		Root: opts.Root, JournalDir: opts.StateDir,
 		Thresholds: sockets.Thresholds{CloseWait: opts.CloseWait, Idle: opts.Idle},
 	}, log)
 	if err != nil {

@@ -85,6 +85,7 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 type world struct {
 	facts []nsFacts
 	agg   *aggregate
+	drift driftState
 	errs  []readError
 }
 
@@ -99,6 +100,9 @@ func (e *Exporter) read(ctx context.Context) world {
 		w.errs = append(w.errs, f.errors...)
 		w.facts = append(w.facts, f)
 	}
+	drift, derrs := readDrift(e.opts.JournalDir, e.opts.Root, self)
+	w.drift = drift
+	w.errs = append(w.errs, derrs...)
 	agg, err := e.walkSockets(ctx)
 	if err != nil {
 		w.errs = append(w.errs, readError{"sockets", err})
@@ -134,6 +138,12 @@ func (e *Exporter) emit(w world, b *budget) {
 		}
 	}
 	e.audit.collect(b)
+	if w.drift.journal {
+		b.gauge(descDriftKnown, map[bool]float64{true: 1}[w.drift.applied])
+		for _, r := range w.drift.rows {
+			b.gauge(descDrift, map[bool]float64{true: 1}[r.drifted], r.netns, r.key)
+		}
+	}
 	agg := w.agg
 	for _, r := range agg.CloseWait() {
 		b.gauge(descCloseWait, float64(r.count), nsLabel(r.netns), r.process)

@@ -53,15 +53,15 @@ var (
 	descAuditSuccess = prometheus.NewDesc("keeptune_audit_success",
 		"1 when the last audit read the host, 0 when it failed (the error is logged).", nil, nil)
 	descDrift = prometheus.NewDesc("keeptune_plan_drift",
-		"1 for each setting whose live value differs from the last applied plan.",
+		"Settings of the last applied plan (keeptune apply's journal): 1 when the live value differs from what apply set (a sysctl in its namespace, or a file's content), 0 when it matches.",
 		[]string{"netns", "key"}, nil)
 	descDriftKnown = prometheus.NewDesc("keeptune_plan_applied",
-		"1 when an applied plan was found to compare the live settings with, 0 when none was.",
+		"1 when keeptune apply's journal holds an applied plan to compare the live settings with, 0 when it holds none (absent without a journal).",
 		nil, nil)
 	descScrapeDuration = prometheus.NewDesc("keeptune_exporter_scrape_duration_seconds",
 		"How long the last scrape took to read namespaces and sockets.", nil, nil)
 	descScrapeErrors = prometheus.NewDesc("keeptune_exporter_scrape_errors_total",
-		"Things scrapes could not read, by source (netns, sysctl, conntrack, kstats, sockets): the rest of each scrape went on.",
+		"Things scrapes could not read, by source (netns, sysctl, conntrack, kstats, sockets, drift): the rest of each scrape went on.",
 		[]string{"source"}, nil)
 	descSeriesDropped = prometheus.NewDesc("keeptune_exporter_series_dropped",
 		"Series left out of the last scrape by the --max-series cap.", nil, nil)
@@ -81,7 +81,7 @@ var counterDescs = func() []*prometheus.Desc {
 
 // errorSources are the sources of keeptune_exporter_scrape_errors_total, all reported (at 0)
 // from the first scrape on so that rate() works.
-var errorSources = []string{"netns", "sysctl", "conntrack", "kstats", "sockets"}
+var errorSources = []string{"netns", "sysctl", "conntrack", "kstats", "sockets", "drift"}
 
 // MetricNames lists the names of every metric family the exporter can send (histograms by their
 // family name), for checks of dashboards and rules.

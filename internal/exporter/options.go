@@ -2,8 +2,10 @@ package exporter
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/apply"
 	"github.com/keeptune/keeptune/internal/sockets"
 )
 
@@ -31,7 +33,11 @@ type Options struct {
 	Profile string
 	// ScrapeTimeout bounds one scrape's socket walk.
 	ScrapeTimeout time.Duration
-	// JournalDir is where apply keeps its journal, for drift.
+	// Root is where the host's file system is ("/", or its mount point in a container): the
+	// files apply wrote are read under it for drift.
+	Root string
+	// JournalDir is keeptune apply's state directory, read (never locked) for drift; by
+	// default Root/var/lib/keeptune.
 	JournalDir string
 }
 
@@ -44,6 +50,7 @@ var Defaults = Options{
 	MaxSeries:     2000,
 	AuditInterval: 5 * time.Minute,
 	ScrapeTimeout: 20 * time.Second,
+	Root:          "/",
 }
 
 // withDefaults fills zero fields and checks the rest.
@@ -63,6 +70,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.AuditInterval == 0 {
 		o.AuditInterval = d.AuditInterval
+	}
+	if o.Root == "" {
+		o.Root = d.Root
+	}
+	if o.JournalDir == "" {
+		o.JournalDir = filepath.Join(o.Root, apply.DefaultStateDir)
 	}
 	if o.ScrapeTimeout == 0 {
 		o.ScrapeTimeout = d.ScrapeTimeout
