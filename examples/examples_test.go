@@ -84,3 +84,13 @@ func TestExamples(t *testing.T) {
 		t.Errorf("%d examples, want at least six", broken)
 	}
 }
+
+// TestExamplesFixesAgree: no example run proposes two values for one setting in one scope.
+func TestExamplesFixesAgree(t *testing.T) {
+	files, _ := filepath.Glob("*.yaml")
+	for _, f := range files {
+		for _, bad := range rules.Inconsistencies(lint(t, f)) {
+			t.Errorf("%s: %s", f, bad)
+		}
+	}
+}

@@ -32,7 +32,7 @@ func TestAuditKernelDefaultsIsAnErrorUnderEveryProfile(t *testing.T) {
 		wantLines := []string{
 			"error    KT101",
 			"2h11m15s",
-			"write to /etc/sysctl.d/60-keeptune.conf:",
+			"write to /etc/sysctl.d/99-zz-keeptune.conf:",
 			"    net.ipv4.tcp_keepalive_time = " + itoa(int(p.Idle.Recommended.Seconds())),
 			"    net.ipv4.tcp_keepalive_intvl = " + itoa(int(p.Interval.Recommended.Seconds())),
 			"    net.ipv4.tcp_keepalive_probes = " + itoa(p.Probes.Recommended),

@@ -313,3 +313,31 @@ func valuesEqual(a, b string) bool {
 	y, erry := strconv.ParseInt(b, 10, 64)
 	return errx == nil && erry == nil && x == y
 }
+
+// ScopeOf is the scope of a namespace's sysctls: the host scope for the namespace keeptune runs
+// in, a netns scope for the others.
+func ScopeOf(ns model.Namespace) Scope {
+	if ns.Current {
+		return hostScope(ns)
+	}
+	return netnsScope(ns)
+}
+
+// Why returns the reasons the plan gives for a setting in a scope (change, kept value or
+// conflict), hard ones first.
+func (p *Plan) Why(scope Scope, key string) []Reason {
+	if c, ok := p.Find(scope, key); ok {
+		return c.Why
+	}
+	for _, k := range p.Kept {
+		if k.Key == key && k.Scope.ID() == scope.ID() {
+			return k.Why
+		}
+	}
+	for _, c := range p.Conflicts {
+		if c.Key == key && c.Scope.ID() == scope.ID() {
+			return c.Constraints
+		}
+	}
+	return nil
+}

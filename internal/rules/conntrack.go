@@ -44,7 +44,7 @@ var conntrackBelowKeepalive = Rule{
 					"NAT and stateful firewall rules on this host then drop or reset the connection's next packet.", human(est), human(idle)),
 				Evidence: ev,
 				Location: model.LocationOf(ct.EstablishedTimeout.Source),
-				Fix:      sysctlFix(ns, setting{sysctl: s, proposed: secondsValue(proposed)}),
+				Fix:      sysctlFixFromPlan(in, ns, setting{sysctl: s, proposed: secondsValue(proposed)}),
 			})
 		}
 		return out

@@ -59,7 +59,7 @@ var keepaliveDetection = Rule{
 			default:
 				continue
 			}
-			f.Fix = sysctlFix(ns, recommendedKeepalive(ns, p)...)
+			f.Fix = sysctlFixFromPlan(in, ns, recommendedKeepalive(ns, p)...)
 			out = append(out, f)
 		}
 		return out
@@ -178,7 +178,7 @@ func rangeRule(id, name string, rr keepaliveRange, why string) Rule {
 					Evidence: []model.Evidence{evidence(s), {Name: "profile " + in.Profile.Name + " range",
 						Value: fmt.Sprintf("%d-%d%s, recommended %d%s", min, max, unit, rec, unit), Source: model.Source{Kind: model.SourceProfile, Detail: in.Profile.Source}}},
 					Location: model.LocationOf(s.Source),
-					Fix:      sysctlFix(ns, setting{sysctl: s, proposed: fmt.Sprint(rec)}),
+					Fix:      sysctlFixFromPlan(in, ns, setting{sysctl: s, proposed: fmt.Sprint(rec)}),
 				})
 			}
 			return out

@@ -57,7 +57,7 @@ var namespaceDefaults = Rule{
 			out = append(out, model.Finding{
 				Severity: sev, Subject: "network namespace " + nsLabel(ns), Namespace: nsLabel(ns),
 				Message: msg, Evidence: ev,
-				Fix: sysctlFix(ns, recommendedKeepalive(ns, in.Profile)...),
+				Fix: sysctlFixFromPlan(in, ns, recommendedKeepalive(ns, in.Profile)...),
 			})
 		}
 		return out

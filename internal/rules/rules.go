@@ -16,6 +16,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/plan"
 )
 
 // Rule is one check.
@@ -45,6 +46,8 @@ type Input struct {
 	// ExpectConnections is the number of concurrent connections the host is meant to hold
 	// (--expect-connections); 0 means unknown, and capacity rules that need it stay silent.
 	ExpectConnections int
+	// Plan is the one answer every fix is drawn from; made from the fields above when nil.
+	Plan *plan.Plan
 }
 
 // Selection narrows which rules run. Entries are IDs or names; empty Enable means all.

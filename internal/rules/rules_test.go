@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/plan"
 	"github.com/keeptune/keeptune/internal/profiles"
 )
 
@@ -136,8 +137,8 @@ func TestKernelDefaultsAreAnErrorUnderEveryProfile(t *testing.T) {
 		want := "net.ipv4.tcp_keepalive_time = " + itoa(int(prof.Idle.Recommended/time.Second)) + "\n" +
 			"net.ipv4.tcp_keepalive_intvl = " + itoa(int(prof.Interval.Recommended/time.Second)) + "\n" +
 			"net.ipv4.tcp_keepalive_probes = " + itoa(prof.Probes.Recommended)
-		if f.Fix == nil || f.Fix.Line != want || f.Fix.File != "/etc/sysctl.d/60-keeptune.conf" {
-			t.Errorf("%s: fix = %+v, want lines %q in /etc/sysctl.d/60-keeptune.conf", p, f.Fix, want)
+		if f.Fix == nil || f.Fix.Line != want || f.Fix.File != plan.DropIn {
+			t.Errorf("%s: fix = %+v, want lines %q in %s", p, f.Fix, want, plan.DropIn)
 		}
 		if !strings.HasPrefix(f.Fix.Apply, "sysctl -w net.ipv4.tcp_keepalive_time=") {
 			t.Errorf("%s: apply = %q", p, f.Fix.Apply)
@@ -158,7 +159,9 @@ func TestDetectionWithinProfileIsQuiet(t *testing.T) {
 	}
 }
 
-func TestRangeRulesNameTheValueAndFixInPlace(t *testing.T) {
+// TestRangeRulesFixFromThePlan: the value is the plan's, written to the plan's one file, and the
+// line that set it before is among the lines to delete (one file holds the truth).
+func TestRangeRulesFixFromThePlan(t *testing.T) {
 	// api-gateway: idle 180-300 s; 350/20/5 detects in 450 s, within the profile's 280-480 s,
 	// so only the idle value is out of line.
 	a := model.SysctlAssignment{File: "/etc/sysctl.d/90-net.conf", Line: 4, Value: "350"}
@@ -169,8 +172,8 @@ func TestRangeRulesNameTheValueAndFixInPlace(t *testing.T) {
 		t.Fatalf("findings = %+v", fs)
 	}
 	f := fs[0]
-	if f.Fix.File != a.File || f.Fix.FileLine != 4 || f.Fix.Line != "net.ipv4.tcp_keepalive_time = 180" {
-		t.Errorf("fix = %+v, want line 4 of %s replaced", f.Fix, a.File)
+	if f.Fix.File != plan.DropIn || f.Fix.Line != "net.ipv4.tcp_keepalive_time = 180" || !strings.Contains(f.Fix.Note, "Delete /etc/sysctl.d/90-net.conf:4") {
+		t.Errorf("fix = %+v, want 180 in %s and line 4 of %s deleted", f.Fix, plan.DropIn, a.File)
 	}
 	if f.Location == nil || f.Location.File != a.File || f.Location.Line != 4 {
 		t.Errorf("location = %+v", f.Location)
@@ -199,17 +202,17 @@ func TestFixFileSortsAfterVendorFile(t *testing.T) {
 	ns := namespace("host", true, 7200, 75, 9, fileSrc(vendor.File, vendor.Line))
 	ns.Sysctls[0].Assignments = []model.SysctlAssignment{vendor}
 	fs := run(t, &model.Snapshot{Namespaces: []model.Namespace{ns}}, "general", 0, "KT101")
-	if len(fs) != 1 || fs[0].Fix.File != "/etc/sysctl.d/99-keeptune.conf" || fs[0].Fix.FileLine != 0 {
+	if len(fs) != 1 || fs[0].Fix.File != plan.DropIn || fs[0].Fix.FileLine != 0 {
 		t.Fatalf("findings = %+v: a 60- file would lose to 70-vendor.conf", fs)
 	}
-	if strings.Contains(fs[0].Fix.Note, "delete") {
+	if strings.Contains(strings.ToLower(fs[0].Fix.Note), "delete") {
 		t.Errorf("note asks to delete a package's file line: %q", fs[0].Fix.Note)
 	}
-	// One key in a package file with a later name than 99-keeptune.conf.
+	// One key in a package file with a later name than 99-zz-keeptune.conf.
 	vendor.File = "/usr/lib/sysctl.d/99-zzz.conf"
 	ns.Sysctls[0].Assignments = []model.SysctlAssignment{vendor}
 	fs = run(t, &model.Snapshot{Namespaces: []model.Namespace{ns}}, "general", 0, "KT101")
-	if len(fs) != 1 || fs[0].Fix.File != "/etc/sysctl.d/zz-keeptune.conf" {
+	if len(fs) != 1 || fs[0].Fix.File != "/etc/sysctl.d/zzzz-keeptune.conf" {
 		t.Fatalf("fix = %+v", fs[0].Fix)
 	}
 }
@@ -228,7 +231,9 @@ func TestNotPersistedAndConflict(t *testing.T) {
 	for _, f := range fs {
 		switch f.Rule {
 		case "KT105":
-			if !strings.Contains(f.Message, "20-b.conf:7 sets 900") || f.Fix.FileLine != 7 || f.Fix.Line != "net.ipv4.tcp_keepalive_time = 300" {
+			// The live 300 is below the general profile's 600-1800: the plan's 600, not the live value.
+			if !strings.Contains(f.Message, "20-b.conf:7 sets 900") || f.Fix.File != plan.DropIn || f.Fix.Line != "net.ipv4.tcp_keepalive_time = 600" ||
+				!strings.Contains(f.Fix.Note, "/etc/sysctl.d/20-b.conf:7") {
 				t.Errorf("KT105 = %+v %+v", f, f.Fix)
 			}
 		case "KT106":

@@ -47,13 +47,14 @@ var sysctlNotPersisted = Rule{
 					Severity: sev, Subject: subject(ns, s.Key), Namespace: nsLabel(ns), Message: msg,
 					Evidence: []model.Evidence{evidence(s)},
 					Location: nil,
-					Fix:      sysctlFix(ns, setting{sysctl: s, proposed: s.Value}),
+					Fix:      sysctlFixFromPlan(in, ns, setting{sysctl: s, proposed: s.Value}),
 				}
-				f.Fix.Apply = "" // the live value is already in force: only persisting is missing
+				if f.Fix.Proposed == s.Value {
+					f.Fix.Apply = "" // the live value is already in force: only persisting is missing
+				}
 				if w := s.Winner(); w != nil {
 					f.Evidence = append(f.Evidence, model.Evidence{Name: "file value", Value: w.Value, Source: model.Source{Kind: model.SourceSysctlFile, File: w.File, Line: w.Line}})
 					f.Location = &model.Location{File: w.File, Line: w.Line}
-					f.Fix.Note = strings.TrimSpace(f.Fix.Note + " Or, if the file's value is the right one, apply it: sysctl --system.")
 				}
 				out = append(out, f)
 			}
@@ -90,14 +91,22 @@ var sysctlConflict = Rule{
 				}
 				ev = append(ev, model.Evidence{Name: name, Value: a.Value, Source: model.Source{Kind: model.SourceSysctlFile, File: a.File, Line: a.Line}})
 			}
+			fix := &model.Fix{Key: c.Key, Current: win.Value,
+				Note: "Delete the overridden lines (" + strings.Join(losers, ", ") + ") so that one file holds " + c.Key + "."}
+			if f, ok := planFix(in, currentNamespace(in.Snapshot), c.Key); ok {
+				fix = f
+				if f.Line == "" {
+					// The plan keeps the winning value: the fix is its removes.
+					fix = &model.Fix{Key: c.Key, Current: win.Value, Note: removesNote(in.thePlan(), c.Key, f.Note)}
+				}
+			}
 			out = append(out, model.Finding{
 				Severity: model.SeverityWarning, Subject: c.Key,
 				Message: fmt.Sprintf("%s is set by %d files with different values; %s:%d wins with %s and overrides %s.",
 					c.Key, len(c.Assignments), win.File, win.Line, win.Value, strings.Join(losers, ", ")),
 				Evidence: ev,
 				Location: &model.Location{File: win.File, Line: win.Line},
-				Fix: &model.Fix{Key: c.Key, Current: win.Value,
-					Note: "Delete the overridden lines (" + strings.Join(losers, ", ") + ") so that one file holds " + c.Key + "."},
+				Fix:      fix,
 			})
 		}
 		return out

@@ -50,7 +50,7 @@ var unackedTimeout = Rule{
 					{Name: "kernel gives up", Value: human(hang) + " after the write: " + rt.Rule(int(r), 0) + " (keeptune drill unacked-data measures it)"},
 					{Name: "profile " + p.Name + " allows", Value: human(p.MaxUnackedTimeout), Source: model.Source{Kind: model.SourceProfile, Detail: p.Source}}},
 				Location: model.LocationOf(s.Source),
-				Fix: withNote(sysctlFix(ns, setting{sysctl: s, proposed: fmt.Sprint(p.Retries2)}),
+				Fix: withNote(sysctlFixFromPlan(in, ns, setting{sysctl: s, proposed: fmt.Sprint(p.Retries2)}),
 					fmt.Sprintf("tcp_retries2 = %d gives up %s after the write on a low-latency path (budget %s). Programs can bound this per socket instead with TCP_USER_TIMEOUT, slightly below their read timeout.",
 						p.Retries2, human(giveUp(p.Retries2)), human(kernel.UnackedTimeout(p.Retries2)))),
 			})

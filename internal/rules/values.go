@@ -2,13 +2,13 @@ package rules
 
 import (
 	"fmt"
-	"github.com/keeptune/keeptune/internal/textfmt"
-	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/plan"
+	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
 // sysctlInt returns a readable sysctl's value as an integer.
@@ -48,26 +48,9 @@ func subject(ns model.Namespace, key string) string {
 	return key + " in " + nsLabel(ns)
 }
 
-// sysctlDropIn is the file keeptune proposes for new sysctl lines.
-const sysctlDropIn = "/etc/sysctl.d/60-keeptune.conf"
-
-// dropInAfter returns a file name in /etc/sysctl.d that systemd-sysctl applies after every one of
-// the given assignments, so that the line written there wins at boot.
-func dropInAfter(assignments []*model.SysctlAssignment) string {
-	candidates := []string{sysctlDropIn, "/etc/sysctl.d/99-keeptune.conf", "/etc/sysctl.d/99-zz-keeptune.conf", "/etc/sysctl.d/zz-keeptune.conf"}
-	for _, c := range candidates {
-		ok := true
-		for _, a := range assignments {
-			if a != nil && (a.File == "/etc/sysctl.conf" || path.Base(a.File) >= path.Base(c)) {
-				ok = false // /etc/sysctl.conf comes last with `sysctl --system` whatever the names
-			}
-		}
-		if ok {
-			return c
-		}
-	}
-	return candidates[len(candidates)-1]
-}
+// sysctlDropIn is the one file keeptune proposes for new sysctl lines: the plan's, named to
+// win under systemd-sysctl and procps sysctl --system alike.
+const sysctlDropIn = plan.DropIn
 
 // editable reports whether an assignment lives in the administrator's own configuration (/etc),
 // where changing the line in place is the clean fix; files under /usr/lib and /run belong to
@@ -122,18 +105,15 @@ func sysctlFix(ns model.Namespace, settings ...setting) *model.Fix {
 			return fix
 		}
 	}
-	var winners []*model.SysctlAssignment
 	var stale []string
 	for _, s := range settings {
-		w := s.sysctl.Winner()
-		winners = append(winners, w)
 		for _, a := range s.sysctl.Assignments {
 			if strings.HasPrefix(a.File, "/etc/") {
 				stale = append(stale, fmt.Sprintf("%s:%d", a.File, a.Line))
 			}
 		}
 	}
-	fix.File = dropInAfter(winners)
+	fix.File = sysctlDropIn
 	if len(stale) > 0 {
 		fix.Note = "The new file is applied after " + strings.Join(stale, ", ") + ", which also set these keys: delete those lines to keep one source of truth."
 	}
