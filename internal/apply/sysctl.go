@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/keeptune/keeptune/internal/netns"
 )
 
 // Netns names a network namespace: Path is a namespace file (/run/netns/NAME,
@@ -72,4 +74,13 @@ func (ProcSysctls) Write(ns Netns, key, value string) error {
 		return fmt.Errorf("set %s = %s in %s: %w", key, value, ns, err)
 	}
 	return nil
+}
+
+// enterNetns runs fn in the namespace (here when path is empty), refusing a namespace whose
+// inode is not the recorded one.
+func enterNetns(path string, inode uint64, fn func() error) error {
+	if path == "" {
+		return fn()
+	}
+	return netns.DoInode(path, inode, fn)
 }

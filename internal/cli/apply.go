@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keeptune/keeptune/internal/apply"
+	"github.com/keeptune/keeptune/internal/canary"
 	"github.com/keeptune/keeptune/internal/plan"
 )
 
@@ -139,7 +140,7 @@ func runApply(ctx context.Context, file string, opts ApplyOptions, stdio IO) err
 		return applyErr(err)
 	}
 	if opts.DryRun || preview.NothingToDo {
-		return renderApply(stdio.Out, opts.Output, preview, printed, "")
+		return renderApply(stdio.Out, opts.Output, preview, printed, "", nil)
 	}
 	if !opts.Yes {
 		interactive := stdio.OutIsTerminal && isTerminal(os.Stdin)
@@ -152,10 +153,10 @@ func runApply(ctx context.Context, file string, opts ApplyOptions, stdio IO) err
 			return nil
 		}
 	}
-	var canary *canaryRun
+	var watch *canaryRun
 	if opts.Canary > 0 {
 		// The window before the change: the same length as the one after.
-		canary, err = startCanary(ctx, canaryRequest{Window: opts.Canary, NoRollback: opts.NoRollback, Prometheus: opts.Prometheus, Query: opts.Query}, req, stdio)
+		watch, err = startCanary(ctx, canaryRequest{Window: opts.Canary, NoRollback: opts.NoRollback, Prometheus: opts.Prometheus, Query: opts.Query}, req, stdio)
 		if err != nil {
 			return err
 		}
@@ -164,14 +165,31 @@ func runApply(ctx context.Context, file string, opts ApplyOptions, stdio IO) err
 	if err != nil {
 		return applyErr(err)
 	}
-	if err := renderApply(stdio.Out, opts.Output, res, printed, j.Dir()); err != nil {
-		return err
+	if watch == nil || res.ID == "" {
+		return renderApply(stdio.Out, opts.Output, res, printed, j.Dir(), nil)
 	}
-	if canary == nil || res.ID == "" {
-		return nil
+	if opts.Output == "text" {
+		// The apply is done: say so before the window after it.
+		if err := renderApply(stdio.Out, opts.Output, res, printed, j.Dir(), nil); err != nil {
+			return err
+		}
 	}
-	return canary.finish(ctx, j, res.ID, opts.Output, stdio)
+	v, err := watch.finish(ctx, j, res.ID, stdio)
+	if v != nil {
+		var rerr error
+		if opts.Output == "json" {
+			rerr = renderApply(stdio.Out, opts.Output, res, printed, j.Dir(), v)
+		} else {
+			rerr = renderVerdict(stdio.Out, opts.Output, v)
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	return err
 }
+
+type canaryVerdict = canary.Verdict
 
 // applyErr gives drift and conflicts their exit code and a hint.
 func applyErr(err error) error {
@@ -222,14 +240,15 @@ func renderSteps(w io.Writer, steps []apply.Step) {
 	}
 }
 
-func renderApply(w io.Writer, output string, res *apply.Result, printed []string, stateDir string) error {
+func renderApply(w io.Writer, output string, res *apply.Result, printed []string, stateDir string, v *canaryVerdict) error {
 	if output == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
 			*apply.Result
-			NotApplied []string `json:"not_applied,omitempty"`
-		}{res, printed})
+			NotApplied []string       `json:"not_applied,omitempty"`
+			Canary     *canaryVerdict `json:"canary,omitempty"`
+		}{res, printed, v})
 	}
 	for _, r := range res.Recovered {
 		fmt.Fprintf(w, "recovered: %s\n", r)

@@ -55,7 +55,7 @@ func newRoot(stdio IO) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr(err) })
-	root.AddCommand(newAuditCmd(stdio), newRulesCmd(stdio), newProfilesCmd(stdio), newLintCmd(stdio), newSocketsCmd(stdio), newDrillCmd(stdio), newCatalogCmd(stdio), newProbeCmd(stdio), newResponderCmd(stdio), newApplyCmd(stdio), newRollbackCmd(stdio))
+	root.AddCommand(newAuditCmd(stdio), newRulesCmd(stdio), newProfilesCmd(stdio), newLintCmd(stdio), newSocketsCmd(stdio), newDrillCmd(stdio), newCatalogCmd(stdio), newProbeCmd(stdio), newResponderCmd(stdio), newApplyCmd(stdio), newRollbackCmd(stdio), newVerifyCmd(stdio))
 	root.AddCommand(newPlanCmd(stdio))
 	root.AddCommand(newExporterCmd(stdio))
 	root.AddCommand(newEnforceCmd(stdio))

@@ -38,3 +38,7 @@ func nsInode(t *testing.T, path string) uint64 {
 }
 
 var _ = os.Getpid
+
+func liveReader(ns, key string) (string, error) {
+	return apply.ProcSysctls{}.Read(apply.Netns{Path: ns}, key)
+}
