@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -47,9 +48,32 @@ func SARIF(w io.Writer, r Report) error {
 	if err := doc.PrettyWrite(&buf); err != nil {
 		return err
 	}
-	buf.WriteByte('\n')
-	_, err := w.Write(buf.Bytes())
+	out := dropUnsetOffsets(buf.Bytes())
+	out = append(out, '\n')
+	_, err := w.Write(out)
 	return err
+}
+
+// unsetOffset matches a region offset go-sarif writes as -1 when it was not given: SARIF's
+// "absent" value, but noise that consumers have read as a real offset.
+var unsetOffset = regexp.MustCompile(`^\s*"(byteOffset|charOffset|byteLength|charLength)": -1,?$`)
+
+// dropUnsetOffsets removes those lines from go-sarif's indented output, keeping the order of
+// every other key and fixing the comma of a line left last in its object.
+func dropUnsetOffsets(doc []byte) []byte {
+	lines := strings.Split(strings.TrimRight(string(doc), "\n"), "\n")
+	var out []string
+	for _, l := range lines {
+		if unsetOffset.MatchString(l) {
+			continue
+		}
+		t := strings.TrimSpace(l)
+		if (strings.HasPrefix(t, "}") || strings.HasPrefix(t, "]")) && len(out) > 0 {
+			out[len(out)-1] = strings.TrimSuffix(out[len(out)-1], ",")
+		}
+		out = append(out, l)
+	}
+	return []byte(strings.Join(out, "\n"))
 }
 
 func sarifLog(r Report) *sarif.Report {
@@ -194,6 +218,14 @@ func addResult(r Report, run *sarif.Run, uris *uriBuilder, f model.Finding) {
 			hasLoc = true
 		}
 	default:
+		// A host finding about a value a sysctl file sets points at that file's line: GitHub
+		// code scanning shows only results with a physical location.
+		if !hasFile {
+			if l := sysctlFileOf(f); l != nil {
+				loc.WithPhysicalLocation(physicalLocation(uris, *l))
+				hasLoc, hasFile = true, true
+			}
+		}
 		if ll := logicalLocation(r.Snapshot, f.Namespace); ll != nil {
 			loc.AddLogicalLocation(ll)
 			hasLoc = true
@@ -361,4 +393,14 @@ func relativeURI(p string) string {
 		s = "./" + s
 	}
 	return s
+}
+
+// sysctlFileOf is the file line of the first evidence a sysctl file sets, nil when none does.
+func sysctlFileOf(f model.Finding) *model.Location {
+	for _, e := range f.Evidence {
+		if e.Source.Kind == model.SourceSysctlFile && e.Source.File != "" {
+			return &model.Location{File: e.Source.File, Line: e.Source.Line}
+		}
+	}
+	return nil
 }

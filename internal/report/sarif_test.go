@@ -356,3 +356,24 @@ func TestAbsoluteHelpURI(t *testing.T) {
 		}
 	}
 }
+
+// TestSARIFHostFindingAtSysctlFile: a host finding whose value a sysctl file sets points at
+// that file's line (GitHub shows only results with a physical location), and no region offset
+// is written as -1 (issue 17).
+func TestSARIFHostFindingAtSysctlFile(t *testing.T) {
+	r := Report{Tool: testTool(), Findings: []model.Finding{{Rule: "KT101", Severity: model.SeverityError, Subject: "net.ipv4.tcp_keepalive_time in host",
+		Message: "m", Evidence: []model.Evidence{{Name: "net.ipv4.tcp_keepalive_time", Value: "7200",
+			Source: model.Source{Kind: model.SourceSysctlFile, File: "/etc/sysctl.d/60-k.conf", Line: 2}}}}}}
+	_, results := decodeSARIF(t, r)
+	phys := jget(t, results[0], "locations", 0, "physicalLocation")
+	if got := jget(t, phys, "artifactLocation", "uri"); got != "etc/sysctl.d/60-k.conf" {
+		t.Errorf("uri = %v", got)
+	}
+	if got := jget(t, phys, "region", "startLine"); got != 2.0 {
+		t.Errorf("startLine = %v", got)
+	}
+	out := string(render(t, "sarif", r, TextOptions{}))
+	if strings.Contains(out, `Offset": -1`) {
+		t.Errorf("-1 offsets in:\n%s", out)
+	}
+}

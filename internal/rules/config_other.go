@@ -515,11 +515,13 @@ var gunicornSyncKeepalive = Rule{
 // --- Kubernetes ---
 
 var k8sKeepaliveSysctls = Rule{
-	ID: "KT885", Name: "kubernetes-pod-keepalive-sysctls", Severity: model.SeverityInfo,
+	ID: "KT885", Name: "kubernetes-pod-keepalive-sysctls", Severity: model.SeverityError,
 	Title: "Pod without keepalive sysctls (kernel defaults in its namespace)",
-	What: "Notes pods and pod templates (Deployment, StatefulSet, DaemonSet, Job, CronJob, ...) whose " +
-		"securityContext.sysctls leave out net.ipv4.tcp_keepalive_time, _intvl or _probes (hostNetwork pods " +
-		"excepted).",
+	What: "Judges pods and pod templates (Deployment, StatefulSet, DaemonSet, Job, CronJob, ...) that set " +
+		"net.ipv4.tcp_keepalive_time, _intvl or _probes in securityContext.sysctls against the profile like " +
+		"the host (KT101: error when a dead peer is found too late, warning when too early, the kernel " +
+		"defaults standing in for keys left out), and notes pods that set none or leave some out " +
+		"(hostNetwork pods excepted).",
 	Why: "A pod has a network namespace of its own, which starts with the kernel's defaults (7200 s, 75 s, " +
 		"9 probes) whatever the node's sysctl files say: programs in it that turn keepalive on without their " +
 		"own timers find a dead peer after 2 h 11 min, far beyond the CNI's, kube-proxy's and cloud load " +
@@ -534,44 +536,107 @@ var k8sKeepaliveSysctls = Rule{
 				if w.HostNetwork {
 					continue
 				}
-				pIdle, pIntvl, pCnt := confProfileKeepalive(in.Profile)
-				want := map[string]string{
-					model.KeyKeepaliveTime: secondsValue(pIdle), model.KeyKeepaliveIntvl: secondsValue(pIntvl), model.KeyKeepaliveProbes: fmt.Sprint(pCnt),
+				if f, ok := k8sKeepaliveFinding(in.Profile, c, w); ok {
+					out = append(out, f)
 				}
-				var missing, entries []string
-				for _, key := range kubernetes.KeepaliveKeys {
-					if w.Sysctl(key) == nil {
-						missing = append(missing, key)
-						entries = append(entries, fmt.Sprintf("    - {name: %s, value: %q}", key, want[key]))
-					}
-				}
-				if len(missing) == 0 {
-					continue
-				}
-				k := c.Keepalive(w)
-				line := w.SpecLine
-				snippet := "securityContext:\n  sysctls:\n" + strings.Join(entries, "\n")
-				if w.SecurityContextLine > 0 {
-					line = w.SecurityContextLine
-					snippet = "sysctls:\n" + strings.Join(entries, "\n")
-				}
-				out = append(out, model.Finding{
-					Severity: model.SeverityInfo, Subject: "kubernetes " + w.Label(),
-					Message: fmt.Sprintf("%s does not set %s: its pod network namespace starts with the kernel defaults, so a dead peer is found after %s (idle %s, interval %s, %d probes).",
-						w.Label(), strings.Join(missing, ", "), human(kernel.DeadPeerDetection(k.Idle.Value, k.Interval.Value, k.Count.Value, 0)), human(k.Idle.Value), human(k.Interval.Value), k.Count.Value),
-					Evidence: []model.Evidence{
-						{Name: model.KeyKeepaliveTime, Value: secondsValue(k.Idle.Value), Source: k.Idle.Source},
-						{Name: model.KeyKeepaliveIntvl, Value: secondsValue(k.Interval.Value), Source: k.Interval.Source},
-						{Name: model.KeyKeepaliveProbes, Value: fmt.Sprint(k.Count.Value), Source: k.Count.Source},
-					},
-					Location: confLoc(c.File, line),
-					Fix: &model.Fix{Key: "securityContext.sysctls", Line: snippet, File: c.File, FileLine: line,
-						Note: "In the pod spec at line " + fmt.Sprint(w.SpecLine) + ". Safe sysctls since Kubernetes 1.29; older clusters need the kubelet's --allowed-unsafe-sysctls."},
-				})
 			}
 		}
 		return out
 	},
+}
+
+// k8sKeepaliveFinding judges a pod that sets keepalive sysctls like the host (KT101): the
+// values it sets, with the kernel defaults for those it leaves out, against the profile.
+// Outside the profile it is an error (detection too slow) or a warning (too fast); a pod that
+// sets none, or leaves keys out within the profile, is a note. The fix is indented for the
+// list it joins.
+func k8sKeepaliveFinding(p model.Profile, c *kubernetes.Config, w *kubernetes.Workload) (model.Finding, bool) {
+	pIdle, pIntvl, pCnt := confProfileKeepalive(p)
+	want := map[string]string{
+		model.KeyKeepaliveTime: secondsValue(pIdle), model.KeyKeepaliveIntvl: secondsValue(pIntvl), model.KeyKeepaliveProbes: fmt.Sprint(pCnt),
+	}
+	k := c.Keepalive(w)
+	d := kernel.DeadPeerDetection(k.Idle.Value, k.Interval.Value, k.Count.Value, 0)
+	minDetection := kernel.DeadPeerDetection(p.Idle.Min, p.Interval.Min, p.Probes.Min, 0)
+	sev := model.SeverityInfo
+	explicit := len(kubernetes.KeepaliveKeys) > 0 && (w.Sysctl(model.KeyKeepaliveTime) != nil || w.Sysctl(model.KeyKeepaliveIntvl) != nil || w.Sysctl(model.KeyKeepaliveProbes) != nil)
+	switch {
+	case !explicit:
+		// Nothing chosen: the kernel defaults, a note (keeptune cannot tell whether the pod's
+		// programs enable keepalive at all).
+	case p.MaxDetection > 0 && d > p.MaxDetection:
+		sev = model.SeverityError
+	case minDetection > 0 && d < minDetection:
+		sev = model.SeverityWarning
+	}
+	var missing, set, fixKeys []string
+	for _, key := range kubernetes.KeepaliveKeys {
+		if w.Sysctl(key) == nil {
+			missing = append(missing, key)
+		} else {
+			set = append(set, key)
+		}
+	}
+	if sev == model.SeverityInfo && len(missing) == 0 {
+		return model.Finding{}, false
+	}
+	fixKeys = missing
+	if sev != model.SeverityInfo {
+		fixKeys = kubernetes.KeepaliveKeys // out of the profile: all three take the profile's values
+	}
+	var entries []string
+	for _, key := range fixKeys {
+		entries = append(entries, fmt.Sprintf("- {name: %s, value: %q}", key, want[key]))
+	}
+	indent := func(prefix string, ls []string) string {
+		out := make([]string, len(ls))
+		for i, l := range ls {
+			out[i] = prefix + l
+		}
+		return strings.Join(out, "\n")
+	}
+	line := w.SpecLine
+	snippet := "securityContext:\n  sysctls:\n" + indent("    ", entries)
+	where := fmt.Sprintf("In the pod spec at line %d", w.SpecLine)
+	switch {
+	case len(w.Sysctls) > 0:
+		// Entries join the existing list: no parents, the list's own indentation.
+		line = w.Sysctls[0].Line
+		snippet = indent("", entries)
+		where = fmt.Sprintf("In securityContext.sysctls (its first entry is at line %d), at the indentation of its entries", line)
+		if len(set) > 0 && sev != model.SeverityInfo {
+			where += "; replace the entries for " + strings.Join(set, ", ")
+		}
+	case w.SecurityContextLine > 0:
+		line = w.SecurityContextLine
+		snippet = "sysctls:\n" + indent("  ", entries)
+		where = fmt.Sprintf("In securityContext (line %d), indented one level below it", line)
+	}
+	var msg string
+	values := fmt.Sprintf("idle %s, interval %s, %d probes", human(k.Idle.Value), human(k.Interval.Value), k.Count.Value)
+	switch sev {
+	case model.SeverityError:
+		msg = fmt.Sprintf("%s finds a dead peer after %s (%s); the %s profile allows %s.", w.Label(), human(d), values, p.Name, human(p.MaxDetection))
+	case model.SeverityWarning:
+		msg = fmt.Sprintf("%s finds a dead peer after %s (%s), faster than the %s profile's %s: probes on every idle connection for little gain.", w.Label(), human(d), values, p.Name, human(minDetection))
+	default:
+		msg = fmt.Sprintf("%s does not set %s: its pod network namespace starts with the kernel defaults, so a dead peer is found after %s (%s).",
+			w.Label(), strings.Join(missing, ", "), human(d), values)
+	}
+	if len(missing) > 0 && sev != model.SeverityInfo {
+		msg += fmt.Sprintf(" It leaves %s at the kernel default.", strings.Join(missing, ", "))
+	}
+	return model.Finding{
+		Severity: sev, Subject: "kubernetes " + w.Label(), Message: msg,
+		Evidence: []model.Evidence{
+			{Name: model.KeyKeepaliveTime, Value: secondsValue(k.Idle.Value), Source: k.Idle.Source},
+			{Name: model.KeyKeepaliveIntvl, Value: secondsValue(k.Interval.Value), Source: k.Interval.Source},
+			{Name: model.KeyKeepaliveProbes, Value: fmt.Sprint(k.Count.Value), Source: k.Count.Source},
+		},
+		Location: confLoc(c.File, line),
+		Fix: &model.Fix{Key: "securityContext.sysctls", Line: snippet, File: c.File, FileLine: line,
+			Note: where + ". Safe sysctls since Kubernetes 1.29; older clusters need the kubelet's --allowed-unsafe-sysctls."},
+	}, true
 }
 
 var k8sSysctlsHostNetwork = Rule{
