@@ -74,6 +74,9 @@ func (p Parser) WithVars(v configs.Vars) configs.Parser {
 	if v.Env != nil {
 		p.Options.Env = v.Env
 	}
+	if v.Version != "" {
+		p.Options.Version = v.Version
+	}
 	return p
 }
 

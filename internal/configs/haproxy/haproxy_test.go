@@ -325,7 +325,7 @@ func TestKeepaliveOptions(t *testing.T) {
 		{name: "tcpka both", body: "option tcpka", cli: true, srv: true},
 		{name: "clitcpka", body: "option clitcpka\n\tclitcpka-idle 30s\n\tclitcpka-intvl 5\n\tclitcpka-cnt 4", cli: true, idle: 30 * time.Second, intvl: 5 * time.Second, cnt: 4, idleKnown: true},
 		{name: "no clitcpka after tcpka", body: "option tcpka\n\tno option clitcpka", srv: true},
-		{name: "default option restores", body: "option tcpka\n\tdefault option tcpka"},
+		{name: "default option restores", body: "option clitcpka\n\tdefault option clitcpka"}, // "default option tcpka" is refused: tcpka cannot be negated
 		{name: "idle in ms rounds down to seconds", body: "option clitcpka\n\tclitcpka-idle 1500ms", cli: true, idle: time.Second, idleKnown: true},
 	}
 	for _, tt := range tests {

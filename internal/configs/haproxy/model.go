@@ -34,6 +34,8 @@ type Config struct {
 	// Proxies are the frontend, backend and listen sections with their effective settings.
 	Proxies []*Proxy
 	Notes   []Note
+	// Warnings are what HAProxy may refuse depending on its version, or ignores (rule KT890).
+	Warnings []configs.Warning
 }
 
 // Section is one section as written.

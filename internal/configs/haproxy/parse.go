@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -139,8 +140,18 @@ func (p *parser) file(name string) error {
 	lx := &lexer{env: p.lookupEnv}
 	var conds []*condLevel
 	active := func() bool { return len(conds) == 0 || conds[len(conds)-1].on }
-	for i, line := range strings.Split(string(data), "\n") {
+	lines := strings.Split(string(data), "\n")
+	for i, line := range lines {
 		loc := model.Location{File: file, Line: i + 1}
+		if i == len(lines)-1 && line != "" {
+			// HAProxy 2.6 refuses a file whose last line has no LF (it may have been truncated);
+			// earlier versions read it.
+			if p.o.Version == "" || configs.VersionAtLeast(p.o.Version, "2.6") {
+				return &ParseError{File: file, Line: loc.Line, Msg: fmt.Sprintf("Missing LF on last line, file might have been truncated at position %d", len(line)+1),
+					Hint: "end the file with a newline"}
+			}
+			p.warn(loc, "missing LF on last line: HAProxy 2.6 and later refuse the file")
+		}
 		fail := func(format string, a ...any) error {
 			return &ParseError{File: file, Line: loc.Line, Msg: fmt.Sprintf(format, a...)}
 		}
@@ -241,7 +252,19 @@ func (p *parser) file(name string) error {
 			continue
 		}
 		if p.cur == nil {
-			return fail("unknown keyword %q out of section: expected a section keyword (global, defaults, frontend, backend, listen, ...) first", words[0])
+			pe := &ParseError{File: file, Line: loc.Line, Msg: fmt.Sprintf("unknown keyword '%s' out of section: expected a section keyword (global, defaults, frontend, backend, listen, ...) first", words[0])}
+			var sections []string
+			for k := range sectionKeywords {
+				sections = append(sections, k)
+			}
+			sort.Strings(sections)
+			if near := configs.Nearest(words[0], sections, false); near != "" {
+				pe.Hint = fmt.Sprintf("did you mean '%s'?", near)
+			}
+			return pe
+		}
+		if err := p.checkKeyword(words, loc); err != nil {
+			return err
 		}
 		d := Directive{Words: words, Location: loc}
 		p.cur.Directives = append(p.cur.Directives, d)
@@ -386,6 +409,10 @@ func (p *parser) apply(d Directive) error {
 			return fmt.Errorf("'mode' expects one of 'tcp' or 'http', found %q", w[1])
 		}
 		s.Mode = model.KnownSetting(w[1], src)
+	case "contimeout", "clitimeout", "srvtimeout":
+		// Only reached for a server older than 2.1 (checkKeyword refuses them otherwise):
+		// "contimeout 5000" was "timeout connect 5000".
+		return p.apply(Directive{Words: append([]string{"timeout", oldTimeoutKeywords[w[0]]}, w[1:]...), Location: d.Location})
 	case "timeout":
 		if len(w) < 2 {
 			return errors.New("'timeout' expects a kind (client, server, connect, http-keep-alive, http-request, tunnel, client-fin, server-fin, ...) and a value")
