@@ -124,6 +124,8 @@ type Config struct {
 	// Directives are every directive read, in order.
 	Directives []*Directive
 	Notes      []Note
+	// Warnings are what httpd may refuse depending on its modules (rule KT890).
+	Warnings []configs.Warning
 }
 
 // Loaded reports whether a module is loaded, by identifier ("proxy_module") or source file

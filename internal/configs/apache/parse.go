@@ -40,7 +40,7 @@ const maxIncludeDepth = 128
 // dropped) and everything it includes.
 func (o Options) Parse(fsys fs.FS, p string) (*Config, error) {
 	p = path.Clean(strings.TrimPrefix(p, "/"))
-	r := &reader{o: &o, fsys: fsys, cfg: &Config{}, defines: map[string]string{}}
+	r := &reader{o: &o, fsys: fsys, cfg: &Config{}, defines: map[string]string{}, macros: map[string]*macro{}}
 	r.root = path.Dir(p)
 	if o.ServerRoot != "" {
 		r.root = path.Clean(strings.TrimPrefix(o.ServerRoot, "/"))
@@ -72,6 +72,8 @@ type reader struct {
 	server  *Server           // main server or the virtual host being read
 	sets    []*Directive      // ProxySet lines, applied once all workers are known
 	guesses []string          // the undecided conditional sections around the current line
+	macros  map[string]*macro // mod_macro definitions, by lower-case name
+	using   []string          // the macros being expanded (Use inside Use)
 }
 
 // scope is an open scoping section (VirtualHost, Directory, Location, Proxy, ...).
@@ -127,12 +129,27 @@ func (r *reader) file(p string) error {
 	r.cfg.Files = append(r.cfg.Files, file)
 	var frames []*frame
 	active := func() bool { return len(frames) == 0 || frames[len(frames)-1].active }
-	for _, ll := range logicalLines(string(data)) {
+	var collecting *macro // a <Macro> being defined: its lines are kept, not read
+	var process func(ll logicalLine) error
+	process = func(ll logicalLine) error {
 		loc := model.Location{File: file, Line: ll.line}
 		fail := func(format string, a ...any) error {
 			return &ParseError{File: file, Line: ll.line, Msg: fmt.Sprintf(format, a...)}
 		}
 		text := ll.text
+		if collecting != nil {
+			lower := strings.ToLower(text)
+			switch {
+			case strings.HasPrefix(lower, "</macro"):
+				r.macros[strings.ToLower(collecting.name)] = collecting
+				collecting = nil
+			case strings.HasPrefix(lower, "<macro ") || lower == "<macro>":
+				return fail("macro '%s' (defined on line %d of \"%s\"): nested macro definition is not allowed", collecting.name, collecting.loc.Line, collecting.loc.File)
+			default:
+				collecting.lines = append(collecting.lines, ll)
+			}
+			return nil
+		}
 		if !active() {
 			// Skipped sections are only scanned for nesting, like ap_soak_end_container.
 			if strings.HasPrefix(text, "</") {
@@ -146,7 +163,11 @@ func (r *reader) file(p string) error {
 				name, _, _ := strings.Cut(strings.TrimPrefix(text, "<"), " ")
 				frames = append(frames, &frame{name: strings.TrimSuffix(name, ">"), loc: loc})
 			}
-			continue
+			return nil
+		}
+		if m, err := r.macroStart(text, loc); err != nil || m != nil {
+			collecting = m
+			return err
 		}
 		text, unknown := substitute(text, r.lookup)
 		for _, n := range unknown {
@@ -170,10 +191,26 @@ func (r *reader) file(p string) error {
 		case strings.HasPrefix(text, "<"):
 			f, err := r.openSection(text, loc)
 			if err != nil {
+				var pe *ParseError
+				if errors.As(err, &pe) {
+					return err
+				}
 				return fail("%v", err)
 			}
 			frames = append(frames, f)
 		default:
+			if lines, err := r.use(text, loc); err != nil || lines != nil {
+				if err != nil {
+					return err
+				}
+				defer func() { r.using = r.using[:len(r.using)-1] }()
+				for _, l := range lines {
+					if err := process(l); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
 			if err := r.directive(text, loc, unknown); err != nil {
 				var pe *ParseError
 				if errors.As(err, &pe) {
@@ -182,6 +219,15 @@ func (r *reader) file(p string) error {
 				return fail("%v", err)
 			}
 		}
+		return nil
+	}
+	for _, ll := range logicalLines(string(data)) {
+		if err := process(ll); err != nil {
+			return err
+		}
+	}
+	if collecting != nil {
+		return &ParseError{File: file, Line: collecting.loc.Line, Msg: fmt.Sprintf("macro '%s' (defined on line %d of \"%s\") is not closed: expected </Macro>", collecting.name, collecting.loc.Line, file)}
 	}
 	if len(frames) > 0 {
 		f := frames[len(frames)-1]
@@ -267,15 +313,14 @@ func (r *reader) openSection(text string, loc model.Location) (*frame, error) {
 			f.guessed = true
 		}
 		return f, nil
-	case "macro":
-		r.note("macro", loc, "<Macro %s>: mod_macro definitions are not expanded; directives inside it are not read", argText)
-		f.active = false
-		return f, nil
 	case "else":
 	default:
 		if len(args) == 0 && lower != "else" {
 			return nil, fmt.Errorf("<%s> directive requires additional arguments", name)
 		}
+	}
+	if err := r.checkSection(name, loc); err != nil {
+		return nil, err
 	}
 	canonical, known := scopeNames[lower]
 	if !known {
@@ -431,6 +476,12 @@ func (r *reader) directive(text string, loc model.Location, unknown []string) er
 	args, err := words(rest)
 	if err != nil {
 		return fmt.Errorf("%s: %v", name, err)
+	}
+	if err := r.checkDirective(name, args, loc); err != nil {
+		return err
+	}
+	if strings.EqualFold(name, "Error") {
+		return &ParseError{File: loc.File, Line: loc.Line, Msg: strings.Join(args, " "), Hint: "an Error directive httpd reads stops it"}
 	}
 	canonical, known := canonicalNames[strings.ToLower(name)]
 	if !known {

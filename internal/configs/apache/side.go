@@ -250,5 +250,6 @@ func (c *Config) Configs() *configs.Config {
 	}
 	out.Downstream = c.Downstream()
 	out.Upstream = c.Upstream()
+	out.Warnings = c.Warnings
 	return out
 }
