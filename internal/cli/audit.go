@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -9,15 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keeptune/keeptune/internal/chain"
-	"github.com/keeptune/keeptune/internal/configs"
 	_ "github.com/keeptune/keeptune/internal/configs/all" // every configuration format
-	"github.com/keeptune/keeptune/internal/host"
+	"github.com/keeptune/keeptune/internal/gather"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/profiles"
 	"github.com/keeptune/keeptune/internal/report"
 	"github.com/keeptune/keeptune/internal/rules"
-	"github.com/keeptune/keeptune/internal/sockets"
 )
 
 // AuditOptions are the flags of `keeptune audit`.
@@ -84,15 +82,26 @@ func runAudit(cmd *cobra.Command, opts AuditOptions, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	var c *model.Chain
-	chainFile := opts.Chain
-	if chainFile == "" && !opts.NoChain {
-		chainFile = chain.Find()
+	if opts.AllNetns && opts.Root == "/" && os.Geteuid() != 0 {
+		return privilegeErr(fmt.Errorf("--all-netns needs root"),
+			"entering other network namespaces needs CAP_SYS_ADMIN, and seeing other users' processes CAP_SYS_PTRACE: run it with sudo, or drop --all-netns to audit this namespace")
 	}
-	if chainFile != "" {
-		if c, err = chain.Load(chainFile); err != nil {
-			return inputErr(err)
-		}
+	if st, err := os.Stat(opts.Root); err != nil || !st.IsDir() {
+		return usageErr(fmt.Errorf("invalid --root %q: expected a directory holding proc/ and etc/", opts.Root))
+	}
+	selected, err := rules.Select(rules.Selection{Enable: opts.Enable, Disable: opts.Disable})
+	if err != nil {
+		return usageErr(err)
+	}
+	w, err := gather.Host(cmd.Context(), gather.Options{
+		Root: opts.Root, AllNetns: opts.AllNetns, Chain: opts.Chain, FindChain: !opts.NoChain,
+		NoConfigs: opts.NoConfigs, NoSockets: opts.NoSockets,
+	})
+	if err != nil {
+		return gatherErr(err)
+	}
+	c, chainFile, snap, cfgs := w.Chain, w.ChainFile, w.Snapshot, w.Configs
+	if c != nil {
 		if !cmd.Flags().Changed("profile") && c.Profile != "" {
 			opts.Profile = c.Profile
 		}
@@ -103,45 +112,6 @@ func runAudit(cmd *cobra.Command, opts AuditOptions, stdio IO) error {
 	profile, err := profiles.Resolve(opts.Profile)
 	if err != nil {
 		return usageErr(err)
-	}
-	selected, err := rules.Select(rules.Selection{Enable: opts.Enable, Disable: opts.Disable})
-	if err != nil {
-		return usageErr(err)
-	}
-	if opts.AllNetns && opts.Root == "/" && os.Geteuid() != 0 {
-		return privilegeErr(fmt.Errorf("--all-netns needs root"),
-			"entering other network namespaces needs CAP_SYS_ADMIN, and seeing other users' processes CAP_SYS_PTRACE: run it with sudo, or drop --all-netns to audit this namespace")
-	}
-	if st, err := os.Stat(opts.Root); err != nil || !st.IsDir() {
-		return usageErr(fmt.Errorf("invalid --root %q: expected a directory holding proc/ and etc/", opts.Root))
-	}
-
-	snap, err := host.Collect(cmd.Context(), host.Options{Root: opts.Root, AllNetns: opts.AllNetns})
-	if err != nil {
-		return runtimeErr(fmt.Errorf("read host facts: %w", err))
-	}
-	if opts.Root == "/" && !opts.NoSockets {
-		// Live sockets of this namespace, summed up per process; with root a sample of each
-		// process's sockets is read for the keepalive it sets itself.
-		stats, err := sockets.Summarize(cmd.Context(), os.Geteuid() == 0, sockets.DefaultThresholds)
-		if err != nil {
-			snap.Problems = append(snap.Problems, model.Problem{What: "the live TCP sockets (sock_diag)", Err: err.Error()})
-		}
-		snap.Sockets = stats
-	}
-	if c != nil {
-		chain.ApplyHost(c, currentNamespace(snap))
-	}
-	var cfgs []*configs.Config
-	if !opts.NoConfigs {
-		for _, f := range configs.Discover(opts.Root, snap.Processes) {
-			cfg, err := configs.ReadFound(opts.Root, f)
-			if err != nil {
-				snap.Problems = append(snap.Problems, model.Problem{What: fmt.Sprintf("%s configuration %s (%s)", f.Format, f.Path, f.From), Err: err.Error()})
-				continue
-			}
-			cfgs = append(cfgs, cfg)
-		}
 	}
 	findings := rules.Run(&rules.Input{Snapshot: snap, Chain: c, Configs: cfgs, Profile: profile, ExpectConnections: opts.ExpectConnections}, selected)
 
@@ -168,14 +138,12 @@ func runAudit(cmd *cobra.Command, opts AuditOptions, stdio IO) error {
 	return failIfFindings(findings, failOn)
 }
 
-// currentNamespace is the namespace keeptune runs in: the one local hops live in.
-func currentNamespace(s *model.Snapshot) model.Namespace {
-	for _, ns := range s.Namespaces {
-		if ns.Current {
-			return ns
-		}
+// gatherErr maps a gather failure to its exit code: input the user named is a usage error.
+func gatherErr(err error) error {
+	if errors.Is(err, gather.ErrInput) {
+		return inputErr(err)
 	}
-	return model.Namespace{}
+	return runtimeErr(fmt.Errorf("read host facts: %w", err))
 }
 
 func chainsOf(c *model.Chain) []*model.Chain {

@@ -11,10 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keeptune/keeptune/internal/chain"
-	"github.com/keeptune/keeptune/internal/configs"
-	"github.com/keeptune/keeptune/internal/host"
-	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/gather"
 	"github.com/keeptune/keeptune/internal/plan"
 	"github.com/keeptune/keeptune/internal/profiles"
 )
@@ -83,22 +80,26 @@ func init() {
 	}
 }
 
-// makePlan gathers the facts the way audit does and plans. TODO(gather): read the world through
-// internal/gather once it lands.
+// makePlan gathers the facts the way audit does (internal/gather, without the socket table)
+// and plans.
 func makePlan(ctx context.Context, opts PlanOptions, profileSet bool) (*plan.Plan, error) {
 	if opts.ExpectConnections < 0 {
 		return nil, usageErr(fmt.Errorf("invalid --expect-connections %d: expected a positive number of connections", opts.ExpectConnections))
 	}
-	var c *model.Chain
-	chainFile := opts.Chain
-	if chainFile == "" && !opts.NoChain {
-		chainFile = chain.Find()
+	if opts.AllNetns && opts.Root == "/" && os.Geteuid() != 0 {
+		return nil, privilegeErr(fmt.Errorf("--all-netns needs root"),
+			"entering other network namespaces needs CAP_SYS_ADMIN: run it with sudo, or drop --all-netns to plan this namespace")
 	}
-	if chainFile != "" {
-		var err error
-		if c, err = chain.Load(chainFile); err != nil {
-			return nil, inputErr(err)
-		}
+	if st, err := os.Stat(opts.Root); err != nil || !st.IsDir() {
+		return nil, usageErr(fmt.Errorf("invalid --root %q: expected a directory holding proc/ and etc/", opts.Root))
+	}
+	w, err := gather.Host(ctx, gather.Options{Root: opts.Root, AllNetns: opts.AllNetns, Chain: opts.Chain,
+		FindChain: !opts.NoChain, NoConfigs: opts.NoConfigs, NoSockets: true})
+	if err != nil {
+		return nil, gatherErr(err)
+	}
+	c, snap, cfgs := w.Chain, w.Snapshot, w.Configs
+	if c != nil {
 		if !profileSet && c.Profile != "" {
 			opts.Profile = c.Profile
 		}
@@ -109,28 +110,6 @@ func makePlan(ctx context.Context, opts PlanOptions, profileSet bool) (*plan.Pla
 	profile, err := profiles.Resolve(opts.Profile)
 	if err != nil {
 		return nil, usageErr(err)
-	}
-	if opts.AllNetns && opts.Root == "/" && os.Geteuid() != 0 {
-		return nil, privilegeErr(fmt.Errorf("--all-netns needs root"),
-			"entering other network namespaces needs CAP_SYS_ADMIN: run it with sudo, or drop --all-netns to plan this namespace")
-	}
-	if st, err := os.Stat(opts.Root); err != nil || !st.IsDir() {
-		return nil, usageErr(fmt.Errorf("invalid --root %q: expected a directory holding proc/ and etc/", opts.Root))
-	}
-	snap, err := host.Collect(ctx, host.Options{Root: opts.Root, AllNetns: opts.AllNetns})
-	if err != nil {
-		return nil, runtimeErr(fmt.Errorf("read host facts: %w", err))
-	}
-	if c != nil {
-		chain.ApplyHost(c, currentNamespace(snap))
-	}
-	var cfgs []*configs.Config
-	if !opts.NoConfigs {
-		for _, f := range configs.Discover(opts.Root, snap.Processes) {
-			if cfg, err := configs.ReadFound(opts.Root, f); err == nil {
-				cfgs = append(cfgs, cfg)
-			}
-		}
 	}
 	return plan.Make(plan.Input{Snapshot: snap, Chain: c, Configs: cfgs, Profile: profile, ExpectConnections: opts.ExpectConnections}), nil
 }

@@ -99,9 +99,9 @@ var closeWaitLeak = Rule{
 			if st.CloseWaitLeaks == 0 {
 				continue
 			}
-			who := fmt.Sprintf("process %s (pid %d)", st.Comm, st.PID)
+			who, ns := socketOwner(in.Snapshot, st)
 			out = append(out, model.Finding{
-				Severity: model.SeverityWarning, Subject: who,
+				Severity: model.SeverityWarning, Subject: who, Namespace: ns,
 				Message: fmt.Sprintf("%s holds %s in CLOSE_WAIT, the oldest for at least %s: the peer closed and the program never did.",
 					who, count(st.CloseWaitLeaks, "connection"), human(st.OldestCloseWait.Round(time.Second))),
 				Evidence: []model.Evidence{{Name: "CLOSE_WAIT older than 60s", Value: fmt.Sprint(st.CloseWaitLeaks), Source: sockDiag},
@@ -134,9 +134,9 @@ var idleWithoutKeepalive = Rule{
 			if st.IdleNoKeepalive == 0 {
 				continue
 			}
-			who := fmt.Sprintf("process %s (pid %d)", st.Comm, st.PID)
+			who, ns := socketOwner(in.Snapshot, st)
 			out = append(out, model.Finding{
-				Severity: model.SeverityWarning, Subject: who,
+				Severity: model.SeverityWarning, Subject: who, Namespace: ns,
 				Message: fmt.Sprintf("%s has %s idle for more than 5m without keepalive (the longest %s): a peer that vanished is never noticed.",
 					who, count(st.IdleNoKeepalive, "connection"), human(st.LongestIdle.Round(time.Second))),
 				Evidence: []model.Evidence{{Name: "idle > 5m, keepalive off", Value: fmt.Sprint(st.IdleNoKeepalive), Source: sockDiag},
@@ -188,7 +188,7 @@ var keepaliveOverride = Rule{
 			if ok && (d > p.MaxDetection || d < minDetection) {
 				sev = model.SeverityWarning
 			}
-			who := fmt.Sprintf("process %s (pid %d)", st.Comm, st.PID)
+			who, ns := socketOwner(in.Snapshot, st)
 			values := fmt.Sprintf("%s/%s/%d", human(k.Idle.Value), human(k.Interval.Value), k.Count.Value)
 			if k.UserTimeout.Known && k.UserTimeout.Value > 0 {
 				values += ", TCP_USER_TIMEOUT " + human(k.UserTimeout.Value)
@@ -199,7 +199,7 @@ var keepaliveOverride = Rule{
 				msg += fmt.Sprintf(" The %s profile wants %s to %s.", p.Name, human(minDetection), human(p.MaxDetection))
 			}
 			out = append(out, model.Finding{
-				Severity: sev, Subject: who, Message: msg,
+				Severity: sev, Subject: who, Namespace: ns, Message: msg,
 				Evidence: []model.Evidence{{Name: "keepalive idle/interval/probes", Value: values, Source: k.Idle.Source},
 					{Name: "sockets read / set by the program", Value: fmt.Sprintf("%d / %d", st.Sampled, st.Overridden), Source: sockDiag}},
 				Fix: &model.Fix{Note: fmt.Sprintf("Change them where %s sets them. Per socket: keeptune sockets --deep --pid %d", st.Comm, st.PID)},
@@ -230,4 +230,24 @@ func sameKeepalive(sock, rt model.KeepaliveSettings) bool {
 	return sock.Idle.Known && rt.Idle.Known && sock.Idle.Value == rt.Idle.Value &&
 		sock.Interval.Known && rt.Interval.Known && sock.Interval.Value == rt.Interval.Value &&
 		(!rt.Count.Known || (sock.Count.Known && sock.Count.Value == rt.Count.Value))
+}
+
+// socketOwner names the process of a socket summary, and the network namespace its sockets live
+// in when that is not keeptune's own (audit --all-netns reads every namespace's sockets).
+func socketOwner(snap *model.Snapshot, st model.SocketStats) (who, netns string) {
+	who = fmt.Sprintf("process %s (pid %d)", st.Comm, st.PID)
+	for _, ns := range snap.Namespaces {
+		if ns.Inode == st.NetnsInode {
+			if ns.Current {
+				return who, ""
+			}
+			netns = nsLabel(ns)
+			return who + " in network namespace " + netns, netns
+		}
+	}
+	if st.NetnsInode == 0 || len(snap.Namespaces) == 0 {
+		return who, ""
+	}
+	netns = fmt.Sprintf("net:[%d]", st.NetnsInode)
+	return who + " in network namespace " + netns, netns
 }

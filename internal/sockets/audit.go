@@ -15,26 +15,58 @@ const deepSample = 8
 // process, for the audit. deep reads a sample of each process's sockets' keepalive options
 // (root). Sockets without a known owner are left out.
 func Summarize(ctx context.Context, deep bool, th Thresholds) ([]model.SocketStats, error) {
-	byPID := map[int]*model.SocketStats{}
-	opts := Options{Info: true, Processes: true, Deep: deep, DeepPerProcess: deepSample, Thresholds: th,
-		Filter: Filter{States: connectedStates}}
-	err := Walk(ctx, opts, func(s *Socket) error {
+	return SummarizeIn(ctx, SummaryOptions{Deep: deep, Thresholds: th})
+}
+
+// SummaryOptions say which sockets SummarizeIn reads.
+type SummaryOptions struct {
+	// Netns selects the namespaces as Options.Netns does: "" keeptune's own, "all" every one.
+	Netns string
+	// Deep reads a sample of each process's sockets' options (needs root).
+	Deep       bool
+	Thresholds Thresholds
+	// ProcRoot is the proc file system (default /proc).
+	ProcRoot string
+}
+
+// SummarizeIn sums up the connected sockets of the namespaces opts selects per owning process
+// and per namespace the sockets live in: a process holding sockets in two namespaces gets a row
+// for each, and SocketStats.NetnsInode is the sockets' namespace. Sockets without a known owner
+// are left out.
+func SummarizeIn(ctx context.Context, opts SummaryOptions) ([]model.SocketStats, error) {
+	type key struct {
+		pid int
+		ns  uint64
+	}
+	rows := map[key]*model.SocketStats{}
+	wopts := Options{Info: true, Processes: true, Deep: opts.Deep, DeepPerProcess: deepSample, Thresholds: opts.Thresholds,
+		Filter: Filter{States: connectedStates}, Netns: opts.Netns, ProcRoot: opts.ProcRoot}
+	err := Walk(ctx, wopts, func(s *Socket) error {
 		if s.Owner == nil {
 			return nil
 		}
-		st := byPID[s.Owner.PID]
+		k := key{s.Owner.PID, s.Owner.NetnsInode}
+		if s.Netns != nil {
+			k.ns = s.Netns.Inode
+		}
+		st := rows[k]
 		if st == nil {
-			st = &model.SocketStats{PID: s.Owner.PID, Comm: s.Owner.Comm, NetnsInode: s.Owner.NetnsInode}
-			byPID[s.Owner.PID] = st
+			st = &model.SocketStats{PID: s.Owner.PID, Comm: s.Owner.Comm, NetnsInode: k.ns}
+			rows[k] = st
 		}
 		addSocket(st, s)
 		return nil
 	})
-	out := make([]model.SocketStats, 0, len(byPID))
-	for _, st := range byPID {
+	out := make([]model.SocketStats, 0, len(rows))
+	for _, st := range rows {
 		out = append(out, *st)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].PID != out[j].PID {
+			return out[i].PID < out[j].PID
+		}
+		return out[i].NetnsInode < out[j].NetnsInode
+	})
 	return out, err
 }
 
