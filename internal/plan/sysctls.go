@@ -9,6 +9,7 @@ import (
 	"github.com/keeptune/keeptune/internal/chain"
 	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
 // limit is a hard upper bound on a namespace's keepalive idle time, and why.
@@ -44,7 +45,7 @@ func idleLimits(c *model.Chain) []limit {
 				out = append(out, limit{max: l, reason: Reason{
 					Kind: ReasonHard, Op: "<=", Bound: secs(l),
 					Text: fmt.Sprintf("%s forgets idle flows after %s: %s's first keepalive probe must leave by %s (its timeout minus keeptune's margin of %s)",
-						hopLabel(mh), human(t), e.Hop.Name, human(l), human(chain.ProbeMargin(t))),
+						hopLabel(mh), textfmt.Seconds(t), e.Hop.Name, textfmt.Seconds(l), textfmt.Seconds(chain.ProbeMargin(t))),
 					Source: mb.IdleTimeout.Source,
 				}})
 			}
@@ -111,11 +112,11 @@ func planNamespace(in *Input, ns model.Namespace, limits []limit) []target {
 	idleWhy := append([]Reason{}, hardWhy...)
 	switch {
 	case hardMax >= 0 && idle == hardMax && hardMax < p.Idle.Min:
-		idleWhy[0].Text = fmt.Sprintf("idle %s, below the %s profile's %s, because %s", human(idle), p.Name, rangeText(p.Idle), hardWhy[0].Text)
+		idleWhy[0].Text = fmt.Sprintf("idle %s, below the %s profile's %s, because %s", textfmt.Seconds(idle), p.Name, rangeText(p.Idle), hardWhy[0].Text)
 		idleWhy = append(idleWhy, Reason{Kind: ReasonProfile, Op: "in", Bound: secsRange(p.Idle),
 			Text: fmt.Sprintf("the %s profile's range %s gives way to the hard bound", p.Name, rangeText(p.Idle)), Source: prof})
 	case hardMax >= 0 && idle == hardMax && hardMax < p.Idle.Recommended:
-		idleWhy[0].Text = fmt.Sprintf("idle %s, below the %s profile's recommended %s, because %s", human(idle), p.Name, human(p.Idle.Recommended), hardWhy[0].Text)
+		idleWhy[0].Text = fmt.Sprintf("idle %s, below the %s profile's recommended %s, because %s", textfmt.Seconds(idle), p.Name, textfmt.Seconds(p.Idle.Recommended), hardWhy[0].Text)
 		idleWhy = append(idleWhy, profileReason(p, "idle", p.Idle, idle, ka.Idle, prof))
 	default:
 		idleWhy = append(idleWhy, profileReason(p, "idle", p.Idle, idle, ka.Idle, prof))
@@ -132,12 +133,12 @@ func planNamespace(in *Input, ns model.Namespace, limits []limit) []target {
 	// tcp_retries2: the hang on unacknowledged data within the profile (KT201).
 	if s, r, ok := sysctlInt(ns.Sysctls, model.KeyRetries2); ok {
 		to := int(r)
-		why := Reason{Kind: ReasonProfile, Op: "<=", Bound: human(p.MaxUnackedTimeout), Source: prof,
-			Text: fmt.Sprintf("tcp_retries2 = %d gives up on unacknowledged data after about %s, within the %s profile's %s", r, human(kernel.UnackedTimeout(int(r))), p.Name, human(p.MaxUnackedTimeout))}
+		why := Reason{Kind: ReasonProfile, Op: "<=", Bound: textfmt.Seconds(p.MaxUnackedTimeout), Source: prof,
+			Text: fmt.Sprintf("tcp_retries2 = %d gives up on unacknowledged data after about %s, within the %s profile's %s", r, textfmt.Seconds(kernel.UnackedTimeout(int(r))), p.Name, textfmt.Seconds(p.MaxUnackedTimeout))}
 		if kernel.UnackedTimeout(int(r)) > p.MaxUnackedTimeout {
 			to = p.Retries2
 			why.Text = fmt.Sprintf("tcp_retries2 = %d gives up on unacknowledged data after about %s (now %s); the %s profile allows %s",
-				to, human(kernel.UnackedTimeout(to)), human(kernel.UnackedTimeout(int(r))), p.Name, human(p.MaxUnackedTimeout))
+				to, textfmt.Seconds(kernel.UnackedTimeout(to)), textfmt.Seconds(kernel.UnackedTimeout(int(r))), p.Name, textfmt.Seconds(p.MaxUnackedTimeout))
 		}
 		out = append(out, target{sysctl: s, to: strconv.Itoa(to), why: []Reason{why}})
 	}
@@ -148,11 +149,11 @@ func planNamespace(in *Input, ns model.Namespace, limits []limit) []target {
 			est := ct.EstablishedTimeout.Value
 			to := est
 			why := Reason{Kind: ReasonHard, Op: ">=", Bound: secs(idle), Source: ct.EstablishedTimeout.Source,
-				Text: fmt.Sprintf("conntrack keeps idle established flows for %s, longer than the keepalive idle %s", human(est), human(idle))}
+				Text: fmt.Sprintf("conntrack keeps idle established flows for %s, longer than the keepalive idle %s", textfmt.Seconds(est), textfmt.Seconds(idle))}
 			if est < idle {
 				to = ConntrackAbove(p, kernel.DeadPeerDetection(idle, interval, count, 0))
 				why.Text = fmt.Sprintf("conntrack must keep idle established flows longer than the keepalive idle %s (now %s): %s covers the profile's longest detection time",
-					human(idle), human(est), human(to))
+					textfmt.Seconds(idle), textfmt.Seconds(est), textfmt.Seconds(to))
 			}
 			out = append(out, target{sysctl: s, to: secs(to), why: []Reason{why}})
 		}
@@ -188,11 +189,11 @@ func pickInt(cur model.Setting[int], r model.IntRange) int {
 }
 
 func profileReason(p model.Profile, what string, r model.DurationRange, to time.Duration, cur model.Setting[time.Duration], src model.Source) Reason {
-	text := fmt.Sprintf("%s %s, in the %s profile's %s", what, human(to), p.Name, rangeText(r))
+	text := fmt.Sprintf("%s %s, in the %s profile's %s", what, textfmt.Seconds(to), p.Name, rangeText(r))
 	if !cur.Known || cur.Value != to {
-		text = fmt.Sprintf("%s %s, the %s profile's recommendation (range %s)", what, human(to), p.Name, rangeText(r))
+		text = fmt.Sprintf("%s %s, the %s profile's recommendation (range %s)", what, textfmt.Seconds(to), p.Name, rangeText(r))
 		if to != r.Recommended {
-			text = fmt.Sprintf("%s %s, within the %s profile's %s", what, human(to), p.Name, rangeText(r))
+			text = fmt.Sprintf("%s %s, within the %s profile's %s", what, textfmt.Seconds(to), p.Name, rangeText(r))
 		}
 	}
 	return Reason{Kind: ReasonProfile, Op: "in", Bound: secsRange(r), Text: text, Source: src}
@@ -222,26 +223,6 @@ func secsRange(r model.DurationRange) string { return secs(r.Min) + "-" + secs(r
 
 // rangeText renders a profile range for people: "180-300 s".
 func rangeText(r model.DurationRange) string { return secsRange(r) + " s" }
-
-// human renders a duration the way people say it: "80 s" (seconds up to 10 min, the way the
-// sysctls and timeouts are written), "15 min", "2 h 11 min 15 s".
-func human(d time.Duration) string {
-	if d < 10*time.Minute {
-		return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
-	}
-	var parts []string
-	h, m, s := d/time.Hour, d%time.Hour/time.Minute, d%time.Minute/time.Second
-	if h > 0 {
-		parts = append(parts, fmt.Sprintf("%d h", h))
-	}
-	if m > 0 {
-		parts = append(parts, fmt.Sprintf("%d min", m))
-	}
-	if s > 0 {
-		parts = append(parts, fmt.Sprintf("%d s", s))
-	}
-	return strings.Join(parts, " ")
-}
 
 func hopLabel(h *model.Hop) string {
 	if h.Catalog != "" {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/chain"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/plan"
 )
 
 // eachSegment makes a chain rule's Check from a check of one segment: nothing without a chain.
@@ -52,59 +53,6 @@ func describeHop(h *model.Hop) string {
 	}
 	return h.Name
 }
-
-// directive renders how to set a value in a hop's own terms: the directive of its runtime where
-// keeptune knows it, otherwise the chain-file key.
-func directive(h *model.Hop, side, key string, d time.Duration) string {
-	s := int64(d / time.Second)
-	switch h.Runtime + "/" + side + "/" + key {
-	case "node/downstream/idle":
-		return fmt.Sprintf("server.keepAliveTimeout = %d; server.headersTimeout = %d (Node.js)", d.Milliseconds(), d.Milliseconds()+1000)
-	case "nginx/downstream/idle":
-		return fmt.Sprintf("keepalive_timeout %ds; (nginx, http or server block)", s)
-	case "nginx/upstream/idle":
-		return fmt.Sprintf("keepalive_timeout %ds; (nginx, upstream block)", s)
-	case "nginx/downstream/keepalive":
-		return fmt.Sprintf("listen ... so_keepalive=%ds::; (nginx)", s)
-	case "haproxy/downstream/idle":
-		return fmt.Sprintf("timeout http-keep-alive %ds (HAProxy)", s)
-	case "haproxy/upstream/keepalive":
-		return fmt.Sprintf("option srvtcpka + srvtcpka-idle %ds (HAProxy backend)", s)
-	case "haproxy/downstream/keepalive":
-		return fmt.Sprintf("option clitcpka + clitcpka-idle %ds (HAProxy frontend)", s)
-	case "apache/downstream/idle":
-		return fmt.Sprintf("KeepAliveTimeout %d (Apache httpd)", s)
-	case "gunicorn/downstream/idle":
-		return fmt.Sprintf("--keep-alive %d (Gunicorn)", s)
-	case "go/downstream/idle":
-		return fmt.Sprintf("http.Server{IdleTimeout: %d * time.Second} (Go)", s)
-	case "go/upstream/idle":
-		return fmt.Sprintf("http.Transport{IdleConnTimeout: %d * time.Second} (Go)", s)
-	case "go/upstream/keepalive", "go/downstream/keepalive", "grpc-go/upstream/keepalive", "grpc-go/downstream/keepalive":
-		return fmt.Sprintf("net.KeepAliveConfig{Enable: true, Idle: %d * time.Second, Interval: 15 * time.Second, Count: 5} on the Dialer/ListenConfig (Go)", s)
-	case "envoy/downstream/idle", "envoy/upstream/idle":
-		return fmt.Sprintf("common_http_protocol_options: {idle_timeout: %ds} (Envoy)", s)
-	case "envoy/downstream/keepalive":
-		return fmt.Sprintf("listener socket_options: SO_KEEPALIVE 1, TCP_KEEPIDLE %d (Envoy)", s)
-	case "envoy/upstream/keepalive":
-		return fmt.Sprintf("upstream_connection_options: {tcp_keepalive: {keepalive_time: %d}} (Envoy cluster)", s)
-	case "okhttp/upstream/idle":
-		return fmt.Sprintf("ConnectionPool(5, %d, TimeUnit.SECONDS) (OkHttp)", s)
-	case "pgbouncer/upstream/keepalive", "pgbouncer/downstream/keepalive":
-		return fmt.Sprintf("tcp_keepidle = %d (pgbouncer.ini)", s)
-	case "postgres/downstream/keepalive":
-		return fmt.Sprintf("tcp_keepalives_idle = %d (postgresql.conf)", s)
-	case "redis/downstream/keepalive":
-		return fmt.Sprintf("tcp-keepalive %d (redis.conf)", s)
-	}
-	if key == "keepalive" {
-		return fmt.Sprintf("TCP keepalive with idle %ds on %s %s sockets (chain file: %s: {tcp_keepalive: {idle: %ds}})", s, possessive(h.Name), side, side, s)
-	}
-	return fmt.Sprintf("%s idle timeout %ds on %s %s side (chain file: %s: {idle_timeout: %ds})", map[string]string{"upstream": "pool", "downstream": "keep-alive"}[side], s, possessive(h.Name), side, side, s)
-}
-
-// possessive renders "envoy's", "workers'".
-func possessive(name string) string { return textfmt.Possessive(name) }
 
 var chainPoolRace = Rule{
 	ID: "KT701", Name: "backend-idle-below-pool", Severity: model.SeverityError,
@@ -157,15 +105,15 @@ var chainPoolRace = Rule{
 			proposed := chain.BackendIdleAbove(pool)
 			f.Fix = &model.Fix{
 				Key: a.Name() + ".downstream.idle_timeout", Current: human(backend), Proposed: human(proposed),
-				Line: directive(a.Hop, "downstream", "idle", proposed),
-				Note: fmt.Sprintf("Or shorten %s pool idle timeout to %s or less.", possessive(o.Name()), human(max(shorter, time.Second))),
+				Line: plan.Directive(a.Hop, "downstream", "idle", proposed),
+				Note: fmt.Sprintf("Or shorten %s pool idle timeout to %s or less.", textfmt.Possessive(o.Name()), human(max(shorter, time.Second))),
 			}
 		} else {
 			proposed := max(shorter, time.Second)
 			f.Fix = &model.Fix{
 				Key: o.Name() + ".upstream.idle_timeout", Current: poolText, Proposed: human(proposed),
-				Line: directive(o.Hop, "upstream", "idle", proposed),
-				Note: fmt.Sprintf("Or raise %s keep-alive idle timeout above %s pool idle timeout.", possessive(a.Name()), possessive(o.Name())),
+				Line: plan.Directive(o.Hop, "upstream", "idle", proposed),
+				Note: fmt.Sprintf("Or raise %s keep-alive idle timeout above %s pool idle timeout.", textfmt.Possessive(a.Name()), textfmt.Possessive(o.Name())),
 			}
 		}
 		out = append(out, f)
@@ -239,8 +187,8 @@ func idleFinding(c *model.Chain, seg chain.Segment, mi int) model.Finding {
 	var who string
 	loc := at(mb.IdleTimeout.Source, mh)
 	fix := &model.Fix{Key: a.Name() + ".downstream.tcp_keepalive.idle", Proposed: human(proposed),
-		Line: directive(a.Hop, "downstream", "keepalive", proposed),
-		Note: fmt.Sprintf("Or enable keepalive at the other end (%s), or raise %s idle timeout above the longest silence.", o.Name(), possessive(mh.Name))}
+		Line: plan.Directive(a.Hop, "downstream", "keepalive", proposed),
+		Note: fmt.Sprintf("Or enable keepalive at the other end (%s), or raise %s idle timeout above the longest silence.", o.Name(), textfmt.Possessive(mh.Name))}
 	if pool, ok := chain.Limited(o.Side.IdleTimeout); o.Side.Pools.Known && o.Side.Pools.Value && o.Side.IdleTimeout.Known && (!ok || pool >= t) {
 		poolText := human(pool)
 		if !ok {
@@ -250,8 +198,8 @@ func idleFinding(c *model.Chain, seg chain.Segment, mi int) model.Finding {
 		ev = append(ev, model.Evidence{Name: o.Name() + " pool idle timeout", Value: poolText, Source: o.Side.IdleTimeout.Source})
 		loc = at(o.Side.IdleTimeout.Source, o.Hop)
 		fix = &model.Fix{Key: o.Name() + ".upstream.idle_timeout", Current: human(o.Side.IdleTimeout.Value), Proposed: human(proposed),
-			Line: directive(o.Hop, "upstream", "idle", proposed),
-			Note: "Or enable TCP keepalive on the pooled sockets: " + directive(o.Hop, "upstream", "keepalive", proposed) + "."}
+			Line: plan.Directive(o.Hop, "upstream", "idle", proposed),
+			Note: "Or enable TCP keepalive on the pooled sockets: " + plan.Directive(o.Hop, "upstream", "keepalive", proposed) + "."}
 	} else if d, bounded := chain.Silence(seg); bounded {
 		who = fmt.Sprintf("connections from %s to %s can stay silent for up to %s", o.Name(), a.Name(), human(d))
 		for _, e := range []chain.Endpoint{o, a} {
@@ -364,7 +312,7 @@ func probeFinding(c *model.Chain, seg chain.Segment, e chain.Endpoint, mi int, i
 		Location: at(e.Side.TCP.Idle.Source, e.Hop),
 		Fix: &model.Fix{
 			Key: e.Name() + "." + side + ".tcp_keepalive.idle", Current: human(idle), Proposed: human(proposed),
-			Line: directive(e.Hop, side, "keepalive", proposed),
+			Line: plan.Directive(e.Hop, side, "keepalive", proposed),
 		},
 	}
 }

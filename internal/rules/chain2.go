@@ -7,6 +7,8 @@ import (
 	"github.com/keeptune/keeptune/internal/chain"
 	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/plan"
+	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
 var chainUserTimeout = Rule{
@@ -49,7 +51,7 @@ var chainUserTimeout = Rule{
 						actual := kernel.DeadPeerDetection(k.Idle.Value, k.Interval.Value, k.Count.Value, uto.Value)
 						f.Message = fmt.Sprintf("%s TCP_USER_TIMEOUT of %s is shorter than its keepalive cycle (%s + %d × %s = %s): "+
 							"the kernel kills an idle connection at %s, after fewer probes than configured.",
-							possessive(h.Name), human(uto.Value), human(k.Idle.Value), k.Count.Value, human(k.Interval.Value), human(full), human(actual))
+							textfmt.Possessive(h.Name), human(uto.Value), human(k.Idle.Value), k.Count.Value, human(k.Interval.Value), human(full), human(actual))
 						f.Evidence = []model.Evidence{{Name: "user timeout", Value: human(uto.Value), Source: uto.Source},
 							{Name: "keepalive idle", Value: human(k.Idle.Value), Source: k.Idle.Source},
 							{Name: "keepalive interval", Value: human(k.Interval.Value), Source: k.Interval.Source},
@@ -63,7 +65,7 @@ var chainUserTimeout = Rule{
 					f := base
 					proposed := s.ReadTimeout.Value - max(s.ReadTimeout.Value/10, time.Second)
 					f.Message = fmt.Sprintf("%s TCP_USER_TIMEOUT of %s is not below its read timeout of %s: the application gives up first, "+
-						"and a dead peer shows as a generic timeout instead of ETIMEDOUT from the kernel.", possessive(h.Name), human(uto.Value), human(s.ReadTimeout.Value))
+						"and a dead peer shows as a generic timeout instead of ETIMEDOUT from the kernel.", textfmt.Possessive(h.Name), human(uto.Value), human(s.ReadTimeout.Value))
 					f.Evidence = []model.Evidence{{Name: "user timeout", Value: human(uto.Value), Source: uto.Source},
 						{Name: "read timeout", Value: human(s.ReadTimeout.Value), Source: s.ReadTimeout.Source}}
 					f.Fix = &model.Fix{Key: h.Name + "." + side.name + ".user_timeout", Current: human(uto.Value), Proposed: human(proposed),
@@ -105,7 +107,7 @@ var chainGRPC = Rule{
 				Location: at(c.Time.Source, o.Hop),
 				Fix: &model.Fix{Key: o.Name() + ".upstream.grpc.time", Current: human(c.Time.Value), Proposed: human(s.MinTime.Value),
 					Line: fmt.Sprintf("keepalive.ClientParameters{Time: %s} (grpc-go)", goDuration(s.MinTime.Value)),
-					Note: fmt.Sprintf("Or lower %s keepalive.EnforcementPolicy{MinTime: ...} to %s or less.", possessive(a.Name()), human(c.Time.Value))},
+					Note: fmt.Sprintf("Or lower %s keepalive.EnforcementPolicy{MinTime: ...} to %s or less.", textfmt.Possessive(a.Name()), human(c.Time.Value))},
 			})
 		}
 		if c.PermitWithoutStream.Known && c.PermitWithoutStream.Value && s.PermitWithoutStream.Known && !s.PermitWithoutStream.Value {
@@ -163,7 +165,7 @@ var chainHTTP2Ping = Rule{
 			Location: at(ping.Source, o.Hop),
 			Fix: &model.Fix{Key: a.Name() + ".idle_timeout",
 				Note: fmt.Sprintf("Close idle connections in %s before %s, raise %s idle timeout above the longest expected silence, or send a small application heartbeat instead of PINGs.",
-					o.Name(), human(limit), possessive(a.Name()))},
+					o.Name(), human(limit), textfmt.Possessive(a.Name()))},
 		})
 		return out
 	}),
@@ -200,8 +202,8 @@ var chainSilentDrop = Rule{
 					{Name: "TCP keepalive on the segment", Value: keepaliveSummary(seg)}},
 				Location: at(mb.IdleTimeout.Source, mh),
 				Fix: &model.Fix{Key: a.Name() + ".downstream.tcp_keepalive.idle", Proposed: human(proposed),
-					Line: directive(a.Hop, "downstream", "keepalive", proposed),
-					Note: "Or at the client end: " + directive(o.Hop, "upstream", "keepalive", proposed) + "."},
+					Line: plan.Directive(a.Hop, "downstream", "keepalive", proposed),
+					Note: "Or at the client end: " + plan.Directive(o.Hop, "upstream", "keepalive", proposed) + "."},
 			})
 		}
 		return out
