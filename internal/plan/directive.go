@@ -52,6 +52,19 @@ func Directive(h *model.Hop, side, key string, d time.Duration) string {
 	case "redis/downstream/keepalive":
 		return fmt.Sprintf("tcp-keepalive %d (redis.conf)", s)
 	}
+	if key == "keepalive-on" {
+		switch h.Runtime + "/" + side {
+		case "nginx/downstream":
+			return "listen ... so_keepalive=on; (nginx: keepalive with the host's timers)"
+		case "haproxy/downstream":
+			return "option clitcpka (HAProxy frontend: keepalive with the host's timers)"
+		case "haproxy/upstream":
+			return "option srvtcpka (HAProxy backend: keepalive with the host's timers)"
+		case "pgbouncer/downstream", "pgbouncer/upstream":
+			return "tcp_keepalive = 1 (pgbouncer.ini: keepalive with the host's timers)"
+		}
+		return fmt.Sprintf("turn SO_KEEPALIVE on for %s %s sockets, with the host's timers (chain file: %s: {tcp_keepalive: on})", textfmt.Possessive(h.Name), side, side)
+	}
 	if key == "keepalive" {
 		return fmt.Sprintf("TCP keepalive with idle %ds on %s %s sockets (chain file: %s: {tcp_keepalive: {idle: %ds}})", s, textfmt.Possessive(h.Name), side, side, s)
 	}

@@ -56,6 +56,7 @@ func Make(in Input) *Plan {
 			p.planNetns(ns, targets)
 		}
 	}
+	p.planChain(in.Chain)
 	return p
 }
 

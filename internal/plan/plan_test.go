@@ -136,7 +136,14 @@ func TestPlanLVSHardBeforeProfile(t *testing.T) {
 func TestPlanConverges(t *testing.T) {
 	first := Make(lvsInput(t, disagreeingHost()))
 	after := followed(first, disagreeingHost())
-	second := Make(lvsInput(t, after))
+	in := lvsInput(t, after)
+	// And nginx's change: keepalive on its accepted sockets, with the host's timers.
+	if c, ok := first.FindHop("nginx", "downstream", KeyKeepalive); !ok || c.To != "on" {
+		t.Fatalf("no change turns keepalive on at nginx: %+v", first.Changes)
+	}
+	in.Chain.Hops[2].Downstream.TCP.Enabled = model.KnownSetting(true, model.Source{Kind: model.SourceConfig, File: "/etc/nginx/nginx.conf", Line: 12})
+	chain.ApplyHost(in.Chain, after.Namespaces[0])
+	second := Make(in)
 	for _, c := range second.Changes {
 		t.Errorf("change left after following the plan: %s %s %s -> %s (%s)", c.Scope.Name, c.Key, c.From.Value, c.To, c.Why[len(c.Why)-1].Text)
 	}
@@ -236,5 +243,43 @@ func TestPlanOtherNamespaces(t *testing.T) {
 	}
 	if len(p.SysctlFiles) != 0 {
 		t.Error("host files do not reach other namespaces: no sysctl.d file for them")
+	}
+}
+
+// TestPlanOkHTTPBehindLVS is the case: an OkHttp client pooling for 5 min through a 90 s
+// LVS to nginx. Raising nginx's keep-alive above the pool is planned only together with
+// keepalive that refreshes the LVS; nothing planned leaves a connection idle past the LVS.
+func TestPlanOkHTTPBehindLVS(t *testing.T) {
+	doc := strings.Replace(lvsChain, "{name: clients, type: client}", "{name: clients, type: client, runtime: okhttp}", 1)
+	doc = strings.Replace(doc, "    local: true\n", "", 1)
+	c, err := chain.Parse("keeptune.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, _ := profiles.Resolve("api-gateway")
+	p := Make(Input{Chain: c, Profile: prof})
+	ka, ok := p.FindHop("nginx", "downstream", KeyKeepaliveIdle)
+	if !ok || ka.To != "80s" {
+		t.Fatalf("nginx keepalive: %+v (changes %+v)", ka, p.Changes)
+	}
+	if idle, ok := p.FindHop("nginx", "downstream", KeyIdleTimeout); ok && idle.To != "310s" {
+		t.Errorf("nginx keep-alive idle -> %s, want 310 s (pool 300 s + 2%%, rounded up to 5 s: safe once keepalive refreshes the LVS)", idle.To)
+	}
+	if len(p.Conflicts) != 0 {
+		t.Errorf("conflicts: %+v", p.Conflicts)
+	}
+	// Without keepalive able to refresh it (an LVS that counts payload only), a longer idle is
+	// not safe: the pool is shortened instead.
+	doc2 := strings.Replace(doc, "idle_timeout: 90s}", "idle_timeout: 90s, refreshed_by: payload}", 1)
+	c2, err := chain.Parse("keeptune.yaml", []byte(doc2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2 := Make(Input{Chain: c2, Profile: prof})
+	if idle, ok := p2.FindHop("nginx", "downstream", KeyIdleTimeout); ok {
+		t.Errorf("nginx idle raised to %s behind a payload-only 90 s middlebox", idle.To)
+	}
+	if pool, ok := p2.FindHop("clients", "upstream", KeyIdleTimeout); !ok || durMillis(pool.To) >= 90000 {
+		t.Errorf("pool: %+v", pool)
 	}
 }

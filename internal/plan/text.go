@@ -41,8 +41,11 @@ func WriteText(w io.Writer, p *Plan) error {
 				fmt.Fprintf(&b, "    %-11s %s\n", r.Kind+":", r.Text)
 			}
 			for _, st := range c.Apply {
-				if st.Kind == StepCommand && st.Where == "now" {
+				switch {
+				case st.Kind == StepCommand && st.Where == "now":
 					now = append(now, st.Text)
+				case st.Kind == StepLine || st.Kind == StepSnippet:
+					fmt.Fprintf(&b, "    %-11s %s\n", st.Where+":", indent(strings.TrimRight(st.Text, "\n"), "                "))
 				}
 			}
 		}
@@ -110,6 +113,8 @@ func scopeTitle(s Scope) string {
 		return fmt.Sprintf("host network namespace (%s): sysctls", s.Name)
 	case ScopeNetns:
 		return fmt.Sprintf("network namespace %s: sysctls", s.Name)
+	case ScopeHop, ScopeConfig:
+		return "hop " + s.Name
 	}
 	return s.Name
 }

@@ -116,6 +116,7 @@ var chainPoolRace = Rule{
 				Note: fmt.Sprintf("Or raise %s keep-alive idle timeout above %s pool idle timeout.", textfmt.Possessive(a.Name()), textfmt.Possessive(o.Name())),
 			}
 		}
+		f.Fix = chainFix(in, f.Fix, a.Name()+".downstream."+plan.KeyIdleTimeout, o.Name()+".upstream."+plan.KeyIdleTimeout)
 		out = append(out, f)
 		return out
 	}),
@@ -169,14 +170,15 @@ var chainMiddleboxForgets = Rule{
 			if chain.IsTrackingTable(mh) || silentDropCase(seg, mb) || refreshedByKeepalive(seg, mb) || !chain.MayIdlePast(seg, mb.IdleTimeout.Value) {
 				continue
 			}
-			out = append(out, idleFinding(in.Chain, seg, mi))
+			out = append(out, idleFinding(in, seg, mi))
 		}
 		return out
 	}),
 }
 
 // idleFinding says that connections on a segment outlive a middlebox's idle timeout.
-func idleFinding(c *model.Chain, seg chain.Segment, mi int) model.Finding {
+func idleFinding(in *Input, seg chain.Segment, mi int) model.Finding {
+	c := in.Chain
 	o, a := seg.Opener, seg.Acceptor
 	mh := &c.Hops[mi]
 	mb := mh.Middlebox
@@ -225,7 +227,8 @@ func idleFinding(c *model.Chain, seg chain.Segment, mi int) model.Finding {
 			who, describeHop(mh), human(t), words),
 		Evidence: ev,
 		Location: loc,
-		Fix:      fix,
+		Fix: chainFix(in, fix, a.Name()+".downstream."+plan.KeyKeepaliveIdle, a.Name()+".downstream."+plan.KeyKeepalive,
+			o.Name()+".upstream."+plan.KeyKeepaliveIdle, o.Name()+".upstream."+plan.KeyKeepalive, o.Name()+".upstream."+plan.KeyIdleTimeout),
 	}
 }
 
@@ -283,14 +286,15 @@ var chainProbeTooLate = Rule{
 				if !on || !known || idle <= limit {
 					continue
 				}
-				out = append(out, probeFinding(in.Chain, seg, e, mi, idle, limit))
+				out = append(out, probeFinding(in, seg, e, mi, idle, limit))
 			}
 		}
 		return out
 	}),
 }
 
-func probeFinding(c *model.Chain, seg chain.Segment, e chain.Endpoint, mi int, idle, limit time.Duration) model.Finding {
+func probeFinding(in *Input, seg chain.Segment, e chain.Endpoint, mi int, idle, limit time.Duration) model.Finding {
+	c := in.Chain
 	mh := &c.Hops[mi]
 	mb := mh.Middlebox
 	side := "upstream"
@@ -310,11 +314,22 @@ func probeFinding(c *model.Chain, seg chain.Segment, e chain.Endpoint, mi int, i
 			{Name: mh.Name + " idle timeout", Value: human(mb.IdleTimeout.Value), Source: mb.IdleTimeout.Source},
 		},
 		Location: at(e.Side.TCP.Idle.Source, e.Hop),
-		Fix: &model.Fix{
+		Fix: probeFix(in, e, side, &model.Fix{
 			Key: e.Name() + "." + side + ".tcp_keepalive.idle", Current: human(idle), Proposed: human(proposed),
 			Line: plan.Directive(e.Hop, side, "keepalive", proposed),
-		},
+		}),
 	}
+}
+
+// probeFix is the plan's answer to a probe that leaves too late: the side's keepalive idle, or
+// for a hop whose sockets take the host's timers, the host's tcp_keepalive_time.
+func probeFix(in *Input, e chain.Endpoint, side string, fallback *model.Fix) *model.Fix {
+	if e.Hop.Local && e.Side.TCP.Idle.Source.Kind != model.SourceChainFile && e.Side.TCP.Idle.Source.Kind != model.SourceConfig {
+		if f, ok := planFix(in, currentNamespace(in.Snapshot), model.KeyKeepaliveTime); ok {
+			return f
+		}
+	}
+	return chainFix(in, fallback, e.Name()+"."+side+"."+plan.KeyKeepaliveIdle)
 }
 
 var chainTrackingTable = Rule{
@@ -345,13 +360,13 @@ var chainTrackingTable = Rule{
 			limit := t - chain.ProbeMargin(t)
 			for _, e := range []chain.Endpoint{seg.Opener, seg.Acceptor} {
 				if idle, known, on := e.KeepaliveOn(); on && known && idle > limit && chain.MayIdlePast(seg, t) {
-					out = append(out, probeFinding(in.Chain, seg, e, mi, idle, limit))
+					out = append(out, probeFinding(in, seg, e, mi, idle, limit))
 				}
 			}
 			if silentDropCase(seg, mb) || refreshedByKeepalive(seg, mb) || !chain.MayIdlePast(seg, t) {
 				continue
 			}
-			out = append(out, idleFinding(in.Chain, seg, mi))
+			out = append(out, idleFinding(in, seg, mi))
 		}
 		return out
 	}),

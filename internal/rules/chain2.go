@@ -201,9 +201,10 @@ var chainSilentDrop = Rule{
 					{Name: mh.Name + " on expiry", Value: string(mb.OnExpiry.Value), Source: mb.OnExpiry.Source},
 					{Name: "TCP keepalive on the segment", Value: keepaliveSummary(seg)}},
 				Location: at(mb.IdleTimeout.Source, mh),
-				Fix: &model.Fix{Key: a.Name() + ".downstream.tcp_keepalive.idle", Proposed: human(proposed),
-					Line: plan.Directive(a.Hop, "downstream", "keepalive", proposed),
-					Note: "Or at the client end: " + plan.Directive(o.Hop, "upstream", "keepalive", proposed) + "."},
+				Fix: chainFix(in, &model.Fix{Key: a.Name() + ".downstream.tcp_keepalive.idle", Proposed: human(proposed),
+					Line: plan.Directive(a.Hop, "downstream", "keepalive", proposed)},
+					a.Name()+".downstream."+plan.KeyKeepaliveIdle, a.Name()+".downstream."+plan.KeyKeepalive,
+					o.Name()+".upstream."+plan.KeyKeepaliveIdle, o.Name()+".upstream."+plan.KeyKeepalive),
 			})
 		}
 		return out

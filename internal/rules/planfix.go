@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/plan"
@@ -129,4 +130,53 @@ func joinSysctlW(cmds []string) string {
 		kvs = append(kvs, kv)
 	}
 	return prefix + "sysctl -w " + strings.Join(kvs, " ")
+}
+
+// chainFix draws a chain finding's fix from the plan: the first planned change among the hop
+// side settings named "hop.side.key" (the chain file's terms), rendered with its directive and
+// the constraint that decided it. Where the plan changes none of them it returns fallback
+// without its alternatives (an "Or ..." note would be a second answer); fallback is nil when
+// the finding has no setting of its own to propose.
+func chainFix(in *Input, fallback *model.Fix, settings ...string) *model.Fix {
+	p := in.thePlan()
+	for _, s := range settings {
+		parts := strings.SplitN(s, ".", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		c, ok := p.FindHop(parts[0], parts[1], parts[2])
+		if !ok {
+			continue
+		}
+		fix := &model.Fix{Key: s, Current: humanValue(c.From.Value), Proposed: humanValue(c.To)}
+		for _, st := range c.Apply {
+			if st.Kind == plan.StepLine {
+				fix.Line = st.Text
+				break
+			}
+		}
+		var notes []string
+		if len(c.Why) > 0 {
+			notes = append(notes, "keeptune plan: "+c.Why[0].Text+".")
+		}
+		if c.Key == plan.KeyKeepalive {
+			if hc, ok := p.Find(plan.Scope{Kind: plan.ScopeHost}, model.KeyKeepaliveTime); ok {
+				notes = append(notes, fmt.Sprintf("Its timers are the host's: %s = %s (keeptune plan -o sysctl).", hc.Key, hc.To))
+			}
+		}
+		fix.Note = strings.Join(notes, " ")
+		return fix
+	}
+	if fallback != nil && strings.HasPrefix(fallback.Note, "Or ") {
+		fallback.Note = ""
+	}
+	return fallback
+}
+
+// humanValue renders a planned duration ("65s") the way findings write durations ("1m5s").
+func humanValue(v string) string {
+	if d, err := time.ParseDuration(v); err == nil {
+		return human(d)
+	}
+	return v
 }
