@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,9 +38,12 @@ type SocketsOptions struct {
 	NoProcesses bool
 	NoHeader    bool
 	Stats       bool
+	Sort        string
 
 	IdleThreshold      time.Duration
 	CloseWaitThreshold time.Duration
+
+	stamp []byte // --watch -o json: written into every line of one refresh
 }
 
 func newSocketsCmd(stdio IO) *cobra.Command {
@@ -67,7 +74,7 @@ func newSocketsCmd(stdio IO) *cobra.Command {
 	f.BoolVar(&opts.Summary, "summary", false, "aggregate per process and per listening port: counts by state, keepalive on/off, idle p50/p90/p99, leaks")
 	f.DurationVar(&opts.Watch, "watch", 0, "refresh every DURATION (e.g. 2s) until Ctrl-C")
 	f.StringVar(&opts.States, "state", "", "states to show, comma separated (established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, close, close-wait, last-ack, listen, closing; groups all, connected, synchronized, bucket, big)")
-	f.StringSliceVar(&opts.Ports, "port", nil, "show sockets whose local or peer port is one of these (filtered in the kernel)")
+	f.StringSliceVar(&opts.Ports, "port", nil, "show sockets whose local or peer port is one of these, numbers or service names as in /etc/services (http, postgresql); filtered in the kernel")
 	f.StringSliceVar(&opts.LocalPorts, "sport", nil, "show sockets whose local port is one of these (filtered in the kernel)")
 	f.StringSliceVar(&opts.PeerPorts, "dport", nil, "show sockets whose peer port is one of these (filtered in the kernel)")
 	f.IntSliceVar(&opts.PIDs, "pid", nil, "show sockets held by these processes")
@@ -79,6 +86,7 @@ func newSocketsCmd(stdio IO) *cobra.Command {
 	f.BoolVar(&opts.NoInfo, "no-info", false, "skip tcp_info (no idle times, rtt, backoff): headers only, like ss -tan")
 	f.BoolVar(&opts.NoProcesses, "no-processes", false, "skip finding the process that holds each socket")
 	f.BoolVar(&opts.NoHeader, "no-header", false, "omit the table header")
+	f.StringVar(&opts.Sort, "sort", "", "order the sockets: idle (longest idle first), state, or process (name, then pid); default: as the kernel sends them")
 	f.BoolVar(&opts.Stats, "stats", false, "print what the walk did (sockets, processes walked, time) on stderr")
 	f.DurationVar(&opts.IdleThreshold, "idle-threshold", sockets.DefaultThresholds.Idle, "idle time from which an established socket without keepalive is flagged idle-without-keepalive")
 	f.DurationVar(&opts.CloseWaitThreshold, "close-wait-threshold", sockets.DefaultThresholds.CloseWait, "CLOSE_WAIT age (time since the peer last sent anything) from which a socket is flagged close-wait-leak")
@@ -92,6 +100,14 @@ func socketsQuery(opts SocketsOptions) (sockets.Options, error) {
 	case "text", "json":
 	default:
 		return q, fmt.Errorf("invalid --output %q: expected text or json", opts.Output)
+	}
+	switch opts.Sort {
+	case "", "idle", "state", "process":
+	default:
+		return q, fmt.Errorf("invalid --sort %q: expected idle, state or process", opts.Sort)
+	}
+	if opts.Sort != "" && opts.Summary {
+		return q, fmt.Errorf("--sort orders the socket list; --summary has its own order")
 	}
 	if opts.Watch < 0 || (opts.Watch > 0 && opts.Watch < 100*time.Millisecond) {
 		return q, fmt.Errorf("invalid --watch %v: expected a refresh interval of at least 100ms, such as 2s", opts.Watch)
@@ -115,7 +131,11 @@ func socketsQuery(opts SocketsOptions) (sockets.Options, error) {
 		in   []string
 		out  *[]uint16
 	}{{"--port", opts.Ports, &f.Ports}, {"--sport", opts.LocalPorts, &f.LocalPorts}, {"--dport", opts.PeerPorts, &f.PeerPorts}} {
-		ports, err := sockets.ParsePorts(strings.Join(p.in, ","))
+		names, err := servicePorts(p.in)
+		if err != nil {
+			return q, fmt.Errorf("invalid %s: %w", p.flag, err)
+		}
+		ports, err := sockets.ParsePorts(strings.Join(names, ","))
 		if err != nil {
 			return q, fmt.Errorf("invalid %s: %w", p.flag, err)
 		}
@@ -173,7 +193,9 @@ func runSockets(ctx context.Context, opts SocketsOptions, stdio IO) error {
 	if opts.Watch == 0 {
 		return socketsOnce(ctx, opts, q, stdio.Out, stdio)
 	}
-	for {
+	for snapshot := 1; ; snapshot++ {
+		// JSON lines of one refresh share a snapshot number and its time.
+		opts.stamp = fmt.Appendf(nil, `"snapshot":%d,"time":%q,`, snapshot, time.Now().UTC().Format(time.RFC3339Nano))
 		var frame []byte
 		if opts.Output == "text" {
 			if stdio.OutIsTerminal {
@@ -255,9 +277,9 @@ func socketsOnce(ctx context.Context, opts SocketsOptions, q sockets.Options, ou
 		if opts.Output == "text" && !opts.NoHeader {
 			buf = sockets.AppendTableHeader(buf, withNetns)
 		}
-		err = sockets.Walk(ctx, q, func(s *sockets.Socket) error {
+		emit := func(s *sockets.Socket) error {
 			if opts.Output == "json" {
-				buf = sockets.AppendJSON(buf, s)
+				buf = sockets.AppendJSONStamped(buf, s, opts.stamp)
 			} else {
 				buf = sockets.AppendTableRow(buf, s, withNetns)
 			}
@@ -265,7 +287,22 @@ func socketsOnce(ctx context.Context, opts SocketsOptions, q sockets.Options, ou
 				return write()
 			}
 			return nil
-		})
+		}
+		if opts.Sort == "" {
+			err = sockets.Walk(ctx, q, emit)
+		} else {
+			// Sorting needs them all first: copies, since the walk reuses its socket.
+			var all []sockets.Socket
+			err = sockets.Walk(ctx, q, func(s *sockets.Socket) error { all = append(all, *s); return nil })
+			if err == nil {
+				sortSockets(all, opts.Sort)
+				for i := range all {
+					if err = emit(&all[i]); err != nil {
+						break
+					}
+				}
+			}
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -309,8 +346,69 @@ func walkErr(err error) error {
 	if errors.Is(err, sockets.ErrPrivilege) {
 		return privilegeErr(err, "run it with sudo")
 	}
+	if errors.Is(err, sockets.ErrNoNamespace) {
+		return usageErr(err)
+	}
 	if errors.Is(err, sockets.ErrUnsupported) {
 		return runtimeErr(err)
 	}
 	return runtimeErr(err)
+}
+
+// servicePorts turns service names (http, postgresql), as ss accepts them, into port numbers
+// through the services database (/etc/services); numbers pass through.
+func servicePorts(in []string) ([]string, error) {
+	var out []string
+	for _, list := range in {
+		for _, p := range strings.Split(list, ",") {
+			p = strings.TrimSpace(p)
+			name := strings.TrimPrefix(p, ":")
+			if name == "" || strings.IndexFunc(name, func(r rune) bool { return r < '0' || r > '9' }) < 0 {
+				out = append(out, p)
+				continue
+			}
+			n, err := net.LookupPort("tcp", name)
+			if err != nil {
+				return nil, fmt.Errorf("unknown port or service %q: expected a number from 1 to 65535 or a TCP service name from /etc/services", name)
+			}
+			out = append(out, strconv.Itoa(n))
+		}
+	}
+	return out, nil
+}
+
+// sortSockets orders sockets for --sort: idle (longest idle both ways first; sockets without
+// tcp_info last), state (the kernel's state order, then local address), process (name, then
+// pid; sockets without a process last).
+func sortSockets(all []sockets.Socket, by string) {
+	idle := func(s *sockets.Socket) int64 {
+		if !s.HasInfo || s.State == sockets.StateListen {
+			return -1
+		}
+		return int64(min(s.Info.LastDataRecv, s.Info.LastDataSent))
+	}
+	slices.SortStableFunc(all, func(a, b sockets.Socket) int {
+		switch by {
+		case "idle":
+			return cmp.Compare(idle(&b), idle(&a))
+		case "state":
+			if c := cmp.Compare(a.State, b.State); c != 0 {
+				return c
+			}
+			return cmp.Compare(string(a.Local.AppendTo(nil)), string(b.Local.AppendTo(nil)))
+		default:
+			an, bn := "\xff", "\xff"
+			ap, bp := 0, 0
+			if a.Owner != nil {
+				an, ap = a.Owner.Comm, a.Owner.PID
+			}
+			if b.Owner != nil {
+				bn, bp = b.Owner.Comm, b.Owner.PID
+			}
+			if c := cmp.Compare(an, bn); c != 0 {
+				return c
+			}
+			return cmp.Compare(ap, bp)
+		}
+	})
 }

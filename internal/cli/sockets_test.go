@@ -27,7 +27,8 @@ func TestSocketsBadFlags(t *testing.T) {
 	}{
 		{[]string{"sockets", "-o", "yaml"}, "expected text or json"},
 		{[]string{"sockets", "--state", "open"}, "expected a state"},
-		{[]string{"sockets", "--port", "http"}, "expected a number from 1 to 65535"},
+		// A service name is a port now (as in ss); a name /etc/services lacks is not.
+		{[]string{"sockets", "--port", "no-such-service-x"}, "expected a number from 1 to 65535 or a TCP service name"},
 		{[]string{"sockets", "--sport", "70000"}, "expected a number from 1 to 65535"},
 		{[]string{"sockets", "--idle", "soon"}, "expected an operator"},
 		{[]string{"sockets", "--pid", "-3"}, "expected a positive process id"},
@@ -150,15 +151,21 @@ func TestSocketsWatchStopsOnCancel(t *testing.T) {
 		t.Skip("sock_diag is Linux only")
 	}
 	port, _ := listenerWithConn(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	// One walk takes over a second on this shared 2-core machine under load (measured: 1.3 s
+	// with eight test suites running), so the window holds a few walks; the assertions stay:
+	// at least two frames, and a prompt stop once the context ends.
+	const window = 4 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), window)
 	defer cancel()
 	start := time.Now()
-	code, stdout, stderr := runCLI(ctx, "sockets", "--port", port, "--watch", "200ms")
+	// --no-processes: the owner walk reads every descriptor of every process, seconds when a
+	// benchmark on the machine holds 100k sockets; the frames are what this test is about.
+	code, stdout, stderr := runCLI(ctx, "sockets", "--port", port, "--watch", "200ms", "--no-processes")
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if time.Since(start) > 3*time.Second {
-		t.Errorf("--watch took %v to stop after the context ended", time.Since(start))
+	if time.Since(start) > window+3*time.Second {
+		t.Errorf("--watch took %v to stop after the context ended", time.Since(start)-window)
 	}
 	frames := 0
 	sc := bufio.NewScanner(strings.NewReader(stdout))
@@ -168,9 +175,61 @@ func TestSocketsWatchStopsOnCancel(t *testing.T) {
 		}
 	}
 	if frames < 2 {
-		t.Errorf("%d frames in 700ms at 200ms:\n%s", frames, stdout)
+		t.Errorf("%d frames in %v at 200ms:\n%s", frames, window, stdout)
 	}
 	if strings.Contains(stdout, "\x1b[2J") {
 		t.Error("cleared the screen on a non-terminal")
+	}
+}
+
+// TestSocketsIssue17: Recv-Q/Send-Q in the table, --watch JSON lines stamped with their
+// snapshot, --netns nosuch is a usage error (2), --sort, and service names for --port.
+func TestSocketsIssue17(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("sock_diag is Linux only")
+	}
+	port, _ := listenerWithConn(t)
+	code, stdout, stderr := runCLI(context.Background(), "sockets", "--port", port)
+	if code != ExitOK || !strings.Contains(strings.SplitN(stdout, "\n", 2)[0], "RECV-Q SEND-Q") {
+		t.Fatalf("exit %d, header:\n%s%s", code, stdout, stderr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	_, stdout, _ = runCLI(ctx, "sockets", "--port", port, "--watch", "200ms", "-o", "json", "--no-processes")
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("watch json: %q", stdout)
+	}
+	for i, l := range lines {
+		var v struct {
+			Snapshot int    `json:"snapshot"`
+			Time     string `json:"time"`
+			State    string `json:"state"`
+		}
+		if err := json.Unmarshal([]byte(l), &v); err != nil || v.Snapshot < 1 || v.State == "" {
+			t.Fatalf("line %d: %v %q", i, err, l)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, v.Time); err != nil {
+			t.Fatalf("line %d time %q: %v", i, v.Time, err)
+		}
+	}
+	if code, _, stderr := runCLI(context.Background(), "sockets", "--netns", "nosuch-keeptune"); code != ExitUsage {
+		t.Errorf("--netns nosuch: exit %d, want %d: %s", code, ExitUsage, stderr)
+	}
+	for _, by := range []string{"idle", "state", "process"} {
+		if code, out, stderr := runCLI(context.Background(), "sockets", "--port", port, "--sort", by); code != ExitOK || !strings.Contains(out, ":"+port) {
+			t.Errorf("--sort %s: exit %d: %s%s", by, code, out, stderr)
+		}
+	}
+	if code, _, _ := runCLI(context.Background(), "sockets", "--sort", "size"); code != ExitUsage {
+		t.Errorf("--sort size: exit %d", code)
+	}
+	if _, err := net.LookupPort("tcp", "http"); err == nil {
+		if code, _, stderr := runCLI(context.Background(), "sockets", "--port", "http", "--state", "listen"); code != ExitOK {
+			t.Errorf("--port http: exit %d: %s", code, stderr)
+		}
+	}
+	if code, _, _ := runCLI(context.Background(), "sockets", "--port", "no-such-service-x"); code != ExitUsage {
+		t.Errorf("--port no-such-service-x: exit %d", code)
 	}
 }

@@ -23,6 +23,11 @@ var ErrChanged = errors.New("the namespace changed")
 // ErrUnsupported is returned on systems without network namespaces.
 var ErrUnsupported = errors.New("network namespaces exist only on Linux")
 
+// InitInode is the inode of the initial network namespace (init_net) on kernels that give it
+// a fixed number: NET_NS_INIT_INO, 0xEFFFFFF9, include/uapi/linux/nsfs.h (Linux 6.18+).
+// Namespace inodes allocated at run time start at 0xF0000000, so no other namespace has it.
+const InitInode = 0xEFFFFFF9
+
 // RunDir is where `ip netns` pins named namespaces.
 const RunDir = "/run/netns"
 

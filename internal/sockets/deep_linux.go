@@ -3,6 +3,7 @@ package sockets
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -114,28 +115,31 @@ func (d *deepReader) readInto(s *Socket) error {
 		}
 		return v, nil
 	}
-	ka, err := get(unix.SOL_SOCKET, unix.SO_KEEPALIVE, "SO_KEEPALIVE")
-	if err != nil {
-		return err
-	}
-	idle, err := get(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, "TCP_KEEPIDLE")
-	if err != nil {
-		return err
-	}
-	intvl, err := get(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, "TCP_KEEPINTVL")
-	if err != nil {
-		return err
-	}
-	cnt, err := get(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, "TCP_KEEPCNT")
-	if err != nil {
-		return err
-	}
-	uto, err := get(unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT")
-	if err != nil {
-		return err
-	}
+	// Each option is read on its own: one that fails (TCP_USER_TIMEOUT on some listeners, an
+	// option an old kernel lacks) must not hide the others. Only when none can be read is the
+	// socket's deep read a failure.
 	k := &s.Keepalive
-	k.Deep, k.Err = true, ""
+	k.Unread = 0
+	var errs []string
+	read := func(level, opt int, name string, bit SetBits) (int, bool) {
+		v, err := get(level, opt, name)
+		if err != nil {
+			errs = append(errs, err.Error())
+			k.Unread |= bit
+			return 0, false
+		}
+		return v, true
+	}
+	ka, _ := read(unix.SOL_SOCKET, unix.SO_KEEPALIVE, "SO_KEEPALIVE", UnreadEnabled)
+	idle, _ := read(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, "TCP_KEEPIDLE", SetIdle)
+	intvl, _ := read(unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, "TCP_KEEPINTVL", SetInterval)
+	cnt, _ := read(unix.IPPROTO_TCP, unix.TCP_KEEPCNT, "TCP_KEEPCNT", SetCount)
+	uto, _ := read(unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT", SetUserTimeout)
+	if len(errs) == 5 {
+		k.Unread = 0
+		return errors.New(errs[0])
+	}
+	k.Deep, k.Err = true, strings.Join(errs, "; ")
 	k.Enabled = ka != 0
 	k.Idle = time.Duration(idle) * time.Second
 	k.Interval = time.Duration(intvl) * time.Second
@@ -147,13 +151,13 @@ func (d *deepReader) readInto(s *Socket) error {
 	}
 	if s.Netns != nil && s.Netns.Sysctls.Known {
 		sys := s.Netns.Sysctls
-		if k.Idle != sys.Idle {
+		if k.Unread&SetIdle == 0 && k.Idle != sys.Idle {
 			k.SetByProgram |= SetIdle
 		}
-		if k.Interval != sys.Interval {
+		if k.Unread&SetInterval == 0 && k.Interval != sys.Interval {
 			k.SetByProgram |= SetInterval
 		}
-		if k.Count != sys.Count {
+		if k.Unread&SetCount == 0 && k.Count != sys.Count {
 			k.SetByProgram |= SetCount
 		}
 	}

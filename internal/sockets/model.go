@@ -29,10 +29,21 @@ func (s *Socket) KeepaliveSettings() model.KeepaliveSettings {
 		}
 		return model.Source{Kind: model.SourceSocket, Detail: "namespace sysctl"}
 	}
-	out.Enabled = model.KnownSetting(k.Enabled, model.Source{Kind: model.SourceSocket, Detail: "SO_KEEPALIVE"})
-	out.Idle = model.KnownSetting(k.Idle, src(SetIdle))
-	out.Interval = model.KnownSetting(k.Interval, src(SetInterval))
-	out.Count = model.KnownSetting(k.Count, src(SetCount))
-	out.UserTimeout = model.KnownSetting[time.Duration](k.UserTimeout, src(SetUserTimeout))
+	if k.Unread&UnreadEnabled == 0 {
+		out.Enabled = model.KnownSetting(k.Enabled, model.Source{Kind: model.SourceSocket, Detail: "SO_KEEPALIVE"})
+	}
+	// A value whose getsockopt failed stays unknown; the others stand.
+	if k.Unread&SetIdle == 0 {
+		out.Idle = model.KnownSetting(k.Idle, src(SetIdle))
+	}
+	if k.Unread&SetInterval == 0 {
+		out.Interval = model.KnownSetting(k.Interval, src(SetInterval))
+	}
+	if k.Unread&SetCount == 0 {
+		out.Count = model.KnownSetting(k.Count, src(SetCount))
+	}
+	if k.Unread&SetUserTimeout == 0 {
+		out.UserTimeout = model.KnownSetting[time.Duration](k.UserTimeout, src(SetUserTimeout))
+	}
 	return out
 }

@@ -47,6 +47,11 @@ func nsName(names map[uint64]string, ino uint64) string {
 	if n, ok := names[ino]; ok {
 		return n
 	}
+	// Without the right to read /proc/1/ns/net (not root) the initial namespace is still known
+	// on kernels that give it a fixed inode.
+	if ino == netns.InitInode {
+		return "host"
+	}
 	return "net:[" + strconv.FormatUint(ino, 10) + "]"
 }
 
@@ -107,7 +112,7 @@ func resolveNamespaces(procRoot, spec string) ([]nsTarget, error) {
 		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
 			return nil, fmt.Errorf("network namespace %q (%s): %w: %w", spec, path, err, ErrPrivilege)
 		}
-		return nil, fmt.Errorf("network namespace %q: %s: %w (expected all, current, a PID, a name under /run/netns or a path)", spec, path, err)
+		return nil, fmt.Errorf("network namespace %q: %s: %w (expected all, current, a PID, a name under /run/netns or a path): %w", spec, path, err, ErrNoNamespace)
 	}
 	return []nsTarget{mk(ino, path)}, nil
 }

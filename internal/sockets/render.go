@@ -13,8 +13,14 @@ import (
 // AppendJSON appends s as one JSON object and a newline: the JSON Lines format of
 // `keeptune sockets -o json`, documented in docs/sockets.md. Every key is always present; values
 // that are unknown are null.
-func AppendJSON(b []byte, s *Socket) []byte {
-	b = append(b, `{"netns":`...)
+func AppendJSON(b []byte, s *Socket) []byte { return AppendJSONStamped(b, s, nil) }
+
+// AppendJSONStamped is AppendJSON with stamp written first inside the object: --watch puts
+// `"snapshot":N,"time":"...",` there so that lines of one refresh can be told from the next.
+func AppendJSONStamped(b []byte, s *Socket, stamp []byte) []byte {
+	b = append(b, '{')
+	b = append(b, stamp...)
+	b = append(b, `"netns":`...)
 	if s.Netns != nil {
 		b = appendJSONString(b, s.Netns.Name)
 	} else {
@@ -90,16 +96,24 @@ func AppendJSON(b []byte, s *Socket) []byte {
 	b = append(b, k.State.String()...)
 	b = append(b, '"')
 	if k.Deep {
+		num := func(key string, v int64, bit SetBits) {
+			b = append(b, key...)
+			if k.Unread&bit != 0 {
+				b = append(b, "null"...) // its getsockopt failed: error says why
+			} else {
+				b = strconv.AppendInt(b, v, 10)
+			}
+		}
 		b = append(b, `,"enabled":`...)
-		b = strconv.AppendBool(b, k.Enabled)
-		b = append(b, `,"idle_s":`...)
-		b = strconv.AppendInt(b, int64(k.Idle/time.Second), 10)
-		b = append(b, `,"intvl_s":`...)
-		b = strconv.AppendInt(b, int64(k.Interval/time.Second), 10)
-		b = append(b, `,"count":`...)
-		b = strconv.AppendInt(b, int64(k.Count), 10)
-		b = append(b, `,"user_timeout_ms":`...)
-		b = strconv.AppendInt(b, k.UserTimeout.Milliseconds(), 10)
+		if k.Unread&UnreadEnabled != 0 {
+			b = append(b, "null"...)
+		} else {
+			b = strconv.AppendBool(b, k.Enabled)
+		}
+		num(`,"idle_s":`, int64(k.Idle/time.Second), SetIdle)
+		num(`,"intvl_s":`, int64(k.Interval/time.Second), SetInterval)
+		num(`,"count":`, int64(k.Count), SetCount)
+		num(`,"user_timeout_ms":`, k.UserTimeout.Milliseconds(), SetUserTimeout)
 	} else {
 		b = append(b, `,"enabled":null,"idle_s":null,"intvl_s":null,"count":null,"user_timeout_ms":null`...)
 	}
@@ -223,6 +237,9 @@ var tableColumns = []struct {
 	{"IDLE RECV/SEND", 16}, {"KEEPALIVE", 24}, {"RTT", 8}, {"FLAGS", 0},
 }
 
+// queueWidth is the RECV-Q and SEND-Q columns (bytes; up to 6 digits stay aligned).
+const queueWidth = 7
+
 // netnsWidth is the NETNS column, shown when sockets come from chosen namespaces.
 const netnsWidth = 18
 
@@ -231,8 +248,14 @@ func AppendTableHeader(b []byte, withNetns bool) []byte {
 	if withNetns {
 		b = appendCell(b, len(b), "NETNS", netnsWidth)
 	}
-	for _, c := range tableColumns {
+	for i, c := range tableColumns {
 		b = appendCell(b, len(b), c.name, c.width)
+		if i == 0 {
+			// ss's Recv-Q and Send-Q: unread bytes are the first clue of a stuck reader (a
+			// CLOSE_WAIT leak holding what the peer sent last).
+			b = appendCell(b, len(b), "RECV-Q", queueWidth)
+			b = appendCell(b, len(b), "SEND-Q", queueWidth)
+		}
 	}
 	return trimEOL(b)
 }
@@ -277,6 +300,12 @@ func AppendTableRow(b []byte, s *Socket, withNetns bool) []byte {
 	b = append(b, s.State.String()...)
 	b = pad(b, st, w[0].width)
 	st = len(b)
+	b = strconv.AppendUint(b, uint64(s.RecvQ), 10)
+	b = pad(b, st, queueWidth)
+	st = len(b)
+	b = strconv.AppendUint(b, uint64(s.SendQ), 10)
+	b = pad(b, st, queueWidth)
+	st = len(b)
 	b = s.Local.AppendTo(b)
 	b = pad(b, st, w[1].width)
 	st = len(b)
@@ -320,12 +349,14 @@ func AppendTableRow(b []byte, s *Socket, withNetns bool) []byte {
 	}
 	if k.Deep {
 		b = append(b, ' ')
-		b = appendSetting(b, int64(k.Idle/time.Second), k.SetByProgram&SetIdle != 0)
+		b = appendSetting(b, int64(k.Idle/time.Second), k.SetByProgram&SetIdle != 0, k.Unread&SetIdle != 0)
 		b = append(b, '/')
-		b = appendSetting(b, int64(k.Interval/time.Second), k.SetByProgram&SetInterval != 0)
+		b = appendSetting(b, int64(k.Interval/time.Second), k.SetByProgram&SetInterval != 0, k.Unread&SetInterval != 0)
 		b = append(b, '/')
-		b = appendSetting(b, int64(k.Count), k.SetByProgram&SetCount != 0)
-		if k.UserTimeout > 0 {
+		b = appendSetting(b, int64(k.Count), k.SetByProgram&SetCount != 0, k.Unread&SetCount != 0)
+		if k.Unread&SetUserTimeout != 0 {
+			b = append(b, " uto=?"...)
+		} else if k.UserTimeout > 0 {
 			b = append(b, " uto="...)
 			b = AppendDuration(b, k.UserTimeout)
 		}
@@ -352,7 +383,10 @@ func AppendTableRow(b []byte, s *Socket, withNetns bool) []byte {
 }
 
 // appendSetting appends a keepalive value, starred when the program set it itself.
-func appendSetting(b []byte, v int64, set bool) []byte {
+func appendSetting(b []byte, v int64, set, unread bool) []byte {
+	if unread {
+		return append(b, '?')
+	}
 	b = strconv.AppendInt(b, v, 10)
 	if set {
 		b = append(b, '*')

@@ -231,9 +231,13 @@ type Keepalive struct {
 	// the program set it itself. A program that sets a value equal to the sysctl cannot be told
 	// apart from one that did not set it.
 	SetByProgram SetBits
+	// Unread has a bit per value (SetIdle, ..., UnreadEnabled) whose getsockopt failed while
+	// the others were read: that value is unknown (Err says why), the others stand.
+	Unread SetBits
 }
 
-// SetBits marks which keepalive values a program set itself.
+// SetBits marks which keepalive values a program set itself (or, in Unread, which could not be
+// read).
 type SetBits uint8
 
 const (
@@ -241,6 +245,8 @@ const (
 	SetInterval
 	SetCount
 	SetUserTimeout
+	// UnreadEnabled marks SO_KEEPALIVE in Keepalive.Unread.
+	UnreadEnabled
 )
 
 // Source says where the keepalive values come from, for people and for the JSON "source".

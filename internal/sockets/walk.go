@@ -12,6 +12,9 @@ var ErrPrivilege = errors.New("needs root (CAP_SYS_ADMIN to enter a network name
 // ErrUnsupported is returned on systems without sock_diag (everything but Linux).
 var ErrUnsupported = errors.New("socket inspection needs Linux (netlink sock_diag)")
 
+// ErrNoNamespace: --netns names no namespace that exists (a usage error, exit 2).
+var ErrNoNamespace = errors.New("no such network namespace")
+
 // Options say what Walk reads and which sockets it hands out.
 type Options struct {
 	Filter Filter
