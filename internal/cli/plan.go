@@ -3,9 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -111,7 +114,17 @@ func makePlan(ctx context.Context, opts PlanOptions, profileSet bool) (*plan.Pla
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	return plan.Make(plan.Input{Snapshot: snap, Chain: c, Configs: cfgs, Profile: profile, ExpectConnections: opts.ExpectConnections}), nil
+	root := opts.Root
+	read := func(path string) ([]byte, error) {
+		// Discovered configurations are paths on the host under --root; a chain file's
+		// config: paths are read as written.
+		data, err := os.ReadFile(filepath.Join(root, path))
+		if errors.Is(err, fs.ErrNotExist) && root != "/" {
+			return os.ReadFile(path)
+		}
+		return data, err
+	}
+	return plan.Make(plan.Input{Snapshot: snap, Chain: c, Configs: cfgs, Profile: profile, ExpectConnections: opts.ExpectConnections, ReadFile: read}), nil
 }
 
 func renderPlan(stdio IO, format string, p *plan.Plan) error {

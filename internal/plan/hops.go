@@ -180,7 +180,11 @@ func (p *Plan) addHopChange(e chain.Endpoint, side, key string, from model.Setti
 	if key == KeyKeepaliveIdle {
 		dkey = "keepalive"
 	}
-	ch := Change{Scope: hopScope(e.Hop, side, from.Source), Key: key, From: durValue(from), To: durString(to), Why: why}
+	src := from.Source
+	if key == KeyKeepaliveIdle && src.Kind != model.SourceConfig && e.Side.TCP.Enabled.Source.Kind == model.SourceConfig {
+		src = e.Side.TCP.Enabled.Source // the line that turns keepalive on (nginx's listen) takes the idle too
+	}
+	ch := Change{Scope: hopScope(e.Hop, side, src), Key: key, From: durValue(from), To: durString(to), Why: why}
 	ch.Apply = append(ch.Apply, Step{Kind: StepLine, Where: orChain(e.Hop.Runtime), Text: Directive(e.Hop, side, dkey, to)})
 	if lang, code, ok := Snippet(e.Hop.Runtime, side, dkey, to); ok {
 		ch.Apply = append(ch.Apply, Step{Kind: StepSnippet, Where: e.Hop.Runtime, Lang: lang, Text: code})

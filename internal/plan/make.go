@@ -18,6 +18,9 @@ type Input struct {
 	Profile  model.Profile
 	// ExpectConnections is the number of concurrent connections the host must hold; 0 unknown.
 	ExpectConnections int
+	// ReadFile reads a configuration file by its path on the host, for the diffs; nil makes
+	// no diffs (the changes still carry the directives).
+	ReadFile func(path string) ([]byte, error)
 }
 
 // SysctlFile is the name of the file the plan writes in /etc/sysctl.d. Both systemd-sysctl and
@@ -57,6 +60,7 @@ func Make(in Input) *Plan {
 		}
 	}
 	p.planChain(in.Chain)
+	p.configDiffs(in.ReadFile, formatOf(in.Chain))
 	return p
 }
 
@@ -341,4 +345,28 @@ func (p *Plan) Why(scope Scope, key string) []Reason {
 		}
 	}
 	return nil
+}
+
+// formatOf names the configuration format of a file: the runtime of the hop that reads it, or
+// what its path says.
+func formatOf(c *model.Chain) func(string) string {
+	return func(file string) string {
+		if c != nil {
+			for _, h := range c.Hops {
+				if h.Config == file && h.Runtime != "" {
+					return strings.ToLower(h.Runtime)
+				}
+			}
+		}
+		lower := strings.ToLower(file)
+		for _, f := range []string{"nginx", "haproxy", "apache", "httpd"} {
+			if strings.Contains(lower, f) {
+				if f == "httpd" {
+					return "apache"
+				}
+				return f
+			}
+		}
+		return ""
+	}
 }

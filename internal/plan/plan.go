@@ -241,7 +241,7 @@ type SysctlFile struct {
 type ConfigDiff struct {
 	File   string `json:"file"`
 	Format string `json:"format"`
-	// Diff applies with `patch -p0` from / (its headers name File).
+	// Diff applies with `patch FILE < diff` (its headers name File).
 	Diff string `json:"diff"`
 	// Check is the server's own syntax check to run after applying it (nginx -t).
 	Check string `json:"check,omitempty"`
