@@ -80,7 +80,7 @@ func nginxSoKeepalive(line string, c Change) (string, bool) {
 	}
 	head := m[1]
 	if loc := soKeepaliveRe.FindStringIndex(head + " "); loc != nil {
-		head = strings.TrimRight(head[:loc[0]]+" "+strings.TrimSpace((head+" ")[loc[1]:]), " ")
+		head = strings.TrimRight(head[:loc[0]]+" "+strings.TrimSpace((head + " ")[loc[1]:]), " ")
 	}
 	return head + " so_keepalive=" + value + m[2], true
 }
