@@ -65,8 +65,12 @@ func newProbeIdleTimeoutCmd(stdio IO) *cobra.Command {
 			"It reports the timeout and its bracket (the longest idle that survived, the shortest that died), how\n" +
 			"the middlebox treats a forgotten flow (silent drop, RST or FIN), whether the responder's traffic alone\n" +
 			"keeps a flow, and with --check-keepalive-refresh whether TCP keepalive probes alone do.\n\n" +
+			"A run is bounded: at most 2 x --max-conns connection attempts (the control connection's included),\n" +
+			"with exponential backoff after each refusal; it tells the responder which connections it is done with\n" +
+			"(docs/probe.md). A run that hits a bound says so and reports no figure. Ctrl-C prints what was learned.\n" +
+			"--write-chain writes the lower end of the bracket rounded down, with a comment saying when and how.\n\n" +
 			"Exit status: 0 measured, 2 bad input, 3 when the target is unreachable, refuses the connection, is not\n" +
-			"a keeptune responder, the path failed, the run was interrupted, or --write-chain could not write.",
+			"a keeptune responder, the path failed, the run hit a bound or was interrupted, or --write-chain could not write.",
 		Example: "  keeptune probe idle-timeout probe.example.net:4242\n" +
 			"  keeptune probe idle-timeout 203.0.113.9:4242 --check-keepalive-refresh -o json\n" +
 			"  keeptune probe idle-timeout 203.0.113.9:4242 --precision 2% --write-chain keeptune.yaml --hop edge",
@@ -165,13 +169,17 @@ func runProbe(ctx context.Context, target string, opts ProbeOptions, stdio IO) e
 	}
 	res, err := probe.Run(ctx, addr, o)
 	if err != nil {
+		if res != nil && (ctx.Err() != nil || errors.Is(err, probe.ErrBound)) {
+			// What the run learned before it stopped is worth keeping, never as a result.
+			fmt.Fprintf(stdio.Err, "keeptune probe: learned so far: %s\n", res.LearnedSoFar())
+		}
 		return probeErr(ctx, addr.String(), err)
 	}
 
 	var written *probe.JSONChain
 	var werr error
 	if opts.WriteChain != "" {
-		written, werr = writeProbeChain(opts.WriteChain, opts.Hop, res)
+		written, werr = writeProbeChain(opts.WriteChain, opts.Hop, target, res)
 	}
 	if opts.Output == "json" {
 		j := res.JSON()
@@ -196,11 +204,16 @@ func runProbe(ctx context.Context, target string, opts ProbeOptions, stdio IO) e
 }
 
 // writeProbeChain writes the measured values into the hop.
-func writeProbeChain(file, hop string, res *probe.Result) (*probe.JSONChain, error) {
+// It writes the lower end of the bracket rounded down: keepalive settings checked against it
+// stay safe, where the middle of the bracket may already be past the path's timeout.
+func writeProbeChain(file, hop, target string, res *probe.Result) (*probe.JSONChain, error) {
 	if !res.Found {
 		return nil, fmt.Errorf("--write-chain: no idle timeout was found (flows idle for %v survived): nothing written to %s", res.Lo.Round(time.Second), file)
 	}
-	u := chainfile.Update{Hop: hop, IdleTimeout: chainfile.Roundest(res.Lo, res.Hi), OnExpiry: res.Expiry()}
+	value := chainfile.RoundDown(res.Lo)
+	comment := fmt.Sprintf("idle_timeout %s is the lower end of the bracket %.3fs-%.3fs rounded down, measured %s by `keeptune probe idle-timeout %s` (%d connections, precision %s)",
+		chainfile.FormatDuration(value), res.Lo.Seconds(), res.Hi.Seconds(), time.Now().UTC().Format("2006-01-02 15:04 MST"), target, res.Connections, res.Precision.Round(time.Millisecond))
+	u := chainfile.Update{Hop: hop, IdleTimeout: value, OnExpiry: res.Expiry(), Comment: comment}
 	if res.KeepaliveRefresh != nil {
 		u.RefreshedBy = model.RefreshPayload
 		if *res.KeepaliveRefresh {
@@ -224,7 +237,9 @@ func probeErr(ctx context.Context, target string, err error) error {
 	responder := "start `keeptune responder --listen :" + port + "` on the far end (it answers keeptune probes only and is safe to expose: docs/probe.md)"
 	switch {
 	case ctx.Err() != nil:
-		return runtimeErr(errors.New("probe interrupted: every connection was closed, nothing was measured"))
+		return runtimeErr(errors.New("probe interrupted: every connection was closed; no result (what was learned so far is above)"))
+	case errors.Is(err, probe.ErrBound):
+		return &exitError{code: ExitRuntime, err: err, hint: "no figure is reported from a run that hit a bound; run again when the responder is less busy, or raise --max-conns (the bound is 2 x --max-conns attempts)"}
 	case errors.Is(err, probe.ErrRefused), errors.Is(err, probe.ErrNotResponder):
 		return &exitError{code: ExitRuntime, err: err, hint: responder}
 	case errors.Is(err, probe.ErrUnreachable):

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -61,15 +63,27 @@ func TestProbeWriteChain(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"idle timeout", "3.0", "RST", "keepalive probes alone keep the flow: yes", `wrote idle_timeout: 3s, on_expiry: rst, refreshed_by: any-segment into hop "edge"`} {
+	for _, want := range []string{"idle timeout", "3.0", "RST", "keepalive probes alone keep the flow: yes", "wrote idle_timeout: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
+	// The value written is the lower end of the bracket rounded down (to 100 ms below 10 s):
+	// never above the NAT's 3 s, and within the precision (1 s) below it.
+	m := regexp.MustCompile(`wrote idle_timeout: (\d+)ms, on_expiry: rst, refreshed_by: any-segment into hop "edge"`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("output does not say what it wrote:\n%s", out)
+	}
+	ms, _ := strconv.Atoi(m[1])
+	written := time.Duration(ms) * time.Millisecond
+	if written > 3*time.Second || written < 2*time.Second || written%(100*time.Millisecond) != 0 {
+		t.Errorf("wrote idle_timeout %v: want the bracket's lower end rounded down to 100 ms, in [2s, 3s]", written)
+	}
 	got, _ := os.ReadFile(file)
-	want := strings.Replace(orig, "idle_timeout: 350s}", "idle_timeout: 3s, on_expiry: rst, refreshed_by: any-segment}", 1)
-	if string(got) != want {
-		t.Errorf("chain file:\n%s\nwant:\n%s", got, want)
+	want := strings.Replace(orig, "idle_timeout: 350s}", "idle_timeout: "+m[1]+"ms, on_expiry: rst, refreshed_by: any-segment}", 1)
+	commentRe := regexp.MustCompile(`(?m)^  # keeptune probe: idle_timeout ` + m[1] + `ms is the lower end of the bracket [0-9.]+s-[0-9.]+s rounded down, measured \d{4}-\d\d-\d\d \d\d:\d\d UTC by ` + "`keeptune probe idle-timeout " + regexp.QuoteMeta(addr.String()) + "`" + ` \(\d+ connections, precision 1s\)\n`)
+	if loc := commentRe.FindIndex(got); loc == nil || string(got[:loc[0]])+string(got[loc[1]:]) != want {
+		t.Errorf("chain file:\n%s\nwant, with the comment line above edge:\n%s", got, want)
 	}
 	if bak, _ := os.ReadFile(file + ".bak"); string(bak) != orig {
 		t.Errorf("backup:\n%s", bak)
@@ -92,7 +106,7 @@ func TestProbeWriteChain(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &lint); err != nil || len(lint.Chains) != 1 || len(lint.Chains[0].Hops) != 3 {
 		t.Fatalf("lint JSON: %v\n%s", err, out)
 	}
-	if mb := lint.Chains[0].Hops[1].Middlebox; mb == nil || mb.IdleTimeout.Value != 3 || mb.IdleTimeout.Source.Line != 6 {
-		t.Errorf("lint reads edge as %+v, want idle timeout 3 s from line 6", mb)
+	if mb := lint.Chains[0].Hops[1].Middlebox; mb == nil || mb.IdleTimeout.Value != written.Seconds() || mb.IdleTimeout.Source.Line != 7 {
+		t.Errorf("lint reads edge as %+v, want idle timeout %v from line 7", mb, written)
 	}
 }

@@ -481,6 +481,27 @@ func (l *Lab) Dropped() (Drops, error) {
 	return d, nil
 }
 
+// Attempts counts the TCP connection attempts (SYN without ACK, retransmitted SYNs included)
+// the middlebox has forwarded: what a NAT on the path sees of a client's new connections. It
+// fails for a lab without a middlebox.
+func (l *Lab) Attempts() (uint64, error) {
+	for _, n := range l.nodes {
+		if n.Role != RoleMiddlebox {
+			continue
+		}
+		var c uint64
+		err := n.Do(func() (err error) {
+			c, err = synCount(tableName(l.ID))
+			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("lab: %s: %w", n.Name, err)
+		}
+		return c, nil
+	}
+	return 0, errors.New("lab: no middlebox counts connection attempts (a routed lab has one)")
+}
+
 // Close closes the lab's tracked sockets (with an abortive close, so no orphan socket keeps a
 // namespace alive), removes its namespaces (their veths and nftables tables go with them) and
 // its lock file. It is safe to call more than once and after a failed New.

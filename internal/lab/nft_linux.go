@@ -19,6 +19,9 @@ const (
 // blackholeTag marks the rules Blackhole adds, so that Heal and Dropped find them.
 var blackholeTag = []byte("keeptune-blackhole")
 
+// synTag marks the middlebox's counter of connection attempts (SYN without ACK) it forwards.
+var synTag = []byte("keeptune-syn")
+
 // nftSetup describes the table to create in one namespace.
 type nftSetup struct {
 	table      string
@@ -57,6 +60,15 @@ func installTable(s nftSetup) error {
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(s.masquerade)},
 			&expr.Masq{},
 		}})
+	}
+	if forward != nil {
+		// `tcp flags & (syn | ack) == syn counter`: every connection attempt that crosses the
+		// middlebox (Lab.Attempts), before any rule that may drop it.
+		c.AddRule(&nftables.Rule{Table: t, Chain: forward, UserData: synTag, Exprs: append(isTCP(),
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x12}, Xor: []byte{0}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0x02}},
+			&expr.Counter{})})
 	}
 	if s.invalid != nil {
 		// Forwarded packets of forgotten flows, and packets addressed to the NAT itself
@@ -152,6 +164,9 @@ func dropCount(table, chain string) (blackholed, invalid uint64, err error) {
 		return 0, 0, fmt.Errorf("nftables: list %s %s: %w", table, chain, err)
 	}
 	for _, r := range rules {
+		if string(r.UserData) == string(synTag) {
+			continue
+		}
 		for _, e := range r.Exprs {
 			if ctr, ok := e.(*expr.Counter); ok {
 				if string(r.UserData) == string(blackholeTag) {
@@ -219,4 +234,29 @@ func deleteTable(t *nftables.Table) error {
 		return fmt.Errorf("nftables: delete table %s: %w", t.Name, err)
 	}
 	return nil
+}
+
+// synCount reads the middlebox's connection-attempt counter, inside the node.
+func synCount(table string) (uint64, error) {
+	c, err := nftables.New()
+	if err != nil {
+		return 0, fmt.Errorf("nftables: %w", err)
+	}
+	t := &nftables.Table{Name: table, Family: nftables.TableFamilyINet}
+	rules, err := c.GetRules(t, chainOf(t, chainForward))
+	if err != nil {
+		return 0, fmt.Errorf("nftables: list %s %s: %w", table, chainForward, err)
+	}
+	var n uint64
+	for _, r := range rules {
+		if string(r.UserData) != string(synTag) {
+			continue
+		}
+		for _, e := range r.Exprs {
+			if ctr, ok := e.(*expr.Counter); ok {
+				n += ctr.Packets
+			}
+		}
+	}
+	return n, nil
 }

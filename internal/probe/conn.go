@@ -27,6 +27,9 @@ var (
 	// ErrPathFailed: the control connection, busy every second, died too: the path or the
 	// responder failed, so deaths of idle connections say nothing about an idle timeout.
 	ErrPathFailed = errors.New("path failure")
+	// ErrBound: the run reached one of its bounds (connection attempts, docs/probe.md) and
+	// stopped rather than report a figure the bound degraded.
+	ErrBound = errors.New("run bound reached")
 )
 
 // RefusedError is a responder's refusal (its limits, or no common protocol version).
@@ -104,10 +107,12 @@ type pconn struct {
 
 	ticks     atomic.Int64
 	closeOnce sync.Once
+	// released: the run is done with it because its path failed (runner.release).
+	released bool
 }
 
 // dialHello connects to addr and exchanges the hello.
-func dialHello(ctx context.Context, dial Dialer, addr netip.AddrPort, connectTimeout, helloTimeout time.Duration) (*pconn, error) {
+func dialHello(ctx context.Context, dial Dialer, addr netip.AddrPort, connectTimeout, helloTimeout time.Duration, h hello) (*pconn, error) {
 	dctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	c, err := dial(dctx, dialer(connectTimeout), addr)
 	cancel()
@@ -115,7 +120,7 @@ func dialHello(ctx context.Context, dial Dialer, addr netip.AddrPort, connectTim
 		return nil, classifyDial(ctx, addr, connectTimeout, err)
 	}
 	pc := &pconn{c: c, br: bufio.NewReaderSize(c, 256)}
-	if err := pc.hello(ctx, addr, helloTimeout); err != nil {
+	if err := pc.hello(ctx, addr, helloTimeout, h); err != nil {
 		pc.close()
 		return nil, err
 	}
@@ -124,13 +129,14 @@ func dialHello(ctx context.Context, dial Dialer, addr netip.AddrPort, connectTim
 
 // hello sends keeptune's hello and reads the answer. Whatever is not a hello-ack or a
 // responder's refusal means the far end is something else, and the error shows what it said.
-func (pc *pconn) hello(ctx context.Context, addr netip.AddrPort, timeout time.Duration) error {
+func (pc *pconn) hello(ctx context.Context, addr netip.AddrPort, timeout time.Duration, h hello) error {
 	setUserTimeout(pc.c, timeout)
 	stop := context.AfterFunc(ctx, func() { pc.c.SetDeadline(time.Now()) })
 	defer stop()
 	pc.c.SetDeadline(time.Now().Add(timeout))
 	defer pc.c.SetDeadline(time.Time{})
-	if _, err := pc.c.Write(hello{MinVersion: Version, MaxVersion: Version}.marshal()); err != nil {
+	h.MinVersion, h.MaxVersion = MinVersion, Version
+	if _, err := pc.c.Write(h.marshal()); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -174,7 +180,7 @@ func (pc *pconn) hello(ctx context.Context, addr netip.AddrPort, timeout time.Du
 	if err != nil {
 		return notResponder(addr, f.Payload)
 	}
-	if ack.Version != Version {
+	if ack.Version < MinVersion || ack.Version > Version {
 		return &RefusedError{Code: CodeVersion, Value: int(ack.Version)}
 	}
 	pc.ack = ack
@@ -233,8 +239,18 @@ func (pc *pconn) probe(rt time.Duration) (uint32, error) {
 	return seq, pc.send(marshalProbe(seq))
 }
 
+// finish tells the responder this connection is done and closes it cleanly (FIN): for a
+// connection whose path still works at the end of a run.
+func (pc *pconn) finish() {
+	if pc.ack.Version >= 2 {
+		pc.send(appendFrame(nil, typeDone, nil))
+	}
+	pc.closeOnce.Do(func() { pc.c.Close() })
+}
+
 // close closes the connection at once with a reset: no FIN handshake through a path that
-// may be dead, no TIME_WAIT left behind, and the responder frees its side immediately.
+// may be dead, no TIME_WAIT left behind. A silent NAT drops that reset too, so the run also
+// lists the connection on its control connection (typeDone) for the responder to drop.
 func (pc *pconn) close() {
 	pc.closeOnce.Do(func() {
 		pc.c.SetLinger(0)

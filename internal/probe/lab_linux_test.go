@@ -50,6 +50,7 @@ type probeLab struct {
 	stats []ConnStats
 	// served: the test expects the responder to have served connections.
 	served bool
+	resp   *Responder
 }
 
 func newProbeLab(t *testing.T, spec lab.Spec, rc ResponderConfig) *probeLab {
@@ -102,6 +103,7 @@ func newProbeLab(t *testing.T, spec lab.Spec, rc ResponderConfig) *probeLab {
 		close(served)
 		t.Fatal(err)
 	}
+	pl.resp = resp
 	go func() {
 		defer close(served)
 		resp.Serve(sctx, ln)
@@ -300,4 +302,70 @@ func clientSockets(n *lab.Node) (map[string]bool, error) {
 		}
 	}
 	return out, nil
+}
+
+// TestProbeNoStorm: three runs in a row through a NAT that silently drops forgotten flows.
+// Such a NAT also drops the resets the probe closes dead connections with, so the responder
+// would keep them (its keepalive is off by design) and fill its per-source limit. Each run must
+// make at most 2 x --max-conns connection attempts, counted at the NAT (SYNs it forwarded),
+// find the timeout within max(1 s, 1 %), and leave the responder holding nothing of it.
+func TestProbeNoStorm(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	const T = 3 * time.Second
+	pl := newProbeLab(t, lab.Spec{Topology: lab.Routed, NAT: &lab.NAT{IdleTimeout: T, OnExpiry: lab.ExpiryDrop}},
+		ResponderConfig{MaxPerSource: 2 * DefaultMaxConns})
+	pl.served = true
+	prev, err := pl.Attempts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for run := 1; run <= 3; run++ {
+		res, err := Run(context.Background(), pl.addr, Options{Dial: pl.dial})
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		n, err := pl.Attempts()
+		if err != nil {
+			t.Fatal(err)
+		}
+		attempts := n - prev
+		prev = n
+		p := DefaultPrecision.at(res.Lo, res.Hi)
+		t.Logf("run %d: %v in [%v, %v], %d connections, %d attempts at the NAT, wall %v", run, res.IdleTimeout, res.Lo, res.Hi, res.Connections, attempts, res.Wall)
+		if attempts > 2*DefaultMaxConns {
+			t.Errorf("run %d: %d connection attempts crossed the NAT, more than 2 x --max-conns = %d", run, attempts, 2*DefaultMaxConns)
+		}
+		if attempts < uint64(res.Connections) {
+			t.Errorf("run %d: the NAT counted %d attempts for %d connections: the counter misses some", run, attempts, res.Connections)
+		}
+		if !res.Found || (res.IdleTimeout-T).Abs() > max(time.Second, T/100) || res.Hi-res.Lo > p {
+			t.Errorf("run %d: found %v in [%v, %v], want within %v of %v", run, res.IdleTimeout, res.Lo, res.Hi, max(time.Second, T/100), T)
+		}
+		// The responder drops every connection of a finished run: the live ones said done and
+		// closed, the ones the NAT cut off were listed on the control connection, and the
+		// control connection's "finished" drops the rest.
+		deadline := time.Now().Add(time.Second)
+		for pl.resp.Open() > 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if open := pl.resp.Open(); open > 0 {
+			t.Errorf("run %d: the responder still holds %d connections 1 s after the run", run, open)
+		}
+		if socks, err := clientSockets(pl.Server); err != nil || len(socks) != 1 {
+			t.Errorf("run %d: %d sockets with an owner in the server namespace after the run, want only the listener (%v)", run, len(socks), err)
+		}
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	reasons := map[string]int{}
+	for _, s := range pl.stats {
+		reasons[s.Reason]++
+	}
+	t.Logf("responder closed connections: %v", reasons)
+	for r := range reasons {
+		if strings.HasPrefix(r, "idle cap") || strings.HasPrefix(r, "refused") {
+			t.Errorf("a connection ended by %q: the run did not release it", r)
+		}
+	}
 }

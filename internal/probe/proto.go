@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// The wire protocol (docs/probe.md), version 1. Every message is a frame:
+// The wire protocol (docs/probe.md), version 2. Every message is a frame:
 //
 //	type:u8  reserved:u8 (0)  length:u16 (big endian)  payload[length]
 //
@@ -20,8 +20,17 @@ import (
 // probe and its answer have the same size, and pushed ticks are paid for in advance by the
 // padding of the push request.
 
-// Version is the protocol version this build speaks.
-const Version = 1
+// Version is the newest protocol version this build speaks; MinVersion the oldest.
+//
+// Version 2 adds what keeps a probe from storming a path: the hello carries a run token, a
+// control flag and the longest idle the run will leave a connection (the responder caps the
+// connection's idle at that plus a margin), and the client says when it is done with
+// connections (typeDone), also for connections a silent NAT cut off (listed on the control
+// connection), and when the run is over (typeFinished). A version 1 responder ignores all of it.
+const (
+	Version    = 2
+	MinVersion = 1
+)
 
 // Frame types.
 const (
@@ -32,6 +41,9 @@ const (
 	typePush     = 'S' // client: push request (tick schedule) followed by padding that pays for it
 	typeTick     = 't' // responder: one pushed tick
 	typeError    = 'e' // responder: refusal or reason for closing
+	// Version 2.
+	typeDone     = 'D' // client: done with this connection (empty), or with the listed ones (on the control connection)
+	typeFinished = 'F' // client, on the control connection: the run is over; drop every connection of its token
 )
 
 const (
@@ -137,16 +149,59 @@ func unexpected(err error) error {
 	return err
 }
 
-// hello is the client's first message.
+// hello is the client's first message. Version 2 fills what version 1 left as padding.
 type hello struct {
 	MinVersion, MaxVersion uint8
+	// Control marks the run's control connection: when it ends, the run is over.
+	Control bool
+	// Token identifies the run: the responder drops every connection of a run that is over.
+	Token [8]byte
+	// MaxIdle is the longest the client will leave this connection idle (whole seconds on
+	// the wire; 0: not announced). The responder closes it after that plus a margin.
+	MaxIdle time.Duration
 }
 
 func (h hello) marshal() []byte {
 	p := make([]byte, helloPayload)
 	copy(p, magic[:])
 	p[16], p[17] = h.MinVersion, h.MaxVersion
+	if h.Control {
+		p[18] = 1
+	}
+	copy(p[20:28], h.Token[:])
+	binary.BigEndian.PutUint32(p[28:], uint32(min((h.MaxIdle+time.Second-1)/time.Second, 1<<32-1)))
 	return appendFrame(nil, typeHello, p)
+}
+
+// announcedCap is the idle cap a responder applies to a connection whose client announced
+// it idles at most d: d plus max(10 s, 10 %), for the client's timers and a slow path.
+func announcedCap(d time.Duration) time.Duration {
+	return d + max(10*time.Second, d/10)
+}
+
+// marshalDone lists connections the client is done with, by the address the responder sees
+// them from (the hello-ack's), 18 bytes each; empty: this connection.
+func marshalDone(conns []netip.AddrPort) []byte {
+	p := make([]byte, 0, 18*len(conns))
+	for _, c := range conns {
+		ip := c.Addr().As16()
+		p = append(p, ip[:]...)
+		p = binary.BigEndian.AppendUint16(p, c.Port())
+	}
+	return appendFrame(nil, typeDone, p)
+}
+
+// maxDonePerFrame keeps a done frame's list within what a reader keeps of a payload.
+const maxDonePerFrame = maxKeep / 18
+
+func parseDone(f frame) []netip.AddrPort {
+	var out []netip.AddrPort
+	for p := f.Payload; len(p) >= 18; p = p[18:] {
+		var ip [16]byte
+		copy(ip[:], p[:16])
+		out = append(out, netip.AddrPortFrom(netip.AddrFrom16(ip).Unmap(), binary.BigEndian.Uint16(p[16:])))
+	}
+	return out
 }
 
 func parseHello(f frame) (hello, error) {
@@ -156,6 +211,11 @@ func parseHello(f frame) (hello, error) {
 	h := hello{MinVersion: f.Payload[16], MaxVersion: f.Payload[17]}
 	if h.MinVersion > h.MaxVersion {
 		return h, fmt.Errorf("%w: versions %d-%d", errMalformed, h.MinVersion, h.MaxVersion)
+	}
+	if h.MaxVersion >= 2 && len(f.Payload) >= 32 {
+		h.Control = f.Payload[18]&1 != 0
+		copy(h.Token[:], f.Payload[20:28])
+		h.MaxIdle = time.Duration(binary.BigEndian.Uint32(f.Payload[28:])) * time.Second
 	}
 	return h, nil
 }

@@ -25,8 +25,24 @@ func TestFrameRoundTrips(t *testing.T) {
 	if len(h) != HelloSize {
 		t.Fatalf("hello is %d bytes, want %d", len(h), HelloSize)
 	}
-	if got, err := parseHello(read(h)); err != nil || got != (hello{1, 3}) {
+	if got, err := parseHello(read(h)); err != nil || got != (hello{MinVersion: 1, MaxVersion: 3}) {
 		t.Errorf("hello = %+v, %v", got, err)
+	}
+	// Version 2: the run's token, the control flag and the announced idle survive the wire;
+	// a version 1 hello (padding of zeros) announces nothing.
+	h2 := hello{MinVersion: 1, MaxVersion: 2, Control: true, Token: [8]byte{1, 2, 3, 4, 5, 6, 7, 8}, MaxIdle: 7201 * time.Second}
+	if got, err := parseHello(read(h2.marshal())); err != nil || got != h2 {
+		t.Errorf("v2 hello = %+v, %v; want %+v", got, err, h2)
+	}
+	if got, _ := parseHello(read(hello{MinVersion: 1, MaxVersion: 1, Token: [8]byte{9}}.marshal())); got.Token != ([8]byte{}) {
+		t.Errorf("a version 1 hello carries a token: %+v", got)
+	}
+	list := []netip.AddrPort{netip.MustParseAddrPort("203.0.113.7:40000"), netip.MustParseAddrPort("[2001:db8::7]:1"), netip.MustParseAddrPort("198.51.100.1:9")}
+	if got := parseDone(read(marshalDone(list))); len(got) != 3 || got[0] != list[0] || got[1] != list[1] || got[2] != list[2] {
+		t.Errorf("done list = %v, want %v", got, list)
+	}
+	if len(list) != maxDonePerFrame {
+		t.Errorf("a done frame holds %d connections, the test lists %d", maxDonePerFrame, len(list))
 	}
 	for _, client := range []netip.AddrPort{netip.MustParseAddrPort("203.0.113.7:40000"), netip.MustParseAddrPort("[2001:db8::7]:1")} {
 		a := helloAck{Version: 1, MaxPerSource: 128, IdleCap: 2 * time.Hour, Client: client}
@@ -77,7 +93,7 @@ func TestReadFrameErrors(t *testing.T) {
 		}
 	}
 	// Not hellos: an HTTP request, a short hello, a wrong magic.
-	for _, in := range [][]byte{[]byte("GET / HTTP/1.1\r\n\r\n"), appendFrame(nil, typeHello, magic[:]), hello{1, 1}.marshal()[:HelloSize-1]} {
+	for _, in := range [][]byte{[]byte("GET / HTTP/1.1\r\n\r\n"), appendFrame(nil, typeHello, magic[:]), hello{MinVersion: 1, MaxVersion: 1}.marshal()[:HelloSize-1]} {
 		f, err := readFrame(bytes.NewReader(in))
 		if err == nil {
 			_, err = parseHello(f)
@@ -104,7 +120,7 @@ func TestPushSchedule(t *testing.T) {
 }
 
 func FuzzReadFrame(f *testing.F) {
-	f.Add(hello{1, 1}.marshal())
+	f.Add(hello{MinVersion: 1, MaxVersion: 1}.marshal())
 	f.Add(marshalProbe(1))
 	f.Add(pushReq{First: time.Second, Growth: 0.1, Ticks: 3}.marshal(40))
 	f.Add([]byte("HTTP/1.1 400 Bad Request\r\n"))

@@ -131,9 +131,14 @@ func (r *Result) WriteText(w io.Writer) error {
 }
 
 // keepBelow is the longest interval between refreshes that leaves the margin the chain
-// rules ask for (KT702-KT704): 10 % of the timeout and at least 10 s.
+// rules ask for (KT702-KT704): 10 % of the timeout and at least 10 s. Below about 11 s that
+// margin leaves nothing; there a refresh must leave within 10 % of the timeout below it (at
+// least a second short of it), and a few hundred milliseconds at the very least.
 func keepBelow(lo time.Duration) time.Duration {
-	return lo - max(lo/10, 10*time.Second)
+	if d := lo - max(lo/10, 10*time.Second); d >= time.Second {
+		return d
+	}
+	return max(min(lo-lo/10, lo-time.Second), lo/2, 100*time.Millisecond).Truncate(100 * time.Millisecond)
 }
 
 func refreshText(v *bool, yes, no string) string {

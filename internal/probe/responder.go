@@ -113,8 +113,18 @@ type Responder struct {
 	mu      sync.Mutex
 	total   int
 	sources map[netip.Prefix]*source
+	// runs holds the connections of each version 2 run by its token, by the address the
+	// responder sees each from, so a run's done and finished messages can drop them.
+	runs map[runKey]map[netip.AddrPort]*rconn
 
 	accepted, refused atomic.Int64
+}
+
+// runKey is a run: its token, within the source that announced it (one source cannot drop
+// another's connections).
+type runKey struct {
+	src   netip.Prefix
+	token [8]byte
 }
 
 type source struct {
@@ -128,7 +138,7 @@ func NewResponder(cfg ResponderConfig) (*Responder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Responder{cfg: cfg.withDefaults(), sources: map[netip.Prefix]*source{}}, nil
+	return &Responder{cfg: cfg.withDefaults(), sources: map[netip.Prefix]*source{}, runs: map[runKey]map[netip.AddrPort]*rconn{}}, nil
 }
 
 // ListenConfig is how a responder's listener should be made: keepalive off (the responder's
@@ -189,6 +199,13 @@ func (r *Responder) Serve(ctx context.Context, ln net.Listener) error {
 			r.handle(ctx, tc, src, verdict)
 		}()
 	}
+}
+
+// Open returns how many connections the responder holds now.
+func (r *Responder) Open() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.total
 }
 
 // Stats returns how many connections were served and refused.
@@ -269,6 +286,8 @@ func (r *Responder) release(src netip.Prefix) {
 // which refuses to send more bytes than the connection has received.
 type rconn struct {
 	c *net.TCPConn
+	// dropped says why the run asked for this connection to be dropped ("" while it has not).
+	dropped atomic.Pointer[string]
 
 	mu       sync.Mutex
 	received int64
@@ -360,15 +379,26 @@ func (r *Responder) handle(ctx context.Context, c *net.TCPConn, src netip.Prefix
 	case verdict == CodeRate:
 		refuse(errorMsg{Code: CodeRate})
 		return
-	case h.MinVersion > Version || h.MaxVersion < Version:
+	case h.MinVersion > Version || h.MaxVersion < MinVersion:
 		refuse(errorMsg{Code: CodeVersion, Value: Version})
 		return
 	}
+	version := min(h.MaxVersion, Version)
 	r.accepted.Add(1)
-	ack := helloAck{Version: Version, MaxPerSource: uint16(r.cfg.MaxPerSource), IdleCap: r.cfg.IdleCap, Client: remote}
+	ack := helloAck{Version: version, MaxPerSource: uint16(r.cfg.MaxPerSource), IdleCap: r.cfg.IdleCap, Client: remote}
 	if err := rc.send(ack.marshal()); err != nil {
 		reason = "hello-ack: " + err.Error()
 		return
+	}
+	idleCap := r.cfg.IdleCap
+	var key runKey
+	if version >= 2 && h.Token != ([8]byte{}) {
+		key = runKey{src: src, token: h.Token}
+		r.join(key, remote, rc)
+		defer r.leave(key, remote, h.Control)
+		if h.MaxIdle > 0 {
+			idleCap = min(idleCap, announcedCap(h.MaxIdle))
+		}
 	}
 
 	frames := source{tokens: 2 * r.cfg.FrameRate, last: time.Now()}
@@ -379,15 +409,20 @@ func (r *Responder) handle(ctx context.Context, c *net.TCPConn, src netip.Prefix
 		}
 	}()
 	for {
-		deadline := rc.lastHeard().Add(r.cfg.IdleCap)
+		deadline := rc.lastHeard().Add(idleCap)
 		c.SetReadDeadline(deadline)
 		f, err := readFrame(br)
 		if err != nil {
 			var ne net.Error
 			switch {
-			case errors.As(err, &ne) && ne.Timeout() && time.Since(rc.lastHeard()) >= r.cfg.IdleCap:
+			case rc.dropped.Load() != nil:
+				reason = *rc.dropped.Load()
+			case errors.As(err, &ne) && ne.Timeout() && time.Since(rc.lastHeard()) >= idleCap:
 				reason = "idle cap"
-				rc.send(errorMsg{Code: CodeIdleCap, Value: uint16(min(r.cfg.IdleCap/time.Minute, 65535))}.marshal())
+				if idleCap < r.cfg.IdleCap {
+					reason = fmt.Sprintf("idle cap %v announced by the run", idleCap)
+				}
+				rc.send(errorMsg{Code: CodeIdleCap, Value: uint16(min(idleCap/time.Minute, 65535))}.marshal())
 			case errors.As(err, &ne) && ne.Timeout():
 				reason = "stalled in the middle of a message"
 			case errors.Is(err, errMalformed):
@@ -437,9 +472,79 @@ func (r *Responder) handle(ctx context.Context, c *net.TCPConn, src netip.Prefix
 				pushStop()
 			}
 			pushStop = r.push(rc, req)
+		case typeDone:
+			if list := parseDone(f); len(list) > 0 {
+				if key != (runKey{}) {
+					r.drop(key, list, "done: listed by the run's control connection")
+				}
+				continue
+			}
+			reason = "done: the client has finished with it"
+			return
+		case typeFinished:
+			reason = "finished: the run is over"
+			return
 		default:
 			// Unknown messages from a newer client are paid for and ignored.
 		}
+	}
+}
+
+// join registers a connection of a version 2 run.
+func (r *Responder) join(key runKey, remote netip.AddrPort, rc *rconn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.runs[key]
+	if m == nil {
+		m = map[netip.AddrPort]*rconn{}
+		r.runs[key] = m
+	}
+	m[remote] = rc
+}
+
+// leave unregisters a connection; when it is the run's control connection, the run is over
+// and every connection it still has here is dropped: a probe that has gone (finished, killed,
+// or cut off) leaves nothing open behind it.
+func (r *Responder) leave(key runKey, remote netip.AddrPort, control bool) {
+	r.mu.Lock()
+	m := r.runs[key]
+	delete(m, remote)
+	var rest []*rconn
+	if control {
+		for _, rc := range m {
+			rest = append(rest, rc)
+		}
+		delete(r.runs, key)
+	} else if len(m) == 0 {
+		delete(r.runs, key)
+	}
+	r.mu.Unlock()
+	for _, rc := range rest {
+		rc.abort("dropped: the run's control connection ended")
+	}
+}
+
+// drop aborts the listed connections of a run.
+func (r *Responder) drop(key runKey, list []netip.AddrPort, why string) {
+	r.mu.Lock()
+	var hit []*rconn
+	for _, a := range list {
+		if rc := r.runs[key][a]; rc != nil {
+			hit = append(hit, rc)
+		}
+	}
+	r.mu.Unlock()
+	for _, rc := range hit {
+		rc.abort(why)
+	}
+}
+
+// abort closes the connection with a reset: the client has said it is gone (often behind a
+// NAT that forgot the flow, where a FIN would be retransmitted for minutes).
+func (rc *rconn) abort(why string) {
+	if rc.dropped.CompareAndSwap(nil, &why) {
+		rc.c.SetLinger(0)
+		rc.c.Close()
 	}
 }
 

@@ -61,7 +61,7 @@ func startResponder(t *testing.T, cfg ResponderConfig) *testResponder {
 
 func (tr *testResponder) connect(t *testing.T) (*pconn, error) {
 	t.Helper()
-	return dialHello(context.Background(), defaultDial, tr.addr, time.Second, time.Second)
+	return dialHello(context.Background(), defaultDial, tr.addr, time.Second, time.Second, hello{})
 }
 
 // countingConn counts both directions from the client's side.
@@ -94,16 +94,16 @@ func TestNoAmplification(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for name, script := range map[string][][]byte{
-		"hello only":             {hello{1, 1}.marshal()},
-		"hello then junk":        {hello{1, 1}.marshal(), []byte("GIVE ME EVERYTHING")},
-		"unpaid push":            {hello{1, 1}.marshal(), pushReq{First: time.Millisecond, Growth: 0, Ticks: 4096}.marshal(0)},
-		"push paying 10 ticks":   {hello{1, 1}.marshal(), pushReq{First: time.Millisecond, Growth: 0, Ticks: 4096}.marshal(10 * FrameCost)},
-		"short probes":           {hello{1, 1}.marshal(), appendFrame(nil, typeProbe, []byte{1})},
-		"many probes":            append([][]byte{hello{1, 1}.marshal()}, repeat(marshalProbe(1), 50)...),
+		"hello only":             {hello{MinVersion: 1, MaxVersion: 1}.marshal()},
+		"hello then junk":        {hello{MinVersion: 1, MaxVersion: 1}.marshal(), []byte("GIVE ME EVERYTHING")},
+		"unpaid push":            {hello{MinVersion: 1, MaxVersion: 1}.marshal(), pushReq{First: time.Millisecond, Growth: 0, Ticks: 4096}.marshal(0)},
+		"push paying 10 ticks":   {hello{MinVersion: 1, MaxVersion: 1}.marshal(), pushReq{First: time.Millisecond, Growth: 0, Ticks: 4096}.marshal(10 * FrameCost)},
+		"short probes":           {hello{MinVersion: 1, MaxVersion: 1}.marshal(), appendFrame(nil, typeProbe, []byte{1})},
+		"many probes":            append([][]byte{hello{MinVersion: 1, MaxVersion: 1}.marshal()}, repeat(marshalProbe(1), 50)...),
 		"probes before hello":    {marshalProbe(1), marshalProbe(2)},
-		"unsupported version":    {hello{7, 9}.marshal()},
+		"unsupported version":    {hello{MinVersion: 7, MaxVersion: 9}.marshal()},
 		"short hello":            {appendFrame(nil, typeHello, magic[:])},
-		"big padding no request": {hello{1, 1}.marshal(), appendFrame(nil, 'Z', make([]byte, 60000))},
+		"big padding no request": {hello{MinVersion: 1, MaxVersion: 1}.marshal(), appendFrame(nil, 'Z', make([]byte, 60000))},
 	} {
 		wg.Add(1)
 		go t.Run(name, func(t *testing.T) {

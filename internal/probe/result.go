@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/keeptune/keeptune/internal/model"
@@ -43,6 +44,22 @@ type Result struct {
 	Disagreements int
 	Tests         []Test
 	Notes         []string
+}
+
+// LearnedSoFar says what an unfinished run had established: "flows idle 4 s survived; flows
+// idle 9.2 s died".
+func (r *Result) LearnedSoFar() string {
+	var parts []string
+	if r.Lo > 0 {
+		parts = append(parts, fmt.Sprintf("flows idle %s survived", human(r.Lo)))
+	}
+	if r.Found {
+		parts = append(parts, fmt.Sprintf("flows idle %s died (%s)", human(r.Hi), r.FailureMode))
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("nothing yet (%s into the run, %d connections opened)", human(r.Wall), r.Connections)
+	}
+	return strings.Join(parts, "; ") + fmt.Sprintf(" (%s into the run)", human(r.Wall))
 }
 
 // Expiry is the failure mode in the chain file's words (on_expiry).

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,9 @@ const (
 	// keepaliveIdle is TCP_KEEPIDLE and TCP_KEEPINTVL on the keepalive connection: well
 	// below any timeout the search can tell from a path failure.
 	keepaliveIdle = time.Second
+	// controlIdle is what the control connection announces as its longest idle: it sends a
+	// message every second.
+	controlIdle = 30 * time.Second
 )
 
 // Options are the settings of a probe run.
@@ -174,14 +178,30 @@ type runner struct {
 	pinged     bool            // rtts holds ping round trips, not the connection set-up
 	rt         time.Duration
 
-	notes    []string
-	opening  int // connections being opened
-	ack      helloAck
-	maxIdle  time.Duration
-	refusals map[ErrorCode]int
-	openErr  error
-	pushConn *pconn
-	progress progress
+	notes   []string
+	opening int // connections being opened
+	// token identifies the run to the responder (protocol version 2).
+	token [8]byte
+	// attempts counts connection attempts, the control connection's included; the run makes
+	// at most 2 × MaxConns (attemptBound). boundHit says which bound stopped it.
+	attempts int
+	boundHit string
+	// backoff is the wait before the next attempt after the responder refused one; it doubles
+	// with every refusal and resets with a success. nextOpen is when the next may start.
+	backoff  time.Duration
+	nextOpen time.Time
+	refused  int
+	// doneList holds connections the run is done with that the responder may still hold
+	// (their path was cut): they are listed on the control connection (typeDone).
+	doneList   []netip.AddrPort
+	doneTokens float64
+	doneLast   time.Time
+	ack        helloAck
+	maxIdle    time.Duration
+	refusals   map[ErrorCode]int
+	openErr    error
+	pushConn   *pconn
+	progress   progress
 }
 
 type openResult struct {
@@ -202,6 +222,7 @@ func Run(ctx context.Context, addr netip.AddrPort, o Options) (*Result, error) {
 		opens: make(chan openResult, 64), done: make(chan struct{}), conns: map[int]*pconn{},
 		pending: map[int]uint32{}, refusals: map[ErrorCode]int{}}
 	r.progress = progress{w: o.Progress, start: r.start}
+	rand.Read(r.token[:])
 	defer r.shutdown()
 	r.ctx = ctx
 	return r.run(ctx)
@@ -229,7 +250,9 @@ func (r *runner) register(pc *pconn, ro role) bool {
 	return true
 }
 
-// shutdown closes every connection and waits for every goroutine of the run.
+// shutdown closes every connection and waits for every goroutine of the run. Connections
+// whose path works are finished cleanly (done, then FIN); the control connection goes last
+// with "finished", on which the responder drops whatever of the run it still holds.
 func (r *runner) shutdown() {
 	r.mu.Lock()
 	r.closed = true
@@ -240,9 +263,57 @@ func (r *runner) shutdown() {
 	r.mu.Unlock()
 	close(r.done)
 	for _, pc := range conns {
-		pc.close()
+		switch {
+		case pc == r.control:
+		case pc.released:
+			pc.close()
+		default:
+			pc.finish()
+		}
+	}
+	if r.control != nil {
+		if r.control.ack.Version >= 2 {
+			r.control.send(appendFrame(nil, typeFinished, nil))
+		}
+		r.control.finish()
 	}
 	r.wg.Wait()
+}
+
+// attemptBound is the most connection attempts one run makes: twice --max-conns, the
+// control connection's included (docs/probe.md).
+func (r *runner) attemptBound() int { return 2 * r.o.MaxConns }
+
+// release marks a connection as done after its path failed (a silent NAT drops the reset its
+// close sends): the control connection lists it for the responder to drop.
+func (r *runner) release(pc *pconn) {
+	if pc == nil || pc.released || pc == r.control {
+		return
+	}
+	pc.released = true
+	pc.close()
+	if pc.ack.Version >= 2 && pc.ack.Client.IsValid() {
+		r.doneList = append(r.doneList, pc.ack.Client)
+	}
+}
+
+// flushDone sends the done list on the control connection, at most 10 frames a second (well
+// within the responder's frame rate).
+func (r *runner) flushDone() {
+	if len(r.doneList) == 0 || r.control == nil || r.ctlErr != nil {
+		return
+	}
+	now := time.Now()
+	r.doneTokens = min(10, r.doneTokens+now.Sub(r.doneLast).Seconds()*10)
+	r.doneLast = now
+	for len(r.doneList) > 0 && r.doneTokens >= 1 {
+		n := min(len(r.doneList), maxDonePerFrame)
+		if err := r.control.send(marshalDone(r.doneList[:n])); err != nil {
+			return
+		}
+		r.doneList = r.doneList[n:]
+		r.doneTokens--
+	}
 }
 
 func (r *runner) conn(id int) *pconn {
@@ -253,7 +324,8 @@ func (r *runner) conn(id int) *pconn {
 
 func (r *runner) run(ctx context.Context) (*Result, error) {
 	o := r.o
-	ctl, err := dialHello(ctx, o.Dial, r.addr, o.ConnectTimeout, o.HelloTimeout)
+	r.attempts++
+	ctl, err := dialHello(ctx, o.Dial, r.addr, o.ConnectTimeout, o.HelloTimeout, hello{Control: true, Token: r.token, MaxIdle: controlIdle})
 	if err != nil {
 		return nil, err
 	}
@@ -299,6 +371,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	for range ladder {
 		r.openAsync(ctx, roleLadder)
 	}
+	r.doneLast = time.Now()
 
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -311,8 +384,12 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		r.apply(r.s.step(now))
+		r.flushDone()
 		if r.s.finished() {
 			break
+		}
+		if r.boundHit != "" && r.opening == 0 && r.s.alive(roleLadder) == 0 {
+			return r.result(), fmt.Errorf("%w: %s, and no search connection is left: the bracket is not narrow enough to report", ErrBound, r.boundHit)
 		}
 		r.progress.update(r.s, now)
 		wake := r.s.next(now)
@@ -323,13 +400,13 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		timer.Reset(d)
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return r.result(), ctx.Err()
 		case ev := <-r.events:
 			r.handle(ev)
 		case or := <-r.opens:
 			r.addOpened(or)
-			if r.opening == 0 && r.s.alive(roleLadder) == 0 && !r.s.finished() {
-				return nil, r.noSearchConns()
+			if r.opening == 0 && r.s.alive(roleLadder) == 0 && !r.s.finished() && r.boundHit == "" && !r.wantsOpen() {
+				return r.result(), r.noSearchConns()
 			}
 		case <-tick.C:
 			r.pingControl()
@@ -346,16 +423,52 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err := r.finalControl(ctx); err != nil {
 		return nil, err
 	}
+	if r.boundHit != "" {
+		return r.result(), fmt.Errorf("%w: %s; the result would rest on fewer tests than the run planned", ErrBound, r.boundHit)
+	}
 	return r.result(), nil
 }
 
-// openAsync opens one connection for the role in the background.
-func (r *runner) openAsync(ctx context.Context, ro role) {
+// wantsOpen reports whether the search, which has had connections, waits for new ones the
+// runner delays after a refusal. A run whose every search connection was refused from the
+// start stops at once with the refusal instead.
+func (r *runner) wantsOpen() bool {
+	return r.refused > 0 && r.s.opened() > 0 && time.Now().Before(r.nextOpen)
+}
+
+// openAsync opens one connection for the role in the background, after the backoff of an
+// earlier refusal. It opens nothing and reports false once the run has made its bound of
+// attempts.
+func (r *runner) openAsync(ctx context.Context, ro role) bool {
+	if r.attempts >= r.attemptBound() {
+		if r.boundHit == "" {
+			r.boundHit = fmt.Sprintf("the run made its bound of %d connection attempts (2 x --max-conns %d; %d refused by the responder)",
+				r.attemptBound(), r.o.MaxConns, r.refused)
+			r.progress.linef("%s: no more connections are opened", r.boundHit)
+		}
+		return false
+	}
+	r.attempts++
 	r.opening++
+	wait := time.Until(r.nextOpen)
+	if wait > 0 {
+		// Spread the delayed attempts: one backoff step apart, not all at once.
+		r.nextOpen = r.nextOpen.Add(max(r.backoff/4, 50*time.Millisecond))
+	}
+	announce := r.maxIdle + max(time.Second, r.maxIdle/10)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		pc, err := dialHello(ctx, r.o.Dial, r.addr, r.o.ConnectTimeout, r.o.HelloTimeout)
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			case <-r.done:
+			}
+			t.Stop()
+		}
+		pc, err := dialHello(ctx, r.o.Dial, r.addr, r.o.ConnectTimeout, r.o.HelloTimeout, hello{Token: r.token, MaxIdle: announce})
 		var at time.Time
 		if err == nil {
 			at, _ = kernelTimes(pc.c) // the hello-ack's arrival
@@ -377,10 +490,11 @@ func (r *runner) openAsync(ctx context.Context, ro role) {
 		case r.opens <- openResult{pc: pc, role: ro, at: at, err: err}:
 		case <-r.done:
 			if pc != nil {
-				pc.close()
+				pc.finish()
 			}
 		}
 	}()
+	return true
 }
 
 // addOpened adds a newly opened connection to the search, or counts its failure. Failing to
@@ -392,6 +506,11 @@ func (r *runner) addOpened(or openResult) {
 		switch {
 		case errors.As(or.err, &re):
 			r.refusals[re.Code]++
+			r.refused++
+			// Back off exponentially: a responder that refuses is full or rate limiting, and
+			// more attempts only add load to it and to every middlebox on the way.
+			r.backoff = min(max(2*r.backoff, 250*time.Millisecond), 16*time.Second)
+			r.nextOpen = time.Now().Add(r.backoff)
 		case r.openErr == nil:
 			r.openErr = or.err
 		}
@@ -402,6 +521,7 @@ func (r *runner) addOpened(or openResult) {
 		}
 		return
 	}
+	r.backoff = 0
 	if !r.register(or.pc, or.role) {
 		return
 	}
@@ -439,19 +559,19 @@ func (r *runner) apply(acts []action) {
 				} else {
 					r.s.lost(a.conn)
 				}
-				pc.close()
+				r.release(pc)
 				continue
 			}
 			r.pending[a.conn] = seq
 			_, sent := kernelTimes(pc.c)
 			r.s.sent(a.conn, sent.Sub(r.start))
 		case actClose:
-			if pc := r.conn(a.conn); pc != nil {
-				pc.close()
-			}
+			r.release(r.conn(a.conn))
 		case actOpen:
 			for range a.n {
-				r.openAsync(r.ctx, roleLadder)
+				if !r.openAsync(r.ctx, roleLadder) {
+					r.s.openFailed()
+				}
 			}
 		}
 	}
@@ -495,16 +615,12 @@ func (r *runner) handle(ev connEvent) {
 		} else {
 			r.s.lost(ev.conn)
 		}
-		if pc := r.conn(ev.conn); pc != nil {
-			pc.close()
-		}
+		r.release(r.conn(ev.conn))
 	case evRefused:
 		delete(r.pending, ev.conn)
 		r.s.lost(ev.conn)
 		r.note("the responder closed a connection: %v", ev.code)
-		if pc := r.conn(ev.conn); pc != nil {
-			pc.close()
-		}
+		r.release(r.conn(ev.conn))
 	}
 }
 

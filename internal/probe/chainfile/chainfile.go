@@ -34,7 +34,14 @@ type Update struct {
 	IdleTimeout time.Duration
 	OnExpiry    model.Expiry
 	RefreshedBy model.Refresh
+	// Comment, when set, is written on its own line above the hop ("# ..."): when and how
+	// the values were measured. A comment of an earlier run (starting with CommentPrefix) is
+	// replaced.
+	Comment string
 }
+
+// CommentPrefix starts the comment Apply writes above a hop.
+const CommentPrefix = "# keeptune probe:"
 
 // Written says what Apply did.
 type Written struct {
@@ -91,6 +98,21 @@ func Roundest(lo, hi time.Duration) time.Duration {
 	return mid.Round(time.Millisecond)
 }
 
+// RoundDown picks the value to write for a timeout measured between lo and hi: the lower end,
+// rounded down (to whole seconds from 10 s, else to 100 ms). A chain file's idle timeout is
+// what keepalive settings are checked against, so it must not be longer than the path's: the
+// middle of the bracket (Roundest) can be.
+func RoundDown(lo time.Duration) time.Duration {
+	u := time.Second
+	if lo < 10*time.Second {
+		u = 100 * time.Millisecond
+	}
+	if lo < u {
+		return max(lo.Truncate(time.Millisecond), time.Millisecond)
+	}
+	return lo.Truncate(u)
+}
+
 // Apply writes u into path and keeps the original as path.bak. On any error nothing is
 // changed.
 func Apply(path string, u Update) (Written, error) {
@@ -130,6 +152,16 @@ func Apply(path string, u Update) (Written, error) {
 			return w, fmt.Errorf("edit %s: %w", path, err)
 		}
 		w.Rewritten = true
+	}
+	if u.Comment != "" {
+		withComment, err := commentAbove(out, path, u.Hop, u.Comment)
+		if err == nil {
+			err = sameTree(withComment, want)
+		}
+		if err != nil {
+			return w, fmt.Errorf("edit %s: add the comment: %w", path, err)
+		}
+		out = withComment
 	}
 
 	// The result must load as a chain, from a file beside the original (same directory:
@@ -520,4 +552,33 @@ func diff(a, b *yaml.Node, at string) string {
 		}
 	}
 	return ""
+}
+
+// commentAbove puts "# keeptune probe: comment" on its own line above the hop's first line,
+// at that line's indentation, replacing such a line a previous run wrote there.
+func commentAbove(b []byte, path, hop, comment string) ([]byte, error) {
+	_, h, err := findHop(path, b, hop)
+	if err != nil {
+		return nil, err
+	}
+	lines := lineStarts(b)
+	if h.Line < 1 || h.Line > len(lines) {
+		return nil, errors.New("hop line out of range")
+	}
+	start := lines[h.Line-1]
+	indent := 0
+	for start+indent < len(b) && (b[start+indent] == ' ' || b[start+indent] == '\t') {
+		indent++
+	}
+	text := string(b[start:start+indent]) + CommentPrefix + " " + strings.ReplaceAll(comment, "\n", " ") + "\n"
+	from := start
+	if h.Line >= 2 {
+		prev := lines[h.Line-2]
+		if strings.HasPrefix(strings.TrimLeft(string(b[prev:start]), " \t"), CommentPrefix) {
+			from = prev
+		}
+	}
+	out := append([]byte(nil), b[:from]...)
+	out = append(out, text...)
+	return append(out, b[start:]...), nil
 }

@@ -170,6 +170,35 @@ func TestApplyRefusesAndWritesNothing(t *testing.T) {
 	}
 }
 
+func TestRoundDown(t *testing.T) {
+	s := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+	for lo, want := range map[float64]string{7.86: "7800ms", 349.2: "349s", 12.95: "12s", 3: "3s", 0.05: "50ms"} {
+		if got := FormatDuration(RoundDown(s(lo))); got != want {
+			t.Errorf("RoundDown(%v) = %s, want %s", lo, got, want)
+		}
+	}
+}
+
+// The comment goes on its own line above the hop, and a second run replaces it.
+func TestApplyComment(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keeptune.yaml")
+	in := "chain:\n  - {name: clients, type: client}\n  - {name: edge, catalog: aws-nlb}  # the NLB\n  - {name: app, type: server}\n"
+	if err := os.WriteFile(path, []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"first run", "second run"} {
+		if _, err := Apply(path, Update{Hop: "edge", IdleTimeout: 7800 * time.Millisecond, Comment: c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := os.ReadFile(path)
+	want := "chain:\n  - {name: clients, type: client}\n  # keeptune probe: second run\n  - {name: edge, catalog: aws-nlb, idle_timeout: 7800ms}  # the NLB\n  - {name: app, type: server}\n"
+	if string(got) != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
 func TestRoundest(t *testing.T) {
 	s := func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
 	for _, tc := range []struct {
