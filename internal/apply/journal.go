@@ -80,6 +80,7 @@ type SysctlRecord struct {
 // ReloadRecord is a server reload apply did, repeated on rollback.
 type ReloadRecord struct {
 	Server string `json:"server"`
+	Main   string `json:"main,omitempty"`
 	How    string `json:"how"`
 }
 

@@ -18,7 +18,7 @@ const sandboxEnv = "KEEPTUNE_TEST_SANDBOX"
 
 // Sandbox runs the calling test again in a child process that has its own mount and network
 // namespaces, for tests that change /etc, /var/lib and live sysctls (apply, rollback). In the
-// child, /etc and /var/lib are overlays of the real ones whose writes land in a tmpfs, /run is
+// child, /etc, /var/lib and /var/log are overlays of the real ones whose writes land in a tmpfs, /run is
 // an empty tmpfs (so systemctl cannot reach the real systemd and /run/netns pins stay private),
 // and the network namespace is new, with loopback up: it stands in for the host namespace.
 // Everything vanishes when the child exits.
@@ -68,7 +68,7 @@ func enterSandbox(t *testing.T) {
 	// The overlays' upper layers live in the new /run: nothing of them reaches a real disk.
 	scratch := "/run/keeptune-sandbox"
 	must("scratch directory", os.Mkdir(scratch, 0o700))
-	for i, dir := range []string{"/etc", "/var/lib"} {
+	for i, dir := range []string{"/etc", "/var/lib", "/var/log"} {
 		upper, work := fmt.Sprintf("%s/%d-upper", scratch, i), fmt.Sprintf("%s/%d-work", scratch, i)
 		must("upper layer", os.Mkdir(upper, 0o755))
 		must("work directory", os.Mkdir(work, 0o755))
