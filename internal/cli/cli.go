@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -59,14 +58,8 @@ func newRoot(stdio IO) *cobra.Command {
 	root.AddCommand(newPlanCmd(stdio))
 	root.AddCommand(newExporterCmd(stdio))
 	root.AddCommand(newEnforceCmd(stdio))
+	root.AddCommand(newVersionCmd(stdio))
 	return root
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
 }
 
 // isTerminal reports whether f is a terminal (colour in auto mode).

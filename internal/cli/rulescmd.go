@@ -27,8 +27,16 @@ func newRulesCmd(stdio IO) *cobra.Command {
 			}
 			switch output {
 			case "json":
+				// snake_case like every other JSON output (docs/json.md, "Rules").
 				type doc struct {
-					ID, Name, Title, Severity, What, Why, Fix, Source string
+					ID       string `json:"id"`
+					Name     string `json:"name"`
+					Title    string `json:"title"`
+					Severity string `json:"severity"`
+					What     string `json:"what"`
+					Why      string `json:"why"`
+					Fix      string `json:"fix"`
+					Source   string `json:"source"`
 				}
 				var docs []doc
 				for _, r := range all {

@@ -448,3 +448,7 @@ type jsonValue struct {
 	File   string `json:"file"`
 	Line   int    `json:"line"`
 }
+
+// ProfileJSON is a profile as every JSON output writes it (docs/json.md, Profile): `keeptune
+// profiles -o json` uses the same view as audit's "profile".
+func ProfileJSON(p model.Profile) any { return newJSONProfile(p) }

@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// VersionOptions are the flags of `keeptune version`.
+type VersionOptions struct {
+	Output string
+}
+
+// BuildInfo is what `keeptune version` reports: the module version (a tag for `go install
+// ...@v1.2.3`, "(devel)" from a checkout), the VCS revision and time the build embedded, and the
+// Go toolchain.
+type BuildInfo struct {
+	Module    string `json:"module"`
+	Version   string `json:"version"`
+	Revision  string `json:"revision,omitempty"`
+	Time      string `json:"time,omitempty"`
+	Modified  bool   `json:"modified,omitempty"`
+	GoVersion string `json:"go_version"`
+	Platform  string `json:"platform"`
+}
+
+func buildInfo() BuildInfo {
+	out := BuildInfo{Module: "github.com/keeptune/keeptune", Version: "(unknown)", GoVersion: runtime.Version(),
+		Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return out
+	}
+	if bi.Main.Path != "" {
+		out.Module = bi.Main.Path
+	}
+	if bi.Main.Version != "" {
+		out.Version = bi.Main.Version
+	}
+	if bi.GoVersion != "" {
+		out.GoVersion = bi.GoVersion
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			out.Revision = s.Value
+		case "vcs.time":
+			out.Time = s.Value
+		case "vcs.modified":
+			out.Modified = s.Value == "true"
+		}
+	}
+	return out
+}
+
+// version is the short form --version and reports print: the module version when the build has
+// one (go install ...@v1.2.3), else the VCS revision a build from a checkout embeds
+// ("devel-4bbd603", "+dirty" when the tree had changes), "dev" only when there is neither.
+func version() string {
+	b := buildInfo()
+	if b.Version != "" && b.Version != "(devel)" && b.Version != "(unknown)" {
+		return b.Version
+	}
+	if b.Revision != "" {
+		v := "devel-" + b.Revision[:min(len(b.Revision), 12)]
+		if b.Modified {
+			v += "+dirty"
+		}
+		return v
+	}
+	return "dev"
+}
+
+func newVersionCmd(stdio IO) *cobra.Command {
+	opts := VersionOptions{}
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print keeptune's version, VCS revision and Go version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b := buildInfo()
+			switch opts.Output {
+			case "json":
+				enc := json.NewEncoder(stdio.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(b)
+			case "text":
+			default:
+				return usageErr(fmt.Errorf("invalid --output %q: expected text or json", opts.Output))
+			}
+			fmt.Fprintf(stdio.Out, "keeptune %s\n", version())
+			fmt.Fprintf(stdio.Out, "module:   %s %s\n", b.Module, b.Version)
+			if b.Revision != "" {
+				rev := b.Revision
+				if b.Modified {
+					rev += " (modified)"
+				}
+				if b.Time != "" {
+					rev += ", " + b.Time
+				}
+				fmt.Fprintf(stdio.Out, "revision: %s\n", rev)
+			} else {
+				fmt.Fprintln(stdio.Out, "revision: unknown (built without VCS information)")
+			}
+			fmt.Fprintf(stdio.Out, "go:       %s %s\n", b.GoVersion, b.Platform)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
