@@ -94,4 +94,3 @@ func writeProfile(stdio IO, p model.Profile) {
 		model.KeyKeepaliveIntvl, int64(p.Interval.Recommended.Seconds()), model.KeyKeepaliveProbes, p.Probes.Recommended)
 	fmt.Fprintf(w, "and, for unacknowledged data beyond %s:\n  %s = %d\n", textfmt.Duration(p.MaxUnackedTimeout), model.KeyRetries2, p.Retries2)
 }
-
