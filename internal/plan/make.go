@@ -52,7 +52,7 @@ func Make(in Input) *Plan {
 		if ns.Current {
 			nsLimits = limits
 		}
-		targets := planNamespace(&in, ns, nsLimits)
+		targets := append(planNamespace(&in, ns, nsLimits), planCapacity(&in, ns)...)
 		if ns.Current {
 			p.planHost(ns, targets)
 		} else {

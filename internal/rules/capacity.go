@@ -10,11 +10,11 @@ import (
 	"strings"
 
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/plan"
 )
 
-// somaxconnTarget is the kernel's own default since Linux 5.4 (commit 19f92a030ca6, raised from
-// 128 because bursts of connections overflowed the accept queue).
-const somaxconnTarget = 4096
+// somaxconnTarget is the plan's floor of the accept queue limit.
+const somaxconnTarget = plan.SomaxconnTarget
 
 var somaxconnLow = Rule{
 	ID: "KT401", Name: "somaxconn-low", Severity: model.SeverityWarning,
@@ -38,7 +38,7 @@ var somaxconnLow = Rule{
 				Message:  fmt.Sprintf("net.core.somaxconn = %d caps every listen backlog at %d; bursts of new connections overflow the accept queue and clients wait for SYN retransmissions (1 s, 3 s, 7 s).", v, v),
 				Evidence: []model.Evidence{evidence(s)},
 				Location: model.LocationOf(s.Source),
-				Fix:      sysctlFix(ns, setting{sysctl: s, proposed: fmt.Sprint(somaxconnTarget)}),
+				Fix:      sysctlFixFromPlan(in, ns, setting{sysctl: s, proposed: fmt.Sprint(somaxconnTarget)}),
 			})
 		}
 		return out
@@ -73,16 +73,15 @@ var synBacklogBelowSomaxconn = Rule{
 				Message:  fmt.Sprintf("tcp_max_syn_backlog = %d is below somaxconn = %d: the SYN queue fills before the accept queue.", syn, somax),
 				Evidence: []model.Evidence{evidence(s), evidence(sm)},
 				Location: model.LocationOf(s.Source),
-				Fix:      sysctlFix(ns, setting{sysctl: s, proposed: fmt.Sprint(somax)}),
+				Fix:      sysctlFixFromPlan(in, ns, setting{sysctl: s, proposed: fmt.Sprint(somax)}),
 			})
 		}
 		return out
 	},
 }
 
-// headroom is how many descriptors beyond the expected connections a process or host needs for
-// everything else (log files, upstream connections of a proxy, listening sockets).
-func headroom(n int) int64 { return int64(n) + int64(n)/4 + 1024 }
+// headroom is the plan's descriptor need beyond the expected connections.
+func headroom(n int) int64 { return plan.Headroom(n) }
 
 var fileMaxLow = Rule{
 	ID: "KT403", Name: "file-max-low", Severity: model.SeverityError,
@@ -111,7 +110,7 @@ var fileMaxLow = Rule{
 					key, v, in.ExpectConnections, need),
 				Evidence: []model.Evidence{evidence(s), {Name: "expected connections", Value: fmt.Sprint(in.ExpectConnections)}},
 				Location: model.LocationOf(s.Source),
-				Fix:      sysctlFix(host, setting{sysctl: s, proposed: fmt.Sprint(roundUp(need))}),
+				Fix:      sysctlFixFromPlan(in, host, setting{sysctl: s, proposed: fmt.Sprint(roundUp(need))}),
 			})
 		}
 		return out
@@ -386,7 +385,7 @@ var conntrackTableFill = Rule{
 					fill*100, ct.Count.Value, max.Value),
 				Evidence: []model.Evidence{{Name: model.KeyConntrackCount, Value: fmt.Sprint(ct.Count.Value), Source: ct.Count.Source}, evidence(s)},
 				Location: model.LocationOf(s.Source),
-				Fix:      sysctlFix(host, setting{sysctl: s, proposed: fmt.Sprint(roundUp(int64(ct.Count.Value) * 2))}),
+				Fix:      sysctlFixFromPlan(in, host, setting{sysctl: s, proposed: fmt.Sprint(roundUp(int64(ct.Count.Value) * 2))}),
 			})
 		}
 		if in.ExpectConnections > 0 && maxOK && int64(max.Value) < int64(in.ExpectConnections) {
@@ -397,7 +396,7 @@ var conntrackTableFill = Rule{
 					max.Value, in.ExpectConnections),
 				Evidence: []model.Evidence{evidence(s), {Name: "expected connections", Value: fmt.Sprint(in.ExpectConnections)}},
 				Location: model.LocationOf(s.Source),
-				Fix:      sysctlFix(host, setting{sysctl: s, proposed: fmt.Sprint(roundUp(headroom(in.ExpectConnections) * 2))}),
+				Fix:      sysctlFixFromPlan(in, host, setting{sysctl: s, proposed: fmt.Sprint(roundUp(headroom(in.ExpectConnections) * 2))}),
 			})
 		}
 		return out
@@ -422,13 +421,7 @@ func currentNamespace(snap *model.Snapshot) model.Namespace {
 }
 
 // roundUp rounds a proposed limit up to a tidy number (two significant digits).
-func roundUp(n int64) int64 {
-	step := int64(1)
-	for n/step >= 100 {
-		step *= 10
-	}
-	return (n + step - 1) / step * step
-}
+func roundUp(n int64) int64 { return plan.RoundUp(n) }
 
 func limitString(v int64) string {
 	if v < 0 {
