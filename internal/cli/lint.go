@@ -31,21 +31,39 @@ type LintOptions struct {
 	Color           string
 	Enable, Disable []string
 	Verbose         bool
+	// Root is a configuration repository standing for the server's / (absolute includes
+	// resolve inside it; the host's files are never read); Prefix the server's configuration
+	// directory for fragments (nginx's conf prefix, Apache's ServerRoot).
+	Root, Prefix string
+	// ServerVersions are [FORMAT=]VERSION: the servers' versions version-dependent keywords
+	// are judged against (default: the installed server's, unknown without one or with --root).
+	ServerVersions []string
+	// Baseline is a file of accepted findings: compared when it exists, written when it does
+	// not (or with WriteBaseline).
+	Baseline      string
+	WriteBaseline bool
 }
 
 func newLintCmd(stdio IO) *cobra.Command {
 	opts := LintOptions{}
 	cmd := &cobra.Command{
-		Use:   "lint FILE...",
+		Use:   "lint [FILE|DIR]...",
 		Short: "Check chain files and server configurations without touching the host (for CI)",
 		Long: "lint reads chain files (keeptune.yaml) and server configuration files (the formats built in are\n" +
 			"listed by --format) and checks them: every hop of a chain against the ones around it (backend\n" +
 			"keep-alive against the pool in front of it, keepalive probes against NAT and balancer idle\n" +
 			"timeouts, gRPC ping policy, user timeouts), every configuration against what its server does.\n" +
-			"It reads no host facts: use it in CI. The format of each file is detected unless --format says.",
+			"It reads no host facts: use it in CI. The format of each file is detected unless --format says;\n" +
+			"a directory stands for the files in it whose format is detected (-v lists the others); with no\n" +
+			"argument, ./keeptune.yaml. A file its server would refuse is an error finding (KT891) at the\n" +
+			"line the server names, the other files are still linted, and the exit code is 2.\n" +
+			"A finding is suppressed by a comment on its line or the line above: keeptune:ignore KTnnn reason.",
 		Example: "  keeptune lint keeptune.yaml\n  keeptune lint /etc/nginx/nginx.conf\n" +
+			"  keeptune lint --root ./infra ./infra/etc/nginx/nginx.conf\n" +
+			"  keeptune lint --prefix /etc/nginx conf.d/\n" +
+			"  keeptune lint --baseline .keeptune-baseline.json configs/\n" +
 			"  keeptune lint -o sarif --fail-on warning deploy/*.yaml > keeptune.sarif",
-		Args: cobra.MinimumNArgs(1),
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLint(args, opts, stdio)
 		},
@@ -60,7 +78,12 @@ func newLintCmd(stdio IO) *cobra.Command {
 	f.StringVar(&opts.Color, "color", "auto", "colour: auto, always or never (auto honours NO_COLOR)")
 	f.StringSliceVar(&opts.Enable, "enable", nil, "run only these rules (IDs or names, comma separated)")
 	f.StringSliceVar(&opts.Disable, "disable", nil, "skip these rules (IDs or names)")
-	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "more detail")
+	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "more detail (and the files of a directory argument that were not linted)")
+	f.StringVar(&opts.Root, "root", "", "configuration repository standing for the server's /: absolute includes resolve under it, nothing outside it is read")
+	f.StringVar(&opts.Prefix, "prefix", "", "the server's configuration directory for fragments (nginx's conf prefix, Apache's ServerRoot): relative includes resolve against it")
+	f.StringArrayVar(&opts.ServerVersions, "server-version", nil, "[FORMAT=]VERSION of the server (nginx=1.25.3, haproxy=2.8): keywords added or removed in a version are judged against it (default: the installed server's; repeatable)")
+	f.StringVar(&opts.Baseline, "baseline", "", "file of accepted findings: findings in it are not reported; written (with the current findings) when it does not exist")
+	f.BoolVar(&opts.WriteBaseline, "write-baseline", false, "rewrite the --baseline file with the current findings")
 	return cmd
 }
 
@@ -92,35 +115,65 @@ func runLint(files []string, opts LintOptions, stdio IO) error {
 		vars.Env[k] = v
 	}
 	vars.Defines = opts.Defines
-	// Read everything first: a bad file stops the run before anything is printed.
+	versions, err := parseServerVersions(opts.ServerVersions)
+	if err != nil {
+		return usageErr(err)
+	}
+	if len(files) == 0 {
+		if _, err := os.Stat("keeptune.yaml"); err != nil {
+			return usageErr(errors.New("no file given and no ./keeptune.yaml: name the chain files, configuration files or directories to lint"))
+		}
+		files = []string{"keeptune.yaml"}
+	}
+	targets, ignored, err := lintTargets(files, opts.Format)
+	if err != nil {
+		return usageErr(err)
+	}
+	if opts.Verbose {
+		for _, ig := range ignored {
+			fmt.Fprintf(stdio.Err, "not linted: %s\n", ig)
+		}
+	}
+	// Every file is read; one that cannot be, or that its server would refuse, becomes a KT891
+	// finding and the others are still linted.
 	var chains []*model.Chain
 	var cfgs []*configs.Config
-	for _, f := range files {
-		isChain, err := looksLikeChain(f, opts.Format)
-		if err != nil {
-			return usageErr(err)
-		}
-		if isChain {
-			c, err := chain.Load(f)
+	var fromDir []bool
+	var bad []error
+	for _, t := range targets {
+		if t.chain {
+			c, err := chain.Load(t.path)
 			if err != nil {
-				return inputErr(err)
+				bad = append(bad, err)
+				continue
 			}
 			chains = append(chains, c)
 			continue
 		}
-		c, err := configs.ReadFileVars(f, opts.Format, vars)
+		v := vars
+		v.Prefix = opts.Prefix
+		v.Version = versions.of(t.format, opts.Root == "")
+		var c *configs.Config
+		if opts.Root != "" {
+			c, err = configs.ReadTree(opts.Root, t.path, t.format, v)
+		} else {
+			c, err = configs.ReadFileVars(t.path, t.format, v)
+		}
 		if err != nil {
-			return usageErr(err)
+			bad = append(bad, err)
+			continue
 		}
 		cfgs = append(cfgs, c)
+		fromDir = append(fromDir, t.fromDir)
 	}
+	cfgs = withoutIncluded(cfgs, fromDir)
 	var all []model.Finding
 	profile, err := profiles.Resolve(opts.Profile)
 	if err != nil {
 		return usageErr(err)
 	}
-	if len(cfgs) > 0 {
-		all = append(all, rules.Run(&rules.Input{Configs: cfgs, Profile: profile}, selected)...)
+	if len(cfgs) > 0 || len(bad) > 0 {
+		all = append(all, rules.Run(&rules.Input{Configs: cfgs, ConfigErrors: bad, Profile: profile}, selected)...)
 	}
 	for _, c := range chains {
 		name := opts.Profile
@@ -134,6 +187,12 @@ func runLint(files []string, opts LintOptions, stdio IO) error {
 		profile = p
 		all = append(all, rules.Run(&rules.Input{Chain: c, Profile: p, ExpectConnections: c.ExpectConnections}, selected)...)
 	}
+	all = suppressed(all, opts.Root, stdio, opts.Verbose)
+	if opts.Baseline != "" {
+		if all, err = applyBaseline(opts.Baseline, opts.Root, opts.WriteBaseline, all, stdio); err != nil {
+			return usageErr(err)
+		}
+	}
 	rules.Sort(all)
 	r := report.Report{
 		Tool: toolInfo(), Command: "lint", Profile: profile, Findings: all, Rules: ruleInfos(selected),
@@ -143,6 +202,13 @@ func runLint(files []string, opts LintOptions, stdio IO) error {
 	}
 	if err := report.Render(stdio.Out, opts.Output, r, report.TextOptions{Color: color, Verbose: opts.Verbose}); err != nil {
 		return runtimeErr(fmt.Errorf("write report: %w", err))
+	}
+	if len(bad) > 0 {
+		// Each on a line of its own, file:line first; exit 2 as for any bad input.
+		for _, e := range bad[:len(bad)-1] {
+			fmt.Fprintf(stdio.Err, "error: %v\n", e)
+		}
+		return usageErr(bad[len(bad)-1])
 	}
 	return failIfFindings(all, failOn)
 }

@@ -85,6 +85,10 @@ type Vars struct {
 	// ServerRoot) as a path the parser reads through, for a fragment whose relative includes
 	// are written against it; "" means the format's usual rule.
 	Prefix string
+	// Tree is the directory a configuration repository was read from (lint --root), "" for
+	// the host: absolute includes resolve inside it, and one naming a file the tree does not
+	// have is a warning (the file is the server's, not the repository's), not an error.
+	Tree string
 }
 
 // VarsParser is a Parser that takes Vars.
@@ -132,27 +136,63 @@ func DetectFormat(path string, head []byte) (Parser, error) {
 	return nil, fmt.Errorf("%s: not a format keeptune recognises (%s): name it with --format", path, strings.Join(Formats(), ", "))
 }
 
+// ReadTree parses a file of a configuration repository: path is a file under root, which
+// stands for the server's / (absolute includes resolve inside it; nothing outside it is read,
+// symbolic links included). Files are named as the server sees them ("/etc/nginx/nginx.conf").
+func ReadTree(root, path, format string, vars Vars) (*Config, error) {
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := filepath.Rel(absRoot, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return nil, fmt.Errorf("%s is not under --root %s", path, root)
+	}
+	p, err := parserFor(abs, format)
+	if err != nil {
+		return nil, err
+	}
+	r, err := os.OpenRoot(absRoot)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	vars.Tree = root
+	if vp, ok := p.(VarsParser); ok {
+		p = vp.WithVars(vars)
+	}
+	return p.Parse(r.FS(), filepath.ToSlash(rel))
+}
+
+func parserFor(path, format string) (Parser, error) {
+	if format != "" {
+		p, ok := Lookup(format)
+		if !ok {
+			return nil, fmt.Errorf("unknown format %q: expected one of %s", format, strings.Join(Formats(), ", "))
+		}
+		return p, nil
+	}
+	head, err := readHead(path)
+	if err != nil {
+		return nil, err
+	}
+	return DetectFormat(path, head)
+}
+
 // ReadFile parses a file on the host with the given format ("" = detect).
 func ReadFile(path, format string) (*Config, error) { return ReadFileVars(path, format, Vars{}) }
 
 // ReadFileVars is ReadFile with the server's environment and defines.
 func ReadFileVars(path, format string, vars Vars) (*Config, error) {
-	var p Parser
-	if format != "" {
-		var ok bool
-		if p, ok = Lookup(format); !ok {
-			return nil, fmt.Errorf("unknown format %q: expected one of %s", format, strings.Join(Formats(), ", "))
-		}
-	} else {
-		head, err := readHead(path)
-		if err != nil {
-			return nil, err
-		}
-		if p, err = DetectFormat(path, head); err != nil {
-			return nil, err
-		}
+	p, err := parserFor(path, format)
+	if err != nil {
+		return nil, err
 	}
-	if vp, ok := p.(VarsParser); ok && (vars.Env != nil || len(vars.Defines) > 0 || vars.Version != "" || vars.Prefix != "") {
+	if vp, ok := p.(VarsParser); ok && (vars.Env != nil || len(vars.Defines) > 0 || vars.Version != "" || vars.Prefix != "" || vars.Tree != "") {
 		p = vp.WithVars(vars)
 	}
 	abs, err := filepath.Abs(path)

@@ -35,7 +35,7 @@ var configWarning = Rule{
 					Message:  w.Message,
 					Evidence: []model.Evidence{{Name: "line", Value: loc.String(), Source: confSrc(loc.File, loc.Line)}},
 					Location: &loc,
-					Fix:      &model.Fix{Note: "load the module or remove the line; or give the server version with --server-version"},
+					Fix:      &model.Fix{Note: "as the message says: load the module it names, give the server version (--server-version), add the file to the repository, or suppress with # keeptune:ignore KT890 reason"},
 				}
 				if w.Module != "" {
 					f.Evidence = append(f.Evidence, model.Evidence{Name: "module", Value: w.Module, Source: confSrc(loc.File, loc.Line)})

@@ -73,6 +73,13 @@ func (p Parser) WithVars(v configs.Vars) configs.Parser {
 		p.Options.Env = v.Env
 	}
 	p.Options.Defines = append(p.Options.Defines, v.Defines...)
+	if v.Version != "" {
+		p.Options.Version = v.Version
+	}
+	if v.Prefix != "" {
+		p.Options.ServerRoot = v.Prefix
+	}
+	p.Options.Tree = v.Tree
 	return p
 }
 

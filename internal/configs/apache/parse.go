@@ -28,6 +28,9 @@ type Options struct {
 	Env map[string]string
 	// Version is the httpd version ("2.4.62") for <IfVersion>; "" means unknown.
 	Version string
+	// Tree is the repository directory the files are read from (lint --root), "" on the host:
+	// an absolute Include of a file the tree does not have is then a warning.
+	Tree string
 }
 
 // Parse reads an httpd configuration with no options (see Options.Parse).
@@ -777,6 +780,10 @@ func (r *reader) include(d *Directive, optional bool) error {
 		full = path.Join(r.root, full)
 	}
 	matches, err := r.expand(full, optional)
+	if err != nil && r.o.Tree != "" && strings.HasPrefix(pat, "/") {
+		r.warn(d.Location, "", "%s %s: not in the tree %s (lint --root): a file of the server, not of the repository; not read", d.Name, pat, r.o.Tree)
+		return nil
+	}
 	if err != nil {
 		return &ParseError{File: d.Location.File, Line: d.Location.Line, Msg: fmt.Sprintf("%s %s: %v", d.Name, pat, err)}
 	}

@@ -22,12 +22,15 @@ type Parser struct {
 	// Prefix is nginx's configuration directory (its -p/conf prefix), which relative includes
 	// resolve against; "" means the main file's directory.
 	Prefix string
+	// Tree is the repository directory the files are read from (lint --root), "" on the host.
+	Tree string
 }
 
 // WithVars implements configs.VarsParser: nginx takes the server version from it.
 func (p Parser) WithVars(v configs.Vars) configs.Parser {
 	p.Version = v.Version
 	p.Prefix = v.Prefix
+	p.Tree = v.Tree
 	return p
 }
 
@@ -94,6 +97,7 @@ func (pr Parser) parse(fsys fs.FS, p string) (*Config, error) {
 	if pr.Prefix != "" {
 		r.confDir, r.prefixGiven = path.Clean(strings.TrimPrefix(pr.Prefix, "/")), true
 	}
+	r.tree = pr.Tree
 	tree, err := r.parseFile(p)
 	if err != nil {
 		var pe *ParseError
@@ -109,6 +113,9 @@ func (pr Parser) parse(fsys fs.FS, p string) (*Config, error) {
 			return nil, m.err
 		}
 		v.warn(m.d, "", "include %s: not found relative to %s, and this file is not a main configuration: it is read without it (give nginx's configuration directory with --prefix)", m.d.Args[0], display(r.confDir))
+	}
+	for _, d := range r.outside {
+		v.warn(d, "", "include %s: not in the tree %s (lint --root): a file of the server, not of the repository; not read", d.Args[0], r.tree)
 	}
 	for _, g := range r.guessed {
 		v.warn(g.d, "", "include %s: read from %s, the first directory above %s that has it (give nginx's configuration directory with --prefix)", g.d.Args[0], display(g.dir), display(r.confDir))

@@ -77,6 +77,10 @@ type reader struct {
 	missing []missingInclude
 	// guessed are includes found relative to a parent directory of a fragment's own.
 	guessed []missingInclude
+	// tree is the repository directory (lint --root), "" on the host; outside are the
+	// absolute includes of files the tree does not have.
+	tree    string
+	outside []*Directive
 }
 
 type missingInclude struct {
@@ -196,6 +200,10 @@ func (r *reader) include(d *Directive) ([]*Directive, error) {
 		}
 	} else {
 		matches = []string{target}
+		if _, err := fs.Stat(r.fsys, target); err != nil && strings.HasPrefix(d.Args[0], "/") && r.tree != "" {
+			r.outside = append(r.outside, d)
+			return nil, nil
+		}
 		if _, err := fs.Stat(r.fsys, target); err != nil && !strings.HasPrefix(d.Args[0], "/") {
 			if dir := r.guessPrefix(d.Args[0]); dir != "" {
 				r.guessed = append(r.guessed, missingInclude{d: d, dir: dir})

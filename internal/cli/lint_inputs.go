@@ -1,0 +1,308 @@
+package cli
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/keeptune/keeptune/internal/configs"
+	"github.com/keeptune/keeptune/internal/model"
+)
+
+// lintTarget is one file lint reads.
+type lintTarget struct {
+	path, format string
+	chain        bool
+	// fromDir: found in a directory argument (dropped when another file of the run includes it).
+	fromDir bool
+}
+
+// lintTargets expands the arguments: a file as given, a directory as the files in it (hidden
+// ones and version-control directories left out) whose format is detected. ignored lists the
+// files of directories that were not linted, with the reason.
+func lintTargets(args []string, format string) (targets []lintTarget, ignored []string, err error) {
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !st.IsDir() {
+			isChain, err := looksLikeChain(a, format)
+			if err != nil {
+				return nil, nil, err
+			}
+			f := format
+			if isChain {
+				f = ""
+			}
+			targets = append(targets, lintTarget{path: a, format: f, chain: isChain})
+			continue
+		}
+		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if p != a && strings.HasPrefix(d.Name(), ".") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				ignored = append(ignored, p+" (hidden)")
+				return nil
+			}
+			if d.IsDir() || !d.Type().IsRegular() {
+				return nil
+			}
+			isChain, err := looksLikeChain(p, format)
+			if err != nil {
+				return err
+			}
+			if isChain {
+				targets = append(targets, lintTarget{path: p, chain: true, fromDir: true})
+				return nil
+			}
+			f := format
+			if f == "" {
+				head, err := readHead(p)
+				if err != nil {
+					return err
+				}
+				parser, err := configs.DetectFormat(p, head)
+				if err != nil {
+					ignored = append(ignored, p+" (not a format keeptune recognises)")
+					return nil
+				}
+				f = parser.Format()
+			}
+			targets = append(targets, lintTarget{path: p, format: f, fromDir: true})
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return targets, ignored, nil
+}
+
+func readHead(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := f.Read(head)
+	return head[:n], nil
+}
+
+// withoutIncluded drops the files found in directories that another file of the run includes:
+// they were read, in their place, as part of it.
+func withoutIncluded(cfgs []*configs.Config, fromDir []bool) []*configs.Config {
+	included := map[string]bool{}
+	for _, c := range cfgs {
+		for _, f := range c.Files {
+			if f != c.File {
+				included[f] = true
+			}
+		}
+	}
+	var out []*configs.Config
+	for i, c := range cfgs {
+		if fromDir[i] && included[c.File] {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// serverVersions are the --server-version values: by format, or for every format ("").
+type serverVersions map[string]string
+
+func parseServerVersions(list []string) (serverVersions, error) {
+	out := serverVersions{}
+	for _, s := range list {
+		f, v, ok := strings.Cut(s, "=")
+		if !ok {
+			f, v = "", s
+		}
+		if f != "" {
+			if _, known := configs.Lookup(f); !known {
+				return nil, fmt.Errorf("invalid --server-version %q: unknown format %q (expected one of %s)", s, f, strings.Join(configs.Formats(), ", "))
+			}
+		}
+		if !regexp.MustCompile(`^\d+(\.\d+)*`).MatchString(v) {
+			return nil, fmt.Errorf("invalid --server-version %q: expected [FORMAT=]VERSION such as nginx=1.25.3", s)
+		}
+		out[f] = v
+	}
+	return out, nil
+}
+
+// of returns the version for a format: given, else (when installed may be asked) the installed
+// server's, else "".
+func (s serverVersions) of(format string, installed bool) string {
+	if v, ok := s[format]; ok {
+		return v
+	}
+	if v, ok := s[""]; ok {
+		return v
+	}
+	if installed && format != "" {
+		return configs.InstalledVersion(format)
+	}
+	return ""
+}
+
+// ignoreComment is an inline suppression: "keeptune:ignore KT800[,KT801] reason" in a comment.
+var ignoreComment = regexp.MustCompile(`keeptune:ignore\s+((?:KT\d{3}[,\s]*)+)(.*)`)
+
+// suppressed drops the findings whose line, or the line above it, carries a keeptune:ignore
+// comment naming their rule. KT891 (a file the server refuses) cannot be suppressed.
+func suppressed(all []model.Finding, root string, stdio IO, verbose bool) []model.Finding {
+	cache := map[string][]string{}
+	lines := func(file string) []string {
+		if l, ok := cache[file]; ok {
+			return l
+		}
+		p := file
+		if root != "" {
+			p = filepath.Join(root, file)
+		}
+		var out []string
+		if f, err := os.Open(p); err == nil {
+			sc := bufio.NewScanner(f)
+			sc.Buffer(make([]byte, 1<<20), 1<<24)
+			for sc.Scan() {
+				out = append(out, sc.Text())
+			}
+			f.Close()
+		}
+		cache[file] = out
+		return out
+	}
+	var out []model.Finding
+	for _, f := range all {
+		if f.Location == nil || f.Location.Line <= 0 || f.Rule == "KT891" {
+			out = append(out, f)
+			continue
+		}
+		ls := lines(f.Location.File)
+		hit := false
+		for _, n := range []int{f.Location.Line, f.Location.Line - 1} {
+			if n < 1 || n > len(ls) {
+				continue
+			}
+			m := ignoreComment.FindStringSubmatch(ls[n-1])
+			if m == nil {
+				continue
+			}
+			for _, id := range strings.FieldsFunc(m[1], func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+				if id == f.Rule {
+					hit = true
+				}
+			}
+		}
+		if hit {
+			if verbose {
+				fmt.Fprintf(stdio.Err, "suppressed: %s %s (keeptune:ignore)\n", f.Rule, f.Location)
+			}
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// baselineFile is what --baseline reads and writes.
+type baselineFile struct {
+	Version  int             `json:"version"`
+	Findings []baselineEntry `json:"findings"`
+}
+
+type baselineEntry struct {
+	Rule        string `json:"rule"`
+	Subject     string `json:"subject"`
+	File        string `json:"file,omitempty"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// fingerprint identifies a finding across runs: its rule, subject, file and the text of the
+// line at fault (not the line number, which moves when lines are added above).
+func fingerprint(f model.Finding, root string) baselineEntry {
+	e := baselineEntry{Rule: f.Rule, Subject: f.Subject}
+	text := f.Message
+	if f.Location != nil {
+		e.File = f.Location.File
+		p := f.Location.File
+		if root != "" {
+			p = filepath.Join(root, p)
+		}
+		if data, err := os.ReadFile(p); err == nil && f.Location.Line > 0 {
+			if ls := strings.Split(string(data), "\n"); f.Location.Line <= len(ls) {
+				text = strings.TrimSpace(ls[f.Location.Line-1])
+			}
+		}
+	}
+	sum := sha256.Sum256([]byte(e.Rule + "\x00" + e.Subject + "\x00" + e.File + "\x00" + text))
+	e.Fingerprint = hex.EncodeToString(sum[:16])
+	return e
+}
+
+// applyBaseline drops the findings the baseline holds, or writes it when it does not exist (or
+// write is set): then every current finding is accepted. KT891 is never baselined.
+func applyBaseline(path, root string, write bool, all []model.Finding, stdio IO) ([]model.Finding, error) {
+	var keep, base []model.Finding
+	for _, f := range all {
+		if f.Rule == "KT891" {
+			keep = append(keep, f)
+		} else {
+			base = append(base, f)
+		}
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) || write {
+		b := baselineFile{Version: 1, Findings: []baselineEntry{}}
+		for _, f := range base {
+			b.Findings = append(b.Findings, fingerprint(f, root))
+		}
+		sort.Slice(b.Findings, func(i, j int) bool { return b.Findings[i].Fingerprint < b.Findings[j].Fingerprint })
+		out, _ := json.MarshalIndent(b, "", "  ")
+		if err := os.WriteFile(path, append(out, '\n'), 0o644); err != nil {
+			return nil, fmt.Errorf("write baseline: %w", err)
+		}
+		fmt.Fprintf(stdio.Err, "wrote baseline %s: %d findings accepted\n", path, len(b.Findings))
+		return keep, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read baseline: %w", err)
+	}
+	var b baselineFile
+	if err := json.Unmarshal(data, &b); err != nil || b.Version != 1 {
+		return nil, fmt.Errorf("%s: not a keeptune baseline (version 1 JSON): %v", path, err)
+	}
+	known := map[string]bool{}
+	for _, e := range b.Findings {
+		known[e.Fingerprint] = true
+	}
+	hidden := 0
+	for _, f := range base {
+		if known[fingerprint(f, root).Fingerprint] {
+			hidden++
+			continue
+		}
+		keep = append(keep, f)
+	}
+	if hidden > 0 {
+		fmt.Fprintf(stdio.Err, "%d findings in the baseline %s not shown\n", hidden, path)
+	}
+	return keep, nil
+}
