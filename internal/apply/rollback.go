@@ -158,6 +158,7 @@ func rollbackEntry(j *Journal, e *Entry, o Options, what string) (*RollbackResul
 					return res, err
 				}
 				res.Steps = append(res.Steps, Step{Kind: "file", Target: f.Path, To: "removed", Status: "done"})
+				o.log("removed %s (apply created it)", f.Path)
 			}
 		case now.exists && now.meta == *f.Before:
 		default:
@@ -170,8 +171,8 @@ func rollbackEntry(j *Journal, e *Entry, o Options, what string) (*RollbackResul
 				return res, fmt.Errorf("restore %s: %w", f.Path, err)
 			}
 			res.Steps = append(res.Steps, Step{Kind: "file", Target: f.Path, To: "restored", Status: "done"})
+			o.log("restored %s", f.Path)
 		}
-		o.log("restored %s", f.Path)
 		failpoint(fmt.Sprintf("rollback:file:%d", i))
 	}
 	if err := reloadAfterRollback(e, &o, res); err != nil {
@@ -186,7 +187,7 @@ func rollbackEntry(j *Journal, e *Entry, o Options, what string) (*RollbackResul
 			return res, err
 		}
 		res.Steps = append(res.Steps, Step{Kind: "sysctl", Target: fmt.Sprintf("%s in %s", s.Key, scopeName(SysctlSet{Scope: s.Scope, Netns: s.Netns})), From: s.After, To: s.Before, Status: "done"})
-		o.log("set %s = %s in %s", s.Key, s.Before, s.Netns)
+		o.log("set %s = %s in %s (back from %s)", s.Key, s.Before, scopeName(SysctlSet{Scope: s.Scope, Netns: s.Netns}), s.After)
 		failpoint(fmt.Sprintf("rollback:sysctl:%d", i))
 	}
 	if err := j.setState(e, StateRolledBack, what); err != nil {
