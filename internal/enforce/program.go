@@ -273,8 +273,8 @@ const (
 // TCP_KEEPCNT above the policy becomes the policy's value, and TCP_USER_TIMEOUT 0 (none) or above
 // the policy becomes the policy's. The call then succeeds: the program sees success and, when it
 // reads the option back, the policy's value. Tighter values and every other option pass
-// untouched. The policy is the nearest enforced cgroup of the calling process
-// (bpf_get_current_ancestor_cgroup_id over the levels that have policies); side=accept applies
+// untouched. The policy is the nearest enforced cgroup of the calling process (its own cgroup
+// first, then bpf_get_current_ancestor_cgroup_id over the levels that have policies); side=accept applies
 // to listening sockets and side=connect to sockets not connected yet, both to connected ones.
 func guardInstructions() asm.Instructions {
 	insns := asm.Instructions{
@@ -299,8 +299,16 @@ func guardInstructions() asm.Instructions {
 		asm.Mov.Imm(asm.R7, kindUserTimeout),
 		asm.JEq.Imm(asm.R3, tcpUserTimeout, "lookup"),
 		asm.Ja.Label("allow"),
+		// Fast path: the calling process's own cgroup has the policy (the usual case).
+		asm.FnGetCurrentCgroupId.Call().WithSymbol("lookup"),
+		asm.StoreMem(asm.RFP, stKey, asm.R0, asm.DWord),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapPolicyName),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, stKey),
+		asm.FnMapLookupElem.Call(),
+		asm.JNE.Imm(asm.R0, 0, "found"),
 		// R8 = bit mask of the cgroup levels that have a policy.
-		asm.StoreImm(asm.RFP, stKey, 0, asm.Word).WithSymbol("lookup"),
+		asm.StoreImm(asm.RFP, stKey, 0, asm.Word),
 		asm.LoadMapPtr(asm.R1, 0).WithReference(mapLevelsName),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, stKey),

@@ -115,6 +115,15 @@ func removeCgroup(dir string) error {
 			}
 		}
 	}
+	// Child cgroups first (cgroup.kill reached their processes too).
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := removeCgroup(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
 	var err error
 	for i := 0; i < 100; i++ {
 		if err = unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
