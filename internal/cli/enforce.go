@@ -384,3 +384,17 @@ func fillFromPlan(cmd *cobra.Command, pol *enforce.Policy, file string, e *enfor
 	}
 	return nil
 }
+
+// enforcementLookup tells sockets --deep which processes a `keeptune enforce` policy covers; nil
+// when nothing is enforced or the pins cannot be read.
+func enforcementLookup() func(pid int) string {
+	e, err := enforce.Open(enforce.Options{NoMount: true}, false)
+	if err != nil {
+		return nil
+	}
+	cov, err := e.Coverage()
+	if err != nil || cov.Empty() {
+		return nil
+	}
+	return cov.ForPID
+}

@@ -190,6 +190,9 @@ func runSockets(ctx context.Context, opts SocketsOptions, stdio IO) error {
 	if opts.Deep && os.Geteuid() != 0 {
 		fmt.Fprintln(stdio.Err, "keeptune: --deep without root reads only sockets of processes this user may ptrace; run it with sudo for all")
 	}
+	if opts.Deep {
+		q.Enforcement = enforcementLookup()
+	}
 	if opts.Watch == 0 {
 		return socketsOnce(ctx, opts, q, stdio.Out, stdio)
 	}

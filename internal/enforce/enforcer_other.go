@@ -2,7 +2,11 @@
 
 package enforce
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/keeptune/keeptune/internal/model"
+)
 
 var errNotLinux = &MissingError{What: "enforce needs Linux (BPF sock_ops programs on cgroup v2)"}
 
@@ -31,3 +35,18 @@ func (e *Enforcer) Detach(*Target) (bool, error) { return false, errNotLinux }
 func (e *Enforcer) Netns(Target) (uint64, uint64, error) {
 	return 0, 0, errors.New("enforce needs Linux")
 }
+
+// Annotate does nothing outside Linux.
+func Annotate([]model.SocketStats) {}
+
+// Coverage covers nothing outside Linux.
+type Coverage struct{}
+
+// Coverage fails outside Linux.
+func (e *Enforcer) Coverage() (*Coverage, error) { return nil, errNotLinux }
+
+// Empty is true outside Linux.
+func (c *Coverage) Empty() bool { return true }
+
+// ForPID is empty outside Linux.
+func (c *Coverage) ForPID(int) string { return "" }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/chain"
 	"github.com/keeptune/keeptune/internal/configs"
+	"github.com/keeptune/keeptune/internal/enforce"
 	_ "github.com/keeptune/keeptune/internal/configs/all" // every configuration format
 	"github.com/keeptune/keeptune/internal/host"
 	"github.com/keeptune/keeptune/internal/model"
@@ -108,6 +109,7 @@ func Host(ctx context.Context, opts Options) (*World, error) {
 			}
 			snap.Problems = append(snap.Problems, model.Problem{What: "the live TCP sockets (sock_diag)", Err: err.Error()})
 		}
+		enforce.Annotate(stats) // cgroups, and the keeptune enforce policy covering each process
 		snap.Sockets = stats
 	}
 	if c != nil {

@@ -195,4 +195,9 @@ type SocketStats struct {
 	Sampled    int                `json:"sampled"`
 	Overridden int                `json:"overridden"`
 	Override   *KeepaliveSettings `json:"override,omitempty"`
+	// Cgroup is the process's cgroup v2 path; Enforced names the `keeptune enforce` policy that
+	// covers its new connections ("CGROUP: keepalive 60s/10s/6, user timeout 120s, force mode"),
+	// empty when none does.
+	Cgroup   string `json:"cgroup,omitempty"`
+	Enforced string `json:"enforced,omitempty"`
 }

@@ -130,6 +130,10 @@ func AppendJSONStamped(b []byte, s *Socket, stamp []byte) []byte {
 	}
 	b = append(b, `],"source":`...)
 	b = appendJSONString(b, k.Source())
+	if k.Enforced != "" {
+		b = append(b, `,"enforced":`...)
+		b = appendJSONString(b, k.Enforced)
+	}
 	if k.Err != "" {
 		b = append(b, `,"error":`...)
 		b = appendJSONString(b, k.Err)
@@ -360,6 +364,9 @@ func AppendTableRow(b []byte, s *Socket, withNetns bool) []byte {
 			b = append(b, " uto="...)
 			b = AppendDuration(b, k.UserTimeout)
 		}
+	}
+	if k.Enforced != "" {
+		b = append(b, " enforced"...)
 	}
 	b = pad(b, st, w[6].width)
 	st = len(b)

@@ -234,6 +234,10 @@ type Keepalive struct {
 	// Unread has a bit per value (SetIdle, ..., UnreadEnabled) whose getsockopt failed while
 	// the others were read: that value is unknown (Err says why), the others stand.
 	Unread SetBits
+	// Enforced names the `keeptune enforce` policy that covers the owning process's new
+	// connections (Options.Enforcement), "" when none does. A connection older than the policy
+	// keeps what it had.
+	Enforced string
 }
 
 // SetBits marks which keepalive values a program set itself (or, in Unread, which could not be

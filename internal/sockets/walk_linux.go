@@ -128,6 +128,10 @@ func Walk(ctx context.Context, opts Options, fn func(*Socket) error) (err error)
 				if deep != nil && s.Owner != nil && s.State != StateTimeWait && deep.allow(s.Owner.PID) {
 					deep.read(&s)
 				}
+				s.Keepalive.Enforced = ""
+				if opts.Enforcement != nil && s.Owner != nil && s.State != StateListen && s.State != StateTimeWait {
+					s.Keepalive.Enforced = opts.Enforcement(s.Owner.PID)
+				}
 				Derive(&s, th)
 				if !f.matchDerived(&s) {
 					return nil

@@ -1,0 +1,125 @@
+package enforce
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/keeptune/keeptune/internal/model"
+)
+
+// Coverage answers, for a process, which enforced cgroup's policy its new connections get. It
+// reads the pins once; build it with (*Enforcer).Coverage.
+type Coverage struct {
+	byPath map[string]Policy
+	cache  map[int]string
+}
+
+// Coverage reads what is enforced. With nothing pinned it covers nothing.
+func (e *Enforcer) Coverage() (*Coverage, error) {
+	c := &Coverage{byPath: map[string]Policy{}, cache: map[int]string{}}
+	st, err := e.Status()
+	if err != nil {
+		return c, err
+	}
+	for _, en := range st.Entries {
+		if en.Exists && en.Link != "" {
+			c.byPath[en.Path] = en.Policy
+		}
+	}
+	return c, nil
+}
+
+// Empty reports whether nothing is enforced.
+func (c *Coverage) Empty() bool { return c == nil || len(c.byPath) == 0 }
+
+// ForPID says which policy covers pid's new connections: "CGROUP: POLICY, MODE", or "" when
+// none does (or the process is gone).
+func (c *Coverage) ForPID(pid int) string {
+	if c.Empty() {
+		return ""
+	}
+	if v, ok := c.cache[pid]; ok {
+		return v
+	}
+	v := ""
+	if cg, err := CgroupOf(pid); err == nil {
+		best := ""
+		for p := range c.byPath {
+			if (p == cg || isAncestor(p, cg)) && len(p) > len(best) {
+				best = p
+			}
+		}
+		if best != "" {
+			pol := c.byPath[best]
+			v = fmt.Sprintf("%s: %s, %s mode", best, pol, pol.Mode)
+		}
+	}
+	c.cache[pid] = v
+	return v
+}
+
+// CgroupOf reads a process's cgroup v2 path from /proc/PID/cgroup (the "0::" line).
+func CgroupOf(pid int) (string, error) {
+	data, err := os.ReadFile(filepath.Join("/proc", fmt.Sprint(pid), "cgroup"))
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if p, ok := strings.CutPrefix(line, "0::"); ok {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("process %d has no cgroup v2 path", pid)
+}
+
+// Annotate fills each process's cgroup, and the policy that covers it when something is
+// enforced, into the audit's socket summaries. It reads the pinned policy map only (no kernel
+// checks: cheap enough for every exporter scrape) and only when it may (root, bpffs);
+// otherwise the summaries carry the cgroups alone.
+func Annotate(stats []model.SocketStats) {
+	cov, _ := ReadCoverage("/sys/fs/bpf")
+	for i := range stats {
+		if cg, err := CgroupOf(stats[i].PID); err == nil {
+			stats[i].Cgroup = cg
+		}
+		stats[i].Enforced = cov.ForPID(stats[i].PID)
+	}
+}
+
+// ReadCoverage reads the policies pinned under bpffs/keeptune without loading anything; nothing
+// pinned covers nothing.
+func ReadCoverage(bpffs string) (*Coverage, error) {
+	c := &Coverage{byPath: map[string]Policy{}, cache: map[int]string{}}
+	pin := filepath.Join(bpffs, PinDirName, mapPolicyName)
+	if _, err := os.Stat(pin); err != nil {
+		return c, nil
+	}
+	m, err := ebpf.LoadPinnedMap(pin, &ebpf.LoadPinOptions{ReadOnly: true})
+	if err != nil {
+		return c, err
+	}
+	defer m.Close()
+	pols, err := policies(m)
+	if err != nil {
+		return c, err
+	}
+	mounts, err := readMounts("/proc/self/mountinfo")
+	if err != nil {
+		return c, err
+	}
+	root, _, ok := cgroup2Mount(mounts)
+	if !ok {
+		return c, nil
+	}
+	paths := cgroupPaths(root)
+	for id, p := range pols {
+		if path, ok := paths[id]; ok {
+			c.byPath[path] = p
+		}
+	}
+	return c, nil
+}
