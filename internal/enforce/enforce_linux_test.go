@@ -2,6 +2,7 @@ package enforce
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/keeptune/keeptune/internal/sockets"
 	"github.com/keeptune/keeptune/internal/testutil"
 )
 
@@ -240,6 +242,29 @@ func TestEnforceOnRealPrograms(t *testing.T) {
 		defer in.Close()
 		p.line(t) // accepted
 		check(t, "python's accepted connection", socketOf(t, p.cmd.Process.Pid, pyListen, in.LocalAddr().(*net.TCPAddr)), want)
+		// sockets --deep's view: the python connections carry the policy, the test's do not.
+		cov, err := sb.Enforcer.Coverage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		marked := map[int]int{}
+		err = sockets.Walk(context.Background(), sockets.Options{Processes: true, Enforcement: cov.ForPID,
+			Filter: sockets.Filter{PIDs: []int{p.cmd.Process.Pid, os.Getpid()}, Ports: []uint16{uint16(lnAddr.Port), uint16(pyListen.Port)}}},
+			func(s *sockets.Socket) error {
+				if s.Keepalive.Enforced != "" {
+					if !strings.HasPrefix(s.Keepalive.Enforced, sb.Target.Path+": keepalive 11s/3s/4, user timeout 23s") {
+						t.Errorf("enforced: %q", s.Keepalive.Enforced)
+					}
+					marked[s.Owner.PID]++
+				}
+				return nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if marked[p.cmd.Process.Pid] != 2 || marked[os.Getpid()] != 0 {
+			t.Errorf("sockets marked enforced per pid: %v, want python's 2 connections only", marked)
+		}
 		// The test's own socket is outside the cgroup: untouched.
 		check(t, "a socket outside the cgroup", socketOf(t, os.Getpid(), in.LocalAddr().(*net.TCPAddr), pyListen), wantSock{false, sysIdle, sysIntvl, sysCnt, 0})
 

@@ -18,8 +18,8 @@ import (
 
 	"github.com/keeptune/keeptune/internal/chain"
 	"github.com/keeptune/keeptune/internal/configs"
-	"github.com/keeptune/keeptune/internal/enforce"
 	_ "github.com/keeptune/keeptune/internal/configs/all" // every configuration format
+	"github.com/keeptune/keeptune/internal/enforce"
 	"github.com/keeptune/keeptune/internal/host"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/sockets"

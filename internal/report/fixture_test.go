@@ -208,7 +208,7 @@ func testSnapshot() *model.Snapshot {
 			Sampled: 8, Overridden: 8, Override: &model.KeepaliveSettings{
 				Enabled: model.KnownSetting(true, model.Source{Kind: model.SourceSocket, Detail: "set by program"}),
 				Idle:    model.KnownSetting(30*time.Second, model.Source{Kind: model.SourceSocket, Detail: "set by program"}),
-			}}},
+			}, Cgroup: "/system.slice/nginx.service", Enforced: "/system.slice/nginx.service: keepalive 60s/10s/6, user timeout 120s, default mode"}},
 		Problems: []model.Problem{
 			{What: "/proc/2301/limits", Err: "open /proc/2301/limits: permission denied", Needs: "root"},
 			{What: "file descriptors of pid 1290 (/proc/1290/fd)", Err: "open /proc/1290/fd: permission denied", Needs: "CAP_SYS_PTRACE"},

@@ -217,13 +217,15 @@ type jsonSocketStats struct {
 	Sampled         int            `json:"sampled"`
 	Overridden      int            `json:"overridden"`
 	Override        *jsonKeepalive `json:"override"`
+	Cgroup          string         `json:"cgroup"`
+	Enforced        string         `json:"enforced"`
 }
 
 func newJSONSocketStats(st model.SocketStats) jsonSocketStats {
 	out := jsonSocketStats{PID: st.PID, Comm: st.Comm, NetnsInode: st.NetnsInode, Established: st.Established,
 		KeepaliveOn: st.KeepaliveOn, KeepaliveOff: st.KeepaliveOff, CloseWaitLeaks: st.CloseWaitLeaks,
 		OldestCloseWait: seconds(st.OldestCloseWait), IdleNoKeepalive: st.IdleNoKeepalive, LongestIdle: seconds(st.LongestIdle),
-		SilentPeers: st.SilentPeers, Sampled: st.Sampled, Overridden: st.Overridden}
+		SilentPeers: st.SilentPeers, Sampled: st.Sampled, Overridden: st.Overridden, Cgroup: st.Cgroup, Enforced: st.Enforced}
 	if st.Override != nil {
 		k := newJSONKeepalive(*st.Override)
 		out.Override = &k

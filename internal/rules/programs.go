@@ -21,7 +21,9 @@ var goRuntimeKeepalive = Rule{
 		"info otherwise.",
 	Fix: "Set keepalive in the program: net.Dialer / net.ListenConfig KeepAliveConfig (Go 1.23+) with " +
 		"the profile's values, or github.com/keeptune/keeptune/keepalive, which also sets " +
-		"TCP_USER_TIMEOUT.",
+		"TCP_USER_TIMEOUT. Where the program cannot be changed, `keeptune enforce apply --cgroup ...` " +
+		"puts the policy on its cgroup's connections with a BPF program (TCP_USER_TIMEOUT, and keepalive " +
+		"where the code turns it off; Go's own values stay where they are tighter).",
 	Source: "Go src/net/tcpsock.go (KeepAliveConfig), src/net/dial.go (defaultTCPKeepAliveIdle/Interval/Count); golang/go#62254",
 	Check: func(in *Input) []model.Finding {
 		var out []model.Finding
@@ -60,19 +62,55 @@ var goRuntimeKeepalive = Rule{
 			if proc.Go.Path != "" {
 				ev = append(ev, model.Evidence{Name: "main module", Value: proc.Go.Path})
 			}
+			note := "In the program's source: the same KeepAliveConfig on net.ListenConfig for accepted connections (Go 1.23+), " +
+				"or keepalive.Config from github.com/keeptune/keeptune/keepalive, which also sets TCP_USER_TIMEOUT. " +
+				"Then verify with keeptune sockets."
+			if enforced := enforcedOf(in.Snapshot, proc.PID); enforced != "" {
+				msg += " keeptune enforce covers its new connections (" + enforced + ")."
+				ev = append(ev, model.Evidence{Name: "keeptune enforce", Value: enforced, Source: model.Source{Kind: model.SourceLive, Detail: "/sys/fs/bpf/keeptune"}})
+			} else {
+				note += " If the program cannot be changed: " + enforceCommand(in.Snapshot, proc.PID, p) +
+					" gives every new connection of its cgroup TCP_USER_TIMEOUT (Go never sets one) and keeps keepalive on where the code " +
+					"turns it off; Go's own 15s/15s/9 stay where they are tighter than the policy (enforce never loosens a value). " +
+					"Check with keeptune enforce status and keeptune sockets --deep."
+			}
 			out = append(out, model.Finding{
 				Severity: sev, Subject: who, Message: msg, Evidence: ev,
 				Fix: &model.Fix{
 					Line: fmt.Sprintf("net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: %s, Interval: %s, Count: %d}}",
 						goDuration(p.Idle.Recommended), goDuration(p.Interval.Recommended), p.Probes.Recommended),
-					Note: "In the program's source: the same KeepAliveConfig on net.ListenConfig for accepted connections (Go 1.23+), " +
-						"or keepalive.Config from github.com/keeptune/keeptune/keepalive, which also sets TCP_USER_TIMEOUT. " +
-						"Then verify with keeptune sockets.",
+					Note: note,
 				},
 			})
 		}
 		return out
 	},
+}
+
+// enforcedOf is the keeptune enforce policy covering pid's connections, from the socket summary.
+func enforcedOf(snap *model.Snapshot, pid int) string {
+	for _, st := range snap.Sockets {
+		if st.PID == pid {
+			return st.Enforced
+		}
+	}
+	return ""
+}
+
+// enforceCommand is the `keeptune enforce apply` that gives pid's cgroup the profile's values.
+func enforceCommand(snap *model.Snapshot, pid int, p model.Profile) string {
+	cg := fmt.Sprintf("$(awk -F: '$1==0{print $3}' /proc/%d/cgroup)", pid)
+	for _, st := range snap.Sockets {
+		if st.PID == pid && st.Cgroup != "" {
+			cg = st.Cgroup
+		}
+	}
+	cmd := fmt.Sprintf("sudo keeptune enforce apply --cgroup %s --idle %ds --intvl %ds --probes %d", cg,
+		int(p.Idle.Recommended/time.Second), int(p.Interval.Recommended/time.Second), p.Probes.Recommended)
+	if p.MaxUnackedTimeout > 0 {
+		cmd += fmt.Sprintf(" --user-timeout %ds", int(p.MaxUnackedTimeout/time.Second))
+	}
+	return cmd + " --mode force"
 }
 
 func goDuration(d time.Duration) string {
@@ -135,16 +173,23 @@ var idleWithoutKeepalive = Rule{
 				continue
 			}
 			who, ns := socketOwner(in.Snapshot, st)
+			msg := fmt.Sprintf("%s has %s idle for more than 5m without keepalive (the longest %s): a peer that vanished is never noticed.",
+				who, count(st.IdleNoKeepalive, "connection"), human(st.LongestIdle.Round(time.Second)))
+			note := fmt.Sprintf("In the program or its server configuration (the profile %s's values). List them: keeptune sockets --no-keepalive --idle '>5m' --pid %d", p.Name, st.PID)
+			if st.Enforced != "" {
+				msg += " keeptune enforce covers the process's new connections (" + st.Enforced + "): these are older than the policy, or the program turned keepalive off after connect (default mode lets it)."
+			} else {
+				note += ". If the program cannot be changed: " + enforceCommand(in.Snapshot, st.PID, p) + " (a BPF program gives its cgroup's new connections keepalive)"
+			}
 			out = append(out, model.Finding{
 				Severity: model.SeverityWarning, Subject: who, Namespace: ns,
-				Message: fmt.Sprintf("%s has %s idle for more than 5m without keepalive (the longest %s): a peer that vanished is never noticed.",
-					who, count(st.IdleNoKeepalive, "connection"), human(st.LongestIdle.Round(time.Second))),
+				Message: msg,
 				Evidence: []model.Evidence{{Name: "idle > 5m, keepalive off", Value: fmt.Sprint(st.IdleNoKeepalive), Source: sockDiag},
 					{Name: "keepalive on / off", Value: fmt.Sprintf("%d / %d of %d", st.KeepaliveOn, st.KeepaliveOff, st.Established), Source: sockDiag}},
 				Fix: &model.Fix{
 					Line: fmt.Sprintf("setsockopt SO_KEEPALIVE=1, TCP_KEEPIDLE=%d, TCP_KEEPINTVL=%d, TCP_KEEPCNT=%d",
 						int64(p.Idle.Recommended/time.Second), int64(p.Interval.Recommended/time.Second), p.Probes.Recommended),
-					Note: fmt.Sprintf("In the program or its server configuration (the profile %s's values). List them: keeptune sockets --no-keepalive --idle '>5m' --pid %d", p.Name, st.PID),
+					Note: note,
 				},
 			})
 		}

@@ -355,6 +355,20 @@ func TestGoPrograms(t *testing.T) {
 		!strings.Contains(fs[0].Fix.Line, "Idle: 10 * time.Minute") {
 		t.Fatalf("findings = %+v", fs)
 	}
+	if !strings.Contains(fs[0].Fix.Note, "keeptune enforce apply --cgroup $(awk -F: '$1==0{print $3}' /proc/77/cgroup) --idle 600s") {
+		t.Errorf("KT601 does not propose keeptune enforce: %q", fs[0].Fix.Note)
+	}
+	// With the process's cgroup known, the command names it; once enforced, the finding says so.
+	socks := []model.SocketStats{{PID: 77, Cgroup: "/system.slice/api.service"}}
+	fs = run(t, &model.Snapshot{Namespaces: []model.Namespace{host}, Processes: []model.Process{goProc}, Sockets: socks}, "general", 0, "KT601")
+	if len(fs) != 1 || !strings.Contains(fs[0].Fix.Note, "--cgroup /system.slice/api.service ") {
+		t.Errorf("KT601 with the cgroup known: %+v", fs)
+	}
+	socks[0].Enforced = "/system.slice/api.service: keepalive 600s/30s/5, force mode"
+	fs = run(t, &model.Snapshot{Namespaces: []model.Namespace{host}, Processes: []model.Process{goProc}, Sockets: socks}, "general", 0, "KT601")
+	if len(fs) != 1 || !strings.Contains(fs[0].Message, "keeptune enforce covers its new connections (/system.slice/api.service") || strings.Contains(fs[0].Fix.Note, "enforce apply") {
+		t.Errorf("KT601 on an enforced process: %+v", fs)
+	}
 	host.Keepalive.Idle.Source = src(model.SourceKernelDefault)
 	fs = run(t, &model.Snapshot{Namespaces: []model.Namespace{host}, Processes: []model.Process{goProc}}, "general", 0, "KT601")
 	if len(fs) != 1 || fs[0].Severity != model.SeverityInfo {
