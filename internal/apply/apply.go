@@ -175,7 +175,7 @@ func (o *Options) resolve(p string) (string, error) {
 
 // prepare reads the host, checks every planned `from`, and builds the journal entry.
 func prepare(req *Request, o *Options) (*pending, error) {
-	p := &pending{entry: &Entry{Source: req.Source}, blobs: map[string][]byte{}}
+	p := &pending{entry: &Entry{Source: req.Source, Files: []FileRecord{}, Sysctls: []SysctlRecord{}}, blobs: map[string][]byte{}}
 	seen := map[string]bool{}
 	addFile := func(path, why string, now fileNow, next []byte, mode fs.FileMode, w *configWork) error {
 		if seen[path] {

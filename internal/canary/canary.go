@@ -43,6 +43,7 @@ type Verdict struct {
 	Alpha       float64            `json:"alpha"`
 	MinRatio    float64            `json:"min_ratio"`
 	MinOpens    uint64             `json:"min_opens"`
+	Negligible  float64            `json:"negligible_rate"`
 	Namespaces  []NamespaceVerdict `json:"namespaces"`
 	Application *Result            `json:"application,omitempty"`
 	// Action is what keeptune did about it: "kept", "rolled_back", "kept_no_rollback".
@@ -52,7 +53,7 @@ type Verdict struct {
 // Decide compares after with the baseline and builds the verdict (Action left for the caller).
 func Decide(id string, base *Baseline, after []Window, app *AppSample, cfg Config) *Verdict {
 	cfg = cfg.withDefaults()
-	v := &Verdict{ApplyID: id, Alpha: cfg.Alpha, MinRatio: cfg.MinRatio, MinOpens: cfg.MinOpens}
+	v := &Verdict{ApplyID: id, Alpha: cfg.Alpha, MinRatio: cfg.MinRatio, MinOpens: cfg.MinOpens, Negligible: cfg.Negligible}
 	for i, ns := range base.Namespaces {
 		v.Namespaces = append(v.Namespaces, Compare(ns, base.Windows[i], after[i], cfg))
 	}

@@ -200,6 +200,9 @@ func Compare(ns Namespace, before, after Window, cfg Config) NamespaceVerdict {
 		tests = append(tests, t)
 	}
 	v.Counters = Judge(tests, cfg)
+	if v.Counters == nil {
+		v.Counters = []Result{}
+	}
 	return v
 }
 

@@ -191,6 +191,13 @@ func runApply(ctx context.Context, file string, opts ApplyOptions, stdio IO) err
 
 type canaryVerdict = canary.Verdict
 
+// applyJSON is what `apply -o json` writes (docs/json.md, ApplyResult).
+type applyJSON struct {
+	*apply.Result
+	NotApplied []string       `json:"not_applied,omitempty"`
+	Canary     *canaryVerdict `json:"canary,omitempty"`
+}
+
 // applyErr gives drift and conflicts their exit code and a hint.
 func applyErr(err error) error {
 	var de *apply.DriftError
@@ -244,11 +251,10 @@ func renderApply(w io.Writer, output string, res *apply.Result, printed []string
 	if output == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			*apply.Result
-			NotApplied []string       `json:"not_applied,omitempty"`
-			Canary     *canaryVerdict `json:"canary,omitempty"`
-		}{res, printed, v})
+		if res.Steps == nil {
+			res.Steps = []apply.Step{}
+		}
+		return enc.Encode(applyJSON{res, printed, v})
 	}
 	for _, r := range res.Recovered {
 		fmt.Fprintf(w, "recovered: %s\n", r)

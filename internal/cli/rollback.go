@@ -77,6 +77,9 @@ func runRollback(id string, opts RollbackOptions, stdio IO) error {
 		return applyErr(err)
 	}
 	if opts.Output == "json" {
+		if res.Steps == nil {
+			res.Steps = []apply.Step{}
+		}
 		enc := json.NewEncoder(stdio.Out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
