@@ -21,6 +21,7 @@ import (
 // AuditOptions are the flags of `keeptune audit`.
 type AuditOptions struct {
 	Output            string
+	HTML              string
 	Profile           string
 	FailOn            string
 	AllNetns          bool
@@ -51,6 +52,7 @@ func newAuditCmd(stdio IO) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&opts.Output, "output", "o", "text", "output format: text, json or sarif")
+	f.StringVar(&opts.HTML, "html", "", "also write the chains as a self-contained HTML picture to FILE (timers of each segment on one time axis)")
 	f.StringVar(&opts.Profile, "profile", profiles.Default, "workload profile: "+strings.Join(profiles.Names(), ", ")+", or a YAML file")
 	f.StringVar(&opts.FailOn, "fail-on", "error", "exit 1 when a finding has this severity or higher: info, warning, error or none")
 	f.BoolVar(&opts.AllNetns, "all-netns", false, "audit every network namespace in use (needs root)")
@@ -131,6 +133,9 @@ func runAudit(cmd *cobra.Command, opts AuditOptions, stdio IO) error {
 			"all_netns":          strconv.FormatBool(opts.AllNetns),
 			"expect_connections": strconv.Itoa(opts.ExpectConnections),
 		},
+	}
+	if err := writeReportHTML(opts.HTML, r); err != nil {
+		return err
 	}
 	if err := report.Render(stdio.Out, opts.Output, r, report.TextOptions{Color: color, Verbose: opts.Verbose}); err != nil {
 		return runtimeErr(fmt.Errorf("write report: %w", err))

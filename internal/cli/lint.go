@@ -23,6 +23,7 @@ import (
 // LintOptions are the flags of `keeptune lint`.
 type LintOptions struct {
 	Output          string
+	HTML            string
 	Format          string
 	Env             []string
 	Defines         []string
@@ -70,6 +71,7 @@ func newLintCmd(stdio IO) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&opts.Output, "output", "o", "text", "output format: text, json or sarif")
+	f.StringVar(&opts.HTML, "html", "", "also write the chains as a self-contained HTML picture to FILE (timers of each segment on one time axis)")
 	f.StringArrayVar(&opts.Env, "env", nil, "KEY=VALUE of the server's environment, for ${KEY} in HAProxy and Apache files (repeatable; given at all, it is taken as the whole environment)")
 	f.StringArrayVar(&opts.Defines, "define", nil, "a name Apache httpd gets with -D, for <IfDefine> (repeatable)")
 	f.StringVar(&opts.Format, "format", "", "format of the files: chain or "+strings.Join(configs.Formats(), ", ")+" (default: detect)")
@@ -199,6 +201,9 @@ func runLint(files []string, opts LintOptions, stdio IO) error {
 		Chains:  chains,
 		Configs: cfgs,
 		Options: map[string]string{"fail_on": opts.FailOn, "files": strings.Join(files, " ")},
+	}
+	if err := writeReportHTML(opts.HTML, r); err != nil {
+		return err
 	}
 	if err := report.Render(stdio.Out, opts.Output, r, report.TextOptions{Color: color, Verbose: opts.Verbose}); err != nil {
 		return runtimeErr(fmt.Errorf("write report: %w", err))

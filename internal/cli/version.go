@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"runtime"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/keeptune/keeptune/internal/report"
 )
 
 // VersionOptions are the flags of `keeptune version`.
@@ -111,4 +115,19 @@ func newVersionCmd(stdio IO) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
 	return cmd
+}
+
+// writeReportHTML writes the --html picture of a report (audit, lint) to path; "" writes nothing.
+func writeReportHTML(path string, r report.Report) error {
+	if path == "" {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := report.HTML(&b, r, report.HTMLOptions{}); err != nil {
+		return runtimeErr(fmt.Errorf("render --html: %w", err))
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return runtimeErr(fmt.Errorf("write --html %s: %w", path, err))
+	}
+	return nil
 }
