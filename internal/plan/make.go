@@ -166,6 +166,7 @@ func (p *Plan) planHost(ns model.Namespace, targets []target) {
 			{Kind: StepCommand, Where: "now", Lang: "sh", Text: fmt.Sprintf("sysctl -w %s=%s", s.Key, t.to)},
 			{Kind: StepFile, Where: "persist", Text: fmt.Sprintf("%s: %s = %s", file, s.Key, t.to)},
 		}
+		c.Apply = append(c.Apply, otherSystems(s.Key, t.to)...)
 		p.Changes = append(p.Changes, c)
 	}
 	if len(p.Changes) > 0 || len(p.Removes) > 0 {

@@ -126,6 +126,16 @@ func TestPlanLVSHardBeforeProfile(t *testing.T) {
 	if strings.Join(removes, "\n") != strings.Join(want, "\n") {
 		t.Errorf("removes:\n%s\nwant:\n%s", strings.Join(removes, "\n"), strings.Join(want, "\n"))
 	}
+	var others []string
+	for _, st := range c.Apply {
+		others = append(others, st.Where+": "+st.Text)
+	}
+	for _, w := range []string{`windows: reg add HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters /v KeepAliveTime /t REG_DWORD /d 80000 /f`,
+		"macos: sysctl -w net.inet.tcp.keepidle=80000", "freebsd: sysctl net.inet.tcp.keepidle=80000"} {
+		if !strings.Contains(strings.Join(others, "\n"), w) {
+			t.Errorf("apply lacks %q:\n%s", w, strings.Join(others, "\n"))
+		}
+	}
 	if len(p.Notes) == 0 || !strings.Contains(p.Notes[0].Text, "keepalive_time_when") {
 		t.Errorf("no note that live changes miss armed timers: %+v", p.Notes)
 	}

@@ -2,7 +2,10 @@ package plan
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+
+	"github.com/keeptune/keeptune/internal/model"
 )
 
 // kubernetesSafe are the sysctls the kubelet allows in a pod's securityContext.sysctls without
@@ -58,4 +61,38 @@ func dockerFlags(ts []target) string {
 		}
 	}
 	return "Docker: docker run " + strings.Join(flags, " ") + " ..."
+}
+
+// otherSystems are the same keepalive targets on the other systems the hosting guides name, in
+// their units: Windows' registry values are milliseconds (HKLM\SYSTEM\CurrentControlSet\Services
+// \Tcpip\Parameters KeepAliveTime, KeepAliveInterval; the probe count is fixed at 10 since
+// Vista; per socket SIO_KEEPALIVE_VALS), macOS and FreeBSD take net.inet.tcp.keepidle and
+// keepintvl in milliseconds (sysctl_msec_to_ticks) and keepcnt as a count.
+func otherSystems(key, to string) []Step {
+	n, err := strconv.ParseInt(to, 10, 64)
+	if err != nil {
+		return nil
+	}
+	const reg = `reg add HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters /v %s /t REG_DWORD /d %d /f`
+	switch key {
+	case model.KeyKeepaliveTime:
+		return []Step{
+			{Kind: StepCommand, Where: "windows", Lang: "cmd", Text: fmt.Sprintf(reg, "KeepAliveTime", n*1000) + "  (milliseconds; read at boot; per socket: SIO_KEEPALIVE_VALS keepalivetime)"},
+			{Kind: StepCommand, Where: "macos", Lang: "sh", Text: fmt.Sprintf("sysctl -w net.inet.tcp.keepidle=%d  (milliseconds; persist in /etc/sysctl.conf)", n*1000)},
+			{Kind: StepCommand, Where: "freebsd", Lang: "sh", Text: fmt.Sprintf("sysctl net.inet.tcp.keepidle=%d  (milliseconds; persist in /etc/sysctl.conf)", n*1000)},
+		}
+	case model.KeyKeepaliveIntvl:
+		return []Step{
+			{Kind: StepCommand, Where: "windows", Lang: "cmd", Text: fmt.Sprintf(reg, "KeepAliveInterval", n*1000) + "  (milliseconds; per socket: SIO_KEEPALIVE_VALS keepaliveinterval)"},
+			{Kind: StepCommand, Where: "macos", Lang: "sh", Text: fmt.Sprintf("sysctl -w net.inet.tcp.keepintvl=%d  (milliseconds)", n*1000)},
+			{Kind: StepCommand, Where: "freebsd", Lang: "sh", Text: fmt.Sprintf("sysctl net.inet.tcp.keepintvl=%d  (milliseconds)", n*1000)},
+		}
+	case model.KeyKeepaliveProbes:
+		return []Step{
+			{Kind: StepLine, Where: "windows", Text: "Windows sends 10 probes, a number it does not let you change (since Vista): the detection time is KeepAliveTime + 10 x KeepAliveInterval"},
+			{Kind: StepCommand, Where: "macos", Lang: "sh", Text: fmt.Sprintf("sysctl -w net.inet.tcp.keepcnt=%d", n)},
+			{Kind: StepCommand, Where: "freebsd", Lang: "sh", Text: fmt.Sprintf("sysctl net.inet.tcp.keepcnt=%d", n)},
+		}
+	}
+	return nil
 }

@@ -31,6 +31,7 @@ func WriteText(w io.Writer, p *Plan) error {
 		s := scopes[id]
 		fmt.Fprintf(&b, "\n%s\n", scopeTitle(s))
 		var now []string
+		others := map[string][]string{}
 		for _, c := range groups[id] {
 			from := c.From.Value
 			if !c.From.Known {
@@ -42,21 +43,33 @@ func WriteText(w io.Writer, p *Plan) error {
 			}
 			for _, st := range c.Apply {
 				switch {
+				case st.Where == "windows" || st.Where == "macos" || st.Where == "freebsd":
+					others[st.Where] = append(others[st.Where], st.Text)
 				case st.Kind == StepCommand && st.Where == "now":
 					now = append(now, st.Text)
+				case st.Kind == StepLine && st.Where == "persist" && s.Kind == ScopeNetns:
+					// said once for the namespace, below
 				case st.Kind == StepLine || st.Kind == StepSnippet:
 					fmt.Fprintf(&b, "    %-11s %s\n", st.Where+":", indent(strings.TrimRight(st.Text, "\n"), "                "))
 				}
 			}
 		}
 		if len(now) > 0 {
-			b.WriteString("  apply now:\n")
-			for _, n := range now {
-				b.WriteString("    " + n + "\n")
-			}
+			b.WriteString("  apply now:\n    " + JoinSysctlW(now) + "\n")
+		}
+		if s.Kind == ScopeNetns {
+			b.WriteString("  persist: where the namespace is made (the script that runs ip netns add, or the pod and container forms below)\n")
 		}
 		if s.Kind == ScopeHost {
 			writeHostFiles(&b, p)
+		}
+		if len(others) > 0 {
+			b.WriteString("  the same targets on other systems:\n")
+			for _, os := range []string{"windows", "macos", "freebsd"} {
+				for _, t := range others[os] {
+					fmt.Fprintf(&b, "    %-8s %s\n", os+":", t)
+				}
+			}
 		}
 		for _, n := range p.Notes {
 			if n.Scope != nil && n.Scope.ID() == id {
@@ -134,3 +147,21 @@ func orDash(s string) string {
 }
 
 func indent(s, pre string) string { return strings.ReplaceAll(s, "\n", "\n"+pre) }
+
+// JoinSysctlW merges commands "PREFIX sysctl -w k=v" with one prefix into one command, as people
+// type it: "sysctl -w a=1 b=2"; other commands are joined with &&.
+func JoinSysctlW(cmds []string) string {
+	if len(cmds) == 0 {
+		return ""
+	}
+	prefix, _, ok := strings.Cut(cmds[0], "sysctl -w ")
+	var kvs []string
+	for _, c := range cmds {
+		p, kv, found := strings.Cut(c, "sysctl -w ")
+		if !found || p != prefix || !ok {
+			return strings.Join(cmds, " && ")
+		}
+		kvs = append(kvs, kv)
+	}
+	return prefix + "sysctl -w " + strings.Join(kvs, " ")
+}

@@ -62,7 +62,7 @@ func planFix(in *Input, ns model.Namespace, keys ...string) (*model.Fix, bool) {
 		}
 	}
 	fix.Line = strings.Join(lines, "\n")
-	fix.Apply = joinSysctlW(now)
+	fix.Apply = plan.JoinSysctlW(now)
 	var notes []string
 	if scope.Kind == plan.ScopeHost && len(p.SysctlFiles) > 0 {
 		fix.File = p.SysctlFiles[0].Path
@@ -114,23 +114,6 @@ func removesNote(p *plan.Plan, key, fallback string) string {
 	return "Delete " + strings.Join(rs, ", ") + " so that one file holds " + key + "."
 }
 
-// joinSysctlW merges commands "PREFIX sysctl -w k=v" with one prefix into one command, as people
-// type it: "sysctl -w a=1 b=2".
-func joinSysctlW(cmds []string) string {
-	if len(cmds) == 0 {
-		return ""
-	}
-	prefix, _, ok := strings.Cut(cmds[0], "sysctl -w ")
-	var kvs []string
-	for _, c := range cmds {
-		p, kv, found := strings.Cut(c, "sysctl -w ")
-		if !found || p != prefix || !ok {
-			return strings.Join(cmds, " && ")
-		}
-		kvs = append(kvs, kv)
-	}
-	return prefix + "sysctl -w " + strings.Join(kvs, " ")
-}
 
 // chainFix draws a chain finding's fix from the plan: the first planned change among the hop
 // side settings named "hop.side.key" (the chain file's terms), rendered with its directive and
