@@ -114,7 +114,6 @@ func removesNote(p *plan.Plan, key, fallback string) string {
 	return "Delete " + strings.Join(rs, ", ") + " so that one file holds " + key + "."
 }
 
-
 // chainFix draws a chain finding's fix from the plan: the first planned change among the hop
 // side settings named "hop.side.key" (the chain file's terms), rendered with its directive and
 // the constraint that decided it. Where the plan changes none of them it returns fallback
