@@ -126,39 +126,60 @@ func (a *aggregate) AddListener(netns uint64, port uint16) {
 	a.listening[portRef{netns, port}] = true
 }
 
-// Add counts one socket.
-func (a *aggregate) Add(s *sockets.Socket) {
-	a.total++
-	var ns uint64
+// sockRec is what the aggregate needs of one socket: a few bytes, so that sockets whose owner
+// is not known yet can wait for the process walk without holding a whole sockets.Socket.
+type sockRec struct {
+	netns     uint64
+	inode     uint32
+	port      uint16
+	state     sockets.State
+	keepalive sockets.KeepaliveState
+	hasIdle   bool
+	hasAge    bool
+	idle      time.Duration
+	closeWait time.Duration // CLOSE_WAIT age, at least
+}
+
+// record extracts a sockRec from a socket as Walk hands it out.
+func record(s *sockets.Socket) sockRec {
+	r := sockRec{inode: s.Inode, port: s.Local.Port(), state: s.State, keepalive: s.Keepalive.State}
 	if s.Netns != nil {
-		ns = s.Netns.Inode
+		r.netns = s.Netns.Inode
 	}
-	cell := cellKey{s.State, s.Keepalive.State}
+	r.idle, r.hasIdle = s.Idle()
+	r.closeWait, r.hasAge = s.CloseWaitAge()
+	return r
+}
+
+// Add counts one socket held by the process named comm ("" when none is known).
+func (a *aggregate) Add(r sockRec, comm string) {
+	a.total++
+	ns := r.netns
+	cell := cellKey{r.state, r.keepalive}
 	// The port a socket belongs to: its own local port when that port listens in its namespace
 	// (a listener, or a connection accepted on it), else the connection is outbound and its
 	// local port is ephemeral (port 0 stands for that).
-	pr := portRef{ns, s.Local.Port()}
+	pr := portRef{ns, r.port}
 	if !a.listening[pr] {
 		pr.port = 0
 	}
 	bump(a.byPort, pr, cell)
-	comm := labelUnknown
-	if s.Owner != nil && s.Owner.Comm != "" {
-		comm = s.Owner.Comm
+	if comm == "" {
+		comm = labelUnknown
 	}
 	np := nsProc{ns, comm}
 	bump(a.byProc, np, cell)
 
-	switch s.State {
+	switch r.state {
 	case sockets.StateEstablished:
-		if idle, ok := s.Idle(); ok {
-			hk := histKey{ns, s.Keepalive.State}
+		if r.hasIdle {
+			hk := histKey{ns, r.keepalive}
 			h := a.idle[hk]
 			if h == nil {
 				h = &histo{}
 				a.idle[hk] = h
 			}
-			h.observe(idle.Seconds())
+			h.observe(r.idle.Seconds())
 		}
 	case sockets.StateCloseWait:
 		c := a.cw[np]
@@ -167,8 +188,8 @@ func (a *aggregate) Add(s *sockets.Socket) {
 			a.cw[np] = c
 		}
 		c.count++
-		if age, ok := s.CloseWaitAge(); ok && age > c.oldest {
-			c.oldest = age
+		if r.hasAge && r.closeWait > c.oldest {
+			c.oldest = r.closeWait
 		}
 	}
 }

@@ -13,15 +13,12 @@ import (
 	"github.com/keeptune/keeptune/internal/sockets"
 )
 
-// sock builds a socket as Walk hands it out.
-func sock(ns *sockets.Netns, state sockets.State, ka sockets.KeepaliveState, local uint16, comm string, idleMs uint32) *sockets.Socket {
+// sock builds a socket as Walk hands it out, and the name of its process.
+func sock(ns *sockets.Netns, state sockets.State, ka sockets.KeepaliveState, local uint16, comm string, idleMs uint32) (sockRec, string) {
 	s := &sockets.Socket{State: state, Netns: ns, Local: netip.AddrPortFrom(netip.MustParseAddr("198.51.100.1"), local),
 		Keepalive: sockets.Keepalive{State: ka}, HasInfo: true}
 	s.Info.LastDataRecv, s.Info.LastDataSent, s.Info.LastAckRecv = idleMs, idleMs, idleMs
-	if comm != "" {
-		s.Owner = &sockets.Process{PID: 1, Comm: comm}
-	}
-	return s
+	return record(s), comm
 }
 
 func TestAggregateLabels(t *testing.T) {
@@ -30,18 +27,20 @@ func TestAggregateLabels(t *testing.T) {
 	for _, p := range []uint16{443, 8080, 22} {
 		a.AddListener(7, p)
 	}
-	add := func(n int, s *sockets.Socket) {
-		for range n {
-			a.Add(s)
+	add := func(n int) func(sockRec, string) {
+		return func(r sockRec, comm string) {
+			for range n {
+				a.Add(r, comm)
+			}
 		}
 	}
-	add(5, sock(ns, sockets.StateEstablished, sockets.KeepaliveOff, 443, "nginx", 400_000))
-	add(2, sock(ns, sockets.StateEstablished, sockets.KeepaliveOn, 8080, "java", 1_000))
-	add(1, sock(ns, sockets.StateEstablished, sockets.KeepaliveOn, 22, "sshd", 5_000))
-	add(3, sock(ns, sockets.StateCloseWait, sockets.KeepaliveOff, 8080, "java", 90_000))
-	add(1, sock(ns, sockets.StateCloseWait, sockets.KeepaliveOff, 8080, "java", 300_000))
-	add(4, sock(ns, sockets.StateEstablished, sockets.KeepaliveOff, 40000, "curl", 20))
-	add(6, sock(ns, sockets.StateTimeWait, sockets.KeepaliveNA, 41000, "", 0))
+	add(5)(sock(ns, sockets.StateEstablished, sockets.KeepaliveOff, 443, "nginx", 400_000))
+	add(2)(sock(ns, sockets.StateEstablished, sockets.KeepaliveOn, 8080, "java", 1_000))
+	add(1)(sock(ns, sockets.StateEstablished, sockets.KeepaliveOn, 22, "sshd", 5_000))
+	add(3)(sock(ns, sockets.StateCloseWait, sockets.KeepaliveOff, 8080, "java", 90_000))
+	add(1)(sock(ns, sockets.StateCloseWait, sockets.KeepaliveOff, 8080, "java", 300_000))
+	add(4)(sock(ns, sockets.StateEstablished, sockets.KeepaliveOff, 40000, "curl", 20))
+	add(6)(sock(ns, sockets.StateTimeWait, sockets.KeepaliveNA, 41000, "", 0))
 
 	got := map[string]int{}
 	for _, c := range a.Ports() {

@@ -23,6 +23,7 @@ type Exporter struct {
 
 	mu     sync.Mutex
 	errors map[string]float64 // cumulative, by source
+	owners ownerCache
 }
 
 // New checks the options and returns an exporter. Call Run to start the audit loop.
@@ -163,7 +164,8 @@ func (e *Exporter) emit(w world, b *budget) {
 }
 
 // walkSockets reads the socket table into an aggregate: listeners first (a cheap dump the
-// kernel filters), then every socket with its tcp_info and process.
+// kernel filters), then every socket with its tcp_info. Processes come from the owner cache;
+// only sockets it has not seen before cost a descriptor walk.
 func (e *Exporter) walkSockets(ctx context.Context) (*aggregate, error) {
 	agg := newAggregate(e.opts)
 	ns := ""
@@ -184,12 +186,24 @@ func (e *Exporter) walkSockets(ctx context.Context) (*aggregate, error) {
 	if err != nil {
 		return agg, err
 	}
+	e.owners.begin(e.opts.ProcRoot, time.Now())
+	var pending []sockRec
 	all := base
-	all.Info, all.Processes = true, true
+	all.Info = true
 	err = sockets.Walk(ctx, all, func(s *sockets.Socket) error {
-		agg.Add(s)
+		r := record(s)
+		if comm, ok := e.owners.lookup(r.inode); ok {
+			agg.Add(r, comm)
+		} else {
+			pending = append(pending, r)
+		}
 		return nil
 	})
+	if err != nil {
+		return agg, err
+	}
+	err = e.owners.resolve(ctx, e.opts.ProcRoot, pending, agg.Add)
+	e.owners.end()
 	return agg, err
 }
 

@@ -104,7 +104,9 @@ func TestPrometheusFiresCloseWaitLeak(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	served := make(chan error, 1)
-	go func() { served <- e.Serve(ctx, ServeOptions{Listen: "127.0.0.1:0", Ready: func(a net.Addr) { addrc <- a }}) }()
+	go func() {
+		served <- e.Serve(ctx, ServeOptions{Listen: "127.0.0.1:0", Ready: func(a net.Addr) { addrc <- a }})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-served; err != nil {
