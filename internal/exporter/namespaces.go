@@ -117,15 +117,21 @@ func listNamespaces(procRoot string, all bool) ([]namespace, []readError) {
 	if err != nil {
 		return nil, []readError{{"netns", err}}
 	}
+	pid1, _ := nsInode(filepath.Join(procRoot, "1/ns/net"))
+	isHost := func(ino uint64) string {
+		if ino == initNetnsInode || (pid1 != 0 && ino == pid1) {
+			return "host"
+		}
+		return ""
+	}
 	if !all {
-		return []namespace{{Inode: self, Name: nsName(self, 0, "", ""), PID: os.Getpid()}}, nil
+		return []namespace{{Inode: self, Name: nsName(self, 0, "", isHost(self)), PID: os.Getpid()}}, nil
 	}
 	ents, err := os.ReadDir(procRoot)
 	if err != nil {
 		return nil, []readError{{"netns", err}}
 	}
 	byIno := map[uint64]*namespace{}
-	var pid1 uint64
 	var pids []int
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
@@ -139,9 +145,6 @@ func listNamespaces(procRoot string, all bool) ([]namespace, []readError) {
 		ino, err := nsInode(path)
 		if err != nil {
 			continue // exited, or a kernel thread's namespace we may not see
-		}
-		if pid == 1 {
-			pid1 = ino
 		}
 		if byIno[ino] == nil {
 			comm, _ := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "comm"))
@@ -167,8 +170,7 @@ func listNamespaces(procRoot string, all bool) ([]namespace, []readError) {
 	}
 	out := make([]namespace, 0, len(byIno))
 	for _, n := range byIno {
-		host := n.Inode == initNetnsInode || (pid1 != 0 && n.Inode == pid1)
-		n.Name = nsName(n.Inode, n.PID, n.Name, map[bool]string{true: "host"}[host])
+		n.Name = nsName(n.Inode, n.PID, n.Name, isHost(n.Inode))
 		out = append(out, *n)
 	}
 	slices.SortFunc(out, func(a, b namespace) int {
