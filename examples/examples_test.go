@@ -3,6 +3,7 @@
 package examples
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -10,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keeptune/keeptune/internal/chain"
+	"github.com/keeptune/keeptune/internal/gather"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/profiles"
 	"github.com/keeptune/keeptune/internal/rules"
@@ -20,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite the .golden files")
 
 func lint(t *testing.T, file string) []model.Finding {
 	t.Helper()
-	c, err := chain.Load(file)
+	c, err := gather.Chain(context.Background(), file, gather.ChainOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

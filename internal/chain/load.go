@@ -17,31 +17,105 @@ import (
 // DefaultPaths are where audit looks for a chain file when none is given, in order.
 var DefaultPaths = []string{"keeptune.yaml", "/etc/keeptune/keeptune.yaml"}
 
-// ConfigReader reads a server's configuration file and returns the sides it describes
-// (downstream: connections it accepts; upstream: connections it opens), each value located at
-// its file:line. The config parsers register one per format; a hop's `config:` key is read by
-// the first reader whose Detect accepts the file.
-type ConfigReader interface {
-	// Format names the format ("nginx").
-	Format() string
-	// Detect reports whether the file at path (whose first bytes are head) is in this format.
-	Detect(path string, head []byte) bool
-	// Read parses the file and everything it includes.
-	Read(path string) (downstream, upstream *model.Side, err error)
+// Spec is a parsed chain file: every hop with its references (catalog or runtime entry,
+// `config:` path and where it is written) and the values written on the hop itself, nothing
+// resolved yet. Parse does no I/O; Resolve layers catalog, configuration and the hop's values.
+type Spec struct {
+	File              string
+	Profile           string
+	ExpectConnections int
+	Hops              []HopSpec
 }
 
-var readers []ConfigReader
+// HopSpec is one parsed hop.
+type HopSpec struct {
+	// Hop holds the identity: name, type, catalog/runtime/config names, where it is declared,
+	// local. Resolve fills its values.
+	Hop model.Hop
+	// ConfigAt is where the hop's `config:` value is written (zero without one).
+	ConfigAt model.Location
 
-// RegisterConfigReader makes a configuration format available to `config:` keys.
-func RegisterConfigReader(r ConfigReader) { readers = append(readers, r) }
+	entry          *catalog.Entry
+	ownMiddlebox   *model.Middlebox
+	ownDown, ownUp *model.Side
+}
 
-// Load reads and resolves a chain file.
-func Load(path string) (*model.Chain, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read chain file: %w", err)
+// Sources are what Resolve layers under the values a chain file writes.
+type Sources struct {
+	// Config reads a hop's `config:` file (the path as written) and returns the sides it
+	// describes. nil: a hop with `config:` cannot be resolved (an error at its line).
+	Config func(path string) (downstream, upstream *model.Side, err error)
+	// Host, when set, is the network namespace hops marked `local: true` run in: its keepalive
+	// sysctls fill the values their sockets leave to the OS (ApplyHost).
+	Host *model.Namespace
+}
+
+// Resolve builds the chain: for every hop the catalog's values, then its configuration file's,
+// then the values written on the hop, each keeping its source; then, with Sources.Host, what
+// local hops take from the host. A configuration that cannot be read is an error at the
+// `config:` line.
+func (s *Spec) Resolve(src Sources) (*model.Chain, error) {
+	c := &model.Chain{File: s.File, Profile: s.Profile, ExpectConnections: s.ExpectConnections}
+	for i := range s.Hops {
+		h, err := s.Hops[i].resolve(src)
+		if err != nil {
+			return nil, err
+		}
+		c.Hops = append(c.Hops, h)
 	}
-	return Parse(path, data)
+	if src.Host != nil {
+		ApplyHost(c, *src.Host)
+	}
+	return c, nil
+}
+
+func (hs *HopSpec) resolve(src Sources) (model.Hop, error) {
+	h := hs.Hop
+	if h.Type == model.HopMiddlebox {
+		mb := &model.Middlebox{}
+		if hs.entry != nil {
+			mb = hs.entry.Middlebox()
+		}
+		overlayMiddlebox(mb, hs.ownMiddlebox)
+		h.Middlebox = mb
+		if hs.entry != nil && mb.Layer.Known && mb.Layer.Value == 7 {
+			// A layer-7 balancer can keep clients and backends idle for different times
+			// (GCP's external ALB: 610 s towards clients, 600 s towards backends).
+			h.Downstream, h.Upstream = hs.entry.Downstream(), hs.entry.Upstream()
+		}
+		return h, nil
+	}
+	down, up := &model.Side{}, &model.Side{}
+	if hs.entry != nil {
+		if d := hs.entry.Downstream(); d != nil {
+			down = d
+		}
+		if u := hs.entry.Upstream(); u != nil {
+			up = u
+		}
+	}
+	if h.Config != "" {
+		at := hs.ConfigAt
+		if src.Config == nil {
+			return h, &yamlx.PosError{File: at.File, Line: at.Line, Column: at.Column,
+				Msg: fmt.Sprintf("config %s: configuration files are not read here: write the hop's values in the chain file", h.Config)}
+		}
+		d, u, err := src.Config(h.Config)
+		if err != nil {
+			return h, &yamlx.PosError{File: at.File, Line: at.Line, Column: at.Column, Msg: fmt.Sprintf("config %s: %v", h.Config, err)}
+		}
+		overlay(down, d)
+		overlay(up, u)
+	}
+	overlay(down, hs.ownDown)
+	overlay(up, hs.ownUp)
+	if h.Type != model.HopClient {
+		h.Downstream = down
+	}
+	if h.Type != model.HopServer {
+		h.Upstream = up
+	}
+	return h, nil
 }
 
 // Find returns the first chain file of DefaultPaths that exists, or "".
@@ -54,14 +128,15 @@ func Find() string {
 	return ""
 }
 
-// Parse reads a chain document. Every error is a *yamlx.PosError naming file:line:column and
-// what was expected.
-func Parse(file string, data []byte) (*model.Chain, error) {
+// Parse reads a chain document without reading anything else: catalog names are checked against
+// the embedded catalog, `config:` paths are kept as references for Resolve. Every error is a
+// *yamlx.PosError naming file:line:column and what was expected.
+func Parse(file string, data []byte) (*Spec, error) {
 	root, err := yamlx.Parse(file, data)
 	if err != nil {
 		return nil, err
 	}
-	c := &model.Chain{File: file}
+	c := &Spec{File: file}
 	var chainNode *yaml.Node
 	err = yamlx.Mapping(file, root, []string{"profile", "expect", "chain"}, func(key string, k, v *yaml.Node) error {
 		var err error
@@ -97,10 +172,10 @@ func Parse(file string, data []byte) (*model.Chain, error) {
 		if err != nil {
 			return nil, err
 		}
-		if names[h.Name] {
-			return nil, yamlx.Errorf(file, n, "hop name %q used twice: names identify hops in findings", h.Name)
+		if names[h.Hop.Name] {
+			return nil, yamlx.Errorf(file, n, "hop name %q used twice: names identify hops in findings", h.Hop.Name)
 		}
-		names[h.Name] = true
+		names[h.Hop.Name] = true
 		c.Hops = append(c.Hops, h)
 	}
 	if len(c.Hops) < 2 {
@@ -123,10 +198,11 @@ var sideKeys = []string{"idle_timeout", "http_keepalive_timeout", "pool_idle_tim
 
 var middleboxKeys = []string{"idle_timeout", "layer", "refreshed_by", "on_expiry", "http2_ping_refreshes"}
 
-func parseHop(file string, n *yaml.Node) (model.Hop, error) {
-	h := model.Hop{Declared: model.Location{File: file, Line: n.Line, Column: n.Column}}
+func parseHop(file string, n *yaml.Node) (HopSpec, error) {
+	hs := HopSpec{Hop: model.Hop{Declared: model.Location{File: file, Line: n.Line, Column: n.Column}}}
+	h := &hs.Hop
 	if n.Kind != yaml.MappingNode {
-		return h, yamlx.Errorf(file, n, "expected a hop: a mapping like {name: edge, catalog: aws-alb}")
+		return hs, yamlx.Errorf(file, n, "expected a hop: a mapping like {name: edge, catalog: aws-alb}")
 	}
 	// First pass: identity keys, which decide how the others are read.
 	values := map[string][2]*yaml.Node{}
@@ -135,7 +211,7 @@ func parseHop(file string, n *yaml.Node) (model.Hop, error) {
 		return nil
 	})
 	if err != nil {
-		return h, err
+		return hs, err
 	}
 	str := func(key string) (string, error) {
 		if kv, ok := values[key]; ok {
@@ -144,27 +220,30 @@ func parseHop(file string, n *yaml.Node) (model.Hop, error) {
 		return "", nil
 	}
 	if h.Name, err = str("name"); err != nil {
-		return h, err
+		return hs, err
 	}
 	if h.Name == "" {
-		return h, yamlx.Errorf(file, n, "hop without a name: expected name: (it identifies the hop in findings)")
+		return hs, yamlx.Errorf(file, n, "hop without a name: expected name: (it identifies the hop in findings)")
 	}
 	typ, err := str("type")
 	if err != nil {
-		return h, err
+		return hs, err
 	}
 	if h.Catalog, err = str("catalog"); err != nil {
-		return h, err
+		return hs, err
 	}
 	if h.Runtime, err = str("runtime"); err != nil {
-		return h, err
+		return hs, err
 	}
 	if h.Config, err = str("config"); err != nil {
-		return h, err
+		return hs, err
+	}
+	if kv, ok := values["config"]; ok {
+		hs.ConfigAt = model.Location{File: file, Line: kv[1].Line, Column: kv[1].Column}
 	}
 	if kv, ok := values["local"]; ok {
 		if h.Local, err = boolean(file, kv[1]); err != nil {
-			return h, err
+			return hs, err
 		}
 	}
 
@@ -179,7 +258,7 @@ func parseHop(file string, n *yaml.Node) (model.Hop, error) {
 			continue
 		}
 		if entry != nil {
-			return h, yamlx.Errorf(file, values[key][0], "a hop takes its defaults from one of catalog: or runtime:, not both")
+			return hs, yamlx.Errorf(file, values[key][0], "a hop takes its defaults from one of catalog: or runtime:, not both")
 		}
 		e, ok := catalog.Lookup(name)
 		if !ok {
@@ -187,13 +266,13 @@ func parseHop(file string, n *yaml.Node) (model.Hop, error) {
 			if near := yamlx.Nearest(name, catalog.Names()); near != "" {
 				msg = fmt.Sprintf("unknown %s %q: did you mean %q? (see `keeptune catalog`)", key, name, near)
 			}
-			return h, yamlx.Errorf(file, values[key][1], "%s", msg)
+			return hs, yamlx.Errorf(file, values[key][1], "%s", msg)
 		}
 		if key == "catalog" && e.Kind != catalog.KindMiddlebox {
-			return h, yamlx.Errorf(file, values[key][1], "%q is software, not a middlebox: write runtime: %s", name, name)
+			return hs, yamlx.Errorf(file, values[key][1], "%q is software, not a middlebox: write runtime: %s", name, name)
 		}
 		if key == "runtime" && e.Kind == catalog.KindMiddlebox {
-			return h, yamlx.Errorf(file, values[key][1], "%q is a middlebox, not software: write catalog: %s", name, name)
+			return hs, yamlx.Errorf(file, values[key][1], "%q is a middlebox, not software: write catalog: %s", name, name)
 		}
 		entry = &e
 	}
@@ -204,65 +283,46 @@ func parseHop(file string, n *yaml.Node) (model.Hop, error) {
 		case model.HopClient, model.HopMiddlebox, model.HopProxy, model.HopServer:
 			h.Type = model.HopType(typ)
 		default:
-			return h, yamlx.Errorf(file, values["type"][1], "unknown type %q: expected client, middlebox, proxy or server", typ)
+			return hs, yamlx.Errorf(file, values["type"][1], "unknown type %q: expected client, middlebox, proxy or server", typ)
 		}
 	case entry != nil && entry.Kind == catalog.KindMiddlebox:
 		h.Type = model.HopMiddlebox
 	default:
-		return h, yamlx.Errorf(file, n, "hop %q: expected type: client, middlebox, proxy or server (or catalog: NAME for a middlebox)", h.Name)
+		return hs, yamlx.Errorf(file, n, "hop %q: expected type: client, middlebox, proxy or server (or catalog: NAME for a middlebox)", h.Name)
 	}
 	if h.Type == model.HopMiddlebox && h.Runtime != "" {
-		return h, yamlx.Errorf(file, values["runtime"][0], "a middlebox takes catalog:, not runtime:")
+		return hs, yamlx.Errorf(file, values["runtime"][0], "a middlebox takes catalog:, not runtime:")
 	}
 	if h.Type != model.HopMiddlebox && h.Catalog != "" {
-		return h, yamlx.Errorf(file, values["catalog"][0], "catalog: names middleboxes; for software write runtime:")
+		return hs, yamlx.Errorf(file, values["catalog"][0], "catalog: names middleboxes; for software write runtime:")
 	}
 
 	if h.Type == model.HopMiddlebox {
 		for key, kv := range values {
 			if !contains(middleboxKeys, key) && !contains([]string{"name", "type", "catalog", "local"}, key) {
-				return h, yamlx.Errorf(file, kv[0], "%q does not apply to a middlebox: expected one of %s", key, strings.Join(middleboxKeys, ", "))
+				return hs, yamlx.Errorf(file, kv[0], "%q does not apply to a middlebox: expected one of %s", key, strings.Join(middleboxKeys, ", "))
 			}
 		}
-		mb := &model.Middlebox{}
-		if entry != nil {
-			mb = entry.Middlebox()
+		own := &model.Middlebox{}
+		if err := applyMiddlebox(file, values, own); err != nil {
+			return hs, err
 		}
-		if err := applyMiddlebox(file, values, mb); err != nil {
-			return h, err
+		if !own.IdleTimeout.Known && (entry == nil || !entry.Middlebox().IdleTimeout.Known) {
+			return hs, yamlx.Errorf(file, n, "middlebox %q has no idle timeout: expected catalog: NAME or idle_timeout: DURATION", h.Name)
 		}
-		if !mb.IdleTimeout.Known {
-			return h, yamlx.Errorf(file, n, "middlebox %q has no idle timeout: expected catalog: NAME or idle_timeout: DURATION", h.Name)
-		}
-		h.Middlebox = mb
-		if entry != nil && mb.Layer.Known && mb.Layer.Value == 7 {
-			// A layer-7 balancer can keep clients and backends idle for different times
-			// (GCP's external ALB: 610 s towards clients, 600 s towards backends).
-			h.Downstream, h.Upstream = entry.Downstream(), entry.Upstream()
-		}
-		return h, nil
+		hs.entry, hs.ownMiddlebox = entry, own
+		return hs, nil
 	}
 
 	// Software hops.
 	for _, key := range middleboxKeys {
 		if kv, ok := values[key]; ok && key != "idle_timeout" {
-			return h, yamlx.Errorf(file, kv[0], "%q applies to middleboxes only", key)
+			return hs, yamlx.Errorf(file, kv[0], "%q applies to middleboxes only", key)
 		}
 	}
+	// The hop's own values; Resolve puts them over the catalog's and the configuration's.
 	down, up := &model.Side{}, &model.Side{}
-	if entry != nil {
-		if d := entry.Downstream(); d != nil {
-			down = d
-		}
-		if u := entry.Upstream(); u != nil {
-			up = u
-		}
-	}
-	if h.Config != "" {
-		if err := applyConfig(file, values["config"][1], h.Config, down, up); err != nil {
-			return h, err
-		}
-	}
+	hs.entry, hs.ownDown, hs.ownUp = entry, down, up
 	// Flat keys describe the natural side; a proxy has two and must say which.
 	natural := down
 	switch h.Type {
@@ -276,10 +336,10 @@ func parseHop(file string, n *yaml.Node) (model.Hop, error) {
 			continue
 		}
 		if natural == nil {
-			return h, yamlx.Errorf(file, kv[0], "a proxy has two sides: put %q under downstream: (connections it accepts) or upstream: (connections it opens)", key)
+			return hs, yamlx.Errorf(file, kv[0], "a proxy has two sides: put %q under downstream: (connections it accepts) or upstream: (connections it opens)", key)
 		}
 		if err := applySideKey(file, key, kv[1], natural); err != nil {
-			return h, err
+			return hs, err
 		}
 	}
 	for _, which := range []string{"downstream", "upstream"} {
@@ -288,7 +348,7 @@ func parseHop(file string, n *yaml.Node) (model.Hop, error) {
 			continue
 		}
 		if (h.Type == model.HopClient && which == "downstream") || (h.Type == model.HopServer && which == "upstream") {
-			return h, yamlx.Errorf(file, kv[0], "a %s has no %s side", h.Type, which)
+			return hs, yamlx.Errorf(file, kv[0], "a %s has no %s side", h.Type, which)
 		}
 		side := down
 		if which == "upstream" {
@@ -297,46 +357,10 @@ func parseHop(file string, n *yaml.Node) (model.Hop, error) {
 		if err := yamlx.Mapping(file, kv[1], sideKeys, func(key string, _, v *yaml.Node) error {
 			return applySideKey(file, key, v, side)
 		}); err != nil {
-			return h, err
+			return hs, err
 		}
 	}
-	if h.Type != model.HopClient {
-		h.Downstream = down
-	}
-	if h.Type != model.HopServer {
-		h.Upstream = up
-	}
-	return h, nil
-}
-
-func applyConfig(file string, n *yaml.Node, path string, down, up *model.Side) error {
-	head := make([]byte, 512)
-	f, err := os.Open(path)
-	if err != nil {
-		return yamlx.Errorf(file, n, "config %s: %v", path, err)
-	}
-	k, _ := f.Read(head)
-	f.Close()
-	for _, r := range readers {
-		if !r.Detect(path, head[:k]) {
-			continue
-		}
-		d, u, err := r.Read(path)
-		if err != nil {
-			return yamlx.Errorf(file, n, "config %s (%s): %v", path, r.Format(), err)
-		}
-		overlay(down, d)
-		overlay(up, u)
-		return nil
-	}
-	var formats []string
-	for _, r := range readers {
-		formats = append(formats, r.Format())
-	}
-	if len(formats) == 0 {
-		return yamlx.Errorf(file, n, "config %s: no configuration parser is available in this build yet: write the hop's values in the chain file", path)
-	}
-	return yamlx.Errorf(file, n, "config %s: not a format keeptune reads (%s)", path, strings.Join(formats, ", "))
+	return hs, nil
 }
 
 func applyMiddlebox(file string, values map[string][2]*yaml.Node, mb *model.Middlebox) error {
@@ -521,7 +545,41 @@ func overlay(to, from *model.Side) {
 		to.Pools = from.Pools
 	}
 	if from.GRPC != nil {
-		to.GRPC = from.GRPC
+		if to.GRPC == nil {
+			g := *from.GRPC
+			to.GRPC = &g
+		} else {
+			g := *to.GRPC
+			set(&g.Time, from.GRPC.Time)
+			set(&g.Timeout, from.GRPC.Timeout)
+			set(&g.MinTime, from.GRPC.MinTime)
+			if from.GRPC.PermitWithoutStream.Known {
+				g.PermitWithoutStream = from.GRPC.PermitWithoutStream
+			}
+			to.GRPC = &g
+		}
+	}
+}
+
+// overlayMiddlebox copies the known values of from onto to.
+func overlayMiddlebox(to, from *model.Middlebox) {
+	if from == nil {
+		return
+	}
+	if from.IdleTimeout.Known {
+		to.IdleTimeout = from.IdleTimeout
+	}
+	if from.Layer.Known {
+		to.Layer = from.Layer
+	}
+	if from.RefreshedBy.Known {
+		to.RefreshedBy = from.RefreshedBy
+	}
+	if from.OnExpiry.Known {
+		to.OnExpiry = from.OnExpiry
+	}
+	if from.HTTP2PingRefreshes.Known {
+		to.HTTP2PingRefreshes = from.HTTP2PingRefreshes
 	}
 }
 
@@ -563,4 +621,15 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Resolved parses and resolves a chain document whose values are all in the document (no hop
+// reads a `config:` file and none takes the host's sysctls): examples, tests, documents built
+// in memory.
+func Resolved(file string, data []byte) (*model.Chain, error) {
+	spec, err := Parse(file, data)
+	if err != nil {
+		return nil, err
+	}
+	return spec.Resolve(Sources{})
 }

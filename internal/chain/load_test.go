@@ -22,7 +22,7 @@ chain:
     upstream: {pools: true, read_timeout: 5m}
   - {name: app, type: server, runtime: node, http_keepalive_timeout: 65s}
 `
-	c, err := Parse("k.yaml", []byte(doc))
+	c, err := Resolved("k.yaml", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ chain:
 }
 
 func TestSegments(t *testing.T) {
-	c, err := Parse("k.yaml", []byte(`chain:
+	c, err := Resolved("k.yaml", []byte(`chain:
   - {name: c, type: client}
   - {name: nat, catalog: aws-nat-gateway}
   - {name: alb, catalog: aws-alb}
@@ -117,7 +117,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("chain:\n  - {name: c, type: client}\n  - {name: e, catalog: aws-alb}\n  - {name: s, type: server, runtime: node}\n"))
 	f.Add([]byte("chain:\n  - name: p\n    type: proxy\n    downstream: {tcp_keepalive: {idle: 60s}}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := Parse("f.yaml", b)
+		c, err := Resolved("f.yaml", b)
 		if err == nil {
 			if len(c.Hops) < 2 {
 				t.Fatalf("accepted a chain of %d hops", len(c.Hops))
@@ -128,7 +128,7 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestApplyHostFillsOSValues(t *testing.T) {
-	c, err := Parse("k.yaml", []byte(`chain:
+	c, err := Resolved("k.yaml", []byte(`chain:
   - {name: c, type: client}
   - {name: nat, catalog: gcp-cloud-nat}
   - {name: pgb, type: proxy, runtime: pgbouncer, local: true}

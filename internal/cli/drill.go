@@ -15,6 +15,7 @@ import (
 	"github.com/keeptune/keeptune/internal/chain"
 	"github.com/keeptune/keeptune/internal/drill"
 	"github.com/keeptune/keeptune/internal/drill/render"
+	"github.com/keeptune/keeptune/internal/gather"
 	"github.com/keeptune/keeptune/internal/lab"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/profiles"
@@ -47,10 +48,33 @@ type DrillOptions struct {
 
 	// procRoot is where --from-host reads /proc/sys (tests point it elsewhere).
 	procRoot string
+	// loaded keeps the chain file once read: the settings and the NAT timeout both need it.
+	loaded *loadedChain
+}
+
+// loadedChain is the --chain file, read once per run.
+type loadedChain struct {
+	c   *model.Chain
+	err error
+}
+
+// drillChain reads --chain through the gather stage, once per run.
+func drillChain(opts DrillOptions) (*model.Chain, error) {
+	if opts.loaded != nil && (opts.loaded.c != nil || opts.loaded.err != nil) {
+		return opts.loaded.c, opts.loaded.err
+	}
+	c, err := gather.Chain(context.Background(), opts.Chain, gather.ChainOptions{})
+	if err != nil {
+		err = inputErr(err)
+	}
+	if opts.loaded != nil {
+		opts.loaded.c, opts.loaded.err = c, err
+	}
+	return c, err
 }
 
 func newDrillCmd(stdio IO) *cobra.Command {
-	opts := DrillOptions{procRoot: "/proc"}
+	opts := DrillOptions{procRoot: "/proc", loaded: &loadedChain{}}
 	cmd := &cobra.Command{
 		Use:   "drill SCENARIO",
 		Short: "Prove keepalive settings in an isolated lab of network namespaces, measured against theory",
@@ -237,9 +261,9 @@ func chainHopSettings(opts DrillOptions) (drill.Settings, error) {
 	if opts.Hop == "" {
 		return drill.Settings{}, usageErr(errors.New("--chain needs --hop NAME: the hop whose keepalive to test"))
 	}
-	c, err := chain.Load(opts.Chain)
+	c, err := drillChain(opts)
 	if err != nil {
-		return drill.Settings{}, inputErr(err)
+		return drill.Settings{}, err
 	}
 	var hop *model.Hop
 	var names []string
@@ -298,9 +322,9 @@ func chainHopSettings(opts DrillOptions) (drill.Settings, error) {
 // segmentNATTimeout returns the smallest idle timeout of the layer-4 middleboxes on the segment
 // the chain hop's tested side belongs to (rounded up to whole seconds, the lab's unit).
 func segmentNATTimeout(opts DrillOptions) (time.Duration, bool) {
-	c, err := chain.Load(opts.Chain)
+	c, err := drillChain(opts)
 	if err != nil {
-		return 0, false
+		return 0, false // reported already: the settings come from the same file
 	}
 	var best time.Duration
 	for _, seg := range chain.Segments(c) {

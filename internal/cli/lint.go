@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keeptune/keeptune/internal/chain"
 	"github.com/keeptune/keeptune/internal/configs"
 	_ "github.com/keeptune/keeptune/internal/configs/all" // every configuration format
+	"github.com/keeptune/keeptune/internal/gather"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/profiles"
 	"github.com/keeptune/keeptune/internal/report"
@@ -144,7 +145,7 @@ func runLint(files []string, opts LintOptions, stdio IO) error {
 	var bad []error
 	for _, t := range targets {
 		if t.chain {
-			c, err := chain.Load(t.path)
+			c, err := gather.Chain(context.Background(), t.path, gather.ChainOptions{Root: opts.Root})
 			if err != nil {
 				bad = append(bad, err)
 				continue

@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/keeptune/keeptune/internal/chain"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -56,6 +55,9 @@ type Config struct {
 	// lint). Fixes for a file nobody runs do not reload anything.
 	Origin string `json:"origin,omitempty"`
 }
+
+// HeadSize is how many leading bytes of a file format detection (Parser.Detect) is given.
+const HeadSize = 4096
 
 // Parser reads one configuration format.
 type Parser interface {
@@ -107,7 +109,6 @@ func Register(p Parser) {
 		panic("configs: format registered twice: " + p.Format())
 	}
 	parsers[p.Format()] = p
-	chain.RegisterConfigReader(chainReader{p})
 }
 
 // Formats lists the registered formats, sorted.
@@ -209,20 +210,7 @@ func readHead(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	head := make([]byte, 4096)
+	head := make([]byte, HeadSize)
 	n, _ := f.Read(head)
 	return head[:n], nil
-}
-
-// chainReader adapts a Parser to chain.ConfigReader.
-type chainReader struct{ p Parser }
-
-func (r chainReader) Format() string                       { return r.p.Format() }
-func (r chainReader) Detect(path string, head []byte) bool { return r.p.Detect(path, head) }
-func (r chainReader) Read(path string) (*model.Side, *model.Side, error) {
-	c, err := ReadFile(path, r.p.Format())
-	if err != nil {
-		return nil, nil, err
-	}
-	return c.Downstream, c.Upstream, nil
 }

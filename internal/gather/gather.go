@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/keeptune/keeptune/internal/chain"
 	"github.com/keeptune/keeptune/internal/configs"
 	_ "github.com/keeptune/keeptune/internal/configs/all" // every configuration format
 	"github.com/keeptune/keeptune/internal/enforce"
@@ -81,19 +80,19 @@ func Host(ctx context.Context, opts Options) (*World, error) {
 	w := &World{}
 
 	// The chain file first: an explicit one that does not parse ends the run before any work.
-	c, file, chainProblem, err := loadChain(opts)
+	spec, file, chainProblem, err := parseChain(opts)
 	if err != nil {
 		return nil, err
 	}
-	w.Chain, w.ChainFile = c, file
 
 	snap, err := host.Collect(ctx, host.Options{Root: root, AllNetns: opts.AllNetns})
 	if err != nil {
 		return nil, err
 	}
 	w.Snapshot = snap
+	problem := func(p model.Problem) { snap.Problems = append(snap.Problems, p) }
 	if chainProblem != nil {
-		snap.Problems = append(snap.Problems, *chainProblem)
+		problem(*chainProblem)
 	}
 
 	if live && !opts.NoSockets {
@@ -107,52 +106,38 @@ func Host(ctx context.Context, opts Options) (*World, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			snap.Problems = append(snap.Problems, model.Problem{What: "the live TCP sockets (sock_diag)", Err: err.Error()})
+			problem(model.Problem{What: "the live TCP sockets (sock_diag)", Err: err.Error()})
 		}
 		enforce.Annotate(stats) // cgroups, and the keeptune enforce policy covering each process
 		snap.Sockets = stats
 	}
-	if c != nil {
-		chain.ApplyHost(c, currentNamespace(snap))
-	}
+
+	// Configurations: those discovered on the host, then those chain hops name; each file once.
+	cr := newConfigReader(root)
 	if !opts.NoConfigs {
 		for _, f := range configs.Discover(root, snap.Processes) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			cfg, err := configs.ReadFound(root, f)
-			if err != nil {
-				snap.Problems = append(snap.Problems, model.Problem{
-					What: fmt.Sprintf("%s configuration %s (%s)", f.Format, f.Path, f.From), Err: err.Error()})
-				continue
+			if _, err := cr.found(f); err != nil {
+				problem(model.Problem{What: fmt.Sprintf("%s configuration %s (%s)", f.Format, f.Path, f.From), Err: err.Error()})
 			}
-			w.Configs = append(w.Configs, cfg)
 		}
 	}
+	if spec != nil {
+		here := currentNamespace(snap)
+		c, err := spec.Resolve(cr.sources(spec, &here))
+		switch {
+		case err == nil:
+			w.Chain, w.ChainFile = c, file
+		case opts.Chain != "":
+			return nil, &inputError{err}
+		default:
+			problem(*implicitChainProblem(file, err))
+		}
+	}
+	w.Configs = cr.read
 	return w, nil
-}
-
-// loadChain reads the chain file opts name or, with FindChain, the first one found. An
-// implicit file that does not parse is returned as a Problem instead of an error.
-func loadChain(opts Options) (*model.Chain, string, *model.Problem, error) {
-	file := opts.Chain
-	explicit := file != ""
-	if !explicit && opts.FindChain {
-		file = chain.Find()
-	}
-	if file == "" {
-		return nil, "", nil, nil
-	}
-	c, err := chain.Load(file)
-	if err == nil {
-		return c, file, nil, nil
-	}
-	if explicit {
-		return nil, "", nil, &inputError{err}
-	}
-	// No Location: located Problems are sysctl.d lines (KT002); the message names file:line.
-	return nil, "", &model.Problem{What: "the chain file " + file + " (found, not named with --chain)",
-		Err: err.Error() + "; the audit went on without it"}, nil
 }
 
 // currentNamespace is the namespace keeptune runs in: the one local hops live in.

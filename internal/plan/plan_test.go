@@ -60,7 +60,7 @@ func disagreeingHost() *model.Snapshot {
 
 func lvsInput(t *testing.T, snap *model.Snapshot) Input {
 	t.Helper()
-	c, err := chain.Parse("keeptune.yaml", []byte(lvsChain))
+	c, err := chain.Resolved("keeptune.yaml", []byte(lvsChain))
 	if err != nil {
 		t.Fatal(err)
 	}

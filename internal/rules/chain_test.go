@@ -11,7 +11,7 @@ import (
 
 func lintChain(t *testing.T, doc string, ids ...string) []model.Finding {
 	t.Helper()
-	c, err := chain.Parse("k.yaml", []byte(doc))
+	c, err := chain.Resolved("k.yaml", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func TestFixesAgreeWithThePlan(t *testing.T) {
 			for _, withChain := range []bool{false, true} {
 				in := &Input{Snapshot: snap, Profile: prof, ExpectConnections: 50000}
 				if withChain {
-					c, err := chain.Parse("keeptune.yaml", []byte(lvsNginx))
+					c, err := chain.Resolved("keeptune.yaml", []byte(lvsNginx))
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -6,13 +6,14 @@
 // YAML tree loses blank lines and reflows what it touches. yaml.v3 parses the file and says
 // where the hop's nodes are; only the bytes of the values that change (or one inserted key)
 // are rewritten. The result is parsed again and compared with the intended tree node by node,
-// and must load with chain.Load; if the splice cannot be verified, the hop is edited as a
+// and must load with gather.Chain; if the splice cannot be verified, the hop is edited as a
 // yaml.v3 node and the document re-encoded (comments and order stay, blank lines may not).
 // Nothing is written unless all of that succeeds; the original is kept as FILE.bak.
 package chainfile
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -24,7 +25,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/keeptune/keeptune/internal/chain"
+	"github.com/keeptune/keeptune/internal/gather"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -59,7 +60,7 @@ func Check(path, hop string) error {
 	if err != nil {
 		return fmt.Errorf("--write-chain: %w", err)
 	}
-	if _, err := chain.Load(path); err != nil {
+	if _, err := gather.Chain(context.Background(), path, gather.ChainOptions{}); err != nil {
 		return fmt.Errorf("--write-chain %s does not load as it is (fix it first): %w", path, err)
 	}
 	_, _, err = findHop(path, data, hop)
@@ -185,7 +186,7 @@ func Apply(path string, u Update) (Written, error) {
 	if err := os.Chmod(tmpName, st.Mode().Perm()); err != nil {
 		return w, err
 	}
-	c, err := chain.Load(tmpName)
+	c, err := gather.Chain(context.Background(), tmpName, gather.ChainOptions{})
 	if err != nil {
 		return w, fmt.Errorf("the edited chain would not load, nothing written: %w", err)
 	}

@@ -1,13 +1,14 @@
 package chainfile
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/keeptune/keeptune/internal/chain"
+	"github.com/keeptune/keeptune/internal/gather"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -119,7 +120,7 @@ chain:
 			if st.Mode().Perm() != 0o640 {
 				t.Errorf("mode %v, want the original's 0640", st.Mode())
 			}
-			c, err := chain.Load(p)
+			c, err := gather.Chain(context.Background(), p, gather.ChainOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,6 +11,11 @@ import (
 	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
+// The liveness mechanisms of a chain beyond idle timeouts (chain.go): TCP_USER_TIMEOUT against a
+// hop's keepalive and read timeout (KT705), gRPC keepalive against the peer's enforcement policy
+// (KT706), HTTP/2 PING through a layer-7 balancer that ignores it (KT707), and silent-drop
+// middleboxes with no keepalive before them (KT708).
+
 var chainUserTimeout = Rule{
 	ID: "KT705", Name: "user-timeout-mismatch", Severity: model.SeverityWarning,
 	Title: "TCP_USER_TIMEOUT cuts keepalive short or outlasts the read timeout",
