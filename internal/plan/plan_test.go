@@ -262,7 +262,7 @@ func TestPlanOtherNamespaces(t *testing.T) {
 func TestPlanOkHTTPBehindLVS(t *testing.T) {
 	doc := strings.Replace(lvsChain, "{name: clients, type: client}", "{name: clients, type: client, runtime: okhttp}", 1)
 	doc = strings.Replace(doc, "    local: true\n", "", 1)
-	c, err := chain.Parse("keeptune.yaml", []byte(doc))
+	c, err := chain.Resolved("keeptune.yaml", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func TestPlanOkHTTPBehindLVS(t *testing.T) {
 	// Without keepalive able to refresh it (an LVS that counts payload only), a longer idle is
 	// not safe: the pool is shortened instead.
 	doc2 := strings.Replace(doc, "idle_timeout: 90s}", "idle_timeout: 90s, refreshed_by: payload}", 1)
-	c2, err := chain.Parse("keeptune.yaml", []byte(doc2))
+	c2, err := chain.Resolved("keeptune.yaml", []byte(doc2))
 	if err != nil {
 		t.Fatal(err)
 	}
