@@ -61,8 +61,15 @@ func TestPlanConfigDiffsPassTheServersCheck(t *testing.T) {
 			if _, err := exec.LookPath(tc.bin); err != nil {
 				t.Skipf("%s not installed", tc.bin)
 			}
-			dir := t.TempDir()
+			// --root is honoured for the configurations chain hops name: the server's file lives
+			// in the audited root (/srv/FILE there); Apache's includes reach the machine's modules.
+			root := testutil.FakeRoot(t, testutil.Host{Symlinks: map[string]string{"etc/apache2": "/etc/apache2"}})
+			dir := filepath.Join(root, "srv")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
 			file := filepath.Join(dir, tc.file)
+			hostFile := "/srv/" + tc.file
 			conf := strings.ReplaceAll(tc.conf, "PIDDIR", dir)
 			if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 				t.Fatal(err)
@@ -71,10 +78,10 @@ func TestPlanConfigDiffsPassTheServersCheck(t *testing.T) {
 				t.Fatalf("the configuration before the plan fails its check: %v\n%s", err, out)
 			}
 			chainFile := filepath.Join(dir, "keeptune.yaml")
-			if err := os.WriteFile(chainFile, []byte("profile: api-gateway\nchain:\n"+strings.ReplaceAll(tc.chain, "CONF", file)), 0o644); err != nil {
+			if err := os.WriteFile(chainFile, []byte("profile: api-gateway\nchain:\n"+strings.ReplaceAll(tc.chain, "CONF", hostFile)), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			out, stderr, code := run(t, "plan", "--chain", chainFile, "--no-configs", "--root", testutil.FakeRoot(t, testutil.Host{}), "-o", "json")
+			out, stderr, code := run(t, "plan", "--chain", chainFile, "--no-configs", "--root", root, "-o", "json")
 			if code != 0 {
 				t.Fatalf("plan: exit %d: %s", code, stderr)
 			}
@@ -82,7 +89,7 @@ func TestPlanConfigDiffsPassTheServersCheck(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &p); err != nil {
 				t.Fatal(err)
 			}
-			if len(p.ConfigDiffs) != 1 || p.ConfigDiffs[0].File != file {
+			if len(p.ConfigDiffs) != 1 || p.ConfigDiffs[0].File != hostFile {
 				t.Fatalf("config diffs: %+v\nchanges: %+v", p.ConfigDiffs, p.Changes)
 			}
 			diff := filepath.Join(dir, "plan.diff")
@@ -102,17 +109,17 @@ func TestPlanConfigDiffsPassTheServersCheck(t *testing.T) {
 				t.Errorf("%s rejects the patched configuration: %v\n%s\n%s", tc.bin, err, out, patched)
 			}
 			// Converged: after the diff, the plan has nothing left to change in the file.
-			d, _, _ := run(t, "plan", "--chain", chainFile, "--no-configs", "--root", testutil.FakeRoot(t, testutil.Host{}), "-o", "diff")
+			d, _, _ := run(t, "plan", "--chain", chainFile, "--no-configs", "--root", root, "-o", "diff")
 			if d != "" {
 				t.Errorf("after patching, -o diff still has:\n%s", d)
 			}
-			out, _, _ = run(t, "plan", "--chain", chainFile, "--no-configs", "--root", testutil.FakeRoot(t, testutil.Host{}), "-o", "json")
+			out, _, _ = run(t, "plan", "--chain", chainFile, "--no-configs", "--root", root, "-o", "json")
 			var again plan.Plan
 			if err := json.Unmarshal([]byte(out), &again); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range again.Changes {
-				if c.Scope.File == file {
+				if c.Scope.File == hostFile {
 					t.Errorf("after patching: %s %s -> %s", c.Scope.Name, c.Key, c.To)
 				}
 			}
