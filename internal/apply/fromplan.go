@@ -66,6 +66,7 @@ func FromPlan(p *plan.Plan, raw []byte, source string, only []string) (req *Requ
 			}
 			if c.Scope.Kind == plan.ScopeHost {
 				s.Netns.Path = "" // this namespace
+				s.Scope = "host"
 			}
 			req.Sysctls = append(req.Sysctls, s)
 		case plan.ScopeConfig:

@@ -62,14 +62,24 @@ func TestJudgeHolmAcrossCounters(t *testing.T) {
 func TestOverall(t *testing.T) {
 	ok := NamespaceVerdict{Namespace: Namespace{Name: "host"}, Counters: []Result{{Counter: "EstabResets", Judgement: OK}}}
 	bad := NamespaceVerdict{Namespace: Namespace{Name: "app"}, Counters: []Result{{Counter: "EstabResets", Before: 1, After: 50, Judgement: Regression, Why: "rate rose"}, {Counter: "X", Judgement: Inconclusive}}}
-	unsure := NamespaceVerdict{Namespace: Namespace{Name: "db"}, Counters: []Result{{Counter: "OutRsts", Judgement: Inconclusive, Why: "too few"}}}
+	unsure := NamespaceVerdict{Namespace: Namespace{Name: "db"}, OpensBefore: 5, OpensAfter: 4, Counters: []Result{{Counter: "OutRsts", Judgement: Inconclusive, Why: "too few"}}}
 	if v, _ := Overall([]NamespaceVerdict{ok}, nil); v != VerdictNoRegression {
 		t.Errorf("all ok: %s", v)
 	}
 	if v, r := Overall([]NamespaceVerdict{ok, unsure, bad}, nil); v != VerdictRegression || len(r) != 1 || !strings.HasPrefix(r[0], "app EstabResets: 1 -> 50") {
 		t.Errorf("one regression: %s %v", v, r)
 	}
-	if v, r := Overall([]NamespaceVerdict{ok, unsure}, nil); v != VerdictInconclusive || len(r) != 1 {
+	if v, r := Overall([]NamespaceVerdict{ok, unsure}, nil); v != VerdictInconclusive || len(r) != 1 || r[0] != "db: too few (OutRsts)" {
 		t.Errorf("inconclusive: %s %v", v, r)
+	}
+	// A namespace with no TCP activity at all cannot have regressed and does not make the
+	// verdict inconclusive; one with a single connection does.
+	idle := NamespaceVerdict{Namespace: Namespace{Name: "idle"}, Counters: []Result{{Counter: "EstabResets", Judgement: Inconclusive, Why: "too few"}}}
+	if v, _ := Overall([]NamespaceVerdict{ok, idle}, nil); v != VerdictNoRegression {
+		t.Errorf("an idle namespace made it %s", v)
+	}
+	idle.OpensAfter = 1
+	if v, _ := Overall([]NamespaceVerdict{ok, idle}, nil); v != VerdictInconclusive {
+		t.Errorf("a namespace with one connection made it %s", v)
 	}
 }

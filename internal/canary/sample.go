@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/keeptune/keeptune/internal/kstats"
@@ -206,25 +207,53 @@ func Compare(ns Namespace, before, after Window, cfg Config) NamespaceVerdict {
 	return v
 }
 
+// Idle reports whether a namespace had no TCP activity at all in either window: no connection
+// opened and no counter moved. Nothing there can have regressed, and nothing can be judged: it
+// does not make the verdict inconclusive.
+func (v NamespaceVerdict) Idle() bool {
+	if v.OpensBefore+v.OpensAfter > 0 {
+		return false
+	}
+	for _, r := range v.Counters {
+		if r.Before+r.After > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Overall is the verdict over namespaces (and the application signal): a regression anywhere
-// is a regression; otherwise any inconclusive counter makes it inconclusive.
+// is a regression; otherwise any inconclusive counter of a namespace that was not idle makes it
+// inconclusive.
 func Overall(nss []NamespaceVerdict, app *Result) (verdict string, reasons []string) {
 	var regress, unsure []string
+	unsureBy := map[string][]string{} // "where: why" -> counters
+	var order []string
 	add := func(where string, r Result) {
 		switch r.Judgement {
 		case Regression:
 			regress = append(regress, fmt.Sprintf("%s %s: %d -> %d, %s", where, r.Counter, r.Before, r.After, r.Why))
 		case Inconclusive:
-			unsure = append(unsure, fmt.Sprintf("%s %s: %s", where, r.Counter, r.Why))
+			k := where + ": " + r.Why
+			if _, ok := unsureBy[k]; !ok {
+				order = append(order, k)
+			}
+			unsureBy[k] = append(unsureBy[k], r.Counter)
 		}
 	}
 	for _, ns := range nss {
+		if ns.Idle() {
+			continue
+		}
 		for _, r := range ns.Counters {
 			add(ns.Name, r)
 		}
 	}
 	if app != nil {
 		add("application", *app)
+	}
+	for _, k := range order {
+		unsure = append(unsure, fmt.Sprintf("%s (%s)", k, strings.Join(unsureBy[k], ", ")))
 	}
 	sort.Strings(unsure)
 	switch {

@@ -113,7 +113,8 @@ func runApply(ctx context.Context, file string, opts ApplyOptions, stdio IO) err
 	if os.Geteuid() != 0 && !opts.DryRun {
 		return privilegeErr(errors.New("apply changes /etc and live sysctls"), "run it as root, or look first with --dry-run")
 	}
-	ao := apply.Options{Log: stdio.Err}
+	// The steps are printed once, in the summary; the journal has them too.
+	ao := apply.Options{}
 	// Look first: what would change (and whether the plan still fits the host).
 	dry := ao
 	dry.DryRun = true

@@ -150,7 +150,7 @@ func judgeAfter(ctx context.Context, j *apply.Journal, id string, base *canary.B
 			v.Action = "kept_no_rollback"
 		} else {
 			fmt.Fprintf(stdio.Err, "canary: regression: rolling back %s\n", id)
-			if _, err := apply.Rollback(j, id, apply.Options{Log: stdio.Err}); err != nil {
+			if _, err := apply.Rollback(j, id, apply.Options{}); err != nil {
 				rollbackErr = err
 				v.Action = "rollback_failed"
 			} else {
@@ -185,6 +185,10 @@ func renderVerdict(w io.Writer, output string, v *canary.Verdict) error {
 		fmt.Fprintf(w, "  %s\n", r)
 	}
 	for _, ns := range v.Namespaces {
+		if ns.Idle() {
+			fmt.Fprintf(w, "%s: no TCP activity in either window (no connection opened, no counter moved): nothing to judge\n", ns.Name)
+			continue
+		}
 		fmt.Fprintf(w, "%s: %d connections opened before, %d after; established %d -> %d\n", ns.Name, ns.OpensBefore, ns.OpensAfter, ns.CurrEstabBefore, ns.CurrEstabAfter)
 		fmt.Fprintf(w, "  %-18s %8s %8s  %-12s %s\n", "COUNTER", "BEFORE", "AFTER", "JUDGEMENT", "WHY")
 		for _, r := range ns.Counters {

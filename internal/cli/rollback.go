@@ -68,7 +68,7 @@ func runRollback(id string, opts RollbackOptions, stdio IO) error {
 		return runtimeErr(err)
 	}
 	defer j.Close()
-	res, err := apply.Rollback(j, id, apply.Options{Force: opts.Force, Log: stdio.Err})
+	res, err := apply.Rollback(j, id, apply.Options{Force: opts.Force})
 	if errors.Is(err, apply.ErrNothingToRollBack) {
 		fmt.Fprintf(stdio.Err, "nothing to roll back: no apply in force in %s\n", opts.StateDir)
 		return nil
