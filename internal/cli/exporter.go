@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keeptune/keeptune/internal/chain"
 	"github.com/keeptune/keeptune/internal/exporter"
 	"github.com/keeptune/keeptune/internal/profiles"
 	"github.com/keeptune/keeptune/internal/sockets"
@@ -34,6 +35,7 @@ type ExporterOptions struct {
 	Idle          time.Duration
 	Root          string
 	StateDir      string
+	Chain         string
 }
 
 func newExporterCmd(stdio IO) *cobra.Command {
@@ -69,6 +71,7 @@ func newExporterCmd(stdio IO) *cobra.Command {
 	f.IntVar(&opts.MaxSeries, "max-series", d.MaxSeries, "hard cap on keeptune_ series per scrape")
 	f.DurationVar(&opts.AuditInterval, "audit-interval", d.AuditInterval, "how often the audit runs (0 never)")
 	f.StringVar(&opts.Profile, "profile", profiles.Default, "the audit's workload profile: "+joinNames(profiles.Names())+", or a YAML file")
+	f.StringVar(&opts.Chain, "chain", "", "the audit's chain file (default: ./keeptune.yaml or /etc/keeptune/keeptune.yaml if present)")
 	f.DurationVar(&opts.CloseWait, "close-wait", sockets.DefaultThresholds.CloseWait, "CLOSE_WAIT age that makes a socket a leak")
 	f.StringVar(&opts.Root, "root", "/", "where the host's file system is (its mount point in a container): files keeptune apply wrote are checked there for drift")
 	f.StringVar(&opts.StateDir, "state-dir", "", "keeptune apply's state directory, read for drift (default ROOT/var/lib/keeptune)")
@@ -106,6 +109,12 @@ func runExporter(ctx context.Context, opts ExporterOptions, stdio IO) error {
 	if _, err := profiles.Resolve(opts.Profile); err != nil {
 		return usageErr(err)
 	}
+	if opts.Chain != "" {
+		// The audit loop would fail on it every interval: say so now.
+		if _, err := chain.Load(opts.Chain); err != nil {
+			return usageErr(err)
+		}
+	}
 	interval := opts.AuditInterval
 	if interval == 0 {
 		interval = -1 // the library's zero means "default"; here it means never
@@ -118,7 +127,7 @@ func runExporter(ctx context.Context, opts ExporterOptions, stdio IO) error {
 		ProcRoot: opts.ProcRoot, AllNetns: opts.AllNetns,
 		Ports: ports, Processes: opts.Processes, TopPorts: opts.TopPorts, TopProcesses: opts.TopProcesses,
 		MaxSeries: opts.MaxSeries, AuditInterval: interval, Profile: opts.Profile,
-		Root: opts.Root, JournalDir: opts.StateDir,
+		Root: opts.Root, JournalDir: opts.StateDir, Chain: opts.Chain,
 		Thresholds: sockets.Thresholds{CloseWait: opts.CloseWait, Idle: opts.Idle},
 	}, log)
 	if err != nil {

@@ -29,6 +29,10 @@ func TestExporterBadWebConfig(t *testing.T) {
 		}
 	}
 	var stderr bytes.Buffer
+	if code := Run(context.Background(), []string{"exporter", "--chain", filepath.Join(dir, "missing.yaml")}, IO{Out: io.Discard, Err: &stderr}); code != ExitUsage {
+		t.Errorf("--chain missing.yaml: exit %d, want %d (%s)", code, ExitUsage, stderr.String())
+	}
+	stderr.Reset()
 	if code := Run(context.Background(), []string{"exporter", "--ports", "http"}, IO{Out: io.Discard, Err: &stderr}); code != ExitUsage {
 		t.Errorf("--ports http: exit %d, want %d (%s)", code, ExitUsage, stderr.String())
 	}

@@ -4,19 +4,15 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
-	"os"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/keeptune/keeptune/internal/configs"
-	_ "github.com/keeptune/keeptune/internal/configs/all" // every configuration format
-	"github.com/keeptune/keeptune/internal/host"
+	"github.com/keeptune/keeptune/internal/gather"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/profiles"
 	"github.com/keeptune/keeptune/internal/rules"
-	"github.com/keeptune/keeptune/internal/sockets"
 )
 
 // auditor runs keeptune's audit on its own interval and keeps the last result for scrapes.
@@ -59,8 +55,8 @@ func (a *auditor) loop(ctx context.Context) {
 	}
 }
 
-// run performs one audit the way `keeptune audit` does without a chain file: host facts
-// (every namespace with AllNetns), live sockets, server configurations, all rules.
+// run performs one audit the way `keeptune audit` does (internal/gather: host facts of every
+// namespace with AllNetns, live sockets, server configurations, the chain file; all rules).
 func (a *auditor) run(ctx context.Context) {
 	start := time.Now()
 	findings, defaults, err := audit(ctx, a.opts)
@@ -85,30 +81,17 @@ func audit(ctx context.Context, o Options) ([]model.Finding, map[string]float64,
 	if err != nil {
 		return nil, nil, err
 	}
-	snap, err := host.Collect(ctx, host.Options{AllNetns: o.AllNetns})
+	w, err := gather.Host(ctx, gather.Options{AllNetns: o.AllNetns, Chain: o.Chain, FindChain: o.Chain == "", Thresholds: o.Thresholds})
 	if err != nil {
 		return nil, nil, err
-	}
-	stats, err := sockets.Summarize(ctx, os.Geteuid() == 0, o.Thresholds)
-	if err != nil {
-		snap.Problems = append(snap.Problems, model.Problem{What: "the live TCP sockets (sock_diag)", Err: err.Error()})
-	}
-	snap.Sockets = stats
-	var cfgs []*configs.Config
-	for _, f := range configs.Discover("/", snap.Processes) {
-		cfg, err := configs.ReadFound("/", f)
-		if err != nil {
-			continue // KT001 reports unreadable facts; a configuration we cannot parse is lint's job
-		}
-		cfgs = append(cfgs, cfg)
 	}
 	all, err := rules.Select(rules.Selection{})
 	if err != nil {
 		return nil, nil, err
 	}
-	findings := rules.Run(&rules.Input{Snapshot: snap, Configs: cfgs, Profile: profile}, all)
+	findings := rules.Run(&rules.Input{Snapshot: w.Snapshot, Chain: w.Chain, Configs: w.Configs, Profile: profile}, all)
 	defaults := map[string]float64{}
-	for _, ns := range snap.Namespaces {
+	for _, ns := range w.Snapshot.Namespaces {
 		for _, s := range ns.Sysctls {
 			if s.Default == "" {
 				continue

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/kstats"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/netns"
 )
 
 // initNetnsInode is the fixed inode of the initial network namespace on Linux 6.18 and later
@@ -141,7 +142,7 @@ func listNamespaces(procRoot string, all bool) ([]namespace, []readError) {
 	}
 	slices.Sort(pids)
 	for _, pid := range pids {
-		path := filepath.Join(procRoot, strconv.Itoa(pid), "ns/net")
+		path := netns.PIDPath(procRoot, pid)
 		ino, err := nsInode(path)
 		if err != nil {
 			continue // exited, or a kernel thread's namespace we may not see
@@ -151,9 +152,9 @@ func listNamespaces(procRoot string, all bool) ([]namespace, []readError) {
 			byIno[ino] = &namespace{Inode: ino, Path: path, PID: pid, Name: strings.TrimSpace(string(comm))}
 		}
 	}
-	if pins, err := os.ReadDir("/run/netns"); err == nil {
+	if pins, err := os.ReadDir(netns.RunDir); err == nil {
 		for _, p := range pins {
-			path := filepath.Join("/run/netns", p.Name())
+			path := netns.NamedPath(p.Name())
 			ino, err := nsInode(path)
 			if err != nil {
 				continue

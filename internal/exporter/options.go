@@ -31,6 +31,8 @@ type Options struct {
 	AuditInterval time.Duration
 	// Profile is the audit's workload profile (name or file).
 	Profile string
+	// Chain is the audit's chain file; empty looks for one where `keeptune audit` does.
+	Chain string
 	// ScrapeTimeout bounds one scrape's socket walk.
 	ScrapeTimeout time.Duration
 	// Root is where the host's file system is ("/", or its mount point in a container): the
