@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keeptune/keeptune/internal/chain"
 	"github.com/keeptune/keeptune/internal/exporter"
+	"github.com/keeptune/keeptune/internal/gather"
 	"github.com/keeptune/keeptune/internal/profiles"
 	"github.com/keeptune/keeptune/internal/sockets"
 )
@@ -111,7 +111,7 @@ func runExporter(ctx context.Context, opts ExporterOptions, stdio IO) error {
 	}
 	if opts.Chain != "" {
 		// The audit loop would fail on it every interval: say so now.
-		if _, err := chain.Load(opts.Chain); err != nil {
+		if _, err := gather.Chain(ctx, opts.Chain, gather.ChainOptions{}); err != nil {
 			return usageErr(err)
 		}
 	}
