@@ -32,7 +32,9 @@ func (p *Plan) planChain(c *model.Chain) {
 	for _, seg := range chain.Segments(c) {
 		refreshed := p.planSegmentKeepalive(c, seg)
 		p.planPoolRace(c, seg, refreshed)
+		p.planGRPC(c, seg)
 	}
+	p.planUserTimeouts(c)
 }
 
 // planSegmentKeepalive makes TCP keepalive on the segment refresh every layer-4 middlebox that
@@ -258,4 +260,94 @@ func orChain(runtime string) string {
 		return "chain file"
 	}
 	return strings.ToLower(runtime)
+}
+
+// More hop-side keys.
+const (
+	KeyUserTimeout         = "user_timeout"               // TCP_USER_TIMEOUT
+	KeyGRPCTime            = "grpc.time"                  // the client's keepalive ping interval
+	KeyPermitWithoutStream = "grpc.permit_without_stream" // the server's EnforcementPolicy
+)
+
+// planUserTimeouts keeps every TCP_USER_TIMEOUT at least the side's keepalive cycle (a shorter
+// one kills idle connections after fewer probes than configured) and below its read timeout (a
+// longer one never fires first), KT705; where both cannot hold it is a conflict.
+func (p *Plan) planUserTimeouts(c *model.Chain) {
+	for i := range c.Hops {
+		h := &c.Hops[i]
+		for _, side := range []struct {
+			name string
+			s    *model.Side
+		}{{sideDownstream, h.Downstream}, {sideUpstream, h.Upstream}} {
+			s := side.s
+			if s == nil || !s.TCP.UserTimeout.Known || s.TCP.UserTimeout.Value <= 0 {
+				continue
+			}
+			uto := s.TCP.UserTimeout
+			k := s.TCP
+			lo, hi := time.Duration(0), time.Duration(-1)
+			var why []Reason
+			if k.Enabled.Known && k.Enabled.Value && k.Idle.Known && k.Interval.Known && k.Count.Known {
+				lo = k.Idle.Value + k.Interval.Value*time.Duration(k.Count.Value)
+				why = append(why, Reason{Kind: ReasonHard, Op: ">=", Bound: durString(lo), Source: k.Idle.Source,
+					Text: fmt.Sprintf("at least the keepalive cycle %s + %d × %s = %s, or the kernel kills an idle connection after fewer probes",
+						textfmt.Seconds(k.Idle.Value), k.Count.Value, textfmt.Seconds(k.Interval.Value), textfmt.Seconds(lo))})
+			}
+			if rt, ok := chain.Limited(s.ReadTimeout); ok {
+				hi = rt - max(rt/10, time.Second)
+				why = append(why, Reason{Kind: ReasonHard, Op: "<=", Bound: durString(hi), Source: s.ReadTimeout.Source,
+					Text: fmt.Sprintf("below the read timeout %s (by 10%%, at least 1 s), so that a dead peer surfaces as ETIMEDOUT before the application gives up", textfmt.Seconds(rt))})
+			}
+			scope := hopScope(h, side.name, uto.Source)
+			if hi >= 0 && lo > hi {
+				p.Conflicts = append(p.Conflicts, Conflict{Scope: scope, Key: KeyUserTimeout, Constraints: why,
+					Choices: []string{fmt.Sprintf("shorten %s keepalive (idle, interval or count) below %s", textfmt.Possessive(h.Name), textfmt.Seconds(hi)),
+						fmt.Sprintf("raise %s read timeout above %s", textfmt.Possessive(h.Name), textfmt.Seconds(lo+max(lo/10, time.Second)))}})
+				continue
+			}
+			to := uto.Value
+			switch {
+			case to < lo:
+				to = lo
+			case hi >= 0 && to > hi:
+				to = hi
+			default:
+				continue
+			}
+			ch := Change{Scope: scope, Key: KeyUserTimeout, From: durValue(uto), To: durString(to), Why: why}
+			ch.Apply = append(ch.Apply, Step{Kind: StepLine, Where: orChain(h.Runtime), Text: fmt.Sprintf("user_timeout: %s (chain file: %s: {tcp_keepalive: ...}, TCP_USER_TIMEOUT on the sockets)", durString(to), side.name)})
+			if strings.HasPrefix(strings.ToLower(h.Runtime), "go") || strings.HasPrefix(strings.ToLower(h.Runtime), "grpc-go") {
+				ch.Apply = append(ch.Apply, Step{Kind: StepSnippet, Where: "go", Lang: "go",
+					Text: fmt.Sprintf("keepalive.Config{UserTimeout: %d * time.Millisecond} // github.com/keeptune/keeptune/keepalive, on the Dialer or ListenConfig\n", to.Milliseconds())})
+			}
+			p.addChange(ch)
+		}
+	}
+}
+
+// planGRPC makes a gRPC client's keepalive pings agree with the server's enforcement policy
+// (KT706): pinging more often than MinTime, or without streams where the server forbids it,
+// gets GOAWAY too_many_pings.
+func (p *Plan) planGRPC(c *model.Chain, seg chain.Segment) {
+	cl, sv := seg.Opener.Side.GRPC, seg.Acceptor.Side.GRPC
+	if cl == nil || sv == nil {
+		return
+	}
+	if cl.Time.Known && cl.Time.Value > 0 && sv.MinTime.Known && cl.Time.Value < sv.MinTime.Value {
+		why := []Reason{{Kind: ReasonHard, Op: ">=", Bound: durString(sv.MinTime.Value), Source: sv.MinTime.Source,
+			Text: fmt.Sprintf("%s enforces at least %s between pings (EnforcementPolicy.MinTime): pinging more often gets GOAWAY too_many_pings", seg.Acceptor.Name(), textfmt.Seconds(sv.MinTime.Value))}}
+		ch := Change{Scope: hopScope(seg.Opener.Hop, sideUpstream, cl.Time.Source), Key: KeyGRPCTime, From: durValue(cl.Time), To: durString(sv.MinTime.Value), Why: why}
+		ch.Apply = []Step{{Kind: StepLine, Where: "grpc", Text: fmt.Sprintf("keepalive.ClientParameters{Time: %s} (grpc-go)", GoDuration(sv.MinTime.Value))},
+			{Kind: StepSnippet, Where: "grpc", Lang: "go", Text: fmt.Sprintf("grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: %s}) // grpc-go\n", GoDuration(sv.MinTime.Value))}}
+		p.addChange(ch)
+	}
+	if cl.PermitWithoutStream.Known && cl.PermitWithoutStream.Value && sv.PermitWithoutStream.Known && !sv.PermitWithoutStream.Value {
+		why := []Reason{{Kind: ReasonHard, Op: "=", Bound: "true", Source: cl.PermitWithoutStream.Source,
+			Text: fmt.Sprintf("%s pings with no active stream: %s must permit it, or idle connections get GOAWAY too_many_pings", seg.Opener.Name(), seg.Acceptor.Name())}}
+		ch := Change{Scope: hopScope(seg.Acceptor.Hop, sideDownstream, sv.PermitWithoutStream.Source), Key: KeyPermitWithoutStream,
+			From: Value{Value: "false", Known: true, Source: sv.PermitWithoutStream.Source}, To: "true", Why: why}
+		ch.Apply = []Step{{Kind: StepLine, Where: "grpc", Text: "keepalive.EnforcementPolicy{PermitWithoutStream: true} (grpc-go server)"},
+			{Kind: StepSnippet, Where: "grpc", Lang: "go", Text: "grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{PermitWithoutStream: true}) // grpc-go server\n"}}
+		p.addChange(ch)
+	}
 }

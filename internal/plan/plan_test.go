@@ -293,3 +293,38 @@ func TestPlanOkHTTPBehindLVS(t *testing.T) {
 		t.Errorf("pool: %+v", pool)
 	}
 }
+
+// TestPlanUserTimeout: TCP_USER_TIMEOUT between the keepalive cycle and the read timeout, or a
+// conflict naming both choices when no value fits (KT705).
+func TestPlanUserTimeout(t *testing.T) {
+	prof, _ := profiles.Resolve("api-gateway")
+	for _, c := range []struct {
+		side, want string
+		conflict   bool
+	}{
+		{"{user_timeout: 5s, tcp_keepalive: {idle: 60s, interval: 10s, count: 3}}", "90s", false},
+		{"{user_timeout: 60s, read_timeout: 30s}", "27s", false},
+		{"{user_timeout: 30s, read_timeout: 10s, tcp_keepalive: {idle: 60s, interval: 10s, count: 3}}", "", true},
+		{"{user_timeout: 95s, read_timeout: 300s, tcp_keepalive: {idle: 60s, interval: 10s, count: 3}}", "", false},
+	} {
+		doc := "chain:\n  - {name: c, type: client, upstream: " + c.side + "}\n  - {name: s, type: server}\n"
+		ch, err := chain.Parse("k.yaml", []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := Make(Input{Chain: ch, Profile: prof})
+		got, ok := p.FindHop("c", "upstream", KeyUserTimeout)
+		switch {
+		case c.conflict:
+			if ok || len(p.Conflicts) != 1 || len(p.Conflicts[0].Choices) != 2 {
+				t.Errorf("%s: change %+v, conflicts %+v, want one conflict and no change", c.side, got, p.Conflicts)
+			}
+		case c.want == "":
+			if ok {
+				t.Errorf("%s: %s already fits, planned %s", c.side, "95s", got.To)
+			}
+		case !ok || got.To != c.want:
+			t.Errorf("%s: planned %+v, want %s", c.side, got, c.want)
+		}
+	}
+}

@@ -50,3 +50,11 @@ sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 5)
 	}
 	return "", "", false
 }
+
+// GoDuration writes a duration as Go source: "5 * time.Minute", "80 * time.Second".
+func GoDuration(d time.Duration) string {
+	if d%time.Minute == 0 {
+		return fmt.Sprintf("%d * time.Minute", d/time.Minute)
+	}
+	return fmt.Sprintf("%d * time.Second", d/time.Second)
+}

@@ -61,8 +61,8 @@ var chainUserTimeout = Rule{
 							{Name: "keepalive idle", Value: human(k.Idle.Value), Source: k.Idle.Source},
 							{Name: "keepalive interval", Value: human(k.Interval.Value), Source: k.Interval.Source},
 							{Name: "keepalive count", Value: fmt.Sprint(k.Count.Value), Source: k.Count.Source}}
-						f.Fix = &model.Fix{Key: h.Name + "." + side.name + ".user_timeout", Current: human(uto.Value), Proposed: human(full),
-							Line: fmt.Sprintf("user_timeout: %ds", int64(full/time.Second))}
+						f.Fix = chainFix(in, &model.Fix{Key: h.Name + "." + side.name + ".user_timeout", Current: human(uto.Value), Proposed: human(full),
+							Line: fmt.Sprintf("user_timeout: %ds", int64(full/time.Second))}, h.Name+"."+side.name+"."+plan.KeyUserTimeout)
 						out = append(out, f)
 					}
 				}
@@ -73,8 +73,8 @@ var chainUserTimeout = Rule{
 						"and a dead peer shows as a generic timeout instead of ETIMEDOUT from the kernel.", textfmt.Possessive(h.Name), human(uto.Value), human(s.ReadTimeout.Value))
 					f.Evidence = []model.Evidence{{Name: "user timeout", Value: human(uto.Value), Source: uto.Source},
 						{Name: "read timeout", Value: human(s.ReadTimeout.Value), Source: s.ReadTimeout.Source}}
-					f.Fix = &model.Fix{Key: h.Name + "." + side.name + ".user_timeout", Current: human(uto.Value), Proposed: human(proposed),
-						Line: fmt.Sprintf("user_timeout: %dms", proposed.Milliseconds())}
+					f.Fix = chainFix(in, &model.Fix{Key: h.Name + "." + side.name + ".user_timeout", Current: human(uto.Value), Proposed: human(proposed),
+						Line: fmt.Sprintf("user_timeout: %dms", proposed.Milliseconds())}, h.Name+"."+side.name+"."+plan.KeyUserTimeout)
 					out = append(out, f)
 				}
 			}
@@ -110,9 +110,9 @@ var chainGRPC = Rule{
 				Evidence: []model.Evidence{{Name: o.Name() + " keepalive time", Value: human(c.Time.Value), Source: c.Time.Source},
 					{Name: a.Name() + " enforcement MinTime", Value: human(s.MinTime.Value), Source: s.MinTime.Source}},
 				Location: at(c.Time.Source, o.Hop),
-				Fix: &model.Fix{Key: o.Name() + ".upstream.grpc.time", Current: human(c.Time.Value), Proposed: human(s.MinTime.Value),
+				Fix: chainFix(in, &model.Fix{Key: o.Name() + ".upstream.grpc.time", Current: human(c.Time.Value), Proposed: human(s.MinTime.Value),
 					Line: fmt.Sprintf("keepalive.ClientParameters{Time: %s} (grpc-go)", goDuration(s.MinTime.Value)),
-					Note: fmt.Sprintf("Or lower %s keepalive.EnforcementPolicy{MinTime: ...} to %s or less.", textfmt.Possessive(a.Name()), human(c.Time.Value))},
+					Note: fmt.Sprintf("Or lower %s keepalive.EnforcementPolicy{MinTime: ...} to %s or less.", textfmt.Possessive(a.Name()), human(c.Time.Value))}, o.Name()+".upstream."+plan.KeyGRPCTime),
 			})
 		}
 		if c.PermitWithoutStream.Known && c.PermitWithoutStream.Value && s.PermitWithoutStream.Known && !s.PermitWithoutStream.Value {
@@ -123,9 +123,9 @@ var chainGRPC = Rule{
 				Evidence: []model.Evidence{{Name: o.Name() + " PermitWithoutStream", Value: "true", Source: c.PermitWithoutStream.Source},
 					{Name: a.Name() + " PermitWithoutStream", Value: "false", Source: s.PermitWithoutStream.Source}},
 				Location: at(s.PermitWithoutStream.Source, a.Hop),
-				Fix: &model.Fix{Key: a.Name() + ".downstream.grpc.permit_without_stream", Current: "false", Proposed: "true",
+				Fix: chainFix(in, &model.Fix{Key: a.Name() + ".downstream.grpc.permit_without_stream", Current: "false", Proposed: "true",
 					Line: "keepalive.EnforcementPolicy{PermitWithoutStream: true} (grpc-go server)",
-					Note: "Or stop the client from pinging without streams."},
+					Note: "Or stop the client from pinging without streams."}, a.Name()+".downstream."+plan.KeyPermitWithoutStream),
 			})
 		}
 		return out

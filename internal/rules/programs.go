@@ -7,6 +7,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/plan"
 )
 
 var goRuntimeKeepalive = Rule{
@@ -113,12 +114,7 @@ func enforceCommand(snap *model.Snapshot, pid int, p model.Profile) string {
 	return cmd + " --mode force"
 }
 
-func goDuration(d time.Duration) string {
-	if d%time.Minute == 0 {
-		return fmt.Sprintf("%d * time.Minute", d/time.Minute)
-	}
-	return fmt.Sprintf("%d * time.Second", d/time.Second)
-}
+func goDuration(d time.Duration) string { return plan.GoDuration(d) }
 
 var closeWaitLeak = Rule{
 	ID: "KT602", Name: "close-wait-leak", Severity: model.SeverityWarning,
