@@ -45,6 +45,9 @@ type DrillOptions struct {
 	Goal string
 	// Chain and Hop take the settings from a chain file hop (Side: downstream or upstream).
 	Chain, Hop, Side string
+	// Enforce (dead-peer) runs the server as a program that never sets keepalive in a cgroup
+	// under keeptune enforce.
+	Enforce bool
 
 	// procRoot is where --from-host reads /proc/sys (tests point it elsewhere).
 	procRoot string
@@ -144,6 +147,7 @@ func newDrillCmd(stdio IO) *cobra.Command {
 	f.StringVar(&opts.Chain, "chain", "", "take the settings from a hop of this chain file (with --hop)")
 	f.StringVar(&opts.Hop, "hop", "", "the chain hop whose TCP keepalive to test (with --chain)")
 	f.StringVar(&opts.Side, "side", "", "the hop's side: downstream (connections it accepts) or upstream (connections it opens); default: the hop's only side, or downstream")
+	f.BoolVar(&opts.Enforce, "enforce", false, "dead-peer: the server is a program that never sets keepalive, in a cgroup on which keeptune enforce puts the settings (Linux 5.9+, BTF, cgroup v2)")
 	f.BoolVar(&opts.Cleanup, "cleanup", false, "remove namespaces, veths and nftables tables left by killed drills, then exit")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "with --cleanup: list what would be removed and remove nothing")
 	f.StringVar(&opts.Goal, "goal", "", "profile whose limits the settings must meet in real time (default: --profile's, else "+profiles.Default+")")
@@ -391,7 +395,10 @@ func drillOptions(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) 
 	}
 	o := drill.Options{Settings: s, Compare: cmp, TimeScale: opts.TimeScale, Family: lab.IPv4, Clients: opts.Clients,
 		NATTimeout: natTimeout, Retries2: opts.Retries2, Repeat: opts.Repeat, Progress: stdio.Err,
-		Ends: ends, Goal: goal, HostRetries2: hostRetries2(opts.procRoot)}
+		Ends: ends, Goal: goal, HostRetries2: hostRetries2(opts.procRoot), Enforce: opts.Enforce}
+	if opts.Enforce && name != "dead-peer" {
+		return o, usageErr(errors.New("--enforce applies to dead-peer only"))
+	}
 	if opts.IPv6 {
 		o.Family = lab.IPv6
 	}

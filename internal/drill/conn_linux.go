@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync"
 	"syscall"
@@ -109,6 +110,24 @@ func dialer(s *Settings) *net.Dialer {
 type pair struct {
 	client, server *net.TCPConn
 	tl             *timeline
+	// serverRaw replaces server with --enforce: the plain server's socket, duplicated and read
+	// as a file (net.FileConn would turn Go's own keepalive on for it).
+	serverRaw *os.File
+}
+
+// ends are the client's and the server's sockets as the drill reads them.
+func (p *pair) ends() [2]readConn {
+	if p.serverRaw != nil {
+		return [2]readConn{p.client, p.serverRaw}
+	}
+	return [2]readConn{p.client, p.server}
+}
+
+// readConn is a connection the drill reads and inspects (tcp_info): a *net.TCPConn, or the
+// *os.File of a duplicated socket.
+type readConn interface {
+	Read([]byte) (int, error)
+	SyscallConn() (syscall.RawConn, error)
 }
 
 // connectPair listens in the server with serverS, dials from the client with clientS (nil:
@@ -273,7 +292,7 @@ const pollEvery = 5 * time.Millisecond
 
 // watch starts reading c (the first successful read ends the watch too) and polling its
 // tcp_info for probes and retransmissions until then.
-func watch(c *net.TCPConn, side string, tl *timeline) *watcher {
+func watch(c readConn, side string, tl *timeline) *watcher {
 	w := &watcher{side: side, done: make(chan struct{})}
 	go func() {
 		buf := make([]byte, 64)

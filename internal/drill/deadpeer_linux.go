@@ -3,7 +3,6 @@ package drill
 import (
 	"context"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/keeptune/keeptune/internal/lab"
@@ -57,7 +56,16 @@ func runDeadPeer(ctx context.Context, e *env) ([]Run, error) {
 	if err := applySysctls(ss, l.Server); err != nil {
 		return nil, err
 	}
-	p, err := connectPair(ctx, l, cs, ss)
+	var p *pair
+	if e.opts.Enforce {
+		var done func()
+		p, done, err = enforcedPair(ctx, e, l, cs, ss)
+		if done != nil {
+			defer done()
+		}
+	} else {
+		p, err = connectPair(ctx, l, cs, ss)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +79,7 @@ func runDeadPeer(ctx context.Context, e *env) ([]Run, error) {
 		w    *watcher
 		last time.Time
 	}{{name: "client"}, {name: "server"}}
-	for i, conn := range []*net.TCPConn{p.client, p.server} {
+	for i, conn := range p.ends() {
 		last, err := lastReceived(conn)
 		if err != nil {
 			return nil, err
@@ -100,7 +108,11 @@ func runDeadPeer(ctx context.Context, e *env) ([]Run, error) {
 			runs = append(runs, r)
 			continue
 		}
-		r := Run{Scenario: "dead-peer", Case: sd.name + " side", Settings: s, Lab: labDesc(spec, at),
+		kase := sd.name + " side"
+		if e.opts.Enforce && sd.name == "server" {
+			kase = "server side (a program that never sets keepalive, in a cgroup under keeptune enforce)"
+		}
+		r := Run{Scenario: "dead-peer", Case: kase, Settings: s, Lab: labDesc(spec, at),
 			Theory: dur(theory), TheoryRule: detectionRule(s), Expected: "ETIMEDOUT",
 			TheoryAt: dur(sd.last.Sub(p.tl.start) + theory)}
 		if !done {

@@ -83,6 +83,10 @@ type Options struct {
 	// HostRetries2 is this host's tcp_retries2: the goal of unacked-data is judged with it
 	// when the lab runs another (0: unknown, the lab's value is used).
 	HostRetries2 int
+	// Enforce (dead-peer) runs the server as a separate program that never sets keepalive, in a
+	// cgroup on which `keeptune enforce` puts the settings: the drill then measures what enforce
+	// gives such a program.
+	Enforce bool
 	// Progress receives one line per step; nil discards.
 	Progress io.Writer
 }
@@ -182,6 +186,9 @@ func (o Options) Validate() error {
 	if o.Retries2 < 1 || o.Retries2 > 15 {
 		errs = append(errs, fmt.Errorf("--retries2 %d: expected 1 to 15 (tcp_retries2; the kernel default is 15, about 924.6s)", o.Retries2))
 	}
+	if o.Enforce && (o.Ends == ClientEnd || o.Settings.ViaSysctl) {
+		errs = append(errs, errors.New("--enforce puts the settings on the server through keeptune enforce: not with --from-host or a client-only hop"))
+	}
 	if o.Repeat > 100 {
 		errs = append(errs, fmt.Errorf("--repeat %d: expected 1 to 100", o.Repeat))
 	}
@@ -247,6 +254,9 @@ func Execute(ctx context.Context, name string, opts Options) (Report, error) {
 	sc, err := Lookup(name)
 	if err != nil {
 		return Report{}, err
+	}
+	if opts.Enforce && name != "dead-peer" {
+		return Report{}, errors.New("--enforce applies to dead-peer only")
 	}
 	if err := opts.Validate(); err != nil {
 		return Report{}, err
