@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -34,13 +35,14 @@ func NewSandbox(prefix string) (sb *Sandbox, err error) {
 	if !ok {
 		return nil, &MissingError{What: "no cgroup v2 hierarchy is mounted", Hint: "mount -t cgroup2 none /sys/fs/cgroup/unified"}
 	}
+	cleanStale(root)
 	sb = &Sandbox{}
 	defer func() {
 		if err != nil {
 			sb.Close()
 		}
 	}()
-	if sb.bpffs, err = os.MkdirTemp("", "keeptune-bpffs-"); err != nil {
+	if sb.bpffs, err = os.MkdirTemp("", fmt.Sprintf("%s%d-", sandboxBPFFSPrefix, os.Getpid())); err != nil {
 		return nil, err
 	}
 	if err := unix.Mount("bpf", sb.bpffs, "bpf", 0, "mode=0700"); err != nil {
@@ -136,3 +138,42 @@ func removeCgroup(dir string) error {
 
 // BPFFS is the sandbox's private bpffs mount point (enforce's --bpffs).
 func (sb *Sandbox) BPFFS() string { return sb.bpffs }
+
+// sandboxBPFFSPrefix starts the name of a sandbox's bpffs directory under the temporary
+// directory: keeptune-bpffs-PID-RANDOM. Its cgroup is PREFIX-PID-NANOSECONDS.
+const sandboxBPFFSPrefix = "keeptune-bpffs-"
+
+// cleanStale removes what sandboxes of processes that no longer run left behind (a process
+// killed before its Close): their bpffs mounts (which hold their pins) and their cgroups.
+func cleanStale(cgroupRoot string) {
+	dead := func(name string) bool {
+		f := strings.Split(name, "-")
+		if len(f) < 3 {
+			return false
+		}
+		pid, err := strconv.Atoi(f[len(f)-2])
+		if err != nil || pid <= 0 {
+			return false
+		}
+		return unix.Kill(pid, 0) == unix.ESRCH
+	}
+	tmp := os.TempDir()
+	if entries, err := os.ReadDir(tmp); err == nil {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), sandboxBPFFSPrefix) && dead(e.Name()) {
+				dir := filepath.Join(tmp, e.Name())
+				if isBPFFS(dir) {
+					_ = unix.Unmount(dir, unix.MNT_DETACH)
+				}
+				_ = os.Remove(dir)
+			}
+		}
+	}
+	if entries, err := os.ReadDir(cgroupRoot); err == nil {
+		for _, e := range entries {
+			if e.IsDir() && strings.HasPrefix(e.Name(), "keeptune-") && dead(e.Name()) {
+				_ = removeCgroup(filepath.Join(cgroupRoot, e.Name()))
+			}
+		}
+	}
+}
