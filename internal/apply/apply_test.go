@@ -44,13 +44,28 @@ func (f fileSysctls) Write(ns Netns, key, value string) error {
 // live values in two namespaces.
 type fixture struct {
 	root, state string
-	sys         fileSysctls
+	sys         Sysctls
+	// real fixtures live in a sandbox's /etc and namespaces (TestKillAtEveryStepReal).
+	real bool
 }
+
+// liveKeys are the values the fixture's plan touches, read for snapshots.
+var liveKeys = []string{"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"}
+
+// appNetns is the second namespace of the fixture's plan.
+const appNetns = "/run/netns/app"
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := fastTempDir(t)
 	f := &fixture{root: filepath.Join(dir, "root"), state: filepath.Join(dir, "state"), sys: fileSysctls{filepath.Join(dir, "sysctls.json")}}
+	f.populate(t)
+	return f
+}
+
+// populate writes the fixture's files below f.root and its live values.
+func (f *fixture) populate(t *testing.T) {
+	t.Helper()
 	files := map[string]string{
 		"etc/sysctl.conf":                "# /etc/sysctl.conf\nnet.ipv4.tcp_keepalive_time = 3600\nvm.swappiness = 10\n",
 		"etc/sysctl.d/10-platform.conf":  "net.ipv4.tcp_keepalive_time = 600\nnet.ipv4.tcp_keepalive_intvl = 30\n",
@@ -74,14 +89,13 @@ func newFixture(t *testing.T) *fixture {
 	if err := os.Symlink("../sysctl.conf", filepath.Join(f.root, "etc/sysctl.d/99-sysctl.conf")); err != nil {
 		t.Fatal(err)
 	}
-	for _, ns := range []string{"", "/run/netns/app"} {
+	for _, ns := range []string{"", appNetns} {
 		for k, v := range map[string]string{"net.ipv4.tcp_keepalive_time": "3600", "net.ipv4.tcp_keepalive_intvl": "75", "net.ipv4.tcp_keepalive_probes": "9"} {
 			if err := f.sys.Write(Netns{Path: ns}, k, v); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	return f
 }
 
 func (f *fixture) options() Options { return Options{Root: f.root, Sysctls: f.sys} }
@@ -99,8 +113,8 @@ func (f *fixture) request() *Request {
 		Sysctls: []SysctlSet{
 			{Scope: "host", Key: "net.ipv4.tcp_keepalive_time", From: "3600", To: "300"},
 			{Scope: "host", Key: "net.ipv4.tcp_keepalive_intvl", From: "75", To: "30"},
-			{Scope: "netns app", Netns: Netns{Path: "/run/netns/app"}, Key: "net.ipv4.tcp_keepalive_time", From: "3600", To: "300"},
-			{Scope: "netns app", Netns: Netns{Path: "/run/netns/app"}, Key: "net.ipv4.tcp_keepalive_probes", From: "9", To: "5"},
+			{Scope: "netns app", Netns: Netns{Path: appNetns}, Key: "net.ipv4.tcp_keepalive_time", From: "3600", To: "300"},
+			{Scope: "netns app", Netns: Netns{Path: appNetns}, Key: "net.ipv4.tcp_keepalive_probes", From: "9", To: "5"},
 		},
 	}
 }
@@ -109,7 +123,7 @@ func (f *fixture) request() *Request {
 func (f *fixture) snapshot(t *testing.T) string {
 	t.Helper()
 	var lines []string
-	err := filepath.WalkDir(f.root, func(p string, d fs.DirEntry, err error) error {
+	walk := func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -129,13 +143,23 @@ func (f *fixture) snapshot(t *testing.T) string {
 		}
 		lines = append(lines, line)
 		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	m := f.sys.load()
-	for k, v := range m {
-		lines = append(lines, "sysctl "+k+"="+v)
+	for _, top := range []string{"etc/sysctl.d", "etc/sysctl.conf", "etc/nginx"} {
+		if _, err := os.Lstat(filepath.Join(f.root, top)); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err := filepath.WalkDir(filepath.Join(f.root, top), walk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ns := range []string{"", appNetns} {
+		for _, k := range liveKeys {
+			v, err := f.sys.Read(Netns{Path: ns}, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, "sysctl "+ns+"|"+k+"="+v)
+		}
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
@@ -180,7 +204,7 @@ func TestApplyThenRollbackRestoresEverything(t *testing.T) {
 	if st, _ := os.Stat(filepath.Join(f.root, "etc/sysctl.d/50-legacy.conf")); st.Mode().Perm() != 0o640 {
 		t.Errorf("50-legacy.conf mode %v, want 0640 kept", st.Mode())
 	}
-	if v, _ := f.sys.Read(Netns{Path: "/run/netns/app"}, "net.ipv4.tcp_keepalive_probes"); v != "5" {
+	if v, _ := f.sys.Read(Netns{Path: appNetns}, "net.ipv4.tcp_keepalive_probes"); v != "5" {
 		t.Errorf("probes in app = %s, want 5", v)
 	}
 	if read(t, filepath.Join(f.root, "etc/sysctl.d/99-zz-keeptune.conf")) != string(f.request().Files[0].Content) {
@@ -223,7 +247,7 @@ func TestApplyThenRollbackRestoresEverything(t *testing.T) {
 
 func TestDriftedPlanChangesNothing(t *testing.T) {
 	for name, drift := range map[string]func(*fixture){
-		"live value": func(f *fixture) { _ = f.sys.Write(Netns{Path: "/run/netns/app"}, "net.ipv4.tcp_keepalive_time", "900") },
+		"live value": func(f *fixture) { _ = f.sys.Write(Netns{Path: appNetns}, "net.ipv4.tcp_keepalive_time", "900") },
 		"removed line edited": func(f *fixture) {
 			_ = os.WriteFile(filepath.Join(f.root, "etc/sysctl.d/50-legacy.conf"), []byte("net.ipv4.tcp_keepalive_time=1700\nnet.ipv4.tcp_keepalive_time=1800\n"), 0o640)
 		},

@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 func helper(op string) int {
 	dir := os.Getenv("KEEPTUNE_APPLY_TEST_DIR")
 	f := &fixture{root: filepath.Join(dir, "root"), state: filepath.Join(dir, "state"), sys: fileSysctls{filepath.Join(dir, "sysctls.json")}}
+	if os.Getenv("KEEPTUNE_APPLY_TEST_REAL") == "1" {
+		f = &fixture{root: "/", state: filepath.Join(dir, "state"), sys: ProcSysctls{}, real: true}
+	}
 	j, err := OpenJournal(f.state)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -52,7 +55,10 @@ func helper(op string) int {
 func runHelper(t *testing.T, f *fixture, op, failpoint, trace string) (killed bool) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+op, "KEEPTUNE_APPLY_TEST_DIR="+filepath.Dir(f.root))
+	cmd.Env = append(os.Environ(), helperEnv+"="+op, "KEEPTUNE_APPLY_TEST_DIR="+filepath.Dir(f.state))
+	if f.real {
+		cmd.Env = append(cmd.Env, "KEEPTUNE_APPLY_TEST_REAL=1")
+	}
 	if failpoint != "" {
 		cmd.Env = append(cmd.Env, FailpointEnv+"="+failpoint)
 	}
@@ -73,7 +79,7 @@ func runHelper(t *testing.T, f *fixture, op, failpoint, trace string) (killed bo
 }
 
 // steps runs op once with a trace and returns the steps it passed.
-func steps(t *testing.T, op string) []string {
+func steps(t *testing.T, op string, newFixture func(*testing.T) *fixture) []string {
 	t.Helper()
 	f := newFixture(t)
 	if op == "rollback" {
@@ -116,15 +122,19 @@ func (f *fixture) checkNoTemps(t *testing.T) {
 // TestKillAtEveryApplyStep stops apply with SIGKILL at each of its steps; then either a
 // rollback puts back exactly what was there, or a new apply finishes the job (and can itself
 // be rolled back exactly).
-func TestKillAtEveryApplyStep(t *testing.T) {
-	all := steps(t, "apply")
+func TestKillAtEveryApplyStep(t *testing.T) { killAtEveryApplyStep(t, newFixture, true) }
+
+func killAtEveryApplyStep(t *testing.T, newFixture func(*testing.T) *fixture, parallel bool) {
+	all := steps(t, "apply", newFixture)
 	if len(all) < 8 {
 		t.Fatalf("apply passed only %d steps: %v", len(all), all)
 	}
 	for _, step := range all {
 		for _, next := range []string{"rollback", "apply"} {
 			t.Run(step+"/then-"+next, func(t *testing.T) {
-				t.Parallel()
+				if parallel {
+					t.Parallel()
+				}
 				f := newFixture(t)
 				before := f.snapshot(t)
 				if !runHelper(t, f, "apply", step, "") {
@@ -146,15 +156,19 @@ func TestKillAtEveryApplyStep(t *testing.T) {
 
 // TestKillAtEveryRollbackStep stops rollback at each step; the next rollback finishes it, or
 // the next apply finishes it and applies again.
-func TestKillAtEveryRollbackStep(t *testing.T) {
-	all := steps(t, "rollback")
+func TestKillAtEveryRollbackStep(t *testing.T) { killAtEveryRollbackStep(t, newFixture, true) }
+
+func killAtEveryRollbackStep(t *testing.T, newFixture func(*testing.T) *fixture, parallel bool) {
+	all := steps(t, "rollback", newFixture)
 	if len(all) < 8 {
 		t.Fatalf("rollback passed only %d steps: %v", len(all), all)
 	}
 	for _, step := range all {
 		for _, next := range []string{"rollback", "apply"} {
 			t.Run(step+"/then-"+next, func(t *testing.T) {
-				t.Parallel()
+				if parallel {
+					t.Parallel()
+				}
 				f := newFixture(t)
 				before := f.snapshot(t)
 				runHelper(t, f, "apply", "", "")
