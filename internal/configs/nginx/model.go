@@ -36,6 +36,9 @@ type Config struct {
 
 	// Warnings are what nginx may refuse depending on modules or version (configs.Warning).
 	Warnings []configs.Warning
+	// Version is the nginx version the configuration is read for (--server-version, or the
+	// installed nginx's), "" when unknown. Upstream keep-alive depends on it (1.29.7).
+	Version string
 
 	// refs are the directives read, in file order, with the level each was written at.
 	refs []ref

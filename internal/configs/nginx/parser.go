@@ -128,6 +128,7 @@ func (pr Parser) parse(fsys fs.FS, p string) (*Config, error) {
 		return nil, err
 	}
 	c.Warnings = v.warnings
+	c.Version = pr.Version
 	return c, nil
 }
 

@@ -2,6 +2,7 @@ package nginx
 
 import (
 	"fmt"
+	"github.com/keeptune/keeptune/internal/configs"
 	"strings"
 	"time"
 
@@ -201,6 +202,17 @@ func (c *Config) Upstream() *model.Side {
 			break
 		}
 	}
+	// From 1.29.7 (stable 1.30.0) every upstream block keeps 32 idle connections per worker
+	// unless it says otherwise ("keepalive 0" turns it off): the first block a location uses.
+	implicit := false
+	if pool == nil && c.KeepaliveByDefault() {
+		for _, u := range c.Upstreams {
+			if u.Own["keepalive"] == nil && len(c.PoolUses(u)) > 0 {
+				pool, implicit = u, true
+				break
+			}
+		}
+	}
 	var ctx *Context
 	var pass *Pass
 	var uses []PoolUse
@@ -238,7 +250,20 @@ func (c *Config) Upstream() *model.Side {
 	if pass != nil {
 		module = pass.Module
 	}
-	if pool != nil {
+	if pool != nil && implicit {
+		okUse := false
+		for _, u := range uses {
+			okUse = okUse || u.OK
+		}
+		what := fmt.Sprintf("nginx %s keeps 32 idle connections per worker in upstream %s by default (keepalive 32 local, since 1.29.7)", c.Version, pool.Name)
+		if okUse {
+			side.Pools = model.KnownSetting(true, def(what))
+		} else {
+			side.Pools = model.KnownSetting(false, srcNote(uses[0].Pass.Dir, what+" but it has no effect: "+uses[0].Problems[0].What))
+		}
+		side.IdleTimeout = durationOr(pool.Context, "keepalive_timeout", defaultUpstreamIdle)
+		side.MaxLifetime = durationOr(pool.Context, "keepalive_time", defaultUpstreamLifetime)
+	} else if pool != nil {
 		kd := first(pool.Own["keepalive"])
 		okUse := len(uses) == 0
 		for _, u := range uses {
@@ -253,7 +278,11 @@ func (c *Config) Upstream() *model.Side {
 		side.IdleTimeout = durationOr(pool.Context, "keepalive_timeout", defaultUpstreamIdle)
 		side.MaxLifetime = durationOr(pool.Context, "keepalive_time", defaultUpstreamLifetime)
 	} else {
-		side.Pools = model.KnownSetting(false, def("no upstream block sets keepalive N: nginx opens a new connection for every request"))
+		why := "no upstream block sets keepalive N: nginx opens a new connection for every request"
+		if c.Version == "" {
+			why += " (before 1.29.7; from 1.29.7 and 1.30.0 upstream blocks keep connections by default: give the version with --server-version)"
+		}
+		side.Pools = model.KnownSetting(false, def(why))
 	}
 	side.ReadTimeout = durationOr(ctx, module+"_read_timeout", defaultProxyTimeout)
 	side.ConnectTimeout = durationOr(ctx, module+"_connect_timeout", defaultProxyTimeout)
@@ -322,13 +351,16 @@ func (c *Config) PoolUses(u *Upstream) []PoolUse {
 		use := PoolUse{Location: ctx, Pass: p}
 		switch p.Module {
 		case "proxy":
+			// From 1.29.7 proxy_http_version defaults to 1.1 and nginx no longer sends
+			// "Connection: close" by default.
+			byDefault := c.KeepaliveByDefault()
 			v := ctx.Get("proxy_http_version")
-			if v == nil {
+			if v == nil && !byDefault {
 				use.Problems = append(use.Problems, PoolProblem{What: "proxy_http_version is 1.0 (nginx's default): HTTP/1.0 requests to the backend close the connection"})
-			} else if v.Arg(0) == "1.0" {
+			} else if v != nil && v.Arg(0) == "1.0" {
 				use.Problems = append(use.Problems, PoolProblem{What: "proxy_http_version 1.0: HTTP/1.0 requests to the backend close the connection", Dir: v})
 			}
-			if pr, ok := c.connectionHeader(ctx); !ok {
+			if pr, ok := c.connectionHeader(ctx); !ok && !(byDefault && pr.Dir == nil) {
 				use.Problems = append(use.Problems, pr)
 			}
 		case "fastcgi":
@@ -385,4 +417,13 @@ func (c *Config) connectionHeader(ctx *Context) (PoolProblem, bool) {
 		}
 	}
 	return PoolProblem{}, true
+}
+
+// KeepaliveByDefault reports whether the nginx version read for keeps upstream connections
+// alive without being told: mainline 1.29.7 and stable 1.30.0 made HTTP/1.1 to the backend,
+// no "Connection: close" and "keepalive 32 local" in every upstream block the defaults (nginx
+// blog, "Keep-alive to upstreams is now default in NGINX 1.29.7"; nginx CHANGES). An unknown
+// version is taken as older: what every release before March 2026 did.
+func (c *Config) KeepaliveByDefault() bool {
+	return c.Version != "" && configs.VersionAtLeast(c.Version, "1.29.7")
 }
