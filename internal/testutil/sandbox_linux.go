@@ -65,6 +65,9 @@ func enterSandbox(t *testing.T) {
 	}
 	must("make mounts private", unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""))
 	must("tmpfs on /run", unix.Mount("tmpfs", "/run", "tmpfs", 0, "mode=0755"))
+	// /run/lock as every system has it (apache2ctl keeps its lock directory there).
+	must("/run/lock", os.Mkdir("/run/lock", 0o755))
+	must("/run/lock mode", os.Chmod("/run/lock", 0o1777))
 	// The overlays' upper layers live in the new /run: nothing of them reaches a real disk.
 	scratch := "/run/keeptune-sandbox"
 	must("scratch directory", os.Mkdir(scratch, 0o700))
