@@ -19,16 +19,16 @@ type serverCase struct {
 func serverCases(dir string) []serverCase {
 	return []serverCase{
 		{server: "nginx", bin: "nginx", file: "nginx.conf",
-			config:    fmt.Sprintf("pid %s/nginx.pid;\nerror_log %s/error.log;\nevents {}\nhttp {\n    access_log off;\n    keepalive_timeout 75s;\n    server { listen 127.0.0.1:18091; }\n}\n", dir, dir),
-			line:      "    keepalive_timeout 75s;", good: "    keepalive_timeout 60s;", bad: "    keepalive_timeout 60s 50s 40s;",
+			config: fmt.Sprintf("pid %s/nginx.pid;\nerror_log %s/error.log;\nevents {}\nhttp {\n    access_log off;\n    keepalive_timeout 75s;\n    server { listen 127.0.0.1:18091; }\n}\n", dir, dir),
+			line:   "    keepalive_timeout 75s;", good: "    keepalive_timeout 60s;", bad: "    keepalive_timeout 60s 50s 40s;",
 			complaint: `invalid number of arguments in "keepalive_timeout"`},
 		{server: "haproxy", bin: "haproxy", file: "haproxy.cfg",
-			config:    "defaults\n  mode http\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\n  timeout http-keep-alive 10s\nfrontend f\n  bind 127.0.0.1:18092\n  default_backend b\nbackend b\n  server s 127.0.0.1:18093\n",
-			line:      "  timeout http-keep-alive 10s", good: "  timeout http-keep-alive 5s", bad: "  timeout http-keep-alive 5 seconds",
+			config: "defaults\n  mode http\n  timeout client 30s\n  timeout server 30s\n  timeout connect 5s\n  timeout http-keep-alive 10s\nfrontend f\n  bind 127.0.0.1:18092\n  default_backend b\nbackend b\n  server s 127.0.0.1:18093\n",
+			line:   "  timeout http-keep-alive 10s", good: "  timeout http-keep-alive 5s", bad: "  timeout http-keep-alive 5 seconds",
 			complaint: "http-keep-alive"},
 		{server: "apache", bin: "apache2ctl", file: "httpd.conf",
-			config:    fmt.Sprintf("ServerRoot %s\nLoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\nServerName localhost\nListen 127.0.0.1:18094\nPidFile %s/pid\nErrorLog %s/error.log\nKeepAliveTimeout 5\n", dir, dir, dir),
-			line:      "KeepAliveTimeout 5", good: "KeepAliveTimeout 3", bad: "KeepAliveTimeout 3 4",
+			config: fmt.Sprintf("ServerRoot %s\nLoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so\nServerName localhost\nListen 127.0.0.1:18094\nPidFile %s/pid\nErrorLog %s/error.log\nKeepAliveTimeout 5\n", dir, dir, dir),
+			line:   "KeepAliveTimeout 5", good: "KeepAliveTimeout 3", bad: "KeepAliveTimeout 3 4",
 			complaint: "KeepAliveTimeout takes one argument"},
 	}
 }
