@@ -308,7 +308,7 @@ func TestPlanUserTimeout(t *testing.T) {
 		{"{user_timeout: 95s, read_timeout: 300s, tcp_keepalive: {idle: 60s, interval: 10s, count: 3}}", "", false},
 	} {
 		doc := "chain:\n  - {name: c, type: client, upstream: " + c.side + "}\n  - {name: s, type: server}\n"
-		ch, err := chain.Parse("k.yaml", []byte(doc))
+		ch, err := chain.Resolved("k.yaml", []byte(doc))
 		if err != nil {
 			t.Fatal(err)
 		}
