@@ -41,6 +41,10 @@ type DrillOptions struct {
 	HTML                        string
 	Cleanup                     bool
 	DryRun                      bool
+	// Proxy, BackendIdle, PoolIdle, Requests: http-keepalive-race.
+	Proxy                 string
+	BackendIdle, PoolIdle time.Duration
+	Requests              int
 	// Goal names the profile whose limits the settings must meet (default: --profile's, else the default profile).
 	Goal string
 	// Chain and Hop take the settings from a chain file hop (Side: downstream or upstream).
@@ -103,6 +107,7 @@ func newDrillCmd(stdio IO) *cobra.Command {
 			"  sudo keeptune drill nat-expiry --profile api-gateway --nat-timeout 350s --time-scale 50\n" +
 			"  sudo keeptune drill zombie-flood --profile api-gateway --compare kernel --clients 5000 --time-scale 60 --html flood.html\n" +
 			"  sudo keeptune drill unacked-data --from-host --retries2 5 --user-timeout 5s -o json\n" +
+			"  sudo keeptune drill http-keepalive-race --proxy haproxy --backend-idle 5s --pool-idle 60s --time-scale 20\n" +
 			"  sudo keeptune drill --cleanup --dry-run",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if opts.Cleanup {
@@ -149,6 +154,10 @@ func newDrillCmd(stdio IO) *cobra.Command {
 	f.StringVar(&opts.Side, "side", "", "the hop's side: downstream (connections it accepts) or upstream (connections it opens); default: the hop's only side, or downstream")
 	f.BoolVar(&opts.Enforce, "enforce", false, "dead-peer: the server is a program that never sets keepalive, in a cgroup on which keeptune enforce puts the settings (Linux 5.9+, BTF, cgroup v2)")
 	f.BoolVar(&opts.Cleanup, "cleanup", false, "remove namespaces, veths and nftables tables left by killed drills, then exit")
+	f.StringVar(&opts.Proxy, "proxy", "nginx", "http-keepalive-race: the proxy that pools connections to the backend: nginx or haproxy (Debian's packages)")
+	f.DurationVar(&opts.BackendIdle, "backend-idle", drill.DefaultBackendIdle, "http-keepalive-race: the backend's keep-alive idle timeout (before --time-scale)")
+	f.DurationVar(&opts.PoolIdle, "pool-idle", drill.DefaultPoolIdle, "http-keepalive-race: the proxy's pool idle timeout (nginx upstream keepalive_timeout, HAProxy pool-purge-delay; before --time-scale)")
+	f.IntVar(&opts.Requests, "requests", drill.DefaultRequests, "http-keepalive-race: requests per case (10 to 10000)")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "with --cleanup: list what would be removed and remove nothing")
 	f.StringVar(&opts.Goal, "goal", "", "profile whose limits the settings must meet in real time (default: --profile's, else "+profiles.Default+")")
 	return cmd
@@ -395,7 +404,8 @@ func drillOptions(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) 
 	}
 	o := drill.Options{Settings: s, Compare: cmp, TimeScale: opts.TimeScale, Family: lab.IPv4, Clients: opts.Clients,
 		NATTimeout: natTimeout, Retries2: opts.Retries2, Repeat: opts.Repeat, Progress: stdio.Err,
-		Ends: ends, Goal: goal, HostRetries2: hostRetries2(opts.procRoot), Enforce: opts.Enforce}
+		Ends: ends, Goal: goal, HostRetries2: hostRetries2(opts.procRoot), Enforce: opts.Enforce,
+		Proxy: opts.Proxy, BackendIdle: opts.BackendIdle, PoolIdle: opts.PoolIdle, Requests: opts.Requests}
 	if opts.Enforce && name != "dead-peer" {
 		return o, usageErr(errors.New("--enforce applies to dead-peer only"))
 	}
@@ -420,7 +430,7 @@ func drillOptions(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) 
 	default:
 		return o, usageErr(fmt.Errorf("invalid --on-expiry %q: expected drop, reset or both", opts.OnExpiry))
 	}
-	if err := o.Validate(); err != nil {
+	if err := o.ValidateFor(name); err != nil {
 		return o, usageErr(err)
 	}
 	return o, nil

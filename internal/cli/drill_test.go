@@ -29,7 +29,7 @@ func TestDrillBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"drill", "dead-per"}, `unknown scenario "dead-per": did you mean "dead-peer"?`},
-		{[]string{"drill", "nosuch"}, "expected one of dead-peer, unacked-data, nat-expiry, zombie-flood"},
+		{[]string{"drill", "nosuch"}, "expected one of dead-peer, unacked-data, nat-expiry, zombie-flood, http-keepalive-race"},
 		{[]string{"drill"}, "expected one scenario"},
 		{[]string{"drill", "dead-peer", "--idle", "0", "--intvl", "1s", "--probes", "1"}, "--idle 0: the kernel rejects 0"},
 		{[]string{"drill", "dead-peer", "--idle", "40000s", "--intvl", "1s", "--probes", "1"}, "above the kernel's limit of 32767s"},
@@ -49,6 +49,9 @@ func TestDrillBadInput(t *testing.T) {
 		{[]string{"drill", "dead-peer", "-o", "sarif"}, "expected text or json"},
 		{[]string{"drill", "dead-peer", "--html", "/nonexistent/dir/x.html"}, "expected a file in an existing directory"},
 		{[]string{"drill", "--cleanup", "dead-peer"}, "--cleanup takes no scenario"},
+		{[]string{"drill", "http-keepalive-race", "--proxy", "envoy"}, `--proxy "envoy": expected nginx or haproxy`},
+		{[]string{"drill", "http-keepalive-race", "--backend-idle", "5s", "--pool-idle", "60s", "--time-scale", "100"}, "expected at least 150ms each in the lab"},
+		{[]string{"drill", "http-keepalive-race", "--requests", "5"}, "--requests 5: expected 10 to 10000"},
 	} {
 		before := labsNow(t)
 		out, stderr, code := run(t, tc.args...)

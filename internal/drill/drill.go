@@ -27,6 +27,7 @@ func Scenarios() []Scenario {
 		{"unacked-data", "the peer vanishes with data in flight: time to error under tcp_retries2 and under TCP_USER_TIMEOUT", runUnacked},
 		{"nat-expiry", "a NAT forgets idle flows after T: does the connection survive with and without keepalive, and how does it fail", runNATExpiry},
 		{"zombie-flood", "N clients vanish: the server's sockets, descriptors and memory until reclaimed", runZombieFlood},
+		{"http-keepalive-race", "a real proxy (nginx, HAProxy) pools connections to a backend with a shorter keep-alive idle: failed requests per 1,000, and with the fix", runHTTPRace},
 	}
 }
 
@@ -74,6 +75,12 @@ type Options struct {
 	Retries2 int
 	// Repeat runs the scenario this many times (for accuracy statistics).
 	Repeat int
+	// Proxy, BackendIdle, PoolIdle and Requests configure http-keepalive-race: the proxy
+	// (nginx or haproxy) pooling connections with idle timeout PoolIdle to a backend that
+	// closes idle keep-alive connections after BackendIdle, and the requests per case.
+	Proxy                 string
+	BackendIdle, PoolIdle time.Duration
+	Requests              int
 	// Ends says which lab ends get the settings: both (the default), or only the client or the
 	// server, as a chain hop has keepalive on one side only (--chain --hop).
 	Ends Ends
@@ -155,6 +162,18 @@ func (o *Options) fill() {
 	if o.Repeat < 1 {
 		o.Repeat = 1
 	}
+	if o.Proxy == "" {
+		o.Proxy = Proxies[0]
+	}
+	if o.BackendIdle == 0 {
+		o.BackendIdle = DefaultBackendIdle
+	}
+	if o.PoolIdle == 0 {
+		o.PoolIdle = DefaultPoolIdle
+	}
+	if o.Requests == 0 {
+		o.Requests = DefaultRequests
+	}
 	if o.Goal.Profile == "" {
 		if p, err := profiles.Resolve(profiles.Default); err == nil {
 			o.Goal = GoalFromProfile(p)
@@ -189,10 +208,34 @@ func (o Options) Validate() error {
 	if o.Enforce && (o.Ends == ClientEnd || o.Settings.ViaSysctl) {
 		errs = append(errs, errors.New("--enforce puts the settings on the server through keeptune enforce: not with --from-host or a client-only hop"))
 	}
+	if o.Proxy != "nginx" && o.Proxy != "haproxy" {
+		errs = append(errs, fmt.Errorf("--proxy %q: expected nginx or haproxy", o.Proxy))
+	}
+	if o.BackendIdle < time.Millisecond || o.PoolIdle < time.Millisecond {
+		errs = append(errs, fmt.Errorf("--backend-idle %v, --pool-idle %v: expected positive durations", o.BackendIdle, o.PoolIdle))
+	}
+	if o.Requests < 10 || o.Requests > 10000 {
+		errs = append(errs, fmt.Errorf("--requests %d: expected 10 to 10000", o.Requests))
+	}
 	if o.Repeat > 100 {
 		errs = append(errs, fmt.Errorf("--repeat %d: expected 1 to 100", o.Repeat))
 	}
 	return errors.Join(errs...)
+}
+
+// ValidateFor adds the checks of one scenario to Validate: http-keepalive-race's idle timeouts,
+// divided by --time-scale, must stay long enough for the lab's emulated latency.
+func (o Options) ValidateFor(name string) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	o.fill()
+	if name == "http-keepalive-race" {
+		if n := time.Duration(max(o.TimeScale, 1)); o.BackendIdle/n < 150*time.Millisecond || o.PoolIdle/n < 150*time.Millisecond {
+			return fmt.Errorf("--backend-idle %v and --pool-idle %v divided by --time-scale %d: expected at least 150ms each in the lab (the emulated latency is one RTO, 200ms)", o.BackendIdle, o.PoolIdle, o.TimeScale)
+		}
+	}
+	return nil
 }
 
 // Estimate is roughly how long the scenario takes with these options (for a progress line).
@@ -212,6 +255,10 @@ func Estimate(name string, o Options) time.Duration {
 		t, _ := ScaleSeconds("NAT idle timeout", o.NATTimeout, o.TimeScale)
 		per := t + t/2 + time.Second + max(s.Detection(), unackedTheory(o.Retries2, 0))
 		d = per * time.Duration(2*len(o.OnExpiry))
+	case "http-keepalive-race":
+		n := time.Duration(o.TimeScale)
+		per := (o.BackendIdle/n + raceSpan/2) * time.Duration(o.Requests/raceLanes+1)
+		d = 2*per + (raceFixIdle(o.Proxy, o.PoolIdle)/n)*time.Duration(o.Requests/2/raceLanes+1) + 2*time.Second
 	case "zombie-flood":
 		d = s.Detection() + 5*time.Second
 		if o.Compare != nil {
@@ -258,7 +305,7 @@ func Execute(ctx context.Context, name string, opts Options) (Report, error) {
 	if opts.Enforce && name != "dead-peer" {
 		return Report{}, errors.New("--enforce applies to dead-peer only")
 	}
-	if err := opts.Validate(); err != nil {
+	if err := opts.ValidateFor(name); err != nil {
 		return Report{}, err
 	}
 	opts.fill()

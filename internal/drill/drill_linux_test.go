@@ -323,3 +323,42 @@ func TestCleanupAfterKill(t *testing.T) {
 	}
 	assertGone(t, []string{id})
 }
+
+// TestHTTPKeepaliveRace runs real nginx and HAProxy pooling connections to a backend that
+// closes idle ones first (300 ms against a pool idle of 1 s): requests fail. With the fix (the
+// backend's idle above the longest the proxy keeps an idle connection) none fails.
+func TestHTTPKeepaliveRace(t *testing.T) {
+	requireRoot(t)
+	for _, proxy := range Proxies {
+		t.Run(proxy, func(t *testing.T) {
+			if _, err := exec.LookPath(proxy); err != nil {
+				t.Skipf("%s is not installed (.ci/run installs it): %v", proxy, err)
+			}
+			t.Parallel()
+			rep := execute(t, "http-keepalive-race", Options{Settings: short, Proxy: proxy,
+				BackendIdle: 300 * time.Millisecond, PoolIdle: time.Second, Requests: 80})
+			if len(rep.Runs) != 2 {
+				t.Fatalf("%d runs, want the configured case and the fix", len(rep.Runs))
+			}
+			bug, fix := rep.Runs[0], rep.Runs[1]
+			for _, r := range rep.Runs {
+				t.Logf("%s: %+v", r.Case, *r.HTTP)
+			}
+			if bug.HTTP.Failures == 0 || bug.HTTP.PerThousand() <= 0 || bug.Verdict != Pass || bug.Goal.Met {
+				t.Errorf("backend idle below pool idle: %d of %d failed (verdict %s, goal met %v); want failures", bug.HTTP.Failures, bug.HTTP.Requests, bug.Verdict, bug.Goal.Met)
+			}
+			if !strings.Contains(bug.Goal.Bound, "KT701") {
+				t.Errorf("the goal's bound does not name KT701: %q", bug.Goal.Bound)
+			}
+			if fix.HTTP.Failures != 0 || !fix.Reference || fix.Verdict != Pass {
+				t.Errorf("the fix: %d of %d failed (reference %v, verdict %s); want none", fix.HTTP.Failures, fix.HTTP.Requests, fix.Reference, fix.Verdict)
+			}
+			if rep.GoalMet() {
+				t.Errorf("the configured case fails, but the report's goal is met")
+			}
+			if bug.HTTP.HeldFINs == 0 {
+				t.Errorf("the lab held back no backend FIN: the race was not set up")
+			}
+		})
+	}
+}

@@ -127,6 +127,8 @@ type Run struct {
 	// TheoryReal and MeasuredReal map Theory and Measured back to real (unscaled) time: keepalive
 	// timers multiplied by --time-scale; tcp_retries2, which cannot be scaled, at the host's value.
 	TheoryReal, MeasuredReal *time.Duration
+	// HTTP is what http-keepalive-race's load generator counted.
+	HTTP *HTTPRace
 	// Reference marks a run of other settings than those under test (nat-expiry without
 	// keepalive, zombie-flood --compare, the end a chain hop leaves without keepalive): it keeps
 	// its kernel verdict but does not decide the goal.
@@ -182,6 +184,26 @@ func (r Run) MarshalJSON() ([]byte, error) {
 		PeakInuse int     `json:"peak_sockets"`
 		PeakMem   int64   `json:"peak_mem_bytes"`
 	}
+	type httpJSON struct {
+		Proxy       string  `json:"proxy"`
+		BackendIdle float64 `json:"backend_idle_s"`
+		PoolIdle    float64 `json:"pool_idle_s"`
+		Requests    int     `json:"requests"`
+		Failures    int     `json:"failures"`
+		Status5xx   int     `json:"status_5xx"`
+		Resets      int     `json:"no_answer"`
+		GapMin      float64 `json:"gap_min_s"`
+		GapMax      float64 `json:"gap_max_s"`
+		HeldFINs    uint64  `json:"held_fins"`
+	}
+	var hj *httpJSON
+	var perK *float64
+	if h := r.HTTP; h != nil {
+		hj = &httpJSON{h.Proxy, round3(h.BackendIdle.Seconds()), round3(h.PoolIdle.Seconds()), h.Requests, h.Failures, h.Status5xx, h.Resets,
+			round3(h.GapMin.Seconds()), round3(h.GapMax.Seconds()), h.HeldFINs}
+		v := h.PerThousand()
+		perK = &v
+	}
 	var g GoalVerdict
 	if r.Goal != nil {
 		g = *r.Goal
@@ -193,31 +215,33 @@ func (r Run) MarshalJSON() ([]byte, error) {
 			round3(c.AllGoneAt.Seconds()), c.PeakInuse, c.PeakMem}
 	}
 	return json.Marshal(struct {
-		Scenario   string   `json:"scenario"`
-		Case       string   `json:"case"`
-		Settings   Settings `json:"settings"`
-		Lab        string   `json:"lab"`
-		Theory     *float64 `json:"theory_s"`
-		Measured   *float64 `json:"measured_s"`
-		Ratio      *float64 `json:"ratio"`
-		TheoryRule string   `json:"theory_rule,omitempty"`
-		Expected   string   `json:"expected"`
-		Outcome    string   `json:"outcome"`
-		Verdict    Verdict  `json:"verdict"`
-		Notes      []string `json:"notes,omitempty"`
-		Timeline   []Event  `json:"timeline,omitempty"`
-		Reclaim    *reclaim `json:"reclaim,omitempty"`
-		Series     []Sample `json:"series,omitempty"`
-		TheoryReal *float64 `json:"theory_real_s"`
-		MeasReal   *float64 `json:"measured_real_s"`
-		GoalMet    bool     `json:"goal_met"`
-		Reference  bool     `json:"reference,omitempty"`
-		Goal       string   `json:"goal,omitempty"`
-		GoalGot    string   `json:"goal_got,omitempty"`
-		GoalBound  string   `json:"goal_bound,omitempty"`
+		Scenario   string    `json:"scenario"`
+		Case       string    `json:"case"`
+		Settings   Settings  `json:"settings"`
+		Lab        string    `json:"lab"`
+		Theory     *float64  `json:"theory_s"`
+		Measured   *float64  `json:"measured_s"`
+		Ratio      *float64  `json:"ratio"`
+		TheoryRule string    `json:"theory_rule,omitempty"`
+		Expected   string    `json:"expected"`
+		Outcome    string    `json:"outcome"`
+		Verdict    Verdict   `json:"verdict"`
+		Notes      []string  `json:"notes,omitempty"`
+		Timeline   []Event   `json:"timeline,omitempty"`
+		Reclaim    *reclaim  `json:"reclaim,omitempty"`
+		Series     []Sample  `json:"series,omitempty"`
+		TheoryReal *float64  `json:"theory_real_s"`
+		MeasReal   *float64  `json:"measured_real_s"`
+		GoalMet    bool      `json:"goal_met"`
+		Reference  bool      `json:"reference,omitempty"`
+		Goal       string    `json:"goal,omitempty"`
+		GoalGot    string    `json:"goal_got,omitempty"`
+		GoalBound  string    `json:"goal_bound,omitempty"`
+		HTTP       *httpJSON `json:"http,omitempty"`
+		PerK       *float64  `json:"failures_per_1000,omitempty"`
 	}{r.Scenario, r.Case, r.Settings, r.Lab, secs(r.Theory), secs(r.Measured), ratio, r.TheoryRule,
 		r.Expected, r.Outcome, r.Verdict, r.Notes, r.Timeline, rc, r.Series,
-		secs(r.TheoryReal), secs(r.MeasuredReal), g.Met, g.Reference, g.Want, g.Got, g.Bound})
+		secs(r.TheoryReal), secs(r.MeasuredReal), g.Met, g.Reference, g.Want, g.Got, g.Bound, hj, perK})
 }
 
 // Report is everything one `keeptune drill` invocation found.

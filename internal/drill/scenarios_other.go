@@ -14,3 +14,4 @@ func runDeadPeer(ctx context.Context, e *env) ([]Run, error)    { return nil, la
 func runUnacked(ctx context.Context, e *env) ([]Run, error)     { return nil, lab.ErrUnsupported }
 func runNATExpiry(ctx context.Context, e *env) ([]Run, error)   { return nil, lab.ErrUnsupported }
 func runZombieFlood(ctx context.Context, e *env) ([]Run, error) { return nil, lab.ErrUnsupported }
+func runHTTPRace(ctx context.Context, e *env) ([]Run, error)    { return nil, lab.ErrUnsupported }

@@ -481,6 +481,50 @@ func (l *Lab) Dropped() (Drops, error) {
 	return d, nil
 }
 
+// LateFIN makes the middlebox hold back the first FIN of every flow that comes from the
+// server's side (forwarded, or addressed to the middlebox itself): the client side learns that
+// the server closed a connection only from the FIN's retransmission, one RTO (at least 200 ms)
+// later, as over a path with that much latency. It needs the routed topology.
+func (l *Lab) LateFIN() error {
+	if l.Middlebox == nil {
+		return errors.New("lab: LateFIN needs the routed topology")
+	}
+	for _, ch := range []string{chainForward, chainInput} {
+		if err := l.Middlebox.Do(func() error { return addLateFIN(tableName(l.ID), ch, vethName(l.ID, 'b')) }); err != nil {
+			return fmt.Errorf("lab: %s: %w", l.Middlebox.Name, err)
+		}
+	}
+	return nil
+}
+
+// LateFINs counts the FINs LateFIN held back.
+func (l *Lab) LateFINs() (uint64, error) {
+	if l.Middlebox == nil {
+		return 0, errors.New("lab: no middlebox")
+	}
+	var total uint64
+	for _, ch := range []string{chainForward, chainInput} {
+		err := l.Middlebox.Do(func() error {
+			n, err := lateFINCount(tableName(l.ID), ch)
+			total += n
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("lab: %s: %w", l.Middlebox.Name, err)
+		}
+	}
+	return total, nil
+}
+
+// MiddleboxAddr is the middlebox's address on the client's side (where a proxy in the
+// middlebox listens); invalid without a middlebox.
+func (l *Lab) MiddleboxAddr() netip.Addr {
+	if l.Middlebox == nil {
+		return netip.Addr{}
+	}
+	return l.Middlebox.Addr
+}
+
 // Attempts counts the TCP connection attempts (SYN without ACK, retransmitted SYNs included)
 // the middlebox has forwarded: what a NAT on the path sees of a client's new connections. It
 // fails for a lab without a middlebox.

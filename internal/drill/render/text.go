@@ -132,6 +132,7 @@ func Text(w io.Writer, rep drill.Report, o TextOptions) error {
 			writeReclaim(&b, r)
 		}
 	}
+	writeHTTP(&b, rep)
 	if o.Timelines {
 		var prev []drill.Event
 		for _, r := range rep.Runs {
@@ -233,5 +234,26 @@ func writeGoal(b *strings.Builder, rep drill.Report) {
 	}
 	if slices.ContainsFunc(rep.Runs, func(r drill.Run) bool { return r.Goal != nil && r.Goal.Reference }) {
 		b.WriteString("  (reference cases run other settings than those under test: they show what the settings save you from and do not decide the goal)\n")
+	}
+}
+
+// writeHTTP lists http-keepalive-race's counts per case, and which rule the drill proves.
+func writeHTTP(b *strings.Builder, rep drill.Report) {
+	first := true
+	for _, r := range rep.Runs {
+		h := r.HTTP
+		if h == nil {
+			continue
+		}
+		if first {
+			b.WriteString("\nrequests through the proxy (idle gaps swept around the backend's idle timeout):\n")
+			first = false
+		}
+		fmt.Fprintf(b, "  %s: %d of %d failed = %.1f per 1000 (%d 5xx, %d without an answer), gaps %v-%v\n",
+			r.Case, h.Failures, h.Requests, h.PerThousand(), h.Status5xx, h.Resets, h.GapMin.Round(time.Millisecond), h.GapMax.Round(time.Millisecond))
+	}
+	if !first {
+		b.WriteString("A backend that closes idle keep-alive connections before the proxy's pool gives them up makes requests fail; " +
+			"a backend idle timeout above the pool's makes none fail. keeptune lint and audit flag the first as KT701 (docs/rules.md#kt701).\n")
 	}
 }
