@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -240,5 +241,20 @@ func TestScrapePassesPromtool(t *testing.T) {
 	cmd.Stdin = bytes.NewReader(body)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// A namespace that went away between listing and reading (its pin removed, its last process
+// gone) is a netns read error, not a crash and not a half-read namespace.
+func TestUnreachableNamespaceIsAReadError(t *testing.T) {
+	f := readNamespace("/proc", namespace{Inode: 4026599999, Path: filepath.Join(t.TempDir(), "gone"), Name: "netns gone"}, false)
+	if len(f.errors) != 1 || f.errors[0].source != "netns" || f.HasCounters || len(f.Sysctls) != 0 {
+		t.Fatalf("facts %+v, errors %v: want one netns error and nothing read", f, f.errors)
+	}
+	// A PID whose namespace changed (here: ours, expected to be another inode) is refused the
+	// same way: DoInode checks the inode before entering.
+	f = readNamespace("/proc", namespace{Inode: 1, Path: "/proc/self/ns/net", PID: os.Getpid(), Name: "pid"}, false)
+	if len(f.errors) == 0 || f.errors[0].source != "netns" {
+		t.Fatalf("errors %v: want a netns error for a namespace whose inode changed", f.errors)
 	}
 }
