@@ -34,6 +34,8 @@ type HopSpec struct {
 	Hop model.Hop
 	// ConfigAt is where the hop's `config:` value is written (zero without one).
 	ConfigAt model.Location
+	// Listener is the listener `config: {file: ..., server: NAME, port: N}` names.
+	Listener ListenerRef
 
 	entry          *catalog.Entry
 	ownMiddlebox   *model.Middlebox
@@ -45,6 +47,9 @@ type Sources struct {
 	// Config reads a hop's `config:` file (the path as written) and returns the sides it
 	// describes. nil: a hop with `config:` cannot be resolved (an error at its line).
 	Config func(path string) (downstream, upstream *model.Side, err error)
+	// ConfigListener reads the sides of one listener of a `config:` file, for hops that name
+	// one (config: {file: ..., server: NAME, port: N}).
+	ConfigListener func(path string, l ListenerRef) (downstream, upstream *model.Side, err error)
 	// Host, when set, is the network namespace hops marked `local: true` run in: its keepalive
 	// sysctls fill the values their sockets leave to the OS (ApplyHost).
 	Host *model.Namespace
@@ -100,7 +105,17 @@ func (hs *HopSpec) resolve(src Sources) (model.Hop, error) {
 			return h, &yamlx.PosError{File: at.File, Line: at.Line, Column: at.Column,
 				Msg: fmt.Sprintf("config %s: configuration files are not read here: write the hop's values in the chain file", h.Config)}
 		}
-		d, u, err := src.Config(h.Config)
+		var d, u *model.Side
+		var err error
+		if hs.Listener != (ListenerRef{}) {
+			if src.ConfigListener == nil {
+				return h, &yamlx.PosError{File: at.File, Line: at.Line, Column: at.Column,
+					Msg: fmt.Sprintf("config %s: listeners cannot be picked here: drop server:/port:", h.Config)}
+			}
+			d, u, err = src.ConfigListener(h.Config, hs.Listener)
+		} else {
+			d, u, err = src.Config(h.Config)
+		}
 		if err != nil {
 			return h, &yamlx.PosError{File: at.File, Line: at.Line, Column: at.Column, Msg: fmt.Sprintf("config %s: %v", h.Config, err)}
 		}
@@ -235,10 +250,10 @@ func parseHop(file string, n *yaml.Node) (HopSpec, error) {
 	if h.Runtime, err = str("runtime"); err != nil {
 		return hs, err
 	}
-	if h.Config, err = str("config"); err != nil {
-		return hs, err
-	}
 	if kv, ok := values["config"]; ok {
+		if h.Config, hs.Listener, err = configKey(file, kv[1]); err != nil {
+			return hs, err
+		}
 		hs.ConfigAt = model.Location{File: file, Line: kv[1].Line, Column: kv[1].Column}
 	}
 	if kv, ok := values["local"]; ok {

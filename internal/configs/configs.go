@@ -45,6 +45,9 @@ type Config struct {
 	// it reports.
 	Downstream *model.Side `json:"downstream,omitempty"`
 	Upstream   *model.Side `json:"upstream,omitempty"`
+	// Listeners are the server's listeners with their own sides (nginx server blocks, HAProxy
+	// frontends and backends, Apache virtual hosts); empty for formats with one.
+	Listeners []Listener `json:"listeners,omitempty"`
 	// Warnings are what the parser read that the server may refuse depending on what the file
 	// does not say (a module, a version); rule KT890 reports them.
 	Warnings []Warning `json:"warnings,omitempty"`

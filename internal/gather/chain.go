@@ -108,7 +108,14 @@ func (r *configReader) sources(spec *chain.Spec, host *model.Namespace) chain.So
 			if err != nil {
 				return nil, nil, err
 			}
-			return c.Downstream, c.Upstream, nil
+			return c.ChainSides(configs.Selector{})
+		},
+		ConfigListener: func(path string, l chain.ListenerRef) (*model.Side, *model.Side, error) {
+			c, err := r.named(hopOf[path], path)
+			if err != nil {
+				return nil, nil, err
+			}
+			return c.ChainSides(configs.Selector{Name: l.Name, Port: l.Port})
 		},
 	}
 }

@@ -47,7 +47,7 @@ func apacheBinary(t *testing.T) string {
 // children run as when httpd starts as root (nobody; unprivileged, httpd ignores User).
 func checkEnv(t *testing.T) map[string]string {
 	docroot, _ := filepath.Abs("testdata/valid/htdocs")
-	env := map[string]string{"KT_PORT": "18080", "KT_DIR": t.TempDir(), "KT_DOCROOT": docroot, "KT_USER": "nobody", "KT_GROUP": "nogroup"}
+	env := map[string]string{"KT_PORT": "18080", "KT_PORT2": "18081", "KT_DIR": t.TempDir(), "KT_DOCROOT": docroot, "KT_USER": "nobody", "KT_GROUP": "nogroup"}
 	if os.Geteuid() != 0 {
 		env["KT_USER"], env["KT_GROUP"] = "#"+strconv.Itoa(os.Geteuid()), "#"+strconv.Itoa(os.Getegid())
 	}

@@ -57,7 +57,9 @@ type Server struct {
 	// Name is "main server" or "VirtualHost ADDR...".
 	Name string
 	// Location is the <VirtualHost> line (zero for the main server).
-	Location             model.Location
+	Location model.Location
+	// Names are its ServerName and ServerAlias values.
+	Names                []string
 	KeepAlive            model.Setting[bool]
 	KeepAliveTimeout     model.Setting[time.Duration]
 	MaxKeepAliveRequests model.Setting[int]

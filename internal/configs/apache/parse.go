@@ -537,6 +537,9 @@ func (r *reader) directive(text string, loc model.Location, unknown []string) er
 	if len(r.guesses) > 0 {
 		src.Detail = r.guesses[len(r.guesses)-1]
 	}
+	if strings.EqualFold(name, "ServerName") || strings.EqualFold(name, "ServerAlias") {
+		s.Names = append(s.Names, args...)
+	}
 	switch canonical {
 	case "Include", "IncludeOptional":
 		if err := one(); err != nil {

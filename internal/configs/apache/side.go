@@ -102,8 +102,12 @@ func (c *Config) FrontServer() *Server {
 //
 // For name-based virtual hosts httpd takes KeepAliveTimeout from the first virtual host of the
 // address unless the one chosen sets its own; keeptune reports the first virtual host.
-func (c *Config) Downstream() *model.Side {
-	s := c.InEffect(c.FrontServer())
+func (c *Config) Downstream() *model.Side { return c.DownstreamOf(c.FrontServer()) }
+
+// DownstreamOf is the client side of one virtual host (or the main server), with what it
+// inherits from the main server.
+func (c *Config) DownstreamOf(srv *Server) *model.Side {
+	s := c.InEffect(srv)
 	side := &model.Side{
 		Pools:       s.KeepAlive,
 		IdleTimeout: s.KeepAliveTimeout,
@@ -250,6 +254,19 @@ func (c *Config) Configs() *configs.Config {
 	}
 	out.Downstream = c.Downstream()
 	out.Upstream = c.Upstream()
+	out.Listeners = c.Listeners()
 	out.Warnings = c.Warnings
+	return out
+}
+
+// Listeners are the virtual hosts, each with its own client side (the upstream side is the
+// configuration's: mod_proxy workers are shared); the main server alone when there is none.
+func (c *Config) Listeners() []configs.Listener {
+	var out []configs.Listener
+	for _, v := range c.VirtualHosts {
+		l := configs.Listener{Kind: "virtualhost", Name: v.Name, Names: v.Names, Location: v.Location, Downstream: c.DownstreamOf(v)}
+		l.Addresses = strings.Fields(strings.TrimPrefix(v.Name, "VirtualHost "))
+		out = append(out, l)
+	}
 	return out
 }

@@ -280,6 +280,31 @@ func TestHAProxyLive(t *testing.T) {
 	waitListening(t, fe, r)
 	waitListening(t, fe2, r)
 
+	t.Run("each frontend closes idle clients at its own timeout", func(t *testing.T) {
+		cc := c.Configs()
+		n := 0
+		for _, l := range cc.Listeners {
+			if l.Kind != "frontend" {
+				continue
+			}
+			n++
+			conn, err := net.Dial("tcp", l.Addresses[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := l.Downstream.IdleTimeout.Value
+			got := idleClose(t, conn, want+3*time.Second)
+			conn.Close()
+			t.Logf("%s (%s): parsed %v, closed after %v", l.Name, l.Location, want, got.Round(time.Millisecond))
+			if got < want-50*time.Millisecond || got > want+time.Second {
+				t.Errorf("%s: idle close after %v, parsed %v", l.Name, got, want)
+			}
+		}
+		if n != 2 {
+			t.Errorf("%d frontends read, want 2", n)
+		}
+	})
+
 	t.Run("tcp keepalive on the accepted socket", func(t *testing.T) {
 		if os.Geteuid() != 0 {
 			t.Skip("reading HAProxy's socket with pidfd_getfd needs root (CAP_SYS_PTRACE)")

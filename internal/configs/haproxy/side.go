@@ -170,8 +170,9 @@ func timeoutOrNone(so *sideOf, kind string) model.Setting[time.Duration] {
 //
 // TCP keepalive on accepted sockets is option clitcpka (or tcpka) with clitcpka-idle, -intvl
 // and -cnt; the ones not written are the host's sysctls and stay unknown.
-func (c *Config) Downstream() *model.Side {
-	so := c.front()
+func (c *Config) Downstream() *model.Side { return c.downstreamOf(c.front()) }
+
+func (c *Config) downstreamOf(so *sideOf) *model.Side {
 	if so == nil {
 		return nil
 	}
@@ -250,8 +251,10 @@ func (c *Config) Downstream() *model.Side {
 //
 // Read and connect timeouts are timeout server and timeout connect (no limit when unset);
 // TCP keepalive is option srvtcpka (or tcpka) with srvtcpka-idle, -intvl and -cnt.
-func (c *Config) Upstream() *model.Side {
-	so := c.back()
+func (c *Config) Upstream() *model.Side { return c.upstreamOf(c.back(), c.FrontProxy()) }
+
+// upstreamOf is the server side of so, as reached from the frontend fe (nil: none known).
+func (c *Config) upstreamOf(so *sideOf, fe *Proxy) *model.Side {
 	if so == nil {
 		return nil
 	}
@@ -273,7 +276,7 @@ func (c *Config) Upstream() *model.Side {
 		side.Pools = model.KnownSetting(false, withDetail(from, "mode tcp: one server connection per client connection"))
 	} else {
 		var feSt *Settings
-		if fe := c.FrontProxy(); fe != nil && so.proxy != nil {
+		if fe != nil && so.proxy != nil {
 			feSt = &fe.Settings
 		}
 		mode := httpMode(feSt, st)
@@ -294,7 +297,11 @@ func (c *Config) Upstream() *model.Side {
 			side.Pools = model.KnownSetting(false, withDetail(purge.Source, "pool-purge-delay 0: no idle server connection is kept"))
 		case reuse.Value == "never":
 			side.Pools = model.KnownSetting(true, withDetail(reuse.Source, "http-reuse never: a server connection is reused only by its own client connection"))
-			if down := c.Downstream(); down != nil && down.IdleTimeout.Known {
+			var feSide *sideOf
+			if fe != nil {
+				feSide = &sideOf{sec: fe.Section, st: &fe.Settings, proxy: fe}
+			}
+			if down := c.downstreamOf(feSide); down != nil && down.IdleTimeout.Known {
 				side.IdleTimeout = model.KnownSetting(down.IdleTimeout.Value, withDetail(down.IdleTimeout.Source,
 					"http-reuse never: the server connection idles as long as its client connection"))
 			}
@@ -416,6 +423,42 @@ func (c *Config) Configs() *configs.Config {
 	}
 	out.Downstream = c.Downstream()
 	out.Upstream = c.Upstream()
+	out.Listeners = c.Listeners()
 	out.Warnings = c.Warnings
+	return out
+}
+
+// Listeners are every frontend, listen and backend section with its own sides: a frontend's
+// downstream side and the upstream side of its default backend; a backend's upstream side as
+// the first frontend sending to it by default reaches it.
+func (c *Config) Listeners() []configs.Listener {
+	var out []configs.Listener
+	for _, p := range c.Proxies {
+		l := configs.Listener{Kind: p.Kind, Name: p.Kind + " " + p.Name, Names: []string{p.Name}, Location: p.Section.Location}
+		for _, b := range p.Binds {
+			l.Addresses = append(l.Addresses, b.Address)
+		}
+		own := &sideOf{sec: p.Section, st: &p.Settings, proxy: p}
+		if p.IsFrontend() {
+			l.Downstream = c.downstreamOf(own)
+			be := p
+			if p.Kind == "frontend" {
+				be = c.Backend(p.DefaultBackend)
+			}
+			if be != nil {
+				l.Upstream = c.upstreamOf(&sideOf{sec: be.Section, st: &be.Settings, proxy: be}, p)
+			}
+		} else {
+			var fe *Proxy
+			for _, f := range c.Proxies {
+				if f.Kind == "frontend" && f.DefaultBackend == p.Name {
+					fe = f
+					break
+				}
+			}
+			l.Upstream = c.upstreamOf(own, fe)
+		}
+		out = append(out, l)
+	}
 	return out
 }

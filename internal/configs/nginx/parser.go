@@ -147,6 +147,7 @@ func (c *Config) Configs() *configs.Config {
 	}
 	out.Warnings = c.Warnings
 	out.Downstream = c.Downstream()
+	out.Listeners = c.Listeners()
 	out.Upstream = c.Upstream()
 	return out
 }

@@ -2,10 +2,10 @@ package nginx
 
 import (
 	"fmt"
-	"github.com/keeptune/keeptune/internal/configs"
 	"strings"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -77,8 +77,13 @@ func (c *Config) Downstream() *model.Side {
 		}
 		return nil
 	}
+	return c.DownstreamOf(c.ServingDefault())
+}
+
+// DownstreamOf is the downstream side of one server block (nil: the http level, for a file
+// without servers).
+func (c *Config) DownstreamOf(srv *Server) *model.Side {
 	ctx := c.HTTP
-	srv := c.DefaultServer()
 	if srv != nil {
 		ctx = srv.Context
 	}
@@ -245,6 +250,12 @@ func (c *Config) Upstream() *model.Side {
 			ctx = s.Context
 		}
 	}
+	return c.upstreamSide(pool, implicit, ctx, pass, uses)
+}
+
+// upstreamSide builds the upstream side of requests passed at ctx by pass, to pool when it
+// keeps connections (uses: the locations using it; implicit: by nginx's default, not keepalive N).
+func (c *Config) upstreamSide(pool *Upstream, implicit bool, ctx *Context, pass *Pass, uses []PoolUse) *model.Side {
 	side := &model.Side{}
 	module := "proxy"
 	if pass != nil {
@@ -426,4 +437,94 @@ func (c *Config) connectionHeader(ctx *Context) (PoolProblem, bool) {
 // version is taken as older: what every release before March 2026 did.
 func (c *Config) KeepaliveByDefault() bool {
 	return c.Version != "" && configs.VersionAtLeast(c.Version, "1.29.7")
+}
+
+// UpstreamOf is the upstream side of one server block: where its first location that passes
+// requests sends them, pooled when that upstream block has keepalive N; nil when it passes none.
+func (c *Config) UpstreamOf(srv *Server) *model.Side {
+	for _, ctx := range append([]*Context{srv.Context}, srv.Locations...) {
+		pass := ctx.PassOf(c)
+		if pass == nil {
+			continue
+		}
+		var pool *Upstream
+		var uses []PoolUse
+		implicit := pass.Upstream != nil && pass.Upstream.Keepalive == 0 && pass.Upstream.Own["keepalive"] == nil && c.KeepaliveByDefault()
+		if pass.Upstream != nil && (pass.Upstream.Keepalive > 0 || implicit) {
+			pool = pass.Upstream
+			for _, u := range c.PoolUses(pool) {
+				if u.Location == ctx {
+					uses = append(uses, u)
+				}
+			}
+		}
+		return c.upstreamSide(pool, implicit, ctx, pass, uses)
+	}
+	return nil
+}
+
+// Serving reports whether a server block answers requests, with the reason when it does not:
+// a server-level "return 444" (close without a response) or a redirect (return 3xx, rewrite
+// ... redirect|permanent of every URI) applies to every request before any location.
+func (s *Server) Serving() (bool, string) {
+	if s.Dir == nil {
+		return true, ""
+	}
+	for _, d := range s.Dir.Block {
+		switch {
+		case d.Name == "return" && len(d.Args) > 0:
+			switch code := d.Args[0]; {
+			case code == "444":
+				return false, fmt.Sprintf("closes every connection without a response (return 444 at %s:%d)", d.File, d.Line)
+			case code == "301" || code == "302" || code == "303" || code == "307" || code == "308" ||
+				strings.HasPrefix(code, "http://") || strings.HasPrefix(code, "https://") || strings.HasPrefix(code, "$scheme"):
+				return false, fmt.Sprintf("redirects every request (return %s at %s:%d)", code, d.File, d.Line)
+			}
+		case d.Name == "rewrite" && len(d.Args) == 3 && (d.Args[2] == "permanent" || d.Args[2] == "redirect") &&
+			(d.Args[0] == "^" || d.Args[0] == "^(.*)$" || d.Args[0] == "^/(.*)$" || d.Args[0] == "^(.*)"):
+			return false, fmt.Sprintf("redirects every request (rewrite ... %s at %s:%d)", d.Args[2], d.File, d.Line)
+		}
+	}
+	return true, ""
+}
+
+// ServingDefault is the server whose values the downstream side reports: the default server
+// (DefaultServer) when it serves requests, else the first server that does (a default server
+// that only closes or redirects is not where clients' requests are served); nil without servers.
+func (c *Config) ServingDefault() *Server {
+	def := c.DefaultServer()
+	if def == nil {
+		return nil
+	}
+	if ok, _ := def.Serving(); ok {
+		return def
+	}
+	for _, s := range c.Servers {
+		if ok, _ := s.Serving(); ok {
+			return s
+		}
+	}
+	return def
+}
+
+// Listeners are every http and stream server block with its own sides (configs.Listener).
+func (c *Config) Listeners() []configs.Listener {
+	var out []configs.Listener
+	for _, s := range c.Servers {
+		l := configs.Listener{Kind: "server", Name: s.Label, Names: s.Names, Downstream: c.DownstreamOf(s), Upstream: c.UpstreamOf(s)}
+		for _, ln := range s.Listens {
+			l.Addresses = append(l.Addresses, ln.Address)
+		}
+		if len(l.Addresses) == 0 {
+			l.Addresses = []string{"*:80"}
+		}
+		if s.Dir != nil {
+			l.Location = model.Location{File: s.Dir.File, Line: s.Dir.Line}
+		}
+		if ok, why := s.Serving(); !ok {
+			l.NotServing = why
+		}
+		out = append(out, l)
+	}
+	return out
 }
