@@ -7,9 +7,11 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/keeptune/keeptune/internal/plan"
 	"github.com/keeptune/keeptune/internal/report"
 )
 
@@ -123,11 +125,33 @@ func writeReportHTML(path string, r report.Report) error {
 		return nil
 	}
 	var b bytes.Buffer
-	if err := report.HTML(&b, r, report.HTMLOptions{}); err != nil {
+	if err := report.HTML(&b, r, report.HTMLOptions{Planned: plannedHopValues(r)}); err != nil {
 		return runtimeErr(fmt.Errorf("render --html: %w", err))
 	}
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		return runtimeErr(fmt.Errorf("write --html %s: %w", path, err))
 	}
 	return nil
+}
+
+// plannedHopValues asks `keeptune plan` (internal/plan) what it would set on each chain's hop
+// sides, so the picture draws the plan's values beside today's: keys "HOP.SIDE.KEY" as the
+// findings' fixes name them ("app.downstream.idle_timeout").
+func plannedHopValues(r report.Report) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, c := range r.Chains {
+		if c == nil {
+			continue
+		}
+		p := plan.Make(plan.Input{Snapshot: r.Snapshot, Chain: c, Configs: r.Configs, Profile: r.Profile})
+		for _, ch := range p.Changes {
+			if ch.Scope.Hop == "" {
+				continue
+			}
+			if d, err := time.ParseDuration(ch.To); err == nil && d > 0 {
+				out[ch.Scope.Hop+"."+ch.Scope.Side+"."+ch.Key] = d
+			}
+		}
+	}
+	return out
 }

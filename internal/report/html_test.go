@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestHTMLSelfContained: the --html page fetches nothing (a CSP that forbids every fetch, no
@@ -34,5 +35,31 @@ func TestHTMLSelfContained(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+}
+
+// TestHTMLPlannedValues: a value the plan sets on a hop side is drawn beside today's.
+func TestHTMLPlannedValues(t *testing.T) {
+	r := lintChainsReport()
+	var hop string
+	for _, c := range r.Chains {
+		for _, h := range c.Hops {
+			if h.Downstream != nil && h.Downstream.IdleTimeout.Known {
+				hop = h.Name
+			}
+		}
+	}
+	if hop == "" {
+		t.Fatal("fixture has no hop with a keep-alive idle timeout")
+	}
+	var without, with bytes.Buffer
+	if err := HTML(&without, r, HTMLOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := HTML(&with, r, HTMLOptions{Planned: map[string]time.Duration{hop + ".downstream.idle_timeout": 4321 * time.Second}}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(without.String(), "→ 1h12m1s") || !strings.Contains(with.String(), "→ 1h12m1s") {
+		t.Errorf("planned 4321s for %s not drawn (or drawn without a plan)", hop)
 	}
 }
