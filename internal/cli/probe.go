@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +30,8 @@ type ProbeOptions struct {
 	WriteChain     string
 	Hop            string
 	Quiet          bool
+	// HTML is where --html writes the bracket chart.
+	HTML string
 }
 
 // probeDial is how probe connections are made; tests dial from inside a lab namespace.
@@ -95,6 +99,7 @@ func newProbeIdleTimeoutCmd(stdio IO) *cobra.Command {
 	f.StringVar(&opts.WriteChain, "write-chain", "", "write the measured idle_timeout, on_expiry (and refreshed_by) into this chain file's --hop, keeping FILE.bak")
 	f.StringVar(&opts.Hop, "hop", "", "the middlebox hop of --write-chain to write into")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress on stderr")
+	f.StringVar(&opts.HTML, "html", "", "also write an HTML page with the bracket narrowing over the run to this file")
 	return cmd
 }
 
@@ -128,6 +133,11 @@ func probeOptions(target string, opts ProbeOptions, stdio IO) (probe.Options, er
 	prec, err := parsePrecision(opts.Precision)
 	if err != nil {
 		return probe.Options{}, usageErr(err)
+	}
+	if opts.HTML != "" {
+		if st, err := os.Stat(filepath.Dir(opts.HTML)); err != nil || !st.IsDir() {
+			return probe.Options{}, usageErr(fmt.Errorf("--html %s: expected a file in an existing directory", opts.HTML))
+		}
 	}
 	if (opts.WriteChain == "") != (opts.Hop == "") {
 		return probe.Options{}, usageErr(errors.New("--write-chain FILE and --hop NAME go together: the hop of the chain file to write the measured values into"))
@@ -176,6 +186,12 @@ func runProbe(ctx context.Context, target string, opts ProbeOptions, stdio IO) e
 		return probeErr(ctx, addr.String(), err)
 	}
 
+	if opts.HTML != "" {
+		if err := writeProbeHTML(opts.HTML, res); err != nil {
+			return runtimeErr(err)
+		}
+		fmt.Fprintf(stdio.Err, "keeptune probe: wrote %s\n", opts.HTML)
+	}
 	var written *probe.JSONChain
 	var werr error
 	if opts.WriteChain != "" {
@@ -225,6 +241,18 @@ func writeProbeChain(file, hop, target string, res *probe.Result) (*probe.JSONCh
 		return nil, fmt.Errorf("--write-chain: %w", err)
 	}
 	return &probe.JSONChain{File: file, Hop: hop, Set: w.Set, Backup: w.Backup}, nil
+}
+
+func writeProbeHTML(path string, res *probe.Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--html: %w", err)
+	}
+	if err := res.WriteHTML(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // probeErr gives each way a run can fail its exit code and a hint.

@@ -59,9 +59,13 @@ func TestProbeWriteChain(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "keeptune.yaml")
 	orig := "profile: api-gateway\nchain:\n  - {name: clients, type: client}\n\n  # the cloud NAT in front of us\n  - {name: edge, type: middlebox, idle_timeout: 350s}\n  - {name: app, type: server, runtime: go}\n"
 	os.WriteFile(file, []byte(orig), 0o644)
-	out, stderr, code := run(t, "probe", "idle-timeout", addr.String(), "--check-keepalive-refresh", "--write-chain", file, "--hop", "edge", "-q")
+	html := filepath.Join(t.TempDir(), "probe.html")
+	out, stderr, code := run(t, "probe", "idle-timeout", addr.String(), "--check-keepalive-refresh", "--write-chain", file, "--hop", "edge", "-q", "--html", html)
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if page, err := os.ReadFile(html); err != nil || !strings.Contains(string(page), "the bracket narrowing over the run") || strings.Count(string(page), "<circle") < 10 {
+		t.Errorf("--html wrote no bracket chart with the run's tests (%v)", err)
 	}
 	for _, want := range []string{"idle timeout", "3.0", "RST", "keepalive probes alone keep the flow: yes", "wrote idle_timeout: "} {
 		if !strings.Contains(out, want) {
