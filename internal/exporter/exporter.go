@@ -99,7 +99,9 @@ func (e *Exporter) read(ctx context.Context) world {
 	for _, n := range nss {
 		f := readNamespace(e.opts.ProcRoot, n, !e.opts.AllNetns || n.Inode == self)
 		w.errs = append(w.errs, f.errors...)
-		w.facts = append(w.facts, f)
+		if !f.Gone {
+			w.facts = append(w.facts, f)
+		}
 	}
 	drift, derrs := readDrift(e.opts.JournalDir, e.opts.Root, self)
 	w.drift = drift

@@ -245,16 +245,29 @@ func TestScrapePassesPromtool(t *testing.T) {
 }
 
 // A namespace that went away between listing and reading (its pin removed, its last process
-// gone) is a netns read error, not a crash and not a half-read namespace.
-func TestUnreachableNamespaceIsAReadError(t *testing.T) {
-	f := readNamespace("/proc", namespace{Inode: 4026599999, Path: filepath.Join(t.TempDir(), "gone"), Name: "netns gone"}, false)
-	if len(f.errors) != 1 || f.errors[0].source != "netns" || f.HasCounters || len(f.Sysctls) != 0 {
-		t.Fatalf("facts %+v, errors %v: want one netns error and nothing read", f, f.errors)
+// gone, its PID reused for another namespace) is left out without an error: containers come and
+// go. One that is there and cannot be entered is a netns read error, never a crash.
+func TestVanishedAndUnreachableNamespaces(t *testing.T) {
+	for name, n := range map[string]namespace{
+		"pin removed":   {Inode: 4026599999, Path: filepath.Join(t.TempDir(), "gone"), Name: "netns gone"},
+		"inode changed": {Inode: 1, Path: "/proc/self/ns/net", PID: os.Getpid(), Name: "pid"},
+	} {
+		f := readNamespace("/proc", n, false)
+		if !f.Gone || len(f.errors) != 0 || f.HasCounters || len(f.Sysctls) != 0 {
+			t.Errorf("%s: gone %v, errors %v: want it left out without an error", name, f.Gone, f.errors)
+		}
 	}
-	// A PID whose namespace changed (here: ours, expected to be another inode) is refused the
-	// same way: DoInode checks the inode before entering.
-	f = readNamespace("/proc", namespace{Inode: 1, Path: "/proc/self/ns/net", PID: os.Getpid(), Name: "pid"}, false)
-	if len(f.errors) == 0 || f.errors[0].source != "netns" {
-		t.Fatalf("errors %v: want a netns error for a namespace whose inode changed", f.errors)
+	// A file that is not a namespace: setns refuses it (EINVAL).
+	notNs := filepath.Join(t.TempDir(), "not-a-namespace")
+	if err := os.WriteFile(notNs, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ino, err := nsInode(notNs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := readNamespace("/proc", namespace{Inode: ino, Path: notNs, Name: "bad"}, false)
+	if f.Gone || len(f.errors) != 1 || f.errors[0].source != "netns" {
+		t.Fatalf("gone %v, errors %v: want one netns error", f.Gone, f.errors)
 	}
 }

@@ -39,7 +39,9 @@ type nsFacts struct {
 	ConntrackCount, ConntrackLimit float64
 	Counters                       kstats.Stats
 	HasCounters                    bool
-	errors                         []readError
+	// Gone is set when the namespace went away between listing and reading: it is left out.
+	Gone   bool
+	errors []readError
 }
 
 // readError is one thing a scrape could not read.
