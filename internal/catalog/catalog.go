@@ -70,6 +70,12 @@ type Entry struct {
 	RefreshedBy        model.Refresh
 	OnExpiry           model.Expiry
 	HTTP2PingRefreshes *bool
+	// IdleTimeoutBothSides is true for a layer-7 balancer whose one idle timeout governs the
+	// connections from its clients and those to its targets alike (AWS ALB and CLB): a chain
+	// hop's idle_timeout then sets both sides. Other balancers keep the sides apart (GCP's
+	// external ALB: 610 s towards clients, 600 s towards backends); a chain sets each with
+	// downstream: and upstream:.
+	IdleTimeoutBothSides bool
 
 	// Source is a citation a person can follow (document and URL, or repository file).
 	Source string

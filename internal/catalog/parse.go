@@ -19,8 +19,8 @@ var kebab = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 // Keys a catalog file may use, in the order docs list them.
 var (
 	entryKeys = []string{"name", "aliases", "title", "kind", "layer", "idle_timeout", "refreshed_by",
-		"on_expiry", "http2_ping_refreshes", "downstream", "upstream", "source", "verified", "notes"}
-	middleboxOnly = []string{"layer", "idle_timeout", "refreshed_by", "on_expiry", "http2_ping_refreshes"}
+		"on_expiry", "http2_ping_refreshes", "idle_timeout_both_sides", "downstream", "upstream", "source", "verified", "notes"}
+	middleboxOnly = []string{"layer", "idle_timeout", "refreshed_by", "on_expiry", "http2_ping_refreshes", "idle_timeout_both_sides"}
 	sideKeys      = []string{"idle_timeout", "pools", "tcp", "read_timeout", "connect_timeout", "max_lifetime", "grpc", "http2_ping"}
 	tcpKeys       = []string{"enabled", "idle", "interval", "count", "user_timeout"}
 	grpcKeys      = []string{"time", "timeout", "permit_without_stream", "min_time"}
@@ -231,6 +231,13 @@ func parseMiddlebox(file string, n *yaml.Node, nodes map[string]*yaml.Node, e *E
 			return err
 		}
 		e.HTTP2PingRefreshes = &b
+	}
+	if v := nodes["idle_timeout_both_sides"]; v != nil {
+		b, err := boolean(file, v, "idle_timeout_both_sides")
+		if err != nil {
+			return err
+		}
+		e.IdleTimeoutBothSides = b
 	}
 	return nil
 }

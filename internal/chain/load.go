@@ -83,10 +83,29 @@ func (hs *HopSpec) resolve(src Sources) (model.Hop, error) {
 		}
 		overlayMiddlebox(mb, hs.ownMiddlebox)
 		h.Middlebox = mb
-		if hs.entry != nil && mb.Layer.Known && mb.Layer.Value == 7 {
+		if mb.Layer.Known && mb.Layer.Value == 7 {
 			// A layer-7 balancer can keep clients and backends idle for different times
 			// (GCP's external ALB: 610 s towards clients, 600 s towards backends).
-			h.Downstream, h.Upstream = hs.entry.Downstream(), hs.entry.Upstream()
+			down, up := &model.Side{}, &model.Side{}
+			if hs.entry != nil {
+				if d := hs.entry.Downstream(); d != nil {
+					down = d
+				}
+				if u := hs.entry.Upstream(); u != nil {
+					up = u
+				}
+			}
+			// The hop's idle_timeout is the balancer's own setting: it is the client side's,
+			// and where one setting governs both sides (AWS) the target side's too.
+			if own := hs.ownMiddlebox; own != nil && own.IdleTimeout.Known {
+				down.IdleTimeout = own.IdleTimeout
+				if hs.entry != nil && hs.entry.IdleTimeoutBothSides {
+					up.IdleTimeout = own.IdleTimeout
+				}
+			}
+			overlay(down, hs.ownDown)
+			overlay(up, hs.ownUp)
+			h.Downstream, h.Upstream = down, up
 		}
 		return h, nil
 	}
@@ -314,13 +333,39 @@ func parseHop(file string, n *yaml.Node) (HopSpec, error) {
 
 	if h.Type == model.HopMiddlebox {
 		for key, kv := range values {
-			if !contains(middleboxKeys, key) && !contains([]string{"name", "type", "catalog", "local"}, key) {
+			if !contains(middleboxKeys, key) && !contains([]string{"name", "type", "catalog", "local", "downstream", "upstream"}, key) {
 				return hs, yamlx.Errorf(file, kv[0], "%q does not apply to a middlebox: expected one of %s", key, strings.Join(middleboxKeys, ", "))
 			}
 		}
 		own := &model.Middlebox{}
 		if err := applyMiddlebox(file, values, own); err != nil {
 			return hs, err
+		}
+		// A layer-7 balancer's sides: the connections it accepts from clients (downstream) and
+		// the ones it pools towards its targets (upstream), each settable where they differ.
+		for _, which := range []string{"downstream", "upstream"} {
+			kv, ok := values[which]
+			if !ok {
+				continue
+			}
+			layer := own.Layer
+			if !layer.Known && entry != nil {
+				layer = entry.Middlebox().Layer
+			}
+			if !layer.Known || layer.Value != 7 {
+				return hs, yamlx.Errorf(file, kv[0], "%s: a layer-4 middlebox forwards segments and has no sides: give it idle_timeout: only", which)
+			}
+			side := &model.Side{}
+			if err := yamlx.Mapping(file, kv[1], sideKeys, func(key string, _, v *yaml.Node) error {
+				return applySideKey(file, key, v, side)
+			}); err != nil {
+				return hs, err
+			}
+			if which == "downstream" {
+				hs.ownDown = side
+			} else {
+				hs.ownUp = side
+			}
 		}
 		if !own.IdleTimeout.Known && (entry == nil || !entry.Middlebox().IdleTimeout.Known) {
 			return hs, yamlx.Errorf(file, n, "middlebox %q has no idle timeout: expected catalog: NAME or idle_timeout: DURATION", h.Name)

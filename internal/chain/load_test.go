@@ -149,3 +149,49 @@ func TestApplyHostFillsOSValues(t *testing.T) {
 		t.Errorf("a hop not marked local took the host's values: %+v", c.Hops[3].Downstream.TCP)
 	}
 }
+
+// TestBalancerSides: a layer-7 balancer's idle_timeout reaches both its sides where one setting
+// governs both (AWS ALB: "applies to client and target connections alike"), only the client
+// side elsewhere (GCP's external ALB keeps 600 s towards backends), and each side can be set on
+// its own; a layer-4 middlebox has no sides.
+func TestBalancerSides(t *testing.T) {
+	idle := func(s *model.Side) time.Duration {
+		if s == nil || !s.IdleTimeout.Known {
+			return -1
+		}
+		return s.IdleTimeout.Value
+	}
+	for _, c := range []struct {
+		hop        string
+		down, up   time.Duration
+		downSource string
+	}{
+		{"{name: lb, catalog: aws-alb, idle_timeout: 120s}", 120 * time.Second, 120 * time.Second, "k.yaml"},
+		{"{name: lb, catalog: aws-clb, idle_timeout: 300s}", 300 * time.Second, 300 * time.Second, "k.yaml"},
+		{"{name: lb, catalog: aws-alb}", 60 * time.Second, 60 * time.Second, ""},
+		{"{name: lb, catalog: gcp-global-external-alb, idle_timeout: 900s}", 900 * time.Second, 600 * time.Second, "k.yaml"},
+		{"{name: lb, catalog: gcp-global-external-alb, upstream: {idle_timeout: 620s}}", 610 * time.Second, 620 * time.Second, ""},
+		{"{name: lb, catalog: aws-alb, idle_timeout: 120s, upstream: {idle_timeout: 90s}}", 120 * time.Second, 90 * time.Second, "k.yaml"},
+	} {
+		c2, err := Resolved("k.yaml", []byte("chain:\n  - {name: c, type: client}\n  - "+c.hop+"\n  - {name: s, type: server, http_keepalive_timeout: 75s}\n"))
+		if err != nil {
+			t.Fatalf("%s: %v", c.hop, err)
+		}
+		h := c2.Hops[1]
+		if idle(h.Downstream) != c.down || idle(h.Upstream) != c.up {
+			t.Errorf("%s: downstream %v, upstream %v; want %v, %v", c.hop, idle(h.Downstream), idle(h.Upstream), c.down, c.up)
+		}
+		if c.downSource != "" && h.Downstream.IdleTimeout.Source.File != c.downSource {
+			t.Errorf("%s: downstream idle from %+v, want the chain file", c.hop, h.Downstream.IdleTimeout.Source)
+		}
+		// The balancer's pool towards the server is what the server must outlast.
+		segs := Segments(c2)
+		if got := segs[1].Opener.Side.IdleTimeout.Value; got != c.up {
+			t.Errorf("%s: the segment to the server sees a pool idle of %v, want %v", c.hop, got, c.up)
+		}
+	}
+	if _, err := Resolved("k.yaml", []byte("chain:\n  - {name: c, type: client}\n  - {name: n, catalog: aws-nlb, downstream: {idle_timeout: 60s}}\n  - {name: s, type: server}\n")); err == nil ||
+		!strings.Contains(err.Error(), "layer-4 middlebox forwards segments and has no sides") {
+		t.Errorf("downstream: on an NLB: %v", err)
+	}
+}

@@ -130,3 +130,19 @@ func TestKeepalivePerSegment(t *testing.T) {
 		t.Fatalf("late probe: %+v", fs)
 	}
 }
+
+// TestALBIdleOverrideReachesTargets: the case: an ALB whose idle timeout was raised to
+// 120 s (for slow downloads) in front of nginx's 75 s keep-alive. AWS applies the one timeout to
+// client and target connections alike, so the ALB's pool to nginx now idles 120 s: KT701, and
+// the fix (from the plan) raises nginx above it.
+func TestALBIdleOverrideReachesTargets(t *testing.T) {
+	doc := "chain:\n  - {name: clients, type: client}\n  - {name: alb, catalog: aws-alb, idle_timeout: 120s}\n" +
+		"  - {name: nginx, type: proxy, runtime: nginx, downstream: {http_keepalive_timeout: 75s}}\n  - {name: app, type: server, http_keepalive_timeout: 120s}\n"
+	fs := lintChain(t, doc, "KT701")
+	if len(fs) != 1 || strings.Join(fs[0].Hops, ",") != "alb,nginx" {
+		t.Fatalf("findings = %+v", fs)
+	}
+	if f := fs[0].Fix; f == nil || f.Key != "nginx.downstream.idle_timeout" || f.Proposed != "2m5s" || !strings.Contains(f.Line, "keepalive_timeout 125s;") {
+		t.Errorf("fix = %+v", fs[0].Fix)
+	}
+}
