@@ -21,6 +21,7 @@ import (
 	"github.com/keeptune/keeptune/internal/enforce"
 	"github.com/keeptune/keeptune/internal/host"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/procfd"
 	"github.com/keeptune/keeptune/internal/sockets"
 )
 
@@ -85,7 +86,52 @@ func Host(ctx context.Context, opts Options) (*World, error) {
 		return nil, err
 	}
 
-	snap, err := host.Collect(ctx, host.Options{Root: root, AllNetns: opts.AllNetns})
+	// On the live system: one walk of the descriptor tables and one dump of the socket tables
+	// serve both the host facts (which process holds how many TCP sockets, where it listens)
+	// and the socket summary (CLOSE_WAIT leaks, idle connections, programs' own keepalive).
+	var (
+		probs    []model.Problem
+		stats    []model.SocketStats
+		hostOpts = host.Options{Root: root, AllNetns: opts.AllNetns}
+	)
+	if live {
+		idx, err := procfd.Walk(ctx, procfd.Query{ProcRoot: "/proc", AllProcesses: true})
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case err != nil:
+			probs = append(probs, model.Problem{What: "the processes' descriptors (/proc/PID/fd)", Err: err.Error()})
+		default:
+			hostOpts.Procs = idx
+		}
+		if !opts.NoSockets {
+			netns := ""
+			if opts.AllNetns {
+				netns = "all"
+			}
+			held := map[int]*sockets.Held{}
+			sopts := sockets.SummaryOptions{Netns: netns, Deep: opts.DeepSockets || os.Geteuid() == 0,
+				Thresholds: opts.Thresholds, Owners: idx}
+			if idx != nil {
+				sopts.Held = held
+			}
+			stats, err = sockets.SummarizeIn(ctx, sopts)
+			switch {
+			case ctx.Err() != nil:
+				return nil, ctx.Err()
+			case err != nil:
+				probs = append(probs, model.Problem{What: "the live TCP sockets (sock_diag)", Err: err.Error()})
+			case idx != nil:
+				hostOpts.TCPByPID = make(map[int]host.ProcessTCP, len(held))
+				for pid, h := range held {
+					hostOpts.TCPByPID[pid] = host.ProcessTCP{Sockets: h.Sockets, Listening: h.Listening}
+				}
+			}
+			enforce.Annotate(stats) // cgroups, and the keeptune enforce policy covering each process
+		}
+	}
+
+	snap, err := host.Collect(ctx, hostOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -94,21 +140,10 @@ func Host(ctx context.Context, opts Options) (*World, error) {
 	if chainProblem != nil {
 		problem(*chainProblem)
 	}
-
+	for _, p := range probs {
+		problem(p)
+	}
 	if live && !opts.NoSockets {
-		netns := ""
-		if opts.AllNetns {
-			netns = "all"
-		}
-		stats, err := sockets.SummarizeIn(ctx, sockets.SummaryOptions{
-			Netns: netns, Deep: opts.DeepSockets || os.Geteuid() == 0, Thresholds: opts.Thresholds})
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			problem(model.Problem{What: "the live TCP sockets (sock_diag)", Err: err.Error()})
-		}
-		enforce.Annotate(stats) // cgroups, and the keeptune enforce policy covering each process
 		snap.Sockets = stats
 	}
 

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/netns"
+	"github.com/keeptune/keeptune/internal/procfd"
 )
 
 // Options says where and how widely Collect looks.
@@ -22,6 +24,21 @@ type Options struct {
 	// CAP_SYS_ADMIN, and seeing other users' namespaces CAP_SYS_PTRACE). Without it only the
 	// namespace keeptune runs in is audited, and only its processes are reported.
 	AllNetns bool
+	// Procs is a descriptor walk the caller made already (procfd.Walk with AllProcesses, every
+	// socket recorded), shared with the socket table so that one audit walks each fd table
+	// once. nil: Collect walks root/proc itself.
+	Procs *procfd.Index
+	// TCPByPID, when set, is what each process holds of the TCP socket tables, read by the
+	// caller (with sock_diag, in the pass that sums up the sockets); Collect then does not read
+	// /proc/PID/net/tcp.
+	TCPByPID map[int]ProcessTCP
+}
+
+// ProcessTCP is one process's share of the TCP socket tables: how many sockets it holds and the
+// addresses it listens on.
+type ProcessTCP struct {
+	Sockets   int
+	Listening []string
 }
 
 // Collect gathers the facts of one host. It returns an error only when nothing can be read
@@ -95,7 +112,7 @@ func (c *collector) run() error {
 	// Processes whose namespace cannot be read stay in scope, so that they count in the
 	// Problem about descriptors that could not be read.
 	inScope := func(p *procInfo) bool { return c.opts.AllNetns || p.NetnsInode == current || p.NetnsInode == 0 }
-	procs, err := walkProcs(c.ctx, c.root, inScope)
+	procs, idx, err := walkProcs(c.ctx, c.root, c.opts.Procs)
 	if err != nil {
 		if c.ctx.Err() != nil {
 			return c.ctx.Err()
@@ -116,7 +133,15 @@ func (c *collector) run() error {
 			scoped = append(scoped, p)
 		}
 	}
-	c.problems(matchTCP(c.root, scoped)...)
+	if c.opts.TCPByPID != nil {
+		for _, p := range scoped {
+			t := c.opts.TCPByPID[p.PID]
+			p.tcp = t.Sockets
+			p.listen = slices.Compact(slices.Sorted(slices.Values(t.Listening)))
+		}
+	} else if idx != nil {
+		c.problems(matchTCP(c.root, idx, scoped)...)
+	}
 	lookup := func(ino uint64) model.Setting[int] {
 		if s, ok := probes[ino]; ok {
 			return s

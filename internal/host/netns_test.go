@@ -81,7 +81,7 @@ func TestNetnsDiscoveryAndNames(t *testing.T) {
 	h.write("proc/20/cgroup", "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod8d2c1a3e_5f6b_4c7d_9e8f_0a1b2c3d4e5f.slice/cri-containerd-"+strings.Repeat("ab", 32)+".scope\n")
 	h.proc(30, "dnsmasq", blue)
 
-	procs, err := walkProcs(context.Background(), h.root, func(*procInfo) bool { return true })
+	procs, _, err := walkProcs(context.Background(), h.root, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,11 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/procfd"
 )
 
 // procInfo is what the /proc walk learns about one process.
@@ -20,115 +20,76 @@ type procInfo struct {
 	NetnsInode uint64 // 0 when ns/net could not be read
 	nsErr      error
 
-	sockets   []uint64 // socket inodes of its descriptors, sorted, unique
 	openFiles int
 	fdErr     error
 
-	// Filled by matchTCP.
+	// Filled by matchTCP (or from Options.TCPByPID).
 	tcp    int
 	listen []string
 }
 
-// walkProcs reads every process directory under root/proc: comm and network namespace, and for
-// the processes fds selects also the socket inodes of their descriptors. Processes that exit
-// during the walk are dropped. The result is sorted by PID.
-func walkProcs(ctx context.Context, root string, fds func(*procInfo) bool) ([]*procInfo, error) {
-	procDir := filepath.Join(root, "proc")
-	ents, err := os.ReadDir(procDir)
-	if err != nil {
-		return nil, err
+// walkProcs lists every process under root/proc with the shared descriptor walk (procfd): comm,
+// network namespace, open descriptors, and the socket index matchTCP attributes sockets with.
+// idx, when not nil, is a walk the caller made already (gather shares one walk between host
+// facts and the socket table). Processes that exit during the walk are dropped. The result is
+// sorted by PID.
+func walkProcs(ctx context.Context, root string, idx *procfd.Index) ([]*procInfo, *procfd.Index, error) {
+	if idx == nil {
+		var err error
+		if idx, err = procfd.Walk(ctx, procfd.Query{ProcRoot: filepath.Join(root, "proc"), AllProcesses: true}); err != nil {
+			return nil, nil, err
+		}
 	}
-	var (
-		out  []*procInfo
-		scan fdScanner
-	)
-	for i, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid <= 0 {
-			continue
-		}
-		if i%256 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		dir := filepath.Join(procDir, e.Name())
-		comm, err := os.ReadFile(filepath.Join(dir, "comm"))
-		if err != nil && isGone(err) {
-			continue
-		}
-		p := &procInfo{PID: pid, Comm: strings.TrimSuffix(string(comm), "\n")}
-		p.NetnsInode, p.nsErr = readNsLink(dir)
-		if fds(p) {
-			p.sockets, p.openFiles, p.fdErr = scan.scan(filepath.Join(dir, "fd"), nil)
-			if p.fdErr != nil && isGone(p.fdErr) {
-				continue
-			}
-			slices.Sort(p.sockets)
-			p.sockets = slices.Compact(p.sockets)
+	all := idx.All()
+	out := make([]*procInfo, 0, len(all))
+	for _, pp := range all {
+		p := &procInfo{PID: pp.PID, Comm: pp.Comm, NetnsInode: pp.NetnsInode, openFiles: pp.OpenFiles, fdErr: pp.FDErr}
+		if p.NetnsInode == 0 {
+			// The walk stats ns/net; a copied /proc under an injected root has only the link text.
+			p.NetnsInode, p.nsErr = readNsLink(filepath.Join(root, "proc", strconv.Itoa(pp.PID)))
 		}
 		out = append(out, p)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
-	return out, nil
+	return out, idx, nil
 }
 
-// socketOwners maps a socket inode to the processes holding it. Most sockets have one owner;
-// a listener shared by forked workers has several.
+// socketOwners attributes the sockets of a TCP table to the processes in scope that hold them.
 type socketOwners struct {
-	one  map[uint64]*procInfo
-	more map[uint64][]*procInfo
+	idx   *procfd.Index
+	byPID map[int]*procInfo
 }
 
-func newSocketOwners(procs []*procInfo) *socketOwners {
-	n := 0
+func newSocketOwners(idx *procfd.Index, procs []*procInfo) *socketOwners {
+	o := &socketOwners{idx: idx, byPID: make(map[int]*procInfo, len(procs))}
 	for _, p := range procs {
-		n += len(p.sockets)
-	}
-	o := &socketOwners{one: make(map[uint64]*procInfo, n), more: map[uint64][]*procInfo{}}
-	for _, p := range procs {
-		for _, ino := range p.sockets {
-			if prev, ok := o.one[ino]; ok {
-				if o.more[ino] == nil {
-					o.more[ino] = []*procInfo{prev}
-				}
-				o.more[ino] = append(o.more[ino], p)
-				continue
-			}
-			o.one[ino] = p
-		}
+		o.byPID[p.PID] = p
 	}
 	return o
 }
 
 // add counts one TCP socket of the table for its owners.
 func (o *socketOwners) add(e *tcpEntry) {
-	if e.Inode == 0 {
+	if e.Inode == 0 || e.Inode > 1<<32-1 {
 		return // TIME_WAIT and orphaned sockets belong to no descriptor
 	}
-	p, ok := o.one[e.Inode]
-	if !ok {
-		return
-	}
-	owners := o.more[e.Inode]
-	if owners == nil {
-		owners = []*procInfo{p}
-	}
-	for _, p := range owners {
+	o.idx.Holders(uint32(e.Inode), func(pp *procfd.Process, _ int) {
+		p := o.byPID[pp.PID]
+		if p == nil {
+			return
+		}
 		p.tcp++
 		if e.State == tcpListen {
 			p.listen = append(p.listen, e.Local.String())
 		}
-	}
+	})
 }
 
 // matchTCP reads the TCP tables of each network namespace once, through the first process of
 // the namespace whose /proc/PID/net/tcp can be opened (/proc/PID/net shows PID's namespace), and
 // counts each socket for the processes that hold it. A socket is matched whatever namespace its
 // holder lives in, so a process that opened sockets in another namespace still gets them.
-func matchTCP(root string, procs []*procInfo) []model.Problem {
-	owners := newSocketOwners(procs)
-	if len(owners.one) == 0 {
-		return nil
-	}
+func matchTCP(root string, idx *procfd.Index, procs []*procInfo) []model.Problem {
+	owners := newSocketOwners(idx, procs)
 	var probs []model.Problem
 	done := map[uint64]bool{}
 	for _, p := range procs {

@@ -169,11 +169,3 @@ func parseDec(b []byte) (uint64, bool) {
 // littleEndian is true on the machines whose /proc/net/tcp prints 127.0.0.1 as 0100007F.
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
-// socketInode parses the target of a descriptor link, "socket:[12345]".
-func socketInode(link []byte) (uint64, bool) {
-	const prefix = "socket:["
-	if len(link) < len(prefix)+2 || string(link[:len(prefix)]) != prefix || link[len(link)-1] != ']' {
-		return 0, false
-	}
-	return parseDec(link[len(prefix) : len(link)-1])
-}

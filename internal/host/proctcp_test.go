@@ -69,45 +69,6 @@ func TestParseProcNetTCPLongLine(t *testing.T) {
 	}
 }
 
-func TestSocketInode(t *testing.T) {
-	for in, want := range map[string]uint64{
-		"socket:[12345]":   12345,
-		"socket:[]":        0,
-		"socket:[12a]":     0,
-		"pipe:[12345]":     0,
-		"/dev/null":        0,
-		"socket:[1":        0,
-		"anon_inode:[bpf]": 0,
-	} {
-		got, ok := socketInode([]byte(in))
-		if got != want || ok != (want != 0) {
-			t.Errorf("socketInode(%q) = %d, %v", in, got, ok)
-		}
-	}
-}
-
-func TestFdScanner(t *testing.T) {
-	var s fdScanner
-	inodes, n, err := s.scan(testRoot+"/proc/100/fd", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// fd 0 /dev/null, 3 1001, 4 1002, 5 a log file, 6 1003, 7 1002 again.
-	if n != 6 {
-		t.Errorf("descriptors = %d, want 6", n)
-	}
-	got := map[uint64]int{}
-	for _, ino := range inodes {
-		got[ino]++
-	}
-	if !reflect.DeepEqual(got, map[uint64]int{1001: 1, 1002: 2, 1003: 1}) {
-		t.Errorf("socket inodes = %v", inodes)
-	}
-	if _, _, err := s.scan(testRoot+"/proc/4242/fd", nil); err == nil || !isGone(err) {
-		t.Errorf("scan of a missing process: err = %v, want not-exist", err)
-	}
-}
-
 // BenchmarkParseProcNetTCP parses a table of 100k sockets, the size bench/ compares with `ss`
 // on.
 func BenchmarkParseProcNetTCP(b *testing.B) {

@@ -27,6 +27,18 @@ type SummaryOptions struct {
 	Thresholds Thresholds
 	// ProcRoot is the proc file system (default /proc).
 	ProcRoot string
+	// Owners is a descriptor walk made already (procfd.Walk recording every socket).
+	Owners *Owners
+	// Held, when set, also receives every socket of every state (listeners too) for each
+	// process holding it: host facts' per-process TCP counts and listening addresses, from the
+	// same dump.
+	Held map[int]*Held
+}
+
+// Held is one process's share of the socket tables.
+type Held struct {
+	Sockets   int
+	Listening []string
 }
 
 // SummarizeIn sums up the connected sockets of the namespaces opts selects per owning process
@@ -40,10 +52,31 @@ func SummarizeIn(ctx context.Context, opts SummaryOptions) ([]model.SocketStats,
 	}
 	rows := map[key]*model.SocketStats{}
 	wopts := Options{Info: true, Processes: true, Deep: opts.Deep, DeepPerProcess: deepSample, Thresholds: opts.Thresholds,
-		Filter: Filter{States: connectedStates}, Netns: opts.Netns, ProcRoot: opts.ProcRoot}
+		Filter: Filter{States: connectedStates}, Netns: opts.Netns, ProcRoot: opts.ProcRoot, Owners: opts.Owners}
+	if opts.Held != nil {
+		wopts.Filter.States = AllStates
+	}
 	err := Walk(ctx, wopts, func(s *Socket) error {
 		if s.Owner == nil {
 			return nil
+		}
+		if opts.Held != nil {
+			hold := func(p *Process, _ int) {
+				h := opts.Held[p.PID]
+				if h == nil {
+					h = &Held{}
+					opts.Held[p.PID] = h
+				}
+				h.Sockets++
+				if s.State == StateListen {
+					h.Listening = append(h.Listening, s.Local.String())
+				}
+			}
+			hold(s.Owner, 0)
+			opts.Owners.MoreHolders(s.Inode, hold)
+			if !connectedStates.Has(s.State) {
+				return nil
+			}
 		}
 		k := key{s.Owner.PID, s.Owner.NetnsInode}
 		if s.Netns != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keeptune/keeptune/internal/netns"
+	"github.com/keeptune/keeptune/internal/procfd"
 )
 
 // nsTarget is a namespace to dump: its identity and a path that enters it ("" for the current).
@@ -90,7 +90,7 @@ func resolveNamespaces(procRoot, spec string) ([]nsTarget, error) {
 				add(netns.NamedPath(e.Name()))
 			}
 		}
-		pids, err := listPIDs(procRoot)
+		pids, err := procfd.ListPIDs(procRoot)
 		if err != nil {
 			return nil, err
 		}
@@ -115,27 +115,6 @@ func resolveNamespaces(procRoot, spec string) ([]nsTarget, error) {
 		return nil, fmt.Errorf("network namespace %q: %s: %w (expected all, current, a PID, a name under /run/netns or a path): %w", spec, path, err, ErrNoNamespace)
 	}
 	return []nsTarget{mk(ino, path)}, nil
-}
-
-// listPIDs lists the numeric entries of /proc in ascending order.
-func listPIDs(procRoot string) ([]int, error) {
-	f, err := os.Open(procRoot)
-	if err != nil {
-		return nil, fmt.Errorf("list processes: %w", err)
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, fmt.Errorf("list processes in %s: %w", procRoot, err)
-	}
-	pids := make([]int, 0, len(names))
-	for _, n := range names {
-		if pid, err := strconv.Atoi(n); err == nil && pid > 0 {
-			pids = append(pids, pid)
-		}
-	}
-	sort.Ints(pids)
-	return pids, nil
 }
 
 // inNetns runs fn on a thread inside the namespace at path (here when path is ""); a refusal

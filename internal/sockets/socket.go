@@ -318,18 +318,6 @@ func (f Flag) String() string {
 	return "unknown"
 }
 
-// Process is a process that holds a socket.
-type Process struct {
-	PID  int
-	Comm string
-	// NetnsInode is the network namespace the process is in (it can differ from the socket's:
-	// a program can create a socket, then move to another namespace); NetnsName names it like
-	// Netns.Name.
-	NetnsInode uint64
-	NetnsName  string
-	UID        uint32
-}
-
 // Netns is a network namespace sockets were read from.
 type Netns struct {
 	Inode uint64

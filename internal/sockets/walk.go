@@ -41,6 +41,9 @@ type Options struct {
 	Thresholds Thresholds
 	// Stats, when set, receives counters about the walk.
 	Stats *Stats
+	// Owners is a descriptor walk the caller made already (procfd.Walk recording every socket),
+	// used instead of walking again: gather shares one walk between host facts and the sockets.
+	Owners *Owners
 	// OwnerStrategy chooses how processes are attributed (see the constants); the zero value lets
 	// Walk decide.
 	OwnerStrategy OwnerStrategy

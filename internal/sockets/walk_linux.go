@@ -79,8 +79,9 @@ func Walk(ctx context.Context, opts Options, fn func(*Socket) error) (err error)
 
 	var owners *Owners
 	if opts.Processes {
-		owners, err = indexFor(ctx, opts, conns, states, stats)
-		if err != nil {
+		if opts.Owners != nil {
+			owners = opts.Owners
+		} else if owners, err = indexFor(ctx, opts, conns, states, stats); err != nil {
 			return err
 		}
 		stats.Owners = owners.Stats

@@ -8,6 +8,3 @@ import "context"
 func Walk(ctx context.Context, opts Options, fn func(*Socket) error) error {
 	return ErrUnsupported
 }
-
-// IndexOwners returns ErrUnsupported outside Linux.
-func IndexOwners(ctx context.Context, q OwnerQuery) (*Owners, error) { return nil, ErrUnsupported }

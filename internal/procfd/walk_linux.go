@@ -1,4 +1,4 @@
-package sockets
+package procfd
 
 import (
 	"bytes"
@@ -43,16 +43,16 @@ import (
 // CPUs idle.
 const chunkFDs = 4096
 
-// IndexOwners walks processes' descriptor tables and maps socket inodes to processes. Processes
+// Walk walks processes' descriptor tables and maps socket inodes to processes. Processes
 // are walked by one worker per CPU (up to 8): the cost is almost all kernel time in getdents(2)
 // and readlinkat(2) on different fd tables, which runs in parallel.
-func IndexOwners(ctx context.Context, q OwnerQuery) (*Owners, error) {
+func Walk(ctx context.Context, q Query) (*Index, error) {
 	start := time.Now()
 	if q.ProcRoot == "" {
 		q.ProcRoot = "/proc"
 	}
-	o := &Owners{}
-	w := &walkState{o: o, ctx: ctx, comms: q.Comms, pidIdx: map[int]int32{}}
+	o := &Index{}
+	w := &walkState{o: o, ctx: ctx, comms: q.Comms, pidIdx: map[int]int32{}, all: q.AllProcesses}
 	if len(q.Want) > 0 {
 		o.m = make(map[uint32]int32, len(q.Want))
 		for _, ino := range q.Want {
@@ -69,6 +69,7 @@ func IndexOwners(ctx context.Context, q OwnerQuery) (*Owners, error) {
 		}
 	} else {
 		o.m = make(map[uint32]int32)
+		o.more = map[uint32][]uint64{}
 	}
 
 	procFD, err := unix.Open(q.ProcRoot, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -81,7 +82,7 @@ func IndexOwners(ctx context.Context, q OwnerQuery) (*Owners, error) {
 	var pids []int
 	if len(q.PIDs) > 0 {
 		pids = q.PIDs
-	} else if pids, err = listPIDs(q.ProcRoot); err != nil {
+	} else if pids, err = ListPIDs(q.ProcRoot); err != nil {
 		return nil, err
 	}
 	o.Stats.Processes = len(pids)
@@ -115,7 +116,7 @@ func IndexOwners(ctx context.Context, q OwnerQuery) (*Owners, error) {
 	w.workers = workers
 	o.Stats.Workers = workers
 	var wg sync.WaitGroup
-	stats := make([]OwnerStats, workers)
+	stats := make([]Stats, workers)
 	for i := 0; i < workers; i++ {
 		wg.Add(1)
 		go func() {
@@ -149,6 +150,10 @@ func IndexOwners(ctx context.Context, q OwnerQuery) (*Owners, error) {
 		o.Stats.Found = o.Stats.Wanted - int(w.remaining.Load())
 	} else {
 		o.Stats.Found = len(o.m)
+	}
+	if q.AllProcesses {
+		o.all = slices.Clone(o.procs)
+		slices.SortFunc(o.all, func(a, b *Process) int { return a.PID - b.PID })
 	}
 	o.Stats.Duration = time.Since(start)
 	return o, nil
@@ -240,12 +245,13 @@ func (q *walkQueue) isStopped() bool {
 
 // walkState is shared by the workers of one walk.
 type walkState struct {
-	o         *Owners
+	o         *Index
 	ctx       context.Context
 	procFD    int
 	comms     []string
 	workers   int
 	wanted    bool
+	all       bool // Query.AllProcesses
 	remaining atomic.Int64
 	q         walkQueue
 
@@ -256,7 +262,7 @@ type walkState struct {
 // worker is one walking goroutine with its own buffers and counters.
 type worker struct {
 	*walkState
-	st    *OwnerStats
+	st    *Stats
 	dents []byte
 	link  [64]byte
 	name  [16]byte
@@ -276,6 +282,7 @@ func (w *worker) do(j walkJob) {
 		return
 	}
 	ps := strconv.Itoa(j.pid)
+	var rec *Process // the process's record when every process is recorded
 	if j.fds == nil {
 		if len(w.comms) > 0 {
 			comm, ok := readComm(w.procFD, j.pid)
@@ -283,15 +290,22 @@ func (w *worker) do(j walkJob) {
 				return
 			}
 		}
-		// A kernel thread or a zombie has no exe: skip it without opening its fd directory.
-		// EACCES: another user's process that this user may not inspect.
+		if w.all {
+			var ok bool
+			if rec, _, ok = w.addProcess(j.pid); !ok {
+				return // exited
+			}
+		}
+		// A kernel thread or a zombie has no exe: skip it without opening its fd directory
+		// (when every process is recorded, open it: a fake /proc under an injected root has no
+		// exe links). EACCES: another user's process that this user may not inspect.
 		if _, err := unix.Readlinkat(w.procFD, ps+"/exe", w.link[:]); err != nil {
 			switch {
-			case errors.Is(err, unix.ENOENT):
+			case errors.Is(err, unix.ENOENT) && !w.all:
 				w.st.Skipped++
 				return
 			case errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM):
-				w.denied(j.pid, err)
+				w.denied(j.pid, err, rec)
 				return
 			}
 		}
@@ -299,7 +313,7 @@ func (w *worker) do(j walkJob) {
 	dfd, err := unix.Openat(w.procFD, ps+"/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
-			w.denied(j.pid, err)
+			w.denied(j.pid, err, rec)
 		}
 		return
 	}
@@ -308,6 +322,9 @@ func (w *worker) do(j walkJob) {
 	if fds == nil {
 		w.st.Walked++
 		fds = w.listFDs(dfd)
+		if rec != nil {
+			rec.OpenFiles = len(fds) // only this worker writes it; read after the walk
+		}
 		if len(fds) > 2*chunkFDs && w.workers > 1 {
 			// Share the rest of a large table. The chunks need their own memory: this worker's
 			// buffer is reused for its next process.
@@ -370,7 +387,7 @@ func (w *worker) readFDs(pid int, dfd int, fds []int32) {
 				continue
 			}
 			if procIdx < 0 {
-				procIdx = w.addProcess(pid)
+				_, procIdx, _ = w.addProcess(pid)
 			}
 			if atomic.CompareAndSwapUint64(&w.o.slots[slot], 0, packOwner(procIdx, fd)) {
 				if w.remaining.Add(-1) == 0 {
@@ -381,7 +398,7 @@ func (w *worker) readFDs(pid int, dfd int, fds []int32) {
 			continue
 		}
 		if procIdx < 0 {
-			procIdx = w.addProcess(pid)
+			_, procIdx, _ = w.addProcess(pid)
 		}
 		w.pending = append(w.pending, found{ino, packOwner(procIdx, fd)})
 		if len(w.pending) >= 1024 {
@@ -398,16 +415,26 @@ func (w *worker) flush() {
 	}
 	w.mu.Lock()
 	for _, f := range w.pending {
-		if _, dup := w.o.m[f.ino]; !dup {
+		slot, dup := w.o.m[f.ino]
+		if !dup {
 			w.o.m[f.ino] = int32(len(w.o.slots))
 			w.o.slots = append(w.o.slots, f.v)
+			continue
+		}
+		// Another holder: a second process (a listener shared by forked workers), not a second
+		// descriptor of the same one.
+		if first := w.o.slots[slot]; first>>32 != f.v>>32 && !slices.ContainsFunc(w.o.more[f.ino], func(v uint64) bool { return v>>32 == f.v>>32 }) {
+			w.o.more[f.ino] = append(w.o.more[f.ino], f.v)
 		}
 	}
 	w.mu.Unlock()
 	w.pending = w.pending[:0]
 }
 
-func (w *worker) denied(pid int, err error) {
+func (w *worker) denied(pid int, err error, rec *Process) {
+	if rec != nil {
+		rec.FDErr = &os.PathError{Op: "open", Path: "/proc/" + strconv.Itoa(pid) + "/fd", Err: err}
+	}
 	if w.st.Denied == 0 {
 		w.st.DeniedFirstPID = pid
 		w.st.DeniedFirstErrorMsg = err.Error()
@@ -434,16 +461,26 @@ func (w *worker) readSocketLink(dfd int, fd int32) (uint32, bool) {
 	return uint32(v), true
 }
 
-// addProcess records a process that holds a wanted socket, with its name and namespace, once.
-func (w *worker) addProcess(pid int) int32 {
+// addProcess records a process once, with its name, owner and namespace, and returns its
+// record and index; ok is false when it exited before its name could be read (only checked
+// when every process is recorded).
+func (w *worker) addProcess(pid int) (*Process, int32, bool) {
 	w.mu.Lock()
 	idx, ok := w.pidIdx[pid]
+	var p *Process
+	if ok {
+		p = w.o.procs[idx]
+	}
 	w.mu.Unlock()
 	if ok {
-		return idx
+		return p, idx, true
 	}
-	p := &Process{PID: pid}
-	p.Comm, _ = readComm(w.procFD, pid)
+	p = &Process{PID: pid}
+	var commOK bool
+	p.Comm, commOK = readComm(w.procFD, pid)
+	if w.all && !commOK {
+		return nil, -1, false
+	}
 	var st unix.Stat_t
 	if unix.Fstatat(w.procFD, strconv.Itoa(pid), &st, 0) == nil {
 		p.UID = st.Uid
@@ -454,12 +491,12 @@ func (w *worker) addProcess(pid int) int32 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if idx, ok := w.pidIdx[pid]; ok {
-		return idx
+		return w.o.procs[idx], idx, true
 	}
 	w.o.procs = append(w.o.procs, p)
 	idx = int32(len(w.o.procs) - 1)
 	w.pidIdx[pid] = idx
-	return idx
+	return p, idx, true
 }
 
 // readComm reads /proc/PID/comm.
