@@ -168,4 +168,3 @@ func parseDec(b []byte) (uint64, bool) {
 
 // littleEndian is true on the machines whose /proc/net/tcp prints 127.0.0.1 as 0100007F.
 var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
-
