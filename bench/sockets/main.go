@@ -61,6 +61,7 @@ func run() error {
 	perWorker := flag.Int("per-worker", 18000, "sockets held by one worker process (below its RLIMIT_NOFILE hard limit)")
 	worker := flag.Int("worker", 0, "internal: run as a worker holding this many connections")
 	workerAddr := flag.String("worker-addr", "", "internal: the worker's listening address")
+	auditView := flag.Bool("audit", false, "compare `keeptune audit --no-configs -o json` with `keeptune sockets --state connected -o json` (issue 13's goal: audit <= 1.2x sockets, RSS < 64 MiB) instead of keeptune with ss")
 	hold := flag.Bool("hold", false, "open the first size's sockets and hold them until Ctrl-C (for profiling by hand)")
 	flag.Parse()
 	if *worker > 0 {
@@ -101,6 +102,15 @@ func run() error {
 		}
 	}
 
+	if *auditView {
+		// The baseline column holds keeptune sockets: the same socket table and process walk
+		// that audit reads, without the host facts and rules.
+		comparisons = func(string) []comparison {
+			return []comparison{{name: "audit vs sockets (JSON, processes)", goal: "<= 1.2, RSS < 64 MiB", goalRatio: 1.2,
+				ss: []string{*keeptune, "sockets", "--state", "connected", "-o", "json"},
+				kt: []string{*keeptune, "audit", "--no-configs", "-o", "json", "--fail-on", "none"}}}
+		}
+	}
 	if *hold {
 		ws, err := startWorkers(ctx, counts[0]/2, max(1, *perWorker/2))
 		defer ws.Close()
