@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/keeptune/keeptune/internal/textfmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +25,7 @@ import (
 var haproxyRules = []Rule{
 	haproxyMissingTimeouts, haproxyHTTPInTCPMode, haproxyTCPKATimingWithoutOption,
 	haproxyWebSocketNoTunnel, haproxyTunnelNoClientFin, haproxyKeepaliveTimeoutInBackend,
-	haproxyTCPKAHostDefaults, haproxyServerClose,
+	haproxyTCPKAHostDefaults, haproxyServerClose, haproxyTimeoutWithoutUnit,
 }
 
 // haproxyConfigs returns the parsed HAProxy configurations of the input.
@@ -648,4 +649,53 @@ func haproxyModeStrength(m model.Setting[string]) int {
 		return 1
 	}
 	return 0
+}
+
+// haproxyUnitlessTimeouts are the timeouts whose unit-less value is milliseconds.
+var haproxyUnitlessTimeouts = map[string]bool{
+	"client": true, "server": true, "connect": true, "http-keep-alive": true, "http-request": true,
+	"tunnel": true, "queue": true, "client-fin": true, "server-fin": true, "tarpit": true, "check": true, "client-hs": true,
+}
+
+var haproxyTimeoutWithoutUnit = Rule{
+	ID: "KT828", Name: "haproxy-timeout-without-unit", Severity: model.SeverityWarning,
+	Title: "HAProxy timeout under a second written without a unit (milliseconds)",
+	What: "Flags timeout client, server, connect, http-keep-alive, http-request, tunnel and the other " +
+		"timeout kinds written as a bare number below 1000: HAProxy reads a number without a unit as " +
+		"milliseconds, so \"timeout client 30\" is 30 ms, not 30 s. Bare numbers of 1000 and above " +
+		"(\"timeout client 50000\") are the usual way to write milliseconds and are left alone.",
+	Why: "A timeout of a few milliseconds closes idle keep-alive connections at once, aborts slow " +
+		"clients and servers mid-request and fails connects to anything not on the same host: " +
+		"intermittent 408/504 errors and reconnect storms that look like network trouble. The " +
+		"configuration reads as seconds to anyone who knows nginx or Apache.",
+	Fix:    "Write the unit: timeout client 30s (or the milliseconds meant, with ms).",
+	Source: "HAProxy configuration manual, section 2.5 (\"time values ... expressed in milliseconds, but may be expressed in any other unit by suffixing the unit\") and the timeout keywords (\"The value is specified in milliseconds by default\")",
+	Check: func(in *Input) []model.Finding {
+		var out []model.Finding
+		for _, c := range haproxyConfigs(in) {
+			for _, sec := range c.Sections {
+				for _, d := range sec.Directives {
+					w := d.Words
+					if len(w) != 3 || w[0] != "timeout" || !haproxyUnitlessTimeouts[w[1]] {
+						continue
+					}
+					n, err := strconv.Atoi(w[2])
+					if err != nil || n <= 0 || n >= 1000 {
+						continue
+					}
+					line := fmt.Sprintf("timeout %s %ss", w[1], w[2])
+					out = append(out, model.Finding{
+						Severity: model.SeverityWarning, Subject: sec.Title() + " timeout " + w[1],
+						Message: fmt.Sprintf("timeout %s %s has no unit: HAProxy reads it as %d ms, not %d s", w[1], w[2], n, n),
+						Evidence: []model.Evidence{{Name: "timeout " + w[1], Value: w[2] + " (= " + w[2] + " ms)",
+							Source: model.Source{Kind: model.SourceConfig, File: d.Location.File, Line: d.Location.Line}}},
+						Location: confLoc(d.Location.File, d.Location.Line),
+						Fix: &model.Fix{Key: "timeout " + w[1], Current: w[2], Proposed: w[2] + "s", Line: line,
+							File: d.Location.File, FileLine: d.Location.Line, Note: "or write the milliseconds meant with ms"},
+					})
+				}
+			}
+		}
+		return out
+	},
 }

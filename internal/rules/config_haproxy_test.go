@@ -325,3 +325,15 @@ defaults
 		t.Errorf("findings on Debian's defaults: %+v", fs)
 	}
 }
+
+func TestKT828TimeoutWithoutUnit(t *testing.T) {
+	conf := "defaults\n\tmode http\n\ttimeout client 30\n\ttimeout server 50000\n\ttimeout connect 5s\nbackend be\n\ttimeout http-keep-alive 10\n\tserver s 127.0.0.1:80\n"
+	fs := confLint(t, "haproxy", map[string]string{"h.cfg": conf}, "h.cfg", nil, "KT828")
+	confExpect(t, fs,
+		"KT828 warning /h.cfg:7 | timeout http-keep-alive 10s",
+		"KT828 warning /h.cfg:3 | timeout client 30s",
+	)
+	if len(fs) == 2 && !strings.Contains(fs[1].Message, "30 ms, not 30 s") {
+		t.Errorf("message %q", fs[1].Message)
+	}
+}
