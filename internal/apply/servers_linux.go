@@ -111,7 +111,11 @@ func (RealServers) Reload(server, main string) (string, error) {
 // masters finds the server's master processes in this mount namespace that read main: a
 // process with one of the server's names whose parent has another name.
 func masters(server, main string) ([]int, error) {
-	selfMnt, err := os.Readlink("/proc/self/ns/mnt")
+	// thread-self, not self: /proc/self/ns/mnt is the main thread's namespace, and the main
+	// thread may be the one runWithBinds moved into a private mount namespace for a check (a
+	// locked main thread is wedged, not ended, when its goroutine returns). Every other thread
+	// is in the process's namespace, and this goroutine never runs on the wedged one.
+	selfMnt, err := os.Readlink("/proc/thread-self/ns/mnt")
 	if err != nil {
 		return nil, err
 	}
