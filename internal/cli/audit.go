@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	_ "github.com/keeptune/keeptune/internal/configs/all" // every configuration format
 	"github.com/keeptune/keeptune/internal/gather"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/profiles"

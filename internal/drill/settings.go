@@ -79,7 +79,7 @@ func (s Settings) Validate() error {
 }
 
 // Detection is the dead-peer detection time the kernel should show for s
-// (model.DeadPeerDetection): idle + intvl*probes, or the TCP_USER_TIMEOUT rule.
+// (kernel.DeadPeerDetection): idle + intvl*probes, or the TCP_USER_TIMEOUT rule.
 func (s Settings) Detection() time.Duration {
 	return kernel.DeadPeerDetection(s.Idle, s.Interval, s.Count, s.UserTimeout)
 }
