@@ -50,13 +50,14 @@ func main() {
 	round := flag.Duration("round", 2*time.Second, "length of one round")
 	rt := flag.Bool("rt", false, "run the worker with SCHED_FIFO priority 10 on the last CPU, with one OS thread: other load on a shared machine then hardly reaches it (it takes that CPU for the run)")
 	bpfStats := flag.Bool("bpf-stats", false, "also report the programs' run time from the kernel's BPF statistics (adds a little cost to every run)")
+	side := flag.String("side", "both", "policy side: both (both ends of every connection are in the cgroup: the worst case), accept or connect (one end)")
 	mode := flag.String("mode", "force", "policy mode: force (sock_ops program and setsockopt guard) or default (sock_ops only)")
 	flag.Parse()
 	var err error
 	if *worker {
 		err = runWorker(*rt)
 	} else {
-		err = run(*rounds, *round, enforce.Mode(*mode), *bpfStats, *rt)
+		err = run(*rounds, *round, enforce.Mode(*mode), enforce.Side(*side), *bpfStats, *rt)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench/enforce:", err)
@@ -129,7 +130,7 @@ func runWorker(rt bool) error {
 	return in.Err()
 }
 
-func run(rounds int, round time.Duration, mode enforce.Mode, bpfStats, rt bool) (err error) {
+func run(rounds int, round time.Duration, mode enforce.Mode, side enforce.Side, bpfStats, rt bool) (err error) {
 	if os.Geteuid() != 0 {
 		return errors.New("run as root (BPF programs, cgroups)")
 	}
@@ -151,7 +152,7 @@ func run(rounds int, round time.Duration, mode enforce.Mode, bpfStats, rt bool) 
 		return err
 	}
 	defer w.stop()
-	pol := enforce.Policy{Idle: 60 * time.Second, Interval: 10 * time.Second, Probes: 6, UserTimeout: 2 * time.Minute, Side: enforce.SideBoth, Mode: mode}
+	pol := enforce.Policy{Idle: 60 * time.Second, Interval: 10 * time.Second, Probes: 6, UserTimeout: 2 * time.Minute, Side: side, Mode: mode}
 	if err := pol.Validate(); err != nil {
 		return err
 	}
@@ -195,7 +196,8 @@ func run(rounds int, round time.Duration, mode enforce.Mode, bpfStats, rt bool) 
 		if err != nil {
 			return err
 		}
-		if len(st.Entries) != 1 || st.Entries[0].Counters.Connect == 0 || st.Entries[0].Counters.Accept == 0 || st.Entries[0].Counters.Errors != 0 {
+		c := st.Entries[0].Counters
+		if len(st.Entries) != 1 || (side != enforce.SideAccept && c.Connect == 0) || (side != enforce.SideConnect && c.Accept == 0) || c.Errors != 0 {
 			return fmt.Errorf("round %d: the program did not act on every connection: %+v", i, st.Entries)
 		}
 		touched += st.Entries[0].Counters.Connect + st.Entries[0].Counters.Accept
@@ -230,12 +232,15 @@ func run(rounds int, round time.Duration, mode enforce.Mode, bpfStats, rt bool) 
 	if rt {
 		sched = "worker SCHED_FIFO on one CPU"
 	}
-	fmt.Printf("kernel %s; %d pairs of %s rounds (policy attached, mode %s, side both; then nothing attached); %s; %d sockets given the policy\n\n",
-		unix.ByteSliceToString(u.Release[:]), rounds, round, mode, sched, touched)
+	fmt.Printf("kernel %s; %d pairs of %s rounds (policy attached, mode %s, side %s; then nothing attached); %s; %d sockets given the policy\n\n",
+		unix.ByteSliceToString(u.Release[:]), rounds, round, mode, side, sched, touched)
 	fmt.Printf("| attached (median) | not attached (median) | median of the pairs' ratios | ratios, 10th-90th percentile |\n|---|---|---|---|\n")
 	fmt.Printf("| %.0f conn/s | %.0f conn/s | %.3f | %.3f-%.3f |\n", median(with), median(without), median(ratios), percentile(ratios, 0.1), percentile(ratios, 0.9))
 	if bpfStats {
-		connsTouched := float64(touched) / 2
+		connsTouched := float64(touched)
+		if side == enforce.SideBoth {
+			connsTouched /= 2
+		}
 		fmt.Printf("\nBPF run time (kernel statistics): keeptune_ops %d runs, %.0f ns per run; keeptune_guard %d runs, %.0f ns per run; %.0f ns of BPF per connection (both ends)\n",
 			progRuns["keeptune_ops"], perRun(progTime["keeptune_ops"], progRuns["keeptune_ops"]),
 			progRuns["keeptune_guard"], perRun(progTime["keeptune_guard"], progRuns["keeptune_guard"]),
