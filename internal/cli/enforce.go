@@ -14,6 +14,7 @@ import (
 	"github.com/keeptune/keeptune/internal/catalog"
 	"github.com/keeptune/keeptune/internal/enforce"
 	"github.com/keeptune/keeptune/internal/profiles"
+	"github.com/keeptune/keeptune/internal/sockets"
 )
 
 // EnforceOptions are the flags of `keeptune enforce apply|status|detach`.
@@ -385,16 +386,14 @@ func fillFromPlan(cmd *cobra.Command, pol *enforce.Policy, file string, e *enfor
 	return nil
 }
 
-// enforcementLookup tells sockets --deep which processes a `keeptune enforce` policy covers; nil
+// enforcementLookup tells sockets --deep which sockets carry a `keeptune enforce` policy; nil
 // when nothing is enforced or the pins cannot be read.
-func enforcementLookup() func(pid int) string {
-	e, err := enforce.Open(enforce.Options{NoMount: true}, false)
-	if err != nil {
-		return nil
-	}
-	cov, err := e.Coverage()
+func enforcementLookup() func(pid int, k sockets.Keepalive) string {
+	cov, err := enforce.ReadCoverage("/sys/fs/bpf")
 	if err != nil || cov.Empty() {
 		return nil
 	}
-	return cov.ForPID
+	return func(pid int, k sockets.Keepalive) string {
+		return cov.Carrying(pid, enforce.SocketValues{Enabled: k.Enabled, Idle: k.Idle, Interval: k.Interval, Count: k.Count, UserTimeout: k.UserTimeout})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cilium/ebpf"
 
@@ -60,6 +61,43 @@ func (c *Coverage) ForPID(pid int) string {
 	}
 	c.cache[pid] = v
 	return v
+}
+
+// SocketValues are a socket's keepalive options as getsockopt reads them.
+type SocketValues struct {
+	Enabled        bool
+	Idle, Interval time.Duration
+	Count          int
+	UserTimeout    time.Duration
+}
+
+// Carrying says which policy a socket of pid carries: the covering policy's description when
+// the socket's values satisfy it (each value the policy sets is on the socket; in force mode a
+// tighter one counts), "" when no policy covers pid or the socket does not carry it (a
+// connection older than the policy, or one whose program set its own values afterwards).
+func (c *Coverage) Carrying(pid int, v SocketValues) string {
+	desc := c.ForPID(pid)
+	if desc == "" {
+		return ""
+	}
+	cg, _ := CgroupOf(pid)
+	var pol Policy
+	best := ""
+	for p, q := range c.byPath {
+		if (p == cg || isAncestor(p, cg)) && len(p) > len(best) {
+			best, pol = p, q
+		}
+	}
+	ok := func(have, want time.Duration) bool {
+		return want == 0 || have == want || (pol.Mode == ModeForce && have > 0 && have < want)
+	}
+	if pol.Keepalive() && !v.Enabled {
+		return ""
+	}
+	if !ok(v.Idle, pol.Idle) || !ok(v.Interval, pol.Interval) || !ok(time.Duration(v.Count), time.Duration(pol.Probes)) || !ok(v.UserTimeout, pol.UserTimeout) {
+		return ""
+	}
+	return desc
 }
 
 // CgroupOf reads a process's cgroup v2 path from /proc/PID/cgroup (the "0::" line).

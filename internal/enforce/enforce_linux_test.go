@@ -248,7 +248,10 @@ func TestEnforceOnRealPrograms(t *testing.T) {
 			t.Fatal(err)
 		}
 		marked := map[int]int{}
-		err = sockets.Walk(context.Background(), sockets.Options{Processes: true, Enforcement: cov.ForPID,
+		carrying := func(pid int, k sockets.Keepalive) string {
+			return cov.Carrying(pid, SocketValues{Enabled: k.Enabled, Idle: k.Idle, Interval: k.Interval, Count: k.Count, UserTimeout: k.UserTimeout})
+		}
+		err = sockets.Walk(context.Background(), sockets.Options{Processes: true, Deep: true, Enforcement: carrying,
 			Filter: sockets.Filter{PIDs: []int{p.cmd.Process.Pid, os.Getpid()}, Ports: []uint16{uint16(lnAddr.Port), uint16(pyListen.Port)}}},
 			func(s *sockets.Socket) error {
 				if s.Keepalive.Enforced != "" {

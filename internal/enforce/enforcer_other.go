@@ -4,6 +4,7 @@ package enforce
 
 import (
 	"errors"
+	"time"
 
 	"github.com/keeptune/keeptune/internal/model"
 )
@@ -50,3 +51,14 @@ func (c *Coverage) Empty() bool { return true }
 
 // ForPID is empty outside Linux.
 func (c *Coverage) ForPID(int) string { return "" }
+
+// SocketValues are a socket's keepalive options as getsockopt reads them.
+type SocketValues struct {
+	Enabled        bool
+	Idle, Interval time.Duration
+	Count          int
+	UserTimeout    time.Duration
+}
+
+// Carrying is empty outside Linux.
+func (c *Coverage) Carrying(int, SocketValues) string { return "" }

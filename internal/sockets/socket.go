@@ -234,9 +234,9 @@ type Keepalive struct {
 	// Unread has a bit per value (SetIdle, ..., UnreadEnabled) whose getsockopt failed while
 	// the others were read: that value is unknown (Err says why), the others stand.
 	Unread SetBits
-	// Enforced names the `keeptune enforce` policy that covers the owning process's new
-	// connections (Options.Enforcement), "" when none does. A connection older than the policy
-	// keeps what it had.
+	// Enforced names the `keeptune enforce` policy the socket carries (Options.Enforcement): its
+	// process is covered by one and the values read from the socket satisfy it. "" otherwise (a
+	// connection older than the policy keeps what it had).
 	Enforced string
 }
 

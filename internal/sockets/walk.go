@@ -29,9 +29,9 @@ type Options struct {
 	// DeepPerProcess caps how many sockets of one process Deep reads (0: all): an audit samples
 	// a program's settings instead of paying two system calls per socket on a busy host.
 	DeepPerProcess int
-	// Enforcement, when set, says which `keeptune enforce` policy covers a process's new
-	// connections ("" for none); it fills Keepalive.Enforced of connected sockets.
-	Enforcement func(pid int) string
+	// Enforcement, when set with Deep, says which `keeptune enforce` policy a socket of pid with
+	// the keepalive k (read from the socket) carries ("" for none); it fills Keepalive.Enforced.
+	Enforcement func(pid int, k Keepalive) string
 	// Netns selects the network namespaces: "" (keeptune's own), "all", a PID, a name under
 	// /run/netns, or a path. Any namespace but the own one needs root.
 	Netns string

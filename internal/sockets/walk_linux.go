@@ -130,8 +130,8 @@ func Walk(ctx context.Context, opts Options, fn func(*Socket) error) (err error)
 					deep.read(&s)
 				}
 				s.Keepalive.Enforced = ""
-				if opts.Enforcement != nil && s.Owner != nil && s.State != StateListen && s.State != StateTimeWait {
-					s.Keepalive.Enforced = opts.Enforcement(s.Owner.PID)
+				if opts.Enforcement != nil && s.Owner != nil && s.Keepalive.Deep && s.State != StateListen && s.State != StateTimeWait {
+					s.Keepalive.Enforced = opts.Enforcement(s.Owner.PID, s.Keepalive)
 				}
 				Derive(&s, th)
 				if !f.matchDerived(&s) {
