@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -259,6 +260,9 @@ func runEnforceDetach(opts EnforceOptions, stdio IO) error {
 		fmt.Fprintf(stdio.Err, "nothing was enforced on %s\n", t.Path)
 	case t != nil:
 		fmt.Fprintf(stdio.Err, "removed the policy of %s\n", t.Path)
+		if _, err := os.Stat(e.PinDir()); errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(stdio.Err, "it was the last: the programs, links, maps and %s are gone\n", e.PinDir())
+		}
 	case had:
 		fmt.Fprintf(stdio.Err, "removed every policy, program, link and map of keeptune (%s)\n", e.PinDir())
 	default:
