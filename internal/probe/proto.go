@@ -54,6 +54,7 @@ const (
 	HelloSize     = 64
 	helloPayload  = HelloSize - headerSize
 	ackPayload    = 42
+	ackPayloadV2  = 46 // version 2 adds the connection's id
 	probePayload  = 8
 	answerPayload = 8
 	tickPayload   = 8
@@ -179,27 +180,23 @@ func announcedCap(d time.Duration) time.Duration {
 	return d + max(10*time.Second, d/10)
 }
 
-// marshalDone lists connections the client is done with, by the address the responder sees
-// them from (the hello-ack's), 18 bytes each; empty: this connection.
-func marshalDone(conns []netip.AddrPort) []byte {
-	p := make([]byte, 0, 18*len(conns))
-	for _, c := range conns {
-		ip := c.Addr().As16()
-		p = append(p, ip[:]...)
-		p = binary.BigEndian.AppendUint16(p, c.Port())
+// marshalDone lists connections of the run the client is done with, by the ids their
+// hello-acks gave them (u32 each); empty: this connection.
+func marshalDone(ids []uint32) []byte {
+	p := make([]byte, 0, 4*len(ids))
+	for _, id := range ids {
+		p = binary.BigEndian.AppendUint32(p, id)
 	}
 	return appendFrame(nil, typeDone, p)
 }
 
 // maxDonePerFrame keeps a done frame's list within what a reader keeps of a payload.
-const maxDonePerFrame = maxKeep / 18
+const maxDonePerFrame = maxKeep / 4
 
-func parseDone(f frame) []netip.AddrPort {
-	var out []netip.AddrPort
-	for p := f.Payload; len(p) >= 18; p = p[18:] {
-		var ip [16]byte
-		copy(ip[:], p[:16])
-		out = append(out, netip.AddrPortFrom(netip.AddrFrom16(ip).Unmap(), binary.BigEndian.Uint16(p[16:])))
+func parseDone(f frame) []uint32 {
+	var out []uint32
+	for p := f.Payload; len(p) >= 4; p = p[4:] {
+		out = append(out, binary.BigEndian.Uint32(p))
 	}
 	return out
 }
@@ -227,10 +224,17 @@ type helloAck struct {
 	MaxPerSource uint16
 	IdleCap      time.Duration // whole seconds on the wire
 	Client       netip.AddrPort
+	// ConnID (version 2) names the connection within its run: done frames list these ids. An
+	// address would not do: a NAT may give a new connection the port of one it forgot.
+	ConnID uint32
 }
 
 func (a helloAck) marshal() []byte {
-	p := make([]byte, ackPayload)
+	size := ackPayload
+	if a.Version >= 2 {
+		size = ackPayloadV2
+	}
+	p := make([]byte, size)
 	copy(p, magic[:])
 	p[16] = a.Version
 	binary.BigEndian.PutUint16(p[18:], a.MaxPerSource)
@@ -238,6 +242,9 @@ func (a helloAck) marshal() []byte {
 	binary.BigEndian.PutUint16(p[24:], a.Client.Port())
 	ip := a.Client.Addr().As16()
 	copy(p[26:], ip[:])
+	if a.Version >= 2 {
+		binary.BigEndian.PutUint32(p[42:], a.ConnID)
+	}
 	return appendFrame(nil, typeHelloAck, p)
 }
 
@@ -248,12 +255,16 @@ func parseHelloAck(f frame) (helloAck, error) {
 	p := f.Payload
 	var ip [16]byte
 	copy(ip[:], p[26:42])
-	return helloAck{
+	a := helloAck{
 		Version:      p[16],
 		MaxPerSource: binary.BigEndian.Uint16(p[18:]),
 		IdleCap:      time.Duration(binary.BigEndian.Uint32(p[20:])) * time.Second,
 		Client:       netip.AddrPortFrom(netip.AddrFrom16(ip).Unmap(), binary.BigEndian.Uint16(p[24:])),
-	}, nil
+	}
+	if a.Version >= 2 && len(p) >= ackPayloadV2 {
+		a.ConnID = binary.BigEndian.Uint32(p[42:])
+	}
+	return a, nil
 }
 
 // probeMsg is a probe (client) or its answer (responder). Heard is, in an answer, how long the
@@ -357,4 +368,4 @@ func parseError(f frame) (errorMsg, error) {
 }
 
 // Sizes checked at compile time: the hello pays for the hello-ack and an error frame.
-var _ = [1]struct{}{}[(headerSize+ackPayload+headerSize+errorPayload)/(HelloSize+1)]
+var _ = [1]struct{}{}[(headerSize+ackPayloadV2+headerSize+errorPayload)/(HelloSize+1)]

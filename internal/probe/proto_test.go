@@ -37,12 +37,17 @@ func TestFrameRoundTrips(t *testing.T) {
 	if got, _ := parseHello(read(hello{MinVersion: 1, MaxVersion: 1, Token: [8]byte{9}}.marshal())); got.Token != ([8]byte{}) {
 		t.Errorf("a version 1 hello carries a token: %+v", got)
 	}
-	list := []netip.AddrPort{netip.MustParseAddrPort("203.0.113.7:40000"), netip.MustParseAddrPort("[2001:db8::7]:1"), netip.MustParseAddrPort("198.51.100.1:9")}
-	if got := parseDone(read(marshalDone(list))); len(got) != 3 || got[0] != list[0] || got[1] != list[1] || got[2] != list[2] {
+	list := []uint32{1, 70000, 1 << 31, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	if got := parseDone(read(marshalDone(list))); len(got) != len(list) || got[0] != 1 || got[1] != 70000 || got[2] != 1<<31 || got[15] != 16 {
 		t.Errorf("done list = %v, want %v", got, list)
 	}
 	if len(list) != maxDonePerFrame {
 		t.Errorf("a done frame holds %d connections, the test lists %d", maxDonePerFrame, len(list))
+	}
+	// Version 2 hello-acks carry the connection's id; version 1 ones do not.
+	a2 := helloAck{Version: 2, MaxPerSource: 128, IdleCap: time.Hour, Client: netip.MustParseAddrPort("203.0.113.7:40000"), ConnID: 77}
+	if got, err := parseHelloAck(read(a2.marshal())); err != nil || got != a2 {
+		t.Errorf("v2 hello-ack = %+v, %v; want %+v", got, err, a2)
 	}
 	for _, client := range []netip.AddrPort{netip.MustParseAddrPort("203.0.113.7:40000"), netip.MustParseAddrPort("[2001:db8::7]:1")} {
 		a := helloAck{Version: 1, MaxPerSource: 128, IdleCap: 2 * time.Hour, Client: client}

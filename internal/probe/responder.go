@@ -115,7 +115,8 @@ type Responder struct {
 	sources map[netip.Prefix]*source
 	// runs holds the connections of each version 2 run by its token, by the address the
 	// responder sees each from, so a run's done and finished messages can drop them.
-	runs map[runKey]map[netip.AddrPort]*rconn
+	runs   map[runKey]map[uint32]*rconn
+	connID atomic.Uint32
 
 	accepted, refused atomic.Int64
 }
@@ -138,7 +139,7 @@ func NewResponder(cfg ResponderConfig) (*Responder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Responder{cfg: cfg.withDefaults(), sources: map[netip.Prefix]*source{}, runs: map[runKey]map[netip.AddrPort]*rconn{}}, nil
+	return &Responder{cfg: cfg.withDefaults(), sources: map[netip.Prefix]*source{}, runs: map[runKey]map[uint32]*rconn{}}, nil
 }
 
 // ListenConfig is how a responder's listener should be made: keepalive off (the responder's
@@ -385,7 +386,7 @@ func (r *Responder) handle(ctx context.Context, c *net.TCPConn, src netip.Prefix
 	}
 	version := min(h.MaxVersion, Version)
 	r.accepted.Add(1)
-	ack := helloAck{Version: version, MaxPerSource: uint16(r.cfg.MaxPerSource), IdleCap: r.cfg.IdleCap, Client: remote}
+	ack := helloAck{Version: version, MaxPerSource: uint16(r.cfg.MaxPerSource), IdleCap: r.cfg.IdleCap, Client: remote, ConnID: r.connID.Add(1)}
 	if err := rc.send(ack.marshal()); err != nil {
 		reason = "hello-ack: " + err.Error()
 		return
@@ -394,8 +395,8 @@ func (r *Responder) handle(ctx context.Context, c *net.TCPConn, src netip.Prefix
 	var key runKey
 	if version >= 2 && h.Token != ([8]byte{}) {
 		key = runKey{src: src, token: h.Token}
-		r.join(key, remote, rc)
-		defer r.leave(key, remote, h.Control)
+		r.join(key, ack.ConnID, rc)
+		defer r.leave(key, ack.ConnID, h.Control)
 		if h.MaxIdle > 0 {
 			idleCap = min(idleCap, announcedCap(h.MaxIdle))
 		}
@@ -491,24 +492,24 @@ func (r *Responder) handle(ctx context.Context, c *net.TCPConn, src netip.Prefix
 }
 
 // join registers a connection of a version 2 run.
-func (r *Responder) join(key runKey, remote netip.AddrPort, rc *rconn) {
+func (r *Responder) join(key runKey, id uint32, rc *rconn) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m := r.runs[key]
 	if m == nil {
-		m = map[netip.AddrPort]*rconn{}
+		m = map[uint32]*rconn{}
 		r.runs[key] = m
 	}
-	m[remote] = rc
+	m[id] = rc
 }
 
 // leave unregisters a connection; when it is the run's control connection, the run is over
 // and every connection it still has here is dropped: a probe that has gone (finished, killed,
 // or cut off) leaves nothing open behind it.
-func (r *Responder) leave(key runKey, remote netip.AddrPort, control bool) {
+func (r *Responder) leave(key runKey, id uint32, control bool) {
 	r.mu.Lock()
 	m := r.runs[key]
-	delete(m, remote)
+	delete(m, id)
 	var rest []*rconn
 	if control {
 		for _, rc := range m {
@@ -525,11 +526,11 @@ func (r *Responder) leave(key runKey, remote netip.AddrPort, control bool) {
 }
 
 // drop aborts the listed connections of a run.
-func (r *Responder) drop(key runKey, list []netip.AddrPort, why string) {
+func (r *Responder) drop(key runKey, list []uint32, why string) {
 	r.mu.Lock()
 	var hit []*rconn
-	for _, a := range list {
-		if rc := r.runs[key][a]; rc != nil {
+	for _, id := range list {
+		if rc := r.runs[key][id]; rc != nil {
 			hit = append(hit, rc)
 		}
 	}

@@ -193,7 +193,7 @@ type runner struct {
 	refused  int
 	// doneList holds connections the run is done with that the responder may still hold
 	// (their path was cut): they are listed on the control connection (typeDone).
-	doneList   []netip.AddrPort
+	doneList   []uint32
 	doneTokens float64
 	doneLast   time.Time
 	ack        helloAck
@@ -292,8 +292,8 @@ func (r *runner) release(pc *pconn) {
 	}
 	pc.released = true
 	pc.close()
-	if pc.ack.Version >= 2 && pc.ack.Client.IsValid() {
-		r.doneList = append(r.doneList, pc.ack.Client)
+	if pc.ack.Version >= 2 && pc.ack.ConnID != 0 {
+		r.doneList = append(r.doneList, pc.ack.ConnID)
 	}
 }
 
