@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -87,6 +88,24 @@ func TestEnforceApplyStatusDetach(t *testing.T) {
 	code, out, _ = runCLI(ctx, "enforce", "status", "--bpffs", sb.BPFFS())
 	if code != 0 || !strings.Contains(out, sb.Target.Path) || !strings.Contains(out, "GUARDED") {
 		t.Errorf("status text: exit %d\n%s", code, out)
+	}
+	// --plan: the cgroup has no process, so it shares keeptune's namespace: the plan's host scope.
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	planJSON := `{"host":"h","profile":"general","changes":[{"scope":{"kind":"host","name":"host"},"key":"net.ipv4.tcp_keepalive_time","to":"600"}],
+		"kept":[{"scope":{"kind":"host","name":"host"},"key":"net.ipv4.tcp_keepalive_probes","value":{"value":"5","known":true}}]}`
+	if err := os.WriteFile(planFile, []byte(planJSON), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = runCLI(ctx, "enforce", "apply", "--cgroup", sb.Dir, "--bpffs", sb.BPFFS(), "--plan", planFile, "--intvl", "7", "-o", "json")
+	if code != 0 {
+		t.Fatalf("apply --plan: exit %d, %s", code, stderr)
+	}
+	st = enforceStatusJSON{}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err)
+	}
+	if p := st.Policies[0]; p.IdleSeconds != 600 || p.Probes != 5 || p.IntervalSeconds != 7 || p.UserTimeoutMillis != 0 || p.Mode != "default" {
+		t.Errorf("policy from the plan: %+v", p)
 	}
 	code, _, stderr = runCLI(ctx, "enforce", "detach", "--bpffs", sb.BPFFS())
 	if code != 0 || !strings.Contains(stderr, "removed every policy") {
