@@ -68,6 +68,8 @@ type Config struct {
 	File     string
 	Files    []string
 	Settings []*Setting
+	// Warnings are [databases] parameters PgBouncer 1.18 refuses (rule KT890).
+	Warnings []configs.Warning
 	// Last maps a key of the [pgbouncer] section to the assignment in force.
 	Last map[string]*Setting
 	// Section is where the [pgbouncer] section starts (nil without one).
@@ -216,6 +218,10 @@ func (r *reader) file(p string, data []byte) error {
 		if r.section == "" {
 			return bad("%s: value outside a section: expected a [pgbouncer] or [databases] header before it", key)
 		}
+		if r.section == "databases" {
+			r.databaseParams(value, file, n)
+			continue
+		}
 		if r.section != "pgbouncer" {
 			continue
 		}
@@ -239,6 +245,42 @@ func (r *reader) file(p string, data []byte) error {
 		r.cfg.Last[key] = s
 	}
 	return nil
+}
+
+// databaseParams are the connection parameters PgBouncer 1.18 takes in [databases] (its
+// documentation, section [databases]); later versions add others.
+var databaseParams = map[string]bool{
+	"dbname": true, "host": true, "port": true, "user": true, "password": true, "auth_user": true,
+	"auth_dbname": true, "pool_size": true, "min_pool_size": true, "reserve_pool": true,
+	"connect_query": true, "pool_mode": true, "max_db_connections": true, "client_encoding": true,
+	"datestyle": true, "timezone": true, "application_name": true,
+}
+
+// databaseParams warns (KT890) about a connection parameter of a [databases] line PgBouncer
+// 1.18 does not know: it refuses to start on one ("unrecognized connection parameter"), a later
+// version may accept it.
+func (r *reader) databaseParams(value, file string, line int) {
+	// Keys are the words before "=" outside single quotes (values may be quoted: connect_query='a; b=c').
+	var keys []string
+	inQuote, start := false, 0
+	for i := 0; i <= len(value); i++ {
+		switch {
+		case i < len(value) && value[i] == '\'':
+			inQuote = !inQuote
+		case !inQuote && (i == len(value) || value[i] == ' ' || value[i] == '\t'):
+			if k, _, ok := strings.Cut(value[start:i], "="); ok && k != "" && !strings.ContainsRune(k, '\'') {
+				keys = append(keys, k)
+			}
+			start = i + 1
+		}
+	}
+	for _, k := range keys {
+		if databaseParams[strings.ToLower(k)] {
+			continue
+		}
+		r.cfg.Warnings = append(r.cfg.Warnings, configs.Warning{Location: model.Location{File: file, Line: line},
+			Message: fmt.Sprintf("connection parameter %q: not one keeptune knows PgBouncer 1.18 to take in [databases]; PgBouncer refuses to start on one it does not know (unrecognized connection parameter), later versions know more", k)})
+	}
 }
 
 func src(s *Setting, detail string) model.Source {
@@ -320,7 +362,7 @@ func (c *Config) Upstream() *model.Side {
 // Configs returns the format-neutral view.
 func (c *Config) Configs() *configs.Config {
 	out := &configs.Config{Format: "pgbouncer", File: c.File, Files: c.Files, Values: []configs.Value{}, Detail: c,
-		Downstream: c.Downstream(), Upstream: c.Upstream()}
+		Downstream: c.Downstream(), Upstream: c.Upstream(), Warnings: c.Warnings}
 	for _, s := range c.Settings {
 		if _, ok := kinds[s.Key]; ok {
 			out.Values = append(out.Values, configs.Value{Key: s.Key, Value: s.Value, Block: "pgbouncer", Location: model.Location{File: s.File, Line: s.Line}})

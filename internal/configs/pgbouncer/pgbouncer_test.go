@@ -113,3 +113,14 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A [databases] parameter PgBouncer 1.18 refuses is a warning, not silence and not an error.
+func TestUnknownDatabaseParameterWarns(t *testing.T) {
+	c, err := Parse(testutil.MapFS(map[string]string{"p.ini": "[databases]\np0 = port=6666 host=127.0.0.1 dbname=p0 reserve_pool_size=2\n[pgbouncer]\nlisten_port = 6432\n"}), "p.ini")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0].Message, `"reserve_pool_size"`) || c.Warnings[0].Location.Line != 2 {
+		t.Errorf("warnings %+v", c.Warnings)
+	}
+}
