@@ -14,10 +14,6 @@ import (
 	"github.com/keeptune/keeptune/internal/netns"
 )
 
-// initNetnsInode is the fixed inode of the initial network namespace on Linux 6.18 and later
-// (NET_NS_INIT_INO in include/uapi/linux/nsfs.h).
-const initNetnsInode = 0xEFFFFFF9
-
 // namespace is one network namespace in scope and how to reach it.
 type namespace struct {
 	Inode uint64
@@ -122,7 +118,7 @@ func listNamespaces(procRoot string, all bool) ([]namespace, []readError) {
 	}
 	pid1, _ := nsInode(filepath.Join(procRoot, "1/ns/net"))
 	isHost := func(ino uint64) string {
-		if ino == initNetnsInode || (pid1 != 0 && ino == pid1) {
+		if ino == netns.InitInode || (pid1 != 0 && ino == pid1) {
 			return "host"
 		}
 		return ""
