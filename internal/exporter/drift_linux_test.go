@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -108,12 +107,7 @@ func TestDriftFromJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := e.Handler("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := testServer(t, e)
 	mfs := scrape(t, srv.URL+"/metrics")
 	if v, ok := value(mfs, "keeptune_plan_applied", nil); !ok || v != 1 {
 		t.Errorf("keeptune_plan_applied = %v (%v), want 1", v, ok)

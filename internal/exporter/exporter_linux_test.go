@@ -24,6 +24,18 @@ import (
 	"github.com/keeptune/keeptune/internal/testutil"
 )
 
+// testServer serves e's metrics on a test server that is closed when the test ends.
+func testServer(t *testing.T, e *Exporter) *httptest.Server {
+	t.Helper()
+	h, err := e.Handler("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // scrape fetches url and parses the text exposition.
 func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 	t.Helper()
@@ -132,12 +144,7 @@ func TestExporterReadsANamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := e.Handler("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := testServer(t, e)
 	mfs := scrape(t, srv.URL+"/metrics")
 
 	ns := strconv.FormatUint(ino, 10)
@@ -190,12 +197,7 @@ func TestUnreadableProcIsAScrapeError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := e.Handler("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := testServer(t, e)
 	scrape(t, srv.URL+"/metrics")
 	mfs := scrape(t, srv.URL+"/metrics")
 	for _, src := range []string{"netns", "sockets"} {
@@ -219,12 +221,7 @@ func TestScrapePassesPromtool(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.audit.run(context.Background()) // findings and defaults in the scrape too
-	h, err := e.Handler("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := testServer(t, e)
 	resp, err := http.Get(srv.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
