@@ -46,6 +46,6 @@ func TestKillAtEveryStepReal(t *testing.T) {
 	if !testutil.Sandbox(t) {
 		return
 	}
-	t.Run("apply", func(t *testing.T) { killAtEveryApplyStep(t, realFixture, false) })
-	t.Run("rollback", func(t *testing.T) { killAtEveryRollbackStep(t, realFixture, false) })
+	t.Run("apply", func(t *testing.T) { killAtEveryStep(t, "apply", realFixture, false) })
+	t.Run("rollback", func(t *testing.T) { killAtEveryStep(t, "rollback", realFixture, false) })
 }

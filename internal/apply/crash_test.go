@@ -122,46 +122,18 @@ func (f *fixture) checkNoTemps(t *testing.T) {
 // TestKillAtEveryApplyStep stops apply with SIGKILL at each of its steps; then either a
 // rollback puts back exactly what was there, or a new apply finishes the job (and can itself
 // be rolled back exactly).
-func TestKillAtEveryApplyStep(t *testing.T) { killAtEveryApplyStep(t, newFixture, true) }
-
-func killAtEveryApplyStep(t *testing.T, newFixture func(*testing.T) *fixture, parallel bool) {
-	all := steps(t, "apply", newFixture)
-	if len(all) < 8 {
-		t.Fatalf("apply passed only %d steps: %v", len(all), all)
-	}
-	for _, step := range all {
-		for _, next := range []string{"rollback", "apply"} {
-			t.Run(step+"/then-"+next, func(t *testing.T) {
-				if parallel {
-					t.Parallel()
-				}
-				f := newFixture(t)
-				before := f.snapshot(t)
-				if !runHelper(t, f, "apply", step, "") {
-					t.Fatalf("the failpoint %s did not stop apply", step)
-				}
-				runHelper(t, f, next, "", "")
-				if next == "apply" {
-					f.checkApplied(t)
-					runHelper(t, f, "rollback", "", "")
-				}
-				f.checkNoTemps(t)
-				if got := f.snapshot(t); got != before {
-					t.Errorf("not restored exactly:\nbefore:\n%s\nafter:\n%s", before, got)
-				}
-			})
-		}
-	}
-}
+func TestKillAtEveryApplyStep(t *testing.T) { killAtEveryStep(t, "apply", newFixture, true) }
 
 // TestKillAtEveryRollbackStep stops rollback at each step; the next rollback finishes it, or
 // the next apply finishes it and applies again.
-func TestKillAtEveryRollbackStep(t *testing.T) { killAtEveryRollbackStep(t, newFixture, true) }
+func TestKillAtEveryRollbackStep(t *testing.T) { killAtEveryStep(t, "rollback", newFixture, true) }
 
-func killAtEveryRollbackStep(t *testing.T, newFixture func(*testing.T) *fixture, parallel bool) {
-	all := steps(t, "rollback", newFixture)
+// killAtEveryStep stops op ("apply", or "rollback" after an apply) at each of its steps, runs
+// a rollback or an apply after it, and checks that a final rollback restores everything exactly.
+func killAtEveryStep(t *testing.T, op string, newFixture func(*testing.T) *fixture, parallel bool) {
+	all := steps(t, op, newFixture)
 	if len(all) < 8 {
-		t.Fatalf("rollback passed only %d steps: %v", len(all), all)
+		t.Fatalf("%s passed only %d steps: %v", op, len(all), all)
 	}
 	for _, step := range all {
 		for _, next := range []string{"rollback", "apply"} {
@@ -171,9 +143,11 @@ func killAtEveryRollbackStep(t *testing.T, newFixture func(*testing.T) *fixture,
 				}
 				f := newFixture(t)
 				before := f.snapshot(t)
-				runHelper(t, f, "apply", "", "")
-				if !runHelper(t, f, "rollback", step, "") {
-					t.Fatalf("the failpoint %s did not stop rollback", step)
+				if op == "rollback" {
+					runHelper(t, f, "apply", "", "")
+				}
+				if !runHelper(t, f, op, step, "") {
+					t.Fatalf("the failpoint %s did not stop %s", step, op)
 				}
 				runHelper(t, f, next, "", "")
 				if next == "apply" {

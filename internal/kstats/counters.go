@@ -2,7 +2,7 @@ package kstats
 
 // Counter names one kernel counter keeptune reports: where the kernel prints it and what it
 // counts, in words a person can act on. The exporter names its metric
-// keeptune_tcp_<Name>_total; apply's canary compares the same counters before and after a change.
+// keeptune_tcp_<Name>_total.
 type Counter struct {
 	// Name is the metric name stem, snake_case.
 	Name string
@@ -37,15 +37,4 @@ var TCPCounters = []Counter{
 // kernels lack some TcpExt fields) or the section was not read.
 func (st Stats) Value(c Counter) (uint64, bool) {
 	return st.Section(c.Section).Get(c.Field)
-}
-
-// Delta is after minus before for one counter, false when either lacks it or the counter went
-// backwards (the namespace was recreated between the reads).
-func Delta(before, after Stats, c Counter) (uint64, bool) {
-	b, ok1 := before.Value(c)
-	a, ok2 := after.Value(c)
-	if !ok1 || !ok2 || a < b {
-		return 0, false
-	}
-	return a - b, true
 }

@@ -173,28 +173,6 @@ func TestReadDirErrors(t *testing.T) {
 	}
 }
 
-func TestDelta(t *testing.T) {
-	parse := func(s string) Stats {
-		st, err := Parse([]byte(s))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}
-	ka := Counter{Name: "keepalive_probes", Section: "TcpExt", Field: "TCPKeepAlive"}
-	before := parse("TcpExt: TCPKeepAlive\nTcpExt: 10\n")
-	after := parse("TcpExt: TCPKeepAlive\nTcpExt: 25\n")
-	if d, ok := Delta(before, after, ka); !ok || d != 15 {
-		t.Fatalf("delta = %d, %v; want 15", d, ok)
-	}
-	if _, ok := Delta(after, before, ka); ok {
-		t.Fatal("a counter that went backwards has no delta")
-	}
-	if _, ok := Delta(before, parse("Tcp: A\nTcp: 1\n"), ka); ok {
-		t.Fatal("a missing counter has no delta")
-	}
-}
-
 func FuzzParse(f *testing.F) {
 	for _, dir := range []string{"linux-6.18-host", "linux-6.18-netns-traffic"} {
 		for _, name := range Files {
