@@ -45,13 +45,3 @@ func (k KeepaliveSettings) DetectionTime() (d time.Duration, ok bool) {
 	}
 	return kernel.DeadPeerDetection(k.Idle.Value, k.Interval.Value, k.Count.Value, k.UserTimeout.Value), true
 }
-
-// DeadPeerDetection is kernel.DeadPeerDetection.
-//
-// Deprecated: use kernel.DeadPeerDetection; kept while parallel branches move over.
-var DeadPeerDetection = kernel.DeadPeerDetection
-
-// UnackedTimeout is kernel.UnackedTimeout.
-//
-// Deprecated: use kernel.UnackedTimeout; kept while parallel branches move over.
-var UnackedTimeout = kernel.UnackedTimeout

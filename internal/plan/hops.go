@@ -46,7 +46,7 @@ func (p *Plan) planSegmentKeepalive(c *model.Chain, seg chain.Segment) bool {
 	for _, mi := range seg.Middleboxes {
 		mh := &c.Hops[mi]
 		mb := mh.Middlebox
-		if !mb.IdleTimeout.Known || !chain.CountsProbes(mb) || !chain.MayIdlePast(seg, mb.IdleTimeout.Value) {
+		if !keepaliveMustRefresh(seg, mb) {
 			continue
 		}
 		t := mb.IdleTimeout.Value
@@ -350,4 +350,10 @@ func (p *Plan) planGRPC(c *model.Chain, seg chain.Segment) {
 			{Kind: StepSnippet, Where: "grpc", Lang: "go", Text: "grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{PermitWithoutStream: true}) // grpc-go server\n"}}
 		p.addChange(ch)
 	}
+}
+
+// keepaliveMustRefresh reports whether TCP keepalive on seg has to refresh mb: its idle timeout
+// is known, it counts keepalive probes as traffic, and connections may idle past the timeout.
+func keepaliveMustRefresh(seg chain.Segment, mb *model.Middlebox) bool {
+	return mb.IdleTimeout.Known && chain.CountsProbes(mb) && chain.MayIdlePast(seg, mb.IdleTimeout.Value)
 }

@@ -37,7 +37,7 @@ func idleLimits(c *model.Chain) []limit {
 			for _, mi := range seg.Middleboxes {
 				mh := &c.Hops[mi]
 				mb := mh.Middlebox
-				if !mb.IdleTimeout.Known || !chain.CountsProbes(mb) || !chain.MayIdlePast(seg, mb.IdleTimeout.Value) {
+				if !keepaliveMustRefresh(seg, mb) {
 					continue
 				}
 				t := mb.IdleTimeout.Value

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keeptune/keeptune/internal/chain"
+	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/textfmt"
 )
@@ -216,7 +217,7 @@ func segmentLanes(r Report, ch *model.Chain, seg chain.Segment, findings []model
 			if k.UserTimeout.Known {
 				uto = k.UserTimeout.Value
 			}
-			death := model.DeadPeerDetection(k.Idle.Value, k.Interval.Value, k.Count.Value, uto)
+			death := kernel.DeadPeerDetection(k.Idle.Value, k.Interval.Value, k.Count.Value, uto)
 			l.Marks = append(l.Marks, mark{At: death, Kind: "death", Label: "dead " + textfmt.Duration(death)})
 			l.End = death
 		default:
