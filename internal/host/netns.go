@@ -11,13 +11,8 @@ import (
 	"strings"
 
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/netns"
 )
-
-// initNetnsInode is the inode of the initial network namespace (init_net) on kernels that give
-// it a fixed number: NET_NS_INIT_INO, 0xEFFFFFF9, in include/uapi/linux/nsfs.h, in use since
-// Linux 6.18 (checked on this project's 6.18 machines: net:[4026531833]). Namespace inodes
-// allocated at run time start at 0xF0000000, so no other namespace can have it.
-const initNetnsInode = 0xEFFFFFF9
 
 // netnsInfo is a network namespace found on the host.
 type netnsInfo struct {
@@ -95,10 +90,10 @@ func readPinnedNetns(root string, live bool) (map[uint64][]string, []model.Probl
 }
 
 // isHostNetns tells whether a namespace is the initial one. Kernels since 6.18 number it
-// initNetnsInode; on older ones it is the namespace of PID 1, when that can be read (pid1 0
+// netns.InitInode; on older ones it is the namespace of PID 1, when that can be read (pid1 0
 // when not) and keeptune does not run in a PID namespace of its own.
 func isHostNetns(inode, pid1 uint64, kv kernelVersion) bool {
-	if inode == initNetnsInode {
+	if inode == netns.InitInode {
 		return true
 	}
 	if kv.atLeast(6, 18) {

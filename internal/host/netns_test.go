@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/netns"
 )
 
 // fakeHost builds a root in a temporary directory for namespace tests. Plain files stand for the
@@ -161,12 +162,12 @@ func TestIsHostNetns(t *testing.T) {
 		kv          kernelVersion
 		want        bool
 	}{
-		{initNetnsInode, 0, k618, true},       // PID 1 unreadable: the fixed inode tells
+		{netns.InitInode, 0, k618, true},      // PID 1 unreadable: the fixed inode tells
 		{4026532000, 4026532000, k618, false}, // PID 1 of a container, not the host
 		{4026531992, 4026531992, k515, true},  // older kernels: PID 1's namespace
 		{4026531992, 0, k515, false},          // PID 1 unreadable on an older kernel: unknown
 		{4026532000, 4026531992, k515, false}, // another namespace
-		{initNetnsInode, 0, kernelVersion{}, true},
+		{netns.InitInode, 0, kernelVersion{}, true},
 	} {
 		if got := isHostNetns(tt.inode, tt.pid1, tt.kv); got != tt.want {
 			t.Errorf("isHostNetns(%d, %d, %+v) = %v", tt.inode, tt.pid1, tt.kv, got)
