@@ -21,23 +21,20 @@ type nsTarget struct {
 	path string
 }
 
-// netnsInode returns the inode of the namespace a /proc/PID/ns/net or /run/netns/NAME file names.
-func netnsInode(path string) (uint64, error) { return netns.Inode(path) }
-
 // namespaceNames maps namespace inodes to names people know: "host" for the init process's
 // namespace and the `ip netns` names pinned under /run/netns.
 func namespaceNames(procRoot string) map[uint64]string {
 	names := map[uint64]string{}
 	if ents, err := os.ReadDir(netns.RunDir); err == nil {
 		for _, e := range ents {
-			if ino, err := netnsInode(netns.NamedPath(e.Name())); err == nil {
+			if ino, err := netns.Inode(netns.NamedPath(e.Name())); err == nil {
 				if _, dup := names[ino]; !dup {
 					names[ino] = e.Name()
 				}
 			}
 		}
 	}
-	if ino, err := netnsInode(filepath.Join(procRoot, "1/ns/net")); err == nil {
+	if ino, err := netns.Inode(filepath.Join(procRoot, "1/ns/net")); err == nil {
 		names[ino] = "host"
 	}
 	return names
@@ -59,9 +56,9 @@ func nsName(names map[uint64]string, ino uint64) string {
 // "all" (every namespace a process lives in or `ip netns` pinned), a PID (that process's), a name
 // under /run/netns, or a path to a namespace file.
 func resolveNamespaces(procRoot, spec string) ([]nsTarget, error) {
-	selfIno, err := netnsInode(filepath.Join(procRoot, "thread-self/ns/net"))
+	selfIno, err := netns.Inode(filepath.Join(procRoot, "thread-self/ns/net"))
 	if err != nil {
-		if selfIno, err = netnsInode(filepath.Join(procRoot, "self/ns/net")); err != nil {
+		if selfIno, err = netns.Inode(filepath.Join(procRoot, "self/ns/net")); err != nil {
 			return nil, fmt.Errorf("read keeptune's own network namespace: %w", err)
 		}
 	}
@@ -80,7 +77,7 @@ func resolveNamespaces(procRoot, spec string) ([]nsTarget, error) {
 		seen := map[uint64]bool{selfIno: true}
 		out := []nsTarget{mk(selfIno, "")}
 		add := func(path string) {
-			if ino, err := netnsInode(path); err == nil && !seen[ino] {
+			if ino, err := netns.Inode(path); err == nil && !seen[ino] {
 				seen[ino] = true
 				out = append(out, mk(ino, path))
 			}
@@ -107,7 +104,7 @@ func resolveNamespaces(procRoot, spec string) ([]nsTarget, error) {
 	} else {
 		path = netns.NamedPath(spec)
 	}
-	ino, err := netnsInode(path)
+	ino, err := netns.Inode(path)
 	if err != nil {
 		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
 			return nil, fmt.Errorf("network namespace %q (%s): %w: %w", spec, path, err, ErrPrivilege)

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/keeptune/keeptune/internal/netns"
 )
 
 // helperEnv makes the test binary act as a helper process (see TestMain).
@@ -661,8 +663,8 @@ func TestWalkOtherNamespace(t *testing.T) {
 	// still the own one.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	self, _ := netnsInode("/proc/thread-self/ns/net")
-	pself, _ := netnsInode("/proc/self/ns/net")
+	self, _ := netns.Inode("/proc/thread-self/ns/net")
+	pself, _ := netns.Inode("/proc/self/ns/net")
 	if self != pself {
 		t.Errorf("thread left in namespace %d, process in %d", self, pself)
 	}
