@@ -159,15 +159,6 @@ func Walk(ctx context.Context, q Query) (*Index, error) {
 	return o, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // walkJob is one process to walk (fds nil: list its descriptors first) or a chunk of a
 // process's descriptors listed by another worker.
 type walkJob struct {
@@ -286,7 +277,7 @@ func (w *worker) do(j walkJob) {
 	if j.fds == nil {
 		if len(w.comms) > 0 {
 			comm, ok := readComm(w.procFD, j.pid)
-			if !ok || !contains(w.comms, comm) {
+			if !ok || !slices.Contains(w.comms, comm) {
 				return
 			}
 		}

@@ -3,6 +3,7 @@ package nginx
 import (
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -317,7 +318,7 @@ func (v *validator) directive(d *Directive, ctx vctx) (*directiveSpec, *vctx, er
 	// A directive only third-party modules declare: nginx knows it when that module is loaded.
 	var usable []*directiveSpec
 	for _, s := range specs {
-		if s.so == "" || nginxSourceModules[s.so] || contains(v.loaded, s.so) {
+		if s.so == "" || nginxSourceModules[s.so] || slices.Contains(v.loaded, s.so) {
 			usable = append(usable, s)
 		}
 	}
@@ -466,13 +467,4 @@ func validSize(a string) bool {
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
