@@ -237,19 +237,22 @@ func deleteTable(t *nftables.Table) error {
 }
 
 // synCount reads the middlebox's connection-attempt counter, inside the node.
-func synCount(table string) (uint64, error) {
+func synCount(table string) (uint64, error) { return taggedCount(table, chainForward, synTag) }
+
+// taggedCount sums the counters of the rules of chain marked tag, inside the node.
+func taggedCount(table, chain string, tag []byte) (uint64, error) {
 	c, err := nftables.New()
 	if err != nil {
 		return 0, fmt.Errorf("nftables: %w", err)
 	}
 	t := &nftables.Table{Name: table, Family: nftables.TableFamilyINet}
-	rules, err := c.GetRules(t, chainOf(t, chainForward))
+	rules, err := c.GetRules(t, chainOf(t, chain))
 	if err != nil {
-		return 0, fmt.Errorf("nftables: list %s %s: %w", table, chainForward, err)
+		return 0, fmt.Errorf("nftables: list %s %s: %w", table, chain, err)
 	}
 	var n uint64
 	for _, r := range rules {
-		if string(r.UserData) != string(synTag) {
+		if string(r.UserData) != string(tag) {
 			continue
 		}
 		for _, e := range r.Exprs {
@@ -300,26 +303,4 @@ func addLateFIN(table, chain, iface string) error {
 }
 
 // lateFINCount reads how many FINs the late-FIN rules of chain held back, inside the node.
-func lateFINCount(table, chain string) (uint64, error) {
-	c, err := nftables.New()
-	if err != nil {
-		return 0, fmt.Errorf("nftables: %w", err)
-	}
-	t := &nftables.Table{Name: table, Family: nftables.TableFamilyINet}
-	rules, err := c.GetRules(t, chainOf(t, chain))
-	if err != nil {
-		return 0, fmt.Errorf("nftables: list %s %s: %w", table, chain, err)
-	}
-	var n uint64
-	for _, r := range rules {
-		if string(r.UserData) != string(lateFINTag) {
-			continue
-		}
-		for _, e := range r.Exprs {
-			if ctr, ok := e.(*expr.Counter); ok {
-				n += ctr.Packets
-			}
-		}
-	}
-	return n, nil
-}
+func lateFINCount(table, chain string) (uint64, error) { return taggedCount(table, chain, lateFINTag) }
