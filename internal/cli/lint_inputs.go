@@ -71,7 +71,7 @@ func lintTargets(args []string, format string) (targets []lintTarget, ignored []
 			}
 			f := format
 			if f == "" {
-				head, err := readHead(p)
+				head, err := configs.ReadHead(p)
 				if err != nil {
 					return err
 				}
@@ -90,17 +90,6 @@ func lintTargets(args []string, format string) (targets []lintTarget, ignored []
 		}
 	}
 	return targets, ignored, nil
-}
-
-func readHead(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	head := make([]byte, 4096)
-	n, _ := f.Read(head)
-	return head[:n], nil
 }
 
 // withoutIncluded drops the files found in directories that another file of the run includes:

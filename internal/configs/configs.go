@@ -180,7 +180,7 @@ func parserFor(path, format string) (Parser, error) {
 		}
 		return p, nil
 	}
-	head, err := readHead(path)
+	head, err := ReadHead(path)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,8 @@ func ReadFileVars(path, format string, vars Vars) (*Config, error) {
 	return p.Parse(os.DirFS("/"), strings.TrimPrefix(abs, "/"))
 }
 
-func readHead(path string) ([]byte, error) {
+// ReadHead reads the first HeadSize bytes of a file, what DetectFormat is given.
+func ReadHead(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
