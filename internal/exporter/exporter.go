@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keeptune/keeptune/internal/kstats"
+	"github.com/keeptune/keeptune/internal/netns"
 	"github.com/keeptune/keeptune/internal/sockets"
 )
 
@@ -95,7 +96,7 @@ func (e *Exporter) read(ctx context.Context) world {
 	var w world
 	nss, nerrs := listNamespaces(e.opts.ProcRoot, e.opts.AllNetns)
 	w.errs = append(w.errs, nerrs...)
-	self, _ := nsInode("/proc/thread-self/ns/net")
+	self, _ := netns.Inode("/proc/thread-self/ns/net")
 	for _, n := range nss {
 		f := readNamespace(e.opts.ProcRoot, n, !e.opts.AllNetns || n.Inode == self)
 		w.errs = append(w.errs, f.errors...)

@@ -259,7 +259,7 @@ func TestVanishedAndUnreachableNamespaces(t *testing.T) {
 	if err := os.WriteFile(notNs, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ino, err := nsInode(notNs)
+	ino, err := netns.Inode(notNs)
 	if err != nil {
 		t.Fatal(err)
 	}

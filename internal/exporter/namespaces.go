@@ -112,11 +112,11 @@ func nsLabel(inode uint64) string { return strconv.FormatUint(inode, 10) }
 // listNamespaces finds the network namespaces of all processes under procRoot and the `ip
 // netns` pins, the host's first. With all false only keeptune's own namespace is listed.
 func listNamespaces(procRoot string, all bool) ([]namespace, []readError) {
-	self, err := nsInode(filepath.Join(procRoot, "self/ns/net"))
+	self, err := netns.Inode(filepath.Join(procRoot, "self/ns/net"))
 	if err != nil {
 		return nil, []readError{{"netns", err}}
 	}
-	pid1, _ := nsInode(filepath.Join(procRoot, "1/ns/net"))
+	pid1, _ := netns.Inode(filepath.Join(procRoot, "1/ns/net"))
 	isHost := func(ino uint64) string {
 		if ino == netns.InitInode || (pid1 != 0 && ino == pid1) {
 			return "host"
@@ -141,7 +141,7 @@ func listNamespaces(procRoot string, all bool) ([]namespace, []readError) {
 	slices.Sort(pids)
 	for _, pid := range pids {
 		path := netns.PIDPath(procRoot, pid)
-		ino, err := nsInode(path)
+		ino, err := netns.Inode(path)
 		if err != nil {
 			continue // exited, or a kernel thread's namespace we may not see
 		}
@@ -153,7 +153,7 @@ func listNamespaces(procRoot string, all bool) ([]namespace, []readError) {
 	if pins, err := os.ReadDir(netns.RunDir); err == nil {
 		for _, p := range pins {
 			path := netns.NamedPath(p.Name())
-			ino, err := nsInode(path)
+			ino, err := netns.Inode(path)
 			if err != nil {
 				continue
 			}

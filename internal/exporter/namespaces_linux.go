@@ -13,8 +13,6 @@ import (
 	"github.com/keeptune/keeptune/internal/netns"
 )
 
-func nsInode(path string) (uint64, error) { return netns.Inode(path) }
-
 // readNamespace reads one namespace's settings and counters. Counters come through
 // /proc/PID/net when a process lives in it (no setns), through the namespace otherwise.
 func readNamespace(procRoot string, n namespace, own bool) nsFacts {

@@ -4,8 +4,6 @@ package exporter
 
 import "github.com/keeptune/keeptune/internal/netns"
 
-func nsInode(path string) (uint64, error) { return netns.Inode(path) }
-
 func readNamespace(procRoot string, n namespace, own bool) nsFacts {
 	return nsFacts{namespace: n, errors: []readError{{"netns", netns.ErrUnsupported}}}
 }
