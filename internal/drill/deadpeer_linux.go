@@ -144,14 +144,6 @@ func runDeadPeer(ctx context.Context, e *env) ([]Run, error) {
 	return runs, nil
 }
 
-// detectionRule says which formula gives Settings.Detection.
-func detectionRule(s Settings) string {
-	if s.UserTimeout > 0 {
-		return "first keepalive firing (idle + k*intvl, k >= 1) at or after TCP_USER_TIMEOUT"
-	}
-	return "idle + intvl * probes"
-}
-
 // waitMargin is how long past the accepted window a drill keeps waiting before it calls a
 // run LATE with no error at all.
 func waitMargin(theory time.Duration) time.Duration {

@@ -199,3 +199,11 @@ func unackedTheory(retries2 int, userTimeout time.Duration) time.Duration {
 	t, _ := kernel.LowLatency().GiveUp(retries2, userTimeout)
 	return t
 }
+
+// detectionRule says which formula gives Settings.Detection.
+func detectionRule(s Settings) string {
+	if s.UserTimeout > 0 {
+		return "first keepalive firing (idle + k*intvl, k >= 1) at or after TCP_USER_TIMEOUT"
+	}
+	return "idle + intvl * probes"
+}
