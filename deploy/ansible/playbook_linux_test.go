@@ -4,16 +4,14 @@
 package ansible
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,53 +32,18 @@ func TestMain(m *testing.M) {
 }
 
 // loopbackTraffic opens short connections on loopback until stop; once broken() is true the
-// server resets every connection it accepts (SO_LINGER 0), as a server that cannot cope with
-// the change would.
+// server resets every connection it accepts, as a server that cannot cope with the change would.
 func loopbackTraffic(t *testing.T, broken func() bool) (stop func()) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	var done atomic.Bool
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				if broken() {
-					_ = c.(*net.TCPConn).SetLinger(0)
-					c.Close()
-					return
-				}
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-				if _, err := io.ReadFull(c, make([]byte, 4)); err == nil {
-					_, _ = c.Write([]byte("pong"))
-				}
-			}()
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		for !done.Load() {
-			time.Sleep(10 * time.Millisecond)
-			c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
-			if err != nil {
-				continue
-			}
-			_ = c.SetDeadline(time.Now().Add(time.Second))
-			if _, err := c.Write([]byte("ping")); err == nil {
-				_, _ = io.ReadFull(c, make([]byte, 4))
-			}
-			c.Close()
-		}
-	}()
-	return func() { done.Store(true); ln.Close(); wg.Wait() }
+	ctx, cancel := context.WithCancel(context.Background())
+	var d net.Dialer
+	wait := testutil.PingPong(ctx, ln, func(ctx context.Context) (net.Conn, error) {
+		return d.DialContext(ctx, "tcp", ln.Addr().String())
+	}, 10*time.Millisecond, broken)
+	return func() { cancel(); wait() }
 }
 
 func live(t *testing.T, key string) string {

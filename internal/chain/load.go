@@ -74,6 +74,21 @@ func (s *Spec) Resolve(src Sources) (*model.Chain, error) {
 	return c, nil
 }
 
+// catalogSides returns fresh copies of the sides the hop's catalog entry documents, or empty
+// sides (every value unknown) where the hop names no entry or the entry leaves a side out.
+func (hs *HopSpec) catalogSides() (down, up *model.Side) {
+	down, up = &model.Side{}, &model.Side{}
+	if hs.entry != nil {
+		if d := hs.entry.Downstream(); d != nil {
+			down = d
+		}
+		if u := hs.entry.Upstream(); u != nil {
+			up = u
+		}
+	}
+	return down, up
+}
+
 func (hs *HopSpec) resolve(src Sources) (model.Hop, error) {
 	h := hs.Hop
 	if h.Type == model.HopMiddlebox {
@@ -86,15 +101,7 @@ func (hs *HopSpec) resolve(src Sources) (model.Hop, error) {
 		if mb.Layer.Known && mb.Layer.Value == 7 {
 			// A layer-7 balancer can keep clients and backends idle for different times
 			// (GCP's external ALB: 610 s towards clients, 600 s towards backends).
-			down, up := &model.Side{}, &model.Side{}
-			if hs.entry != nil {
-				if d := hs.entry.Downstream(); d != nil {
-					down = d
-				}
-				if u := hs.entry.Upstream(); u != nil {
-					up = u
-				}
-			}
+			down, up := hs.catalogSides()
 			// The hop's idle_timeout is the balancer's own setting: it is the client side's,
 			// and where one setting governs both sides (AWS) the target side's too.
 			if own := hs.ownMiddlebox; own != nil && own.IdleTimeout.Known {
@@ -109,15 +116,7 @@ func (hs *HopSpec) resolve(src Sources) (model.Hop, error) {
 		}
 		return h, nil
 	}
-	down, up := &model.Side{}, &model.Side{}
-	if hs.entry != nil {
-		if d := hs.entry.Downstream(); d != nil {
-			down = d
-		}
-		if u := hs.entry.Upstream(); u != nil {
-			up = u
-		}
-	}
+	down, up := hs.catalogSides()
 	if h.Config != "" {
 		at := hs.ConfigAt
 		if src.Config == nil {

@@ -3,12 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,56 +47,15 @@ func resetFlows(l *lab.Lab) error {
 
 // traffic opens a short request/response connection from the lab's client every gap until
 // ctx ends.
-func traffic(ctx context.Context, t *testing.T, l *lab.Lab, gap time.Duration) *sync.WaitGroup {
+func traffic(ctx context.Context, t *testing.T, l *lab.Lab, gap time.Duration) (wait func()) {
 	ln, err := l.Listen(ctx, l.Server, &net.ListenConfig{}, netip.AddrPortFrom(l.ServerAddr(), 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { <-ctx.Done(); ln.Close() }()
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-				buf := make([]byte, 4)
-				if _, err := io.ReadFull(c, buf); err == nil {
-					_, _ = c.Write([]byte("pong"))
-				}
-			}()
-		}
-	}()
 	addr := netip.AddrPortFrom(l.ServerAddr(), uint16(ln.Addr().(*net.TCPAddr).Port))
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(gap)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			dctx, cancel := context.WithTimeout(ctx, time.Second)
-			c, err := l.Client.Dial(dctx, &net.Dialer{}, addr)
-			cancel()
-			if err != nil {
-				continue
-			}
-			_ = c.SetDeadline(time.Now().Add(time.Second))
-			if _, err := c.Write([]byte("ping")); err == nil {
-				_, _ = io.ReadFull(c, make([]byte, 4))
-			}
-			c.Close()
-		}
-	}()
-	return &wg
+	return testutil.PingPong(ctx, ln, func(ctx context.Context) (net.Conn, error) {
+		return l.Client.Dial(ctx, &net.Dialer{}, addr)
+	}, gap, nil)
 }
 
 // TestCanaryOnLab applies a keepalive change to the lab's client namespace with a canary while
@@ -137,7 +94,7 @@ func TestCanaryOnLab(t *testing.T) {
 			if err := os.WriteFile(planFile, b, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			wg := traffic(ctx, t, l, c.gap)
+			wait := traffic(ctx, t, l, c.gap)
 			if c.breakAfter {
 				// The middlebox breaks the moment the change lands.
 				go func() {
@@ -154,7 +111,7 @@ func TestCanaryOnLab(t *testing.T) {
 			}
 			out, stderr, code := run(t, "apply", "--yes", "--canary", "2s", "--state-dir", filepath.Join(dir, "state"), "-o", "json", planFile)
 			cancel()
-			wg.Wait()
+			wait()
 			if code != c.exit {
 				t.Fatalf("exit %d, want %d\n%s\n%s", code, c.exit, out, stderr)
 			}

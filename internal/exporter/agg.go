@@ -211,37 +211,15 @@ type cell struct {
 
 // Ports returns the breakdown by listening port with the top-N applied, sorted.
 func (a *aggregate) Ports() []cell {
-	type ranked struct {
-		key   portRef
-		total int
-	}
-	var rs []ranked
-	for k, cells := range a.byPort {
-		if k.port == 0 {
-			continue
-		}
-		rs = append(rs, ranked{k, sum(cells)})
-	}
-	// Most sockets first; ties by namespace and port so that the choice is stable.
-	slices.SortFunc(rs, func(x, y ranked) int {
-		if c := cmp.Compare(y.total, x.total); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(x.key.netns, y.key.netns); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.key.port, y.key.port)
-	})
-	keep := map[portRef]bool{}
-	n := 0
-	for _, r := range rs {
-		if a.allowPorts[r.key.port] {
-			keep[r.key] = true
-		} else if n < a.topPorts {
-			keep[r.key] = true
-			n++
-		}
-	}
+	keep := topN(a.byPort, a.topPorts,
+		func(k portRef) bool { return k.port == 0 }, // ephemeral: never ranked
+		func(k portRef) bool { return a.allowPorts[k.port] },
+		func(x, y portRef) int {
+			if c := cmp.Compare(x.netns, y.netns); c != 0 {
+				return c
+			}
+			return cmp.Compare(x.port, y.port)
+		})
 	out := map[sockKey]int{}
 	for k, cells := range a.byPort {
 		label := labelEphemeral
@@ -278,32 +256,45 @@ func (a *aggregate) Processes() []cell {
 // keptProcs chooses the processes that keep their own label: the allow-list, "unknown", and
 // the top-N by socket count over all namespaces.
 func (a *aggregate) keptProcs() map[nsProc]bool {
+	return topN(a.byProc, a.topProcs,
+		func(nsProc) bool { return false },
+		func(k nsProc) bool { return a.allowProcs[k.comm] || k.comm == labelUnknown },
+		func(x, y nsProc) int {
+			if c := cmp.Compare(x.netns, y.netns); c != 0 {
+				return c
+			}
+			return cmp.Compare(x.comm, y.comm)
+		})
+}
+
+// topN chooses the groups that keep their own label: every allowed one, plus the n largest of
+// the rest by socket count. Skipped groups are never chosen. Ties are broken by order so that
+// the choice, and with it the series a scrape exposes, is stable from scrape to scrape.
+func topN[K comparable](groups map[K]map[cellKey]int, n int, skip, allowed func(K) bool, order func(x, y K) int) map[K]bool {
 	type ranked struct {
-		key   nsProc
+		key   K
 		total int
 	}
 	var rs []ranked
-	for k, cells := range a.byProc {
-		rs = append(rs, ranked{k, sum(cells)})
+	for k, cells := range groups {
+		if !skip(k) {
+			rs = append(rs, ranked{k, sum(cells)})
+		}
 	}
 	slices.SortFunc(rs, func(x, y ranked) int {
 		if c := cmp.Compare(y.total, x.total); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(x.key.netns, y.key.netns); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.key.comm, y.key.comm)
+		return order(x.key, y.key)
 	})
-	keep := map[nsProc]bool{}
-	n := 0
+	keep := map[K]bool{}
 	for _, r := range rs {
 		switch {
-		case a.allowProcs[r.key.comm] || r.key.comm == labelUnknown:
+		case allowed(r.key):
 			keep[r.key] = true
-		case n < a.topProcs:
+		case n > 0:
 			keep[r.key] = true
-			n++
+			n--
 		}
 	}
 	return keep
