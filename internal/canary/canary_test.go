@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keeptune/keeptune/internal/kstats"
 )
 
 // QueryPrometheus against a server speaking Prometheus's /api/v1/query: the vector is summed and
@@ -38,5 +40,23 @@ func TestQueryPrometheus(t *testing.T) {
 	}
 	if _, err := QueryPrometheus(context.Background(), srv.URL, "bad(", when, time.Minute); err == nil || !strings.Contains(err.Error(), "parse error") {
 		t.Errorf("a failing query: %v", err)
+	}
+}
+
+// TestJudgedCountersAreRead checks that every counter the canary judges or divides by is one it
+// reads: a name the kernel counter table does not have would be skipped silently as "not printed".
+func TestJudgedCountersAreRead(t *testing.T) {
+	read := map[string]bool{}
+	for _, c := range kstats.TCPCounters {
+		read[c.Field] = true
+	}
+	names := []string{"ActiveOpens", "PassiveOpens"}
+	for _, c := range judged {
+		names = append(names, c.field)
+	}
+	for _, n := range names {
+		if !read[n] {
+			t.Errorf("the canary uses %s, which kstats.TCPCounters does not read", n)
+		}
 	}
 }
