@@ -16,7 +16,7 @@ func budgetNote(retries2 int, userTimeout, theory time.Duration) string {
 			userTimeout, theory.Seconds())
 	}
 	b := kernel.UnackedTimeout(retries2)
-	return fmt.Sprintf("kernel.UnackedTimeout(%d) = %.3fs is the budget; the kernel counts it from the first RTO retransmission and checks it only when an RTO fires: %.3fs after the write (x%.2f)",
+	return fmt.Sprintf("the tcp_retries2=%d budget is %.3fs; the kernel counts it from the first RTO retransmission and checks it only when an RTO fires: %.3fs after the write (x%.2f)",
 		retries2, b.Seconds(), theory.Seconds(), float64(theory)/float64(b))
 }
 

@@ -81,6 +81,6 @@ func (m Retrans) Rule(retries2 int, userTimeout time.Duration) string {
 	if userTimeout > 0 {
 		return fmt.Sprintf("%s + TCP_USER_TIMEOUT %v", start, userTimeout)
 	}
-	return fmt.Sprintf("%s + the first RTO firing at least %v later (tcp_retries2=%d budget, kernel.UnackedTimeout)",
+	return fmt.Sprintf("%s + the first RTO firing at least %v later (the tcp_retries2=%d budget of retransmits_timed_out() in net/ipv4/tcp_timer.c)",
 		start, UnackedTimeout(retries2), retries2)
 }
