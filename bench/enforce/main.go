@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command enforce measures what `keeptune enforce` costs: loopback connections per second
 // (connect, accept, close) made by a program inside a cgroup, with the policy attached and
 // without it, in the same run.

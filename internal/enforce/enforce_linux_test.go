@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 		var me *MissingError
 		fmt.Println(errors.As(err, &me) && me.Privilege, err)
 		return
+	case "apply", "detach":
+		applyHelper(os.Getenv("KEEPTUNE_ENFORCE_HELPER"), os.Args[len(os.Args)-3], os.Args[len(os.Args)-2], os.Args[len(os.Args)-1])
+		return
 	}
 	os.Exit(m.Run())
 }
@@ -55,6 +58,31 @@ func goHelper() {
 	}
 	fmt.Println(never.LocalAddr(), goDefault.LocalAddr())
 	io.Copy(io.Discard, os.Stdin)
+}
+
+// applyHelper is one `enforce apply` (or detach) run of its own: it opens an Enforcer on the
+// bpffs and cgroup root, says "ready", waits for a line on stdin (so that several start at
+// once) and applies a policy to (or detaches it from) the cgroup path, printing "ok" or the
+// error.
+func applyHelper(verb, bpffs, root, cgroup string) {
+	e, err := Open(Options{BPFFS: bpffs, CgroupRoot: root, NoMount: true}, true)
+	if err == nil {
+		var t Target
+		if t, err = e.Resolve(Scope{Cgroup: cgroup}); err == nil {
+			fmt.Println("ready")
+			bufio.NewScanner(os.Stdin).Scan()
+			if verb == "apply" {
+				err = e.Apply(t, Policy{Idle: 45 * time.Second, Probes: 4, Side: SideBoth, Mode: ModeForce})
+			} else {
+				_, err = e.Detach(&t)
+			}
+		}
+	}
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	fmt.Println("ok")
 }
 
 // pyHelper connects to argv[1], optionally turns keepalive off and asks for a long idle time
@@ -376,6 +404,104 @@ func TestSandboxRemovesItsCgroup(t *testing.T) {
 		t.Errorf("cgroup %s still there: %v", dir, err)
 	}
 	assertNoKeeptuneObjects(t)
+}
+
+// Concurrent `enforce apply` runs (separate processes, released at once) on sibling cgroups of
+// one bpffs: the first ones race to create and pin the objects, later ones to add their policy
+// and link. Each must succeed and every policy must stay, each with its own link; concurrent
+// applies and detaches must leave exactly the applied ones. Without the lock the creators'
+// pinning collides and the loser removes the winner's pins.
+func TestConcurrentApplies(t *testing.T) {
+	sb := newSandbox(t)
+	const n = 6
+	children := make([]string, n)
+	for i := range children {
+		children[i] = filepath.Join(sb.Dir, fmt.Sprintf("c%d", i))
+		if err := os.Mkdir(children[i], 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := sb.Enforcer.CgroupRoot()
+	// run starts one helper per (verb, cgroup), waits until all are ready, releases them at once
+	// and requires every one to succeed.
+	run := func(verbs []string, cgroups []string) {
+		t.Helper()
+		type proc struct {
+			cmd   *exec.Cmd
+			stdin io.WriteCloser
+			out   *bufio.Scanner
+		}
+		var procs []proc
+		for i, cg := range cgroups {
+			cmd := exec.Command(os.Args[0], "-test.run=^$", sb.BPFFS(), root, cg)
+			cmd.Env = append(os.Environ(), "KEEPTUNE_ENFORCE_HELPER="+verbs[i])
+			cmd.Stderr = os.Stderr
+			stdin, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { cmd.Process.Kill(); cmd.Wait() }()
+			procs = append(procs, proc{cmd, stdin, bufio.NewScanner(stdout)})
+		}
+		for i, p := range procs {
+			if !p.out.Scan() || p.out.Text() != "ready" {
+				t.Fatalf("%s %s: %q", verbs[i], cgroups[i], p.out.Text())
+			}
+		}
+		for _, p := range procs {
+			p.stdin.Close()
+		}
+		for i, p := range procs {
+			if !p.out.Scan() || p.out.Text() != "ok" {
+				t.Errorf("concurrent %s on %s: %q", verbs[i], cgroups[i], p.out.Text())
+			}
+		}
+	}
+	// wantEnforced checks that exactly these children are enforced, each with its own link.
+	wantEnforced := func(round string, want []int) {
+		t.Helper()
+		st, err := sb.Enforcer.Status()
+		if err != nil {
+			t.Fatalf("%s: %v", round, err)
+		}
+		got := map[string]string{}
+		for _, en := range st.Entries {
+			got[en.Path] = en.Link
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: %d policies, want %d: %v", round, len(got), len(want), got)
+		}
+		for _, i := range want {
+			path := sb.Target.Path + "/" + filepath.Base(children[i])
+			if link, ok := got[path]; !ok || link != path {
+				t.Errorf("%s: %s has policy %v, link %q; want its own link", round, path, ok, link)
+			}
+		}
+		links, err := os.ReadDir(filepath.Join(sb.Enforcer.PinDir(), "links"))
+		if len(want) > 0 && (err != nil || len(links) != 2*len(want)) {
+			t.Errorf("%s: %d pinned links (%v), want %d (sock_ops and guard per cgroup)", round, len(links), err, 2*len(want))
+		}
+	}
+	all := []int{0, 1, 2, 3, 4, 5}
+	for round := 0; round < 3; round++ {
+		run([]string{"apply", "apply", "apply", "apply", "apply", "apply"}, children)
+		wantEnforced(fmt.Sprintf("round %d, %d applies from nothing", round, n), all)
+		if _, err := sb.Enforcer.Detach(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Half applied first; then the other half applied while the first half is detached.
+	run([]string{"apply", "apply", "apply"}, children[:3])
+	run([]string{"detach", "apply", "detach", "apply", "detach", "apply"},
+		[]string{children[0], children[3], children[1], children[4], children[2], children[5]})
+	wantEnforced("applies and detaches at once", []int{3, 4, 5})
 }
 
 // assertNoPins checks that nothing but the kernel's own preload files is in the bpffs.

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -233,6 +234,11 @@ func (e *Enforcer) Apply(t Target, p Policy) (err error) {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	unlock, err := e.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	o, existed, err := e.loadPinned()
 	if err != nil {
 		return err
@@ -500,6 +506,11 @@ func (e *Enforcer) Detach(t *Target) (bool, error) {
 	if !isBPFFS(e.opts.BPFFS) {
 		return false, nil
 	}
+	unlock, err := e.lock()
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	if _, err := os.Stat(e.pinDir); errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
@@ -530,6 +541,41 @@ func (e *Enforcer) Detach(t *Target) (bool, error) {
 		return had, e.removeAll()
 	}
 	return had, e.reconcile(o)
+}
+
+// lockWait is how long Apply and Detach wait for another keeptune's Apply or Detach on the same
+// bpffs to finish.
+var lockWait = 30 * time.Second
+
+// lock serialises Apply and Detach between processes: both read the pins, change the maps and
+// links, and may create or remove the pin directory, so two at once could lose a policy (each
+// sees an empty policy map and the second's pinning fails and removes the first's objects) or
+// leave a link without a policy. The lock is flock(2) on the bpffs mount point itself (not on
+// the pin directory, which Detach removes): it is per bpf file system, so sandboxes with their
+// own bpffs do not wait for each other, and the kernel releases it when the process exits, so a
+// killed keeptune leaves no stale lock.
+func (e *Enforcer) lock() (unlock func(), err error) {
+	fd, err := unix.Open(e.opts.BPFFS, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s to lock it: %w", e.opts.BPFFS, err)
+	}
+	deadline := time.Now().Add(lockWait)
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { unix.Close(fd) }, nil // closing the last descriptor releases the lock
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			unix.Close(fd)
+			return nil, fmt.Errorf("locking %s: %w", e.opts.BPFFS, err)
+		}
+		if time.Now().After(deadline) {
+			unix.Close(fd)
+			return nil, fmt.Errorf("another keeptune enforce apply or detach has held the lock on %s for %s (hint: wait for it to finish; `fuser -v %s` names it)",
+				e.opts.BPFFS, lockWait, e.opts.BPFFS)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // removeAll unpins everything. Unlinking a pin drops its reference; links detach and programs
