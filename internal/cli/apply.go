@@ -96,8 +96,8 @@ func readPlan(ctx context.Context, file string) (*plan.Plan, []byte, string, err
 }
 
 func runApply(ctx context.Context, file string, opts ApplyOptions, stdio IO) error {
-	if opts.Output != "text" && opts.Output != "json" {
-		return usageErr(fmt.Errorf("invalid --output %q: expected text or json", opts.Output))
+	if err := checkOutput(opts.Output, textOrJSON); err != nil {
+		return err
 	}
 	if err := checkCanaryFlags(opts.Canary, opts.Prometheus, opts.Query, opts.DryRun); err != nil {
 		return err

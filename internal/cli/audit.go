@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -69,8 +68,8 @@ func newAuditCmd(stdio IO) *cobra.Command {
 }
 
 func runAudit(cmd *cobra.Command, opts AuditOptions, stdio IO) error {
-	if !slices.Contains(report.Formats(), opts.Output) {
-		return usageErr(fmt.Errorf("invalid --output %q: expected one of %s", opts.Output, strings.Join(report.Formats(), ", ")))
+	if err := checkOutput(opts.Output, report.Formats()); err != nil {
+		return err
 	}
 	failOn, err := parseFailOn(opts.FailOn)
 	if err != nil {

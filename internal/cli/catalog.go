@@ -3,10 +3,11 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/keeptune/keeptune/internal/textfmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/keeptune/keeptune/internal/textfmt"
 
 	"github.com/spf13/cobra"
 
@@ -39,8 +40,8 @@ func newCatalogCmd(stdio IO) *cobra.Command {
 }
 
 func runCatalog(stdio IO, opts CatalogOptions, args []string) error {
-	if opts.Output != "text" && opts.Output != "json" {
-		return usageErr(fmt.Errorf("invalid --output %q: expected text or json", opts.Output))
+	if err := checkOutput(opts.Output, textOrJSON); err != nil {
+		return err
 	}
 	if len(args) == 1 {
 		e, ok := catalog.Lookup(args[0])

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -81,3 +83,19 @@ func colorFor(mode string, stdio IO) (bool, error) {
 }
 
 var errFindings = errors.New("findings at or above the --fail-on severity")
+
+// textOrJSON are the --output formats of the verbs that write either a table or JSON.
+var textOrJSON = []string{"text", "json"}
+
+// checkOutput is the one check of --output: a usage error naming what was given and what the
+// verb writes ("expected text or json", "expected one of text, json, sarif"), or nil.
+func checkOutput(output string, formats []string) error {
+	if slices.Contains(formats, output) {
+		return nil
+	}
+	expected := "one of " + strings.Join(formats, ", ")
+	if len(formats) == 2 {
+		expected = formats[0] + " or " + formats[1]
+	}
+	return usageErr(fmt.Errorf("invalid --output %q: expected %s", output, expected))
+}

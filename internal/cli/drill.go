@@ -53,8 +53,9 @@ type DrillOptions struct {
 	// under keeptune enforce.
 	Enforce bool
 
-	// procRoot is where --from-host reads /proc/sys (tests point it elsewhere).
-	procRoot string
+	// hostRoot is the root under which --from-host, --compare host and the goal's tcp_retries2
+	// read this host's sysctls ("/"; tests point it at a tree of their own).
+	hostRoot string
 	// loaded keeps the chain file once read: the settings and the NAT timeout both need it.
 	loaded *loadedChain
 }
@@ -81,7 +82,7 @@ func drillChain(opts DrillOptions) (*model.Chain, error) {
 }
 
 func newDrillCmd(stdio IO) *cobra.Command {
-	opts := DrillOptions{procRoot: "/proc", loaded: &loadedChain{}}
+	opts := DrillOptions{hostRoot: "/", loaded: &loadedChain{}}
 	cmd := &cobra.Command{
 		Use:   "drill SCENARIO",
 		Short: "Prove keepalive settings in an isolated lab of network namespaces, measured against theory",
@@ -224,7 +225,7 @@ func drillSettingsOnly(cmd *cobra.Command, opts DrillOptions) (drill.Settings, *
 		}
 		s = drill.Settings{Label: "explicit", Source: "command line", Idle: opts.Idle, Interval: opts.Interval, Count: opts.Probes}
 	case opts.FromHost:
-		h, err := hostKeepalive(opts.procRoot)
+		h, err := hostKeepalive(opts.hostRoot)
 		if err != nil {
 			return s, nil, runtimeErr(err)
 		}
@@ -250,7 +251,7 @@ func drillSettingsOnly(cmd *cobra.Command, opts DrillOptions) (drill.Settings, *
 		case "kernel":
 			c = drill.KernelDefaults
 		case "host":
-			h, err := hostKeepalive(opts.procRoot)
+			h, err := hostKeepalive(opts.hostRoot)
 			if err != nil {
 				return s, nil, runtimeErr(err)
 			}
@@ -310,7 +311,7 @@ func chainHopSettings(opts DrillOptions) (drill.Settings, error) {
 	}
 	s := drill.Settings{Label: "hop " + hop.Name + " " + sideName, Source: fmt.Sprintf("%s:%d", hop.Declared.File, hop.Declared.Line)}
 	if !k.Idle.Known || !k.Interval.Known || !k.Count.Known {
-		h, err := hostKeepalive(opts.procRoot)
+		h, err := hostKeepalive(opts.hostRoot)
 		if err != nil {
 			return s, runtimeErr(err)
 		}
@@ -357,16 +358,35 @@ func segmentNATTimeout(opts DrillOptions) (time.Duration, bool) {
 	return best, best > 0
 }
 
-func hostKeepalive(procRoot string) (drill.Settings, error) {
-	var vals [3]string
-	for i, k := range []string{"tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes"} {
-		b, err := os.ReadFile(filepath.Join(procRoot, "sys/net/ipv4", k))
-		if err != nil {
-			return drill.Settings{}, fmt.Errorf("--from-host: read net.ipv4.%s: %w", k, err)
+// hostKeepalive takes this host's keepalive sysctls, read by the gather stage, as the settings
+// to drill: the lab applies them as its own sysctls (ViaSysctl).
+func hostKeepalive(root string) (drill.Settings, error) {
+	ns, probs := gather.Sysctls(root)
+	for _, key := range []string{model.KeyKeepaliveTime, model.KeyKeepaliveIntvl, model.KeyKeepaliveProbes} {
+		if err := unreadSysctl(ns, probs, key); err != nil {
+			return drill.Settings{}, fmt.Errorf("--from-host: %w", err)
 		}
-		vals[i] = string(b)
 	}
-	return drill.ParseHostSysctls(vals[0], vals[1], vals[2])
+	k := ns.Keepalive
+	return drill.Settings{Label: "host sysctls", Source: "/proc/sys/net/ipv4/tcp_keepalive_{time,intvl,probes}",
+		Idle: k.Idle.Value, Interval: k.Interval.Value, Count: k.Count.Value, ViaSysctl: true}, nil
+}
+
+// unreadSysctl says why key has no number in ns: the Problem reading it, or its content.
+func unreadSysctl(ns model.Namespace, probs []model.Problem, key string) error {
+	s, ok := model.Lookup(ns.Sysctls, key)
+	if ok && s.Readable {
+		if _, err := strconv.Atoi(s.Value); err != nil {
+			return fmt.Errorf("read %s: %q is not a number", key, s.Value)
+		}
+		return nil
+	}
+	for _, p := range probs {
+		if strings.Contains(p.What, key+" ") {
+			return fmt.Errorf("read %s: %s", key, p.Err)
+		}
+	}
+	return fmt.Errorf("read %s: not readable", key)
 }
 
 // drillOptions turns the flags into drill.Options, checking everything that needs no lab.
@@ -374,8 +394,8 @@ func drillOptions(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) 
 	if _, err := drill.Lookup(name); err != nil {
 		return drill.Options{}, usageErr(err)
 	}
-	if opts.Output != "text" && opts.Output != "json" {
-		return drill.Options{}, usageErr(fmt.Errorf("invalid --output %q: expected text or json", opts.Output))
+	if err := checkOutput(opts.Output, textOrJSON); err != nil {
+		return drill.Options{}, err
 	}
 	if opts.TimeScale < 1 {
 		return drill.Options{}, usageErr(fmt.Errorf("invalid --time-scale %d: expected a whole number of at least 1", opts.TimeScale))
@@ -404,7 +424,7 @@ func drillOptions(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) 
 	}
 	o := drill.Options{Settings: s, Compare: cmp, TimeScale: opts.TimeScale, Family: lab.IPv4, Clients: opts.Clients,
 		NATTimeout: natTimeout, Retries2: opts.Retries2, Repeat: opts.Repeat, Progress: stdio.Err,
-		Ends: ends, Goal: goal, HostRetries2: hostRetries2(opts.procRoot), Enforce: opts.Enforce,
+		Ends: ends, Goal: goal, HostRetries2: hostRetries2(opts.hostRoot), Enforce: opts.Enforce,
 		Proxy: opts.Proxy, BackendIdle: opts.BackendIdle, PoolIdle: opts.PoolIdle, Requests: opts.Requests}
 	if opts.Enforce && name != "dead-peer" {
 		return o, usageErr(errors.New("--enforce applies to dead-peer only"))
@@ -515,16 +535,15 @@ func drillGoal(opts DrillOptions) (drill.Goal, error) {
 	return drill.GoalFromProfile(p), nil
 }
 
-// hostRetries2 reads this host's net.ipv4.tcp_retries2; 0 when it cannot.
-func hostRetries2(procRoot string) int {
-	b, err := os.ReadFile(filepath.Join(procRoot, "sys/net/ipv4/tcp_retries2"))
-	if err != nil {
+// hostRetries2 is this host's net.ipv4.tcp_retries2, read by the gather stage; 0 when it
+// cannot be read.
+func hostRetries2(root string) int {
+	ns, probs := gather.Sysctls(root)
+	if unreadSysctl(ns, probs, model.KeyRetries2) != nil {
 		return 0
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0
-	}
+	s, _ := model.Lookup(ns.Sysctls, model.KeyRetries2)
+	n, _ := strconv.Atoi(s.Value)
 	return n
 }
 

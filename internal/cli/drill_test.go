@@ -178,7 +178,7 @@ func TestDrillSettingsFromChainHop(t *testing.T) {
   - {name: app, type: server}
 `), 0o644)
 	cmd := newDrillCmd(IO{})
-	opts := DrillOptions{Chain: file, Hop: "haproxy", procRoot: "/proc"}
+	opts := DrillOptions{Chain: file, Hop: "haproxy", hostRoot: "/"}
 	s, _, ends, err := drillSettingsEnds(cmd, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +201,7 @@ func TestDrillSettingsFromChainHop(t *testing.T) {
 		{DrillOptions{Chain: file}, "--chain needs --hop"},
 		{DrillOptions{Chain: file, Hop: "app", Side: "upstream"}, "has no upstream side"},
 	} {
-		c.opts.procRoot = "/proc"
+		c.opts.hostRoot = "/"
 		if _, _, err := drillSettings(newDrillCmd(IO{}), c.opts); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: error %v, want %q", c.opts, err, c.want)
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -91,8 +90,8 @@ func newLintCmd(stdio IO) *cobra.Command {
 }
 
 func runLint(files []string, opts LintOptions, stdio IO) error {
-	if !slices.Contains(report.Formats(), opts.Output) {
-		return usageErr(fmt.Errorf("invalid --output %q: expected one of %s", opts.Output, strings.Join(report.Formats(), ", ")))
+	if err := checkOutput(opts.Output, report.Formats()); err != nil {
+		return err
 	}
 	failOn, err := parseFailOn(opts.FailOn)
 	if err != nil {

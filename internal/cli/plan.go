@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -49,8 +48,8 @@ func newPlanCmd(stdio IO) *cobra.Command {
 			"  keeptune plan -o json > plan.json && sudo keeptune apply plan.json",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains(planFormats, opts.Output) {
-				return usageErr(fmt.Errorf("invalid --output %q: expected one of %s", opts.Output, strings.Join(planFormats, ", ")))
+			if err := checkOutput(opts.Output, planFormats); err != nil {
+				return err
 			}
 			p, err := makePlan(cmd.Context(), opts, cmd.Flags().Changed("profile"))
 			if err != nil {

@@ -124,8 +124,8 @@ func parsePrecision(s string) (probe.Precision, error) {
 
 // probeOptions checks the flags and turns them into probe.Options.
 func probeOptions(target string, opts ProbeOptions, stdio IO) (probe.Options, error) {
-	if opts.Output != "text" && opts.Output != "json" {
-		return probe.Options{}, usageErr(fmt.Errorf("invalid --output %q: expected text or json", opts.Output))
+	if err := checkOutput(opts.Output, textOrJSON); err != nil {
+		return probe.Options{}, err
 	}
 	if _, _, err := probe.ParseTarget(target); err != nil {
 		return probe.Options{}, usageErr(err)

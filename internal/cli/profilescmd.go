@@ -30,10 +30,8 @@ func newProfilesCmd(stdio IO) *cobra.Command {
 		Example: "  keeptune profiles\n  keeptune profiles api-gateway\n  keeptune profiles -o json",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch opts.Output {
-			case "text", "json":
-			default:
-				return usageErr(fmt.Errorf("invalid --output %q: expected text or json", opts.Output))
+			if err := checkOutput(opts.Output, textOrJSON); err != nil {
+				return err
 			}
 			if len(args) == 1 {
 				p, err := profiles.Resolve(args[0])

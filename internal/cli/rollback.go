@@ -51,8 +51,8 @@ func newRollbackCmd(stdio IO) *cobra.Command {
 }
 
 func runRollback(id string, opts RollbackOptions, stdio IO) error {
-	if opts.Output != "text" && opts.Output != "json" {
-		return usageErr(fmt.Errorf("invalid --output %q: expected text or json", opts.Output))
+	if err := checkOutput(opts.Output, textOrJSON); err != nil {
+		return err
 	}
 	if opts.List {
 		if id != "" {

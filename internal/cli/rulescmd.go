@@ -47,7 +47,7 @@ func newRulesCmd(stdio IO) *cobra.Command {
 				return enc.Encode(docs)
 			case "text":
 			default:
-				return usageErr(fmt.Errorf("invalid --output %q: expected text or json", output))
+				return checkOutput(output, textOrJSON)
 			}
 			if len(args) == 1 {
 				r := all[0]

@@ -96,10 +96,8 @@ func newSocketsCmd(stdio IO) *cobra.Command {
 // socketsQuery turns the flags into walk options, or a usage error saying what was expected.
 func socketsQuery(opts SocketsOptions) (sockets.Options, error) {
 	var q sockets.Options
-	switch opts.Output {
-	case "text", "json":
-	default:
-		return q, fmt.Errorf("invalid --output %q: expected text or json", opts.Output)
+	if err := checkOutput(opts.Output, textOrJSON); err != nil {
+		return q, err
 	}
 	switch opts.Sort {
 	case "", "idle", "state", "process":

@@ -48,8 +48,8 @@ func newVerifyCmd(stdio IO) *cobra.Command {
 }
 
 func runVerify(cmd *cobra.Command, id string, opts VerifyOptions, stdio IO) error {
-	if opts.Output != "text" && opts.Output != "json" {
-		return usageErr(fmt.Errorf("invalid --output %q: expected text or json", opts.Output))
+	if err := checkOutput(opts.Output, textOrJSON); err != nil {
+		return err
 	}
 	if opts.Window <= 0 {
 		return usageErr(errors.New("verify needs --window DURATION"))

@@ -95,7 +95,7 @@ func newVersionCmd(stdio IO) *cobra.Command {
 				return enc.Encode(b)
 			case "text":
 			default:
-				return usageErr(fmt.Errorf("invalid --output %q: expected text or json", opts.Output))
+				return checkOutput(opts.Output, textOrJSON)
 			}
 			fmt.Fprintf(stdio.Out, "keeptune %s\n", version())
 			fmt.Fprintf(stdio.Out, "module:   %s %s\n", b.Module, b.Version)

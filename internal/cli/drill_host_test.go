@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeProcSys writes sysctls (dotted key -> content) under root/proc/sys.
+func writeProcSys(t *testing.T, root string, kv map[string]string) {
+	t.Helper()
+	for k, v := range kv {
+		p := filepath.Join(root, "proc/sys", strings.ReplaceAll(k, ".", "/"))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// drill --from-host, --compare host and the goal's tcp_retries2 read the host's sysctls through
+// the gather stage, under the injected root.
+func TestDrillFromHostReadsSysctls(t *testing.T) {
+	root := t.TempDir()
+	writeProcSys(t, root, map[string]string{
+		"net.ipv4.tcp_keepalive_time":   "600\n",
+		"net.ipv4.tcp_keepalive_intvl":  "30\n",
+		"net.ipv4.tcp_keepalive_probes": "4\n",
+		"net.ipv4.tcp_retries2":         "8\n",
+	})
+	cmd := newDrillCmd(IO{})
+	if err := cmd.Flags().Set("compare", "host"); err != nil {
+		t.Fatal(err)
+	}
+	s, cmp, err := drillSettings(cmd, DrillOptions{FromHost: true, Compare: "host", hostRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range []struct {
+		name        string
+		idle, intvl time.Duration
+		count       int
+		viaSysctl   bool
+	}{{"settings", s.Idle, s.Interval, s.Count, s.ViaSysctl}, {"compare", cmp.Idle, cmp.Interval, cmp.Count, cmp.ViaSysctl}} {
+		if got.idle != 600*time.Second || got.intvl != 30*time.Second || got.count != 4 || !got.viaSysctl {
+			t.Errorf("%s = %+v, want 600s/30s/4 applied as sysctls", got.name, got)
+		}
+	}
+	if r := hostRetries2(root); r != 8 {
+		t.Errorf("hostRetries2 = %d, want 8", r)
+	}
+	if r := hostRetries2(t.TempDir()); r != 0 {
+		t.Errorf("hostRetries2 of an empty root = %d, want 0 (unknown)", r)
+	}
+}
+
+func TestDrillFromHostUnreadable(t *testing.T) {
+	missing := t.TempDir()
+	writeProcSys(t, missing, map[string]string{"net.ipv4.tcp_keepalive_time": "600"})
+	garbage := t.TempDir()
+	writeProcSys(t, garbage, map[string]string{
+		"net.ipv4.tcp_keepalive_time":   "600",
+		"net.ipv4.tcp_keepalive_intvl":  "soon",
+		"net.ipv4.tcp_keepalive_probes": "4",
+	})
+	for _, c := range []struct{ root, want string }{
+		{missing, "--from-host: read net.ipv4.tcp_keepalive_intvl: not present on this kernel"},
+		{garbage, `--from-host: read net.ipv4.tcp_keepalive_intvl: "soon" is not a number`},
+	} {
+		_, _, err := drillSettings(newDrillCmd(IO{}), DrillOptions{FromHost: true, hostRoot: c.root})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.root, err, c.want)
+		}
+		if code := exitCode(err, &strings.Builder{}); code != ExitRuntime {
+			t.Errorf("%s: exit %d, want %d", c.root, code, ExitRuntime)
+		}
+	}
+}
