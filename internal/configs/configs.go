@@ -4,7 +4,8 @@
 //
 //   - chain files: a hop's `config:` key takes the Config's Downstream and Upstream sides;
 //   - `keeptune lint FILE...`: Values lists every setting read, with its file:line and the block
-//     it applies to, and the format's rules (internal/rules) judge Detail;
+//     it applies to, and the format's rules (FORMAT/rules.go, registered with RegisterRules and
+//     run by internal/rules) judge Detail;
 //   - `keeptune audit`: Discover finds configuration files at their usual paths and on the
 //     command lines of running servers.
 package configs

@@ -33,12 +33,12 @@ var configWarning = Rule{
 				f := model.Finding{
 					Severity: model.SeverityWarning, Subject: c.Format + " " + loc.String(),
 					Message:  w.Message,
-					Evidence: []model.Evidence{{Name: "line", Value: loc.String(), Source: confSrc(loc.File, loc.Line)}},
+					Evidence: []model.Evidence{{Name: "line", Value: loc.String(), Source: configs.Src(loc.File, loc.Line)}},
 					Location: &loc,
 					Fix:      &model.Fix{Note: "as the message says: load the module it names, give the server version (--server-version), add the file to the repository, or suppress with # keeptune:ignore KT890 reason"},
 				}
 				if w.Module != "" {
-					f.Evidence = append(f.Evidence, model.Evidence{Name: "module", Value: w.Module, Source: confSrc(loc.File, loc.Line)})
+					f.Evidence = append(f.Evidence, model.Evidence{Name: "module", Value: w.Module, Source: configs.Src(loc.File, loc.Line)})
 				}
 				out = append(out, f)
 			}
@@ -68,7 +68,7 @@ var configRejected = Rule{
 				loc := model.Location{File: pe.File, Line: pe.Line}
 				f.Location = &loc
 				f.Message = strings.TrimPrefix(pe.Error(), loc.String()+": ")
-				f.Evidence = []model.Evidence{{Name: "line", Value: loc.String(), Source: confSrc(pe.File, pe.Line)}}
+				f.Evidence = []model.Evidence{{Name: "line", Value: loc.String(), Source: configs.Src(pe.File, pe.Line)}}
 				if pe.Hint != "" {
 					f.Fix.Note = pe.Hint
 				}

@@ -6,7 +6,9 @@
 // Rule families: KT0xx facts keeptune could not read, KT1xx keepalive and sysctl files, KT2xx
 // unacknowledged data, KT3xx connection tracking, KT4xx capacity, KT5xx network namespaces,
 // KT6xx programs, KT7xx chains (compare hops with each other), KT8xx configuration files
-// (KT80x-KT81x nginx, KT82x-KT83x HAProxy, KT84x-KT85x Apache, KT86x-KT89x other formats).
+// (KT80x-KT81x nginx, KT82x-KT83x HAProxy, KT84x-KT85x Apache, KT86x-KT88x other formats: these
+// live beside their formats in internal/configs/FORMAT/rules.go, see formats.go; KT89x every
+// format's syntax).
 package rules
 
 import (
@@ -70,10 +72,7 @@ func All() []Rule {
 		chainPoolRace, chainMiddleboxForgets, chainProbeTooLate, chainTrackingTable,
 		chainUserTimeout, chainGRPC, chainHTTP2Ping, chainSilentDrop,
 	}
-	all = append(all, nginxRules...)
-	all = append(all, haproxyRules...)
-	all = append(all, apacheRules...)
-	all = append(all, otherRules...)
+	all = append(all, formatRules()...)
 	all = append(all, configSyntaxRules...)
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	return all

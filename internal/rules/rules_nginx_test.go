@@ -204,6 +204,10 @@ func TestNginxTestdataFindings(t *testing.T) {
 		t.Fatal(err)
 	}
 	prof, _ := profiles.Resolve("general")
+	var nginxRules []Rule
+	for _, r := range configs.FormatRules()["nginx"] {
+		nginxRules = append(nginxRules, formatRule("nginx", r))
+	}
 	fs := Run(&Input{Configs: []*configs.Config{cfg}, Profile: prof}, nginxRules)
 	var ids []string
 	for _, f := range fs {

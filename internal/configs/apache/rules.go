@@ -1,4 +1,4 @@
-package rules
+package apache
 
 import (
 	"fmt"
@@ -7,21 +7,24 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keeptune/keeptune/internal/configs/apache"
+	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
-// apacheRules are the configuration rules for apache (KT8xx), in ID order.
-var apacheRules = []Rule{
+// rules are the checks of apache configurations, in ID order (docs/rules.md).
+var rules = []configs.Rule{
 	apacheKeepAliveBelowBalancer, apacheKeepAliveOff, apacheMaxKeepAliveRequestsLow,
 	apacheProxyPoolWithoutTTL, apacheTTLIgnoredPrefork, apacheUnitSuffix, apacheProxyKeepaliveHostTiming,
 }
 
-func apacheConfigs(in *Input) []*apache.Config {
-	var out []*apache.Config
-	for _, c := range configsOf(in, "apache") {
-		if a, ok := c.Detail.(*apache.Config); ok {
-			out = append(out, a)
+func init() { configs.RegisterRules("apache", rules...) }
+
+// details returns the apache models of the rule input's configurations.
+func details(in *configs.RuleInput) []*Config {
+	var out []*Config
+	for _, c := range in.Configs {
+		if d, ok := c.Detail.(*Config); ok {
+			out = append(out, d)
 		}
 	}
 	return out
@@ -29,11 +32,11 @@ func apacheConfigs(in *Input) []*apache.Config {
 
 // apacheServers are the servers that answer clients: every virtual host, or the main server
 // when there is none, each with the settings in force for it.
-func apacheServers(c *apache.Config) []*apache.Server {
-	var out []*apache.Server
+func apacheServers(c *Config) []*Server {
+	var out []*Server
 	list := c.VirtualHosts
 	if len(list) == 0 {
-		list = []*apache.Server{c.Main}
+		list = []*Server{c.Main}
 	}
 	for _, s := range list {
 		out = append(out, c.InEffect(s))
@@ -46,10 +49,10 @@ func apacheServers(c *apache.Config) []*apache.Server {
 type apacheGroup struct {
 	src     model.Source
 	servers []string
-	first   *apache.Server
+	first   *Server
 }
 
-func apacheGroupBy(servers []*apache.Server, keep func(*apache.Server) (model.Source, bool)) []*apacheGroup {
+func apacheGroupBy(servers []*Server, keep func(*Server) (model.Source, bool)) []*apacheGroup {
 	var out []*apacheGroup
 	seen := map[string]*apacheGroup{}
 	for _, s := range servers {
@@ -78,7 +81,7 @@ func (g *apacheGroup) subject() string {
 
 // location is where a value is set, or where it would be written: the virtual host's line, or
 // the main file.
-func (g *apacheGroup) location(c *apache.Config) *model.Location {
+func (g *apacheGroup) location(c *Config) *model.Location {
 	if l := model.LocationOf(g.src); l != nil {
 		return l
 	}
@@ -90,7 +93,7 @@ func (g *apacheGroup) location(c *apache.Config) *model.Location {
 }
 
 // apacheFix replaces the directive line that sets a value, or says where to add it.
-func apacheFix(c *apache.Config, g *apacheGroup, key, current, proposed string) *model.Fix {
+func apacheFix(c *Config, g *apacheGroup, key, current, proposed string) *model.Fix {
 	f := &model.Fix{Key: key, Current: current, Proposed: proposed, Line: key + " " + proposed}
 	if g.src.File != "" && g.src.Line > 0 {
 		f.File, f.FileLine = g.src.File, g.src.Line
@@ -112,7 +115,7 @@ const (
 )
 
 // apacheSeconds writes a KeepAliveTimeout in httpd's syntax: "5", or "2ms" (httpd accepts the
-// suffix). Messages use seconds() instead: "5 s", "2ms", never "2ms s".
+// suffix). Messages use configs.Seconds() instead: "5 s", "2ms", never "2ms s".
 func apacheSeconds(d time.Duration) string {
 	if d%time.Second != 0 {
 		return fmt.Sprintf("%dms", d/time.Millisecond)
@@ -120,7 +123,7 @@ func apacheSeconds(d time.Duration) string {
 	return fmt.Sprint(int64(d / time.Second))
 }
 
-var apacheKeepAliveBelowBalancer = Rule{
+var apacheKeepAliveBelowBalancer = configs.Rule{
 	ID: "KT840", Name: "apache-keepalive-timeout-below-balancer", Severity: model.SeverityWarning,
 	Title: "Apache KeepAliveTimeout shorter than a pooling balancer's idle timeout",
 	What: "Flags every virtual host (or the main server) that keeps connections alive with a " +
@@ -138,17 +141,17 @@ var apacheKeepAliveBelowBalancer = Rule{
 		"MaxRequestWorkers for it or use mpm_event, which parks idle connections without a thread.",
 	Source: "httpd core documentation (KeepAliveTimeout, default 5); AWS ELB documentation (Application Load Balancer " +
 		"idle timeout 60 s: configure backend keep-alive longer)",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range apacheConfigs(in) {
-			groups := apacheGroupBy(apacheServers(c), func(s *apache.Server) (model.Source, bool) {
+		for _, c := range details(in) {
+			groups := apacheGroupBy(apacheServers(c), func(s *Server) (model.Source, bool) {
 				return s.KeepAliveTimeout.Source, s.KeepAlive.Known && s.KeepAlive.Value && s.KeepAliveTimeout.Known && s.KeepAliveTimeout.Value <= apacheBalancerIdle
 			})
 			// Only a chain file or a sign of a balancer in front (mod_remoteip trusting a
 			// forwarded header) makes this a warning; on a stock httpd with nothing in front it
 			// is a note for the day one is added.
 			sev, why := model.SeverityInfo, ""
-			if in.Chain != nil {
+			if in.InChain {
 				sev, why = model.SeverityWarning, "a chain file puts a balancer in front"
 			} else if d := apacheBalancerSign(c); d != nil {
 				sev, why = model.SeverityWarning, fmt.Sprintf("%s %s at %s says a proxy or balancer is in front", d.Name, strings.Join(d.Args, " "), d.Location)
@@ -156,12 +159,12 @@ var apacheKeepAliveBelowBalancer = Rule{
 			for _, g := range groups {
 				s := g.first
 				msg := fmt.Sprintf("KeepAliveTimeout %s: behind a balancer with a longer idle timeout (AWS ALB 60 s) this gives 502s: set KeepAliveTimeout above the balancer's idle timeout.",
-					seconds(s.KeepAliveTimeout.Value))
+					configs.Seconds(s.KeepAliveTimeout.Value))
 				if why != "" {
 					msg += " (" + why + ".)"
 				} else {
 					msg = fmt.Sprintf("KeepAliveTimeout %s: fine while clients connect directly, but if a pooling balancer is ever put in front (AWS ALB keeps idle connections 60 s) it gives 502s: then set KeepAliveTimeout above the balancer's idle timeout.",
-						seconds(s.KeepAliveTimeout.Value))
+						configs.Seconds(s.KeepAliveTimeout.Value))
 				}
 				if c.MPM == "prefork" || c.MPM == "worker" {
 					msg += fmt.Sprintf(" With mpm_%s each idle connection holds a %s for that long: size MaxRequestWorkers for it, or switch to mpm_event.",
@@ -170,7 +173,7 @@ var apacheKeepAliveBelowBalancer = Rule{
 				out = append(out, model.Finding{
 					Severity: sev, Subject: g.subject(), Message: msg,
 					Evidence: []model.Evidence{
-						{Name: "KeepAliveTimeout", Value: human(s.KeepAliveTimeout.Value), Source: s.KeepAliveTimeout.Source},
+						{Name: "KeepAliveTimeout", Value: configs.Human(s.KeepAliveTimeout.Value), Source: s.KeepAliveTimeout.Source},
 						{Name: "KeepAlive", Value: "On", Source: s.KeepAlive.Source},
 						{Name: "AWS ALB idle timeout", Value: "60s", Source: model.Source{Kind: model.SourceCatalog, Detail: "aws-alb: AWS ELB documentation, idle timeout default 60 seconds"}},
 					},
@@ -183,7 +186,7 @@ var apacheKeepAliveBelowBalancer = Rule{
 	},
 }
 
-var apacheKeepAliveOff = Rule{
+var apacheKeepAliveOff = configs.Rule{
 	ID: "KT841", Name: "apache-keepalive-off", Severity: model.SeverityInfo,
 	Title: "Apache KeepAlive Off",
 	What:  "Flags every virtual host (or the main server) with KeepAlive Off.",
@@ -193,10 +196,10 @@ var apacheKeepAliveOff = Rule{
 		"idle connections without a worker.",
 	Fix:    "KeepAlive On (the default), with a KeepAliveTimeout that suits what is in front (see KT840).",
 	Source: "httpd core documentation: KeepAlive (default On)",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range apacheConfigs(in) {
-			for _, g := range apacheGroupBy(apacheServers(c), func(s *apache.Server) (model.Source, bool) {
+		for _, c := range details(in) {
+			for _, g := range apacheGroupBy(apacheServers(c), func(s *Server) (model.Source, bool) {
 				return s.KeepAlive.Source, s.KeepAlive.Known && !s.KeepAlive.Value
 			}) {
 				out = append(out, model.Finding{
@@ -212,7 +215,7 @@ var apacheKeepAliveOff = Rule{
 	},
 }
 
-var apacheMaxKeepAliveRequestsLow = Rule{
+var apacheMaxKeepAliveRequestsLow = configs.Rule{
 	ID: "KT842", Name: "apache-max-keepalive-requests-low", Severity: model.SeverityInfo,
 	Title: "Apache MaxKeepAliveRequests below the default",
 	What: "Flags every virtual host (or the main server) that keeps connections alive with " +
@@ -223,12 +226,12 @@ var apacheMaxKeepAliveRequestsLow = Rule{
 		"cause errors, only cost.",
 	Fix:    "MaxKeepAliveRequests 1000 (nginx's default for keepalive_requests) or 0 for no limit.",
 	Source: "httpd core documentation: MaxKeepAliveRequests (default 100, \"set this to a high value for maximum server performance\")",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range apacheConfigs(in) {
-			for _, g := range apacheGroupBy(apacheServers(c), func(s *apache.Server) (model.Source, bool) {
+		for _, c := range details(in) {
+			for _, g := range apacheGroupBy(apacheServers(c), func(s *Server) (model.Source, bool) {
 				n := s.MaxKeepAliveRequests.Value
-				return s.MaxKeepAliveRequests.Source, s.KeepAlive.Value && s.MaxKeepAliveRequests.Known && n > 0 && n < apache.DefaultMaxKeepAliveRequests
+				return s.MaxKeepAliveRequests.Source, s.KeepAlive.Value && s.MaxKeepAliveRequests.Known && n > 0 && n < DefaultMaxKeepAliveRequests
 			}) {
 				n := g.first.MaxKeepAliveRequests.Value
 				out = append(out, model.Finding{
@@ -246,7 +249,7 @@ var apacheMaxKeepAliveRequestsLow = Rule{
 
 // apacheWorkerLine rewrites a worker directive with a parameter set to a value (added when it is
 // not there).
-func apacheWorkerLine(w *apache.Worker, key, value string) string {
+func apacheWorkerLine(w *Worker, key, value string) string {
 	d := w.Line
 	var parts []string
 	set := false
@@ -265,14 +268,14 @@ func apacheWorkerLine(w *apache.Worker, key, value string) string {
 	return d.Name + " " + strings.Join(parts, " ")
 }
 
-func apacheWorkerName(w *apache.Worker) string {
+func apacheWorkerName(w *Worker) string {
 	if w.Directive == "BalancerMember" {
 		return fmt.Sprintf("BalancerMember %s of %s", w.URL, w.Balancer)
 	}
 	return fmt.Sprintf("%s %s %s", w.Directive, w.Path, w.URL)
 }
 
-func apacheWorkerSource(w *apache.Worker) model.Source {
+func apacheWorkerSource(w *Worker) model.Source {
 	return model.Source{Kind: model.SourceConfig, File: w.Location.File, Line: w.Location.Line}
 }
 
@@ -280,7 +283,7 @@ func apacheWorkerSource(w *apache.Worker) model.Source {
 // and uvicorn close idle connections after 5 s.
 const apacheProposedTTL = 4
 
-var apacheProxyPoolWithoutTTL = Rule{
+var apacheProxyPoolWithoutTTL = configs.Rule{
 	ID: "KT843", Name: "apache-proxy-pool-without-ttl", Severity: model.SeverityWarning,
 	Title: "mod_proxy pools backend connections without ttl",
 	What: "Flags every ProxyPass, ProxyPassMatch and BalancerMember worker that reuses connections (the " +
@@ -295,9 +298,9 @@ var apacheProxyPoolWithoutTTL = Rule{
 		"mpm_event.",
 	Source: "httpd mod_proxy documentation: ProxyPass key=value parameters (\"ttl can be used to avoid using a connection " +
 		"which is subject to closing because of the backend server's keep-alive timeout\")",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range apacheConfigs(in) {
+		for _, c := range details(in) {
 			for _, w := range c.Workers {
 				if reuse, _ := w.Reuses(); !reuse || w.Scheme() == "balancer" {
 					continue
@@ -329,7 +332,7 @@ var apacheProxyPoolWithoutTTL = Rule{
 	},
 }
 
-var apacheTTLIgnoredPrefork = Rule{
+var apacheTTLIgnoredPrefork = configs.Rule{
 	ID: "KT844", Name: "apache-ttl-ignored-prefork", Severity: model.SeverityWarning,
 	Title: "mod_proxy ttl= under mpm_prefork",
 	What:  "Flags workers that set ttl= while the MPM is prefork.",
@@ -339,13 +342,13 @@ var apacheTTLIgnoredPrefork = Rule{
 	Fix: "Switch to mpm_event (Debian: a2dismod mpm_prefork && a2enmod mpm_event; mod_php needs prefork, so " +
 		"move PHP to PHP-FPM first), or set disablereuse=On on the worker.",
 	Source: "httpd bug 54976 (ProxyPass ttl and acquire ignored in prefork MPM); Red Hat solution 2381261",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range apacheConfigs(in) {
+		for _, c := range details(in) {
 			if c.MPM != "prefork" {
 				continue
 			}
-			var mpm *apache.Module
+			var mpm *Module
 			for i, m := range c.Modules {
 				if m.ID == "mpm_prefork_module" {
 					mpm = &c.Modules[i]
@@ -397,7 +400,7 @@ func apacheIntended(n int, unit string) (secs int, ok bool) {
 	return 0, false
 }
 
-var apacheUnitSuffix = Rule{
+var apacheUnitSuffix = configs.Rule{
 	ID: "KT845", Name: "apache-unit-read-as-seconds", Severity: model.SeverityWarning,
 	Title: "Apache time with a unit httpd ignores",
 	What: "Flags Timeout, ProxyTimeout and the ttl= and timeout= worker parameters written with a unit " +
@@ -407,14 +410,14 @@ var apacheUnitSuffix = Rule{
 		"KeepAliveTimeout and the connectiontimeout= and ping= parameters understand units.",
 	Fix:    "Write the value in seconds (Timeout 1, ttl=120).",
 	Source: "httpd 2.4 source: server/core.c set_timeout, modules/proxy/mod_proxy.c set_proxy_timeout and set_worker_param (atoi); apache2 -t 2.4.71 accepts \"Timeout 500ms\"",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range apacheConfigs(in) {
+		for _, c := range details(in) {
 			for _, d := range c.Directives {
 				if (d.Name != "Timeout" && d.Name != "ProxyTimeout") || len(d.Args) != 1 {
 					continue
 				}
-				n, unit := apache.Atoi(d.Args[0])
+				n, unit := Atoi(d.Args[0])
 				secs, ok := apacheIntended(n, unit)
 				if !ok {
 					continue
@@ -440,7 +443,7 @@ var apacheUnitSuffix = Rule{
 						continue
 					}
 					v, src, _ := w.Param(k)
-					n, unit := apache.Atoi(v)
+					n, unit := Atoi(v)
 					secs, ok := apacheIntended(n, unit)
 					if !ok {
 						continue
@@ -463,7 +466,7 @@ var apacheUnitSuffix = Rule{
 	},
 }
 
-var apacheProxyKeepaliveHostTiming = Rule{
+var apacheProxyKeepaliveHostTiming = configs.Rule{
 	ID: "KT846", Name: "apache-proxy-keepalive-host-timing", Severity: model.SeverityInfo,
 	Title: "mod_proxy keepalive=On probes on the host's timing",
 	What:  "Flags workers with keepalive=On: mod_proxy turns SO_KEEPALIVE on but cannot set when probes start.",
@@ -474,10 +477,10 @@ var apacheProxyKeepaliveHostTiming = Rule{
 		"httpd runs), or give the worker a ttl= below that idle timeout.",
 	Source: "httpd mod_proxy documentation: keepalive parameter (\"The frequency of initial and subsequent TCP keepalive " +
 		"probes depends on global OS settings, and may be as high as 2 hours\")",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		idle, _, _ := keepaliveProposal(in.Profile)
-		for _, c := range apacheConfigs(in) {
+		idle, _, _ := in.ProposedKeepalive()
+		for _, c := range details(in) {
 			for _, w := range c.Workers {
 				v, src, ok := w.Param("keepalive")
 				if !ok || !strings.EqualFold(v, "on") {
@@ -505,7 +508,7 @@ var apacheProxyKeepaliveHostTiming = Rule{
 
 // apacheBalancerSign returns a directive that shows httpd sits behind a proxy or balancer:
 // mod_remoteip told which header carries the client address, or which proxies to trust.
-func apacheBalancerSign(c *apache.Config) *apache.Directive {
+func apacheBalancerSign(c *Config) *Directive {
 	for _, d := range c.Directives {
 		switch d.Name {
 		case "RemoteIPHeader", "RemoteIPTrustedProxy", "RemoteIPInternalProxy", "RemoteIPTrustedProxyList", "RemoteIPInternalProxyList", "RemoteIPProxyProtocol":

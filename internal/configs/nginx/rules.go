@@ -1,32 +1,34 @@
-package rules
+package nginx
 
 import (
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/keeptune/keeptune/internal/configs/nginx"
+	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
-// nginxRules are the configuration rules for nginx (KT800-KT819), in ID order.
-var nginxRules = []Rule{nginxPoolDefeated, nginxKeepaliveRequestsLow, nginxHostKeepalive, nginxKeepaliveOff, nginxKeepaliveHeader}
+// rules are the checks of nginx configurations, in ID order (docs/rules.md).
+var rules = []configs.Rule{nginxPoolDefeated, nginxKeepaliveRequestsLow, nginxHostKeepalive, nginxKeepaliveOff, nginxKeepaliveHeader}
 
-// nginxConfigs returns the parsed nginx configurations of the input.
-func nginxConfigs(in *Input) []*nginx.Config {
-	var out []*nginx.Config
-	for _, c := range configsOf(in, "nginx") {
-		if d, ok := c.Detail.(*nginx.Config); ok {
+func init() { configs.RegisterRules("nginx", rules...) }
+
+// details returns the nginx models of the rule input's configurations.
+func details(in *configs.RuleInput) []*Config {
+	var out []*Config
+	for _, c := range in.Configs {
+		if d, ok := c.Detail.(*Config); ok {
 			out = append(out, d)
 		}
 	}
 	return out
 }
 
-func nginxLoc(d *nginx.Directive) *model.Location { return &model.Location{File: d.File, Line: d.Line} }
+func nginxLoc(d *Directive) *model.Location { return &model.Location{File: d.File, Line: d.Line} }
 
-func nginxEvidence(d *nginx.Directive) model.Evidence {
+func nginxEvidence(d *Directive) model.Evidence {
 	return model.Evidence{Name: nginxQuoteEmpty(d.Name), Value: d.Text(), Source: model.Source{Kind: model.SourceConfig, File: d.File, Line: d.Line}}
 }
 
@@ -35,7 +37,7 @@ func nginxLine(name string, args ...string) string {
 	return strings.TrimSpace(name+" "+strings.Join(args, " ")) + ";"
 }
 
-var nginxPoolDefeated = Rule{
+var nginxPoolDefeated = configs.Rule{
 	ID: "KT800", Name: "nginx-upstream-keepalive-ineffective", Severity: model.SeverityWarning,
 	Title: "nginx upstream keepalive that requests cannot use",
 	What: "For every upstream block with keepalive N, checks each location that passes requests to it: " +
@@ -58,9 +60,9 @@ var nginxPoolDefeated = Rule{
 		"it is required that fastcgi_keep_conn be set\"), ngx_http_proxy_module proxy_set_header (inheritance); " +
 		"checked against nginx 1.22 by keeptune's integration test (2 requests: 1 backend connection " +
 		"pooled, 2 with the defaults)",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range nginxConfigs(in) {
+		for _, c := range details(in) {
 			for _, u := range c.Upstreams {
 				if u.Keepalive == 0 {
 					continue
@@ -85,7 +87,7 @@ type nginxChange struct {
 	where                        string // for additions: the block to write it in
 }
 
-func nginxPoolFinding(c *nginx.Config, u *nginx.Upstream, use nginx.PoolUse) model.Finding {
+func nginxPoolFinding(c *Config, u *Upstream, use PoolUse) model.Finding {
 	kd := u.Own["keepalive"][0]
 	loc := use.Location
 	inside := fmt.Sprintf("%s (%s:%d)", loc.Label, loc.Dir.File, loc.Dir.Line)
@@ -95,7 +97,7 @@ func nginxPoolFinding(c *nginx.Config, u *nginx.Upstream, use nginx.PoolUse) mod
 	add := func(key, proposed, text string) {
 		changes = append(changes, nginxChange{key: key, proposed: proposed, text: text, file: loc.Dir.File, where: inside})
 	}
-	replace := func(key string, d *nginx.Directive, current, proposed, text string) {
+	replace := func(key string, d *Directive, current, proposed, text string) {
 		changes = append(changes, nginxChange{key: key, current: current, proposed: proposed, text: text, file: d.File, line: d.Line})
 	}
 	for _, p := range use.Problems {
@@ -171,7 +173,7 @@ func nginxQuoteEmpty(s string) string {
 
 // inheritedHeaders returns the proxy_set_header lines a location inherits and would lose by
 // setting one of its own (nginx's all-or-nothing inheritance), except Connection.
-func nginxInheritedHeaders(loc *nginx.Context) []string {
+func nginxInheritedHeaders(loc *Context) []string {
 	headers, at := loc.List("proxy_set_header")
 	if at == nil || at == loc {
 		return nil
@@ -189,11 +191,11 @@ func nginxInheritedHeaders(loc *nginx.Context) []string {
 // gixy's low_keepalive_requests check; nginxKeepaliveRequestsLow is the old default, below which
 // browsers were seen failing to load pages over HTTP/2.
 const (
-	nginxRequestsFloor = nginx.DefaultKeepaliveRequests
+	nginxRequestsFloor = DefaultKeepaliveRequests
 	nginxRequestsWarn  = 100
 )
 
-var nginxKeepaliveRequestsLow = Rule{
+var nginxKeepaliveRequestsLow = configs.Rule{
 	ID: "KT801", Name: "nginx-keepalive-requests-low", Severity: model.SeverityWarning,
 	Title: "nginx keepalive_requests low enough to force reconnects",
 	What: "Flags keepalive_requests below 1000 (nginx's default since 1.19.10) in http, server and " +
@@ -207,11 +209,11 @@ var nginxKeepaliveRequestsLow = Rule{
 		"100 to 1000 in 1.19.10 for this reason.",
 	Fix:    "keepalive_requests 1000; (or more for busy APIs and upstream pools).",
 	Source: "nginx CHANGES 1.19.10 (keepalive_requests default 100 → 1000); gixy low_keepalive_requests check (threshold 1000, joshua.hu on Chromium failing to load resources when HTTP/2 connections close after 100 requests)",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range nginxConfigs(in) {
+		for _, c := range details(in) {
 			type site struct {
-				d     *nginx.Directive
+				d     *Directive
 				label string
 			}
 			var sites []site
@@ -226,7 +228,7 @@ var nginxKeepaliveRequestsLow = Rule{
 				}
 			}
 			for _, s := range sites {
-				n, ok := nginx.Int(s.d, 0)
+				n, ok := Int(s.d, 0)
 				if !ok || n >= nginxRequestsFloor {
 					continue
 				}
@@ -253,43 +255,7 @@ var nginxKeepaliveRequestsLow = Rule{
 	},
 }
 
-// hostKeepalive returns the keepalive sysctls of the current namespace when the input has host
-// facts (audit), else the kernel defaults, each with its source.
-func confHostKeepalive(in *Input) (idle, intvl model.Setting[time.Duration], cnt model.Setting[int]) {
-	def := model.Source{Kind: model.SourceKernelDefault, Detail: "unless a sysctl file changes it"}
-	idle = model.KnownSetting(kernel.DefaultKeepIdle, def)
-	intvl = model.KnownSetting(kernel.DefaultKeepIntvl, def)
-	cnt = model.KnownSetting(kernel.DefaultKeepCnt, def)
-	if in.Snapshot != nil {
-		for _, ns := range in.Snapshot.Namespaces {
-			if !ns.Current {
-				continue
-			}
-			if k := ns.Keepalive; k.Idle.Known {
-				idle = k.Idle
-			}
-			if k := ns.Keepalive; k.Interval.Known {
-				intvl = k.Interval
-			}
-			if k := ns.Keepalive; k.Count.Known {
-				cnt = k.Count
-			}
-		}
-	}
-	return idle, intvl, cnt
-}
-
-// profileKeepalive returns the profile's recommended keepalive, with the general profile's
-// values when the input has no profile.
-func confProfileKeepalive(p model.Profile) (idle, intvl time.Duration, cnt int) {
-	idle, intvl, cnt = p.Idle.Recommended, p.Interval.Recommended, p.Probes.Recommended
-	if idle <= 0 || intvl <= 0 || cnt <= 0 {
-		return 600 * time.Second, 30 * time.Second, 5
-	}
-	return idle, intvl, cnt
-}
-
-var nginxHostKeepalive = Rule{
+var nginxHostKeepalive = configs.Rule{
 	ID: "KT802", Name: "nginx-keepalive-uses-host-sysctls", Severity: model.SeverityInfo,
 	Title: "nginx TCP keepalive left to the host's sysctls",
 	What: "Flags listen ... so_keepalive=on (or an idle:interval:count with parts left empty) and " +
@@ -304,17 +270,17 @@ var nginxHostKeepalive = Rule{
 	Fix: "listen ... so_keepalive=IDLE:INTERVAL:COUNT (for example so_keepalive=600s:30s:5); for " +
 		"upstream sockets, set the host's net.ipv4.tcp_keepalive_* sysctls.",
 	Source: "nginx docs, listen so_keepalive and proxy_socket_keepalive; Documentation/networking/ip-sysctl.rst; checked against nginx 1.22 by keeptune's integration test (accepted and upstream sockets read back with getsockopt)",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		idle, intvl, cnt := confHostKeepalive(in)
-		pIdle, pIntvl, pCnt := confProfileKeepalive(in.Profile)
+		idle, intvl, cnt := in.Host.Idle, in.Host.Interval, in.Host.Count
+		pIdle, pIntvl, pCnt := in.ProposedKeepalive()
 		hostEv := []model.Evidence{
 			{Name: model.KeyKeepaliveTime, Value: fmt.Sprint(int64(idle.Value / time.Second)), Source: idle.Source},
 			{Name: model.KeyKeepaliveIntvl, Value: fmt.Sprint(int64(intvl.Value / time.Second)), Source: intvl.Source},
 			{Name: model.KeyKeepaliveProbes, Value: fmt.Sprint(cnt.Value), Source: cnt.Source},
 		}
-		for _, c := range nginxConfigs(in) {
-			servers := append(append([]*nginx.Server{}, c.Servers...), c.StreamServers...)
+		for _, c := range details(in) {
+			servers := append(append([]*Server{}, c.Servers...), c.StreamServers...)
 			for _, s := range servers {
 				for _, l := range s.Listens {
 					ka := l.SoKeepalive
@@ -326,12 +292,12 @@ var nginxHostKeepalive = Rule{
 					if ka.Idle > 0 {
 						eIdle = ka.Idle
 					} else {
-						fromHost = append(fromHost, fmt.Sprintf("idle %s (%s)", human(idle.Value), idle.Source))
+						fromHost = append(fromHost, fmt.Sprintf("idle %s (%s)", configs.Human(idle.Value), idle.Source))
 					}
 					if ka.Interval > 0 {
 						eIntvl = ka.Interval
 					} else {
-						fromHost = append(fromHost, fmt.Sprintf("interval %s (%s)", human(intvl.Value), intvl.Source))
+						fromHost = append(fromHost, fmt.Sprintf("interval %s (%s)", configs.Human(intvl.Value), intvl.Source))
 					}
 					if ka.Count > 0 {
 						eCnt = ka.Count
@@ -361,7 +327,7 @@ var nginxHostKeepalive = Rule{
 					out = append(out, model.Finding{
 						Severity: model.SeverityInfo, Subject: "nginx listen " + l.Address + " in " + s.Label,
 						Message: fmt.Sprintf("so_keepalive=%s turns TCP keepalive on but leaves %s to the host: a dead client is found after %s.",
-							ka.Raw, strings.Join(fromHost, ", "), human(detect)),
+							ka.Raw, strings.Join(fromHost, ", "), configs.Human(detect)),
 						Evidence: append([]model.Evidence{nginxEvidence(l.Dir)}, hostEv...),
 						Location: nginxLoc(l.Dir),
 						Fix: &model.Fix{Key: "so_keepalive", Current: ka.Raw, Proposed: strings.TrimPrefix(param, "so_keepalive="),
@@ -370,7 +336,7 @@ var nginxHostKeepalive = Rule{
 				}
 			}
 			// Upstream sockets: nginx has no per-socket timers for them.
-			seen := map[*nginx.Directive]bool{}
+			seen := map[*Directive]bool{}
 			contexts := c.Contexts()
 			if c.Stream != nil {
 				contexts = append(contexts, c.Stream)
@@ -390,10 +356,10 @@ var nginxHostKeepalive = Rule{
 						out = append(out, model.Finding{
 							Severity: model.SeverityInfo, Subject: "nginx " + name + " in " + ctx.Label,
 							Message: fmt.Sprintf("%s on turns TCP keepalive on for backend connections with the host's timers: idle %s (%s), interval %s, %d probes: a dead backend is found after %s.",
-								name, human(idle.Value), idle.Source, human(intvl.Value), cnt.Value, human(kernel.DeadPeerDetection(idle.Value, intvl.Value, cnt.Value, 0))),
+								name, configs.Human(idle.Value), idle.Source, configs.Human(intvl.Value), cnt.Value, configs.Human(kernel.DeadPeerDetection(idle.Value, intvl.Value, cnt.Value, 0))),
 							Evidence: append([]model.Evidence{nginxEvidence(d)}, hostEv...),
 							Location: nginxLoc(d),
-							Fix: &model.Fix{Line: lines, File: sysctlDropIn, Apply: "sysctl --system",
+							Fix: &model.Fix{Line: lines, File: in.SysctlDropIn, Apply: "sysctl --system",
 								Note: "nginx cannot set keepalive timers on upstream sockets; these host sysctls apply to every program that turns keepalive on without its own timers."},
 						})
 					}
@@ -404,7 +370,7 @@ var nginxHostKeepalive = Rule{
 	},
 }
 
-var nginxKeepaliveOff = Rule{
+var nginxKeepaliveOff = configs.Rule{
 	ID: "KT803", Name: "nginx-keepalive-disabled", Severity: model.SeverityWarning,
 	Title: "nginx client keep-alive disabled (keepalive_timeout 0)",
 	What:  "Flags keepalive_timeout 0 in http, server and location blocks.",
@@ -415,12 +381,12 @@ var nginxKeepaliveOff = Rule{
 	Fix: "keepalive_timeout 75s; (nginx's default; behind a pooling balancer, longer than the " +
 		"balancer's idle timeout: ALB 60 s, GCP 600 s).",
 	Source: "nginx docs, ngx_http_core_module keepalive_timeout (\"The zero value disables keep-alive client connections\")",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range nginxConfigs(in) {
+		for _, c := range details(in) {
 			for _, ctx := range c.Contexts() {
 				for _, d := range ctx.Own["keepalive_timeout"] {
-					if v, ok := nginx.Duration(d, 0, false); !ok || v != 0 {
+					if v, ok := Duration(d, 0, false); !ok || v != 0 {
 						continue
 					}
 					out = append(out, model.Finding{
@@ -438,7 +404,7 @@ var nginxKeepaliveOff = Rule{
 	},
 }
 
-var nginxKeepaliveHeader = Rule{
+var nginxKeepaliveHeader = configs.Rule{
 	ID: "KT804", Name: "nginx-keepalive-header-too-long", Severity: model.SeverityWarning,
 	Title: "nginx Keep-Alive header promises more than nginx keeps",
 	What: "Flags keepalive_timeout T H whose second argument H (sent to clients as \"Keep-Alive: " +
@@ -448,13 +414,13 @@ var nginxKeepaliveHeader = Rule{
 		"just closed: it fails with a reset or an empty reply, and only idempotent requests are retried.",
 	Fix:    "Make the header shorter than the timeout (keepalive_timeout 65s 60;), or drop it.",
 	Source: "nginx docs, ngx_http_core_module keepalive_timeout; RFC 9112 9.3 (a client must be ready to retry when the server closes an idle connection)",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range nginxConfigs(in) {
+		for _, c := range details(in) {
 			for _, ctx := range c.Contexts() {
 				for _, d := range ctx.Own["keepalive_timeout"] {
-					t, ok1 := nginx.Duration(d, 0, false)
-					h, ok2 := nginx.Duration(d, 1, true)
+					t, ok1 := Duration(d, 0, false)
+					h, ok2 := Duration(d, 1, true)
 					if !ok1 || !ok2 || t == 0 || h < t {
 						continue
 					}
@@ -466,7 +432,7 @@ var nginxKeepaliveHeader = Rule{
 					out = append(out, model.Finding{
 						Severity: model.SeverityWarning, Subject: "nginx keepalive_timeout in " + ctx.Label,
 						Message: fmt.Sprintf("keepalive_timeout %s %s tells clients \"Keep-Alive: timeout=%d\" but nginx closes idle connections after %s: a client reusing one in between meets a closed connection.",
-							d.Arg(0), d.Arg(1), int64(h/time.Second), human(t)),
+							d.Arg(0), d.Arg(1), int64(h/time.Second), configs.Human(t)),
 						Evidence: []model.Evidence{nginxEvidence(d)},
 						Location: nginxLoc(d),
 						Fix: &model.Fix{Key: "keepalive_timeout", Current: d.Text(), Proposed: fmt.Sprintf("%s %d", d.Arg(0), hs),

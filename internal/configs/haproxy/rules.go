@@ -1,18 +1,37 @@
-package rules
+package haproxy
 
 import (
 	"fmt"
-	"github.com/keeptune/keeptune/internal/textfmt"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/keeptune/keeptune/internal/configs/haproxy"
+	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
-// haproxyRules are the configuration rules for haproxy (KT8xx), in ID order.
+// rules are the checks of haproxy configurations, in ID order (docs/rules.md).
+var rules = []configs.Rule{
+	haproxyMissingTimeouts, haproxyHTTPInTCPMode, haproxyTCPKATimingWithoutOption,
+	haproxyWebSocketNoTunnel, haproxyTunnelNoClientFin, haproxyKeepaliveTimeoutInBackend,
+	haproxyTCPKAHostDefaults, haproxyServerClose, haproxyTimeoutWithoutUnit,
+}
+
+func init() { configs.RegisterRules("haproxy", rules...) }
+
+// details returns the haproxy models of the rule input's configurations.
+func details(in *configs.RuleInput) []*Config {
+	var out []*Config
+	for _, c := range in.Configs {
+		if d, ok := c.Detail.(*Config); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 //
 // One check was considered and left out on purpose: "timeout server below timeout
 // http-keep-alive of the same proxy". The two govern different connections: timeout
@@ -22,26 +41,10 @@ import (
 // package). No ordering between them causes a failure; the race that does exist, a backend
 // closing idle connections before HAProxy's pool lets go of them, needs the backend's value and
 // is KT701's in a chain.
-var haproxyRules = []Rule{
-	haproxyMissingTimeouts, haproxyHTTPInTCPMode, haproxyTCPKATimingWithoutOption,
-	haproxyWebSocketNoTunnel, haproxyTunnelNoClientFin, haproxyKeepaliveTimeoutInBackend,
-	haproxyTCPKAHostDefaults, haproxyServerClose, haproxyTimeoutWithoutUnit,
-}
-
-// haproxyConfigs returns the parsed HAProxy configurations of the input.
-func haproxyConfigs(in *Input) []*haproxy.Config {
-	var out []*haproxy.Config
-	for _, c := range configsOf(in, "haproxy") {
-		if h, ok := c.Detail.(*haproxy.Config); ok {
-			out = append(out, h)
-		}
-	}
-	return out
-}
 
 func haproxyLoc(l model.Location) *model.Location { return &l }
 
-func haproxySubject(p *haproxy.Proxy) string { return "haproxy " + p.Title() }
+func haproxySubject(p *Proxy) string { return "haproxy " + p.Title() }
 
 // haproxyTime renders a duration in HAProxy's units: 1h, 5m, 30s, 1500ms.
 func haproxyTime(d time.Duration) string {
@@ -56,7 +59,7 @@ func haproxyTime(d time.Duration) string {
 	return fmt.Sprintf("%dms", d/time.Millisecond)
 }
 
-func timeoutEvidence(p *haproxy.Proxy, kind string) model.Evidence {
+func timeoutEvidence(p *Proxy, kind string) model.Evidence {
 	t, set := p.Settings.Timeouts[kind]
 	if !set {
 		return model.Evidence{Name: "timeout " + kind, Value: "not set", Source: model.Source{Kind: model.SourceRuntimeDefault,
@@ -69,7 +72,7 @@ func timeoutEvidence(p *haproxy.Proxy, kind string) model.Evidence {
 }
 
 // inSection tells people where to add a line: the section, or once in its defaults section.
-func inSection(p *haproxy.Proxy) string {
+func inSection(p *Proxy) string {
 	where := fmt.Sprintf("under %q (%s)", p.Title(), p.Location)
 	if p.Defaults != nil {
 		where += fmt.Sprintf(", or once in %q (%s) for every proxy that uses it", p.Defaults.Title(), p.Defaults.Location)
@@ -84,7 +87,7 @@ const (
 	haproxyConnectTimeout = 5 * time.Second
 )
 
-var haproxyMissingTimeouts = Rule{
+var haproxyMissingTimeouts = configs.Rule{
 	ID: "KT820", Name: "haproxy-missing-timeouts", Severity: model.SeverityWarning,
 	Title: "HAProxy proxy without client, connect or server timeout",
 	What: "Flags, like `haproxy -c`'s \"missing timeouts\" warning, every frontend or listen section " +
@@ -101,9 +104,9 @@ var haproxyMissingTimeouts = Rule{
 		"in milliseconds).",
 	Source: "HAProxy configuration manual: timeout client, timeout connect, timeout server (\"An unspecified timeout " +
 		"results in an infinite timeout ... reports a warning during startup\"); cfgparse.c check_config_validity",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range haproxyConfigs(in) {
+		for _, c := range details(in) {
 			for _, p := range c.Proxies {
 				mode := "tcp"
 				if p.Settings.Mode.Known {
@@ -174,7 +177,7 @@ func httpOnly(w []string) bool {
 	return false
 }
 
-var haproxyHTTPInTCPMode = Rule{
+var haproxyHTTPInTCPMode = configs.Rule{
 	ID: "KT821", Name: "haproxy-http-option-in-tcp-mode", Severity: model.SeverityWarning,
 	Title: "HAProxy HTTP keep-alive setting in a TCP-mode proxy",
 	What: "Flags option http-keep-alive, http-server-close and httpclose, timeout http-keep-alive and " +
@@ -187,9 +190,9 @@ var haproxyHTTPInTCPMode = Rule{
 	Fix: "Delete the line, or put the proxy in HTTP mode (mode http) if it carries HTTP.",
 	Source: "HAProxy configuration manual: section 4 (proxy modes), option http-keep-alive, timeout http-keep-alive " +
 		"(\"It should be set in the frontend to take effect, unless the frontend is in TCP mode\")",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range haproxyConfigs(in) {
+		for _, c := range details(in) {
 			for _, p := range c.Proxies {
 				if p.Settings.IsHTTP() {
 					continue
@@ -218,7 +221,7 @@ var haproxyHTTPInTCPMode = Rule{
 	},
 }
 
-var haproxyTCPKATimingWithoutOption = Rule{
+var haproxyTCPKATimingWithoutOption = configs.Rule{
 	ID: "KT822", Name: "haproxy-tcpka-timing-without-option", Severity: model.SeverityWarning,
 	Title: "HAProxy clitcpka-*/srvtcpka-* without the option that enables keepalive",
 	What: "Flags a frontend or listen section whose clitcpka-idle, -intvl or -cnt is set (in it or its " +
@@ -232,14 +235,14 @@ var haproxyTCPKATimingWithoutOption = Rule{
 		"tcpka for both.",
 	Source: "HAProxy configuration manual: clitcpka-idle, clitcpka-intvl, clitcpka-cnt (\"if enabled the sending of TCP " +
 		"keepalive packets\"), option clitcpka, option srvtcpka, option tcpka",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range haproxyConfigs(in) {
+		for _, c := range details(in) {
 			for _, p := range c.Proxies {
 				type side struct {
 					applies bool
 					on      model.Setting[bool]
-					ka      haproxy.KeepaliveTimes
+					ka      KeepaliveTimes
 					prefix  string
 				}
 				for _, s := range []side{
@@ -292,7 +295,7 @@ var haproxyTCPKATimingWithoutOption = Rule{
 }
 
 // haproxyMentionsWebSocket reports whether a statement is about WebSocket upgrades.
-func haproxyMentionsWebSocket(d haproxy.Directive) bool {
+func haproxyMentionsWebSocket(d Directive) bool {
 	l := strings.ToLower(d.Line())
 	return strings.Contains(l, "websocket") || strings.Contains(l, "hdr(upgrade)") || strings.Contains(l, "hdr_beg(upgrade)")
 }
@@ -300,7 +303,7 @@ func haproxyMentionsWebSocket(d haproxy.Directive) bool {
 // haproxyWebSocketBackends returns the backends a frontend sends WebSocket upgrades to: the
 // use_backend lines whose condition names an ACL (or inline test) about WebSocket, else the
 // default backend. ok is false when the frontend never mentions WebSocket.
-func haproxyWebSocketBackends(c *haproxy.Config, fe *haproxy.Proxy) (bes []*haproxy.Proxy, at model.Location, ok bool) {
+func haproxyWebSocketBackends(c *Config, fe *Proxy) (bes []*Proxy, at model.Location, ok bool) {
 	acls := map[string]bool{}
 	for _, d := range fe.Directives {
 		if haproxyMentionsWebSocket(d) {
@@ -315,8 +318,8 @@ func haproxyWebSocketBackends(c *haproxy.Config, fe *haproxy.Proxy) (bes []*hapr
 	if !ok {
 		return nil, at, false
 	}
-	seen := map[*haproxy.Proxy]bool{}
-	add := func(p *haproxy.Proxy) {
+	seen := map[*Proxy]bool{}
+	add := func(p *Proxy) {
 		if p != nil && !seen[p] {
 			seen[p] = true
 			bes = append(bes, p)
@@ -327,7 +330,7 @@ func haproxyWebSocketBackends(c *haproxy.Config, fe *haproxy.Proxy) (bes []*hapr
 			continue
 		}
 		for _, w := range d.Words[2:] {
-			if acls[strings.TrimPrefix(w, "!")] || haproxyMentionsWebSocket(haproxy.Directive{Words: []string{w}}) {
+			if acls[strings.TrimPrefix(w, "!")] || haproxyMentionsWebSocket(Directive{Words: []string{w}}) {
 				add(c.Backend(d.Words[1]))
 				break
 			}
@@ -348,7 +351,7 @@ func haproxyWebSocketBackends(c *haproxy.Config, fe *haproxy.Proxy) (bes []*hapr
 // for notification channels.
 const haproxyTunnelMin = 10 * time.Minute
 
-var haproxyWebSocketNoTunnel = Rule{
+var haproxyWebSocketNoTunnel = configs.Rule{
 	ID: "KT823", Name: "haproxy-websocket-without-tunnel-timeout", Severity: model.SeverityWarning,
 	Title: "HAProxy routes WebSocket upgrades to a backend without timeout tunnel",
 	What: "For every HTTP frontend or listen section that mentions WebSocket (an acl or rule with " +
@@ -363,9 +366,9 @@ var haproxyWebSocketNoTunnel = Rule{
 		"that half-closed tunnels do not linger for as long.",
 	Source: "HAProxy configuration manual: timeout tunnel (\"used when a connection is upgraded (e.g. when switching " +
 		"to the WebSocket protocol)\"), timeout client",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range haproxyConfigs(in) {
+		for _, c := range details(in) {
 			for _, fe := range c.Proxies {
 				if !fe.IsFrontend() || !fe.Settings.IsHTTP() {
 					continue
@@ -381,7 +384,7 @@ var haproxyWebSocketNoTunnel = Rule{
 					shortest := time.Duration(0)
 					var ev []model.Evidence
 					for _, kv := range []struct {
-						p    *haproxy.Proxy
+						p    *Proxy
 						kind string
 					}{{fe, "client"}, {be, "server"}} {
 						ev = append(ev, timeoutEvidence(kv.p, kv.kind))
@@ -398,7 +401,7 @@ var haproxyWebSocketNoTunnel = Rule{
 					out = append(out, model.Finding{
 						Severity: model.SeverityWarning, Subject: haproxySubject(be),
 						Message: fmt.Sprintf("%s sends WebSocket upgrades to %s, which has no timeout tunnel: an upgraded connection that stays silent for %s is cut (timeout client/server).",
-							fe.Title(), be.Title(), human(shortest)),
+							fe.Title(), be.Title(), configs.Human(shortest)),
 						Evidence: ev,
 						Location: haproxyLoc(be.Location),
 						Fix: &model.Fix{Key: "timeout tunnel", Current: "not set", Proposed: "1h", Line: "timeout tunnel 1h",
@@ -411,7 +414,7 @@ var haproxyWebSocketNoTunnel = Rule{
 	},
 }
 
-var haproxyTunnelNoClientFin = Rule{
+var haproxyTunnelNoClientFin = configs.Rule{
 	ID: "KT824", Name: "haproxy-tunnel-without-client-fin", Severity: model.SeverityInfo,
 	Title: "HAProxy long timeout tunnel without timeout client-fin",
 	What: "Flags a frontend or listen section without timeout client-fin whose backend (default_backend, " +
@@ -421,9 +424,9 @@ var haproxyTunnelNoClientFin = Rule{
 		"lossy networks and firewalls. timeout client-fin bounds that half-closed time on its own.",
 	Fix:    "Set timeout client-fin (30s is the manual's example) in the frontend or its defaults section.",
 	Source: "HAProxy configuration manual: timeout tunnel (\"it usually is a good idea to also set timeout client-fin\"), timeout client-fin",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range haproxyConfigs(in) {
+		for _, c := range details(in) {
 			for _, fe := range c.Proxies {
 				if !fe.IsFrontend() {
 					continue
@@ -445,7 +448,7 @@ var haproxyTunnelNoClientFin = Rule{
 				out = append(out, model.Finding{
 					Severity: model.SeverityInfo, Subject: haproxySubject(fe),
 					Message: fmt.Sprintf("%s tunnels idle for up to %s (timeout tunnel of %s) but has no timeout client-fin: a half-closed client connection is kept that long.",
-						fe.Title(), human(t.Value), be.Title()),
+						fe.Title(), configs.Human(t.Value), be.Title()),
 					Evidence: []model.Evidence{{Name: "timeout tunnel", Value: haproxyTime(t.Value), Source: t.Source}, timeoutEvidence(fe, "client-fin")},
 					Location: haproxyLoc(fe.Location),
 					Fix:      &model.Fix{Key: "timeout client-fin", Current: "not set", Proposed: "30s", Line: "timeout client-fin 30s", Note: "Add " + inSection(fe) + "."},
@@ -456,7 +459,7 @@ var haproxyTunnelNoClientFin = Rule{
 	},
 }
 
-var haproxyKeepaliveTimeoutInBackend = Rule{
+var haproxyKeepaliveTimeoutInBackend = configs.Rule{
 	ID: "KT825", Name: "haproxy-keepalive-timeout-in-backend", Severity: model.SeverityWarning,
 	Title: "HAProxy timeout http-keep-alive or http-request in a backend behind HTTP frontends",
 	What: "Flags timeout http-keep-alive and timeout http-request written in a backend section when every " +
@@ -467,10 +470,10 @@ var haproxyKeepaliveTimeoutInBackend = Rule{
 	Fix: "Move the line to the frontends (or their defaults section).",
 	Source: "HAProxy configuration manual: timeout http-keep-alive and timeout http-request (\"It should be set in the " +
 		"frontend to take effect, unless the frontend is in TCP mode, in which case the HTTP backend's timeout will be used\")",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range haproxyConfigs(in) {
-			routers := map[string][]*haproxy.Proxy{}
+		for _, c := range details(in) {
+			routers := map[string][]*Proxy{}
 			for _, p := range c.Proxies {
 				if !p.IsFrontend() {
 					continue
@@ -524,17 +527,7 @@ var haproxyKeepaliveTimeoutInBackend = Rule{
 	},
 }
 
-// keepaliveProposal returns the keepalive timings to propose: the profile's recommendation, or
-// the general profile's (600 s, 30 s, 5) when the input has none.
-func keepaliveProposal(p model.Profile) (idle, intvl time.Duration, cnt int) {
-	idle, intvl, cnt = p.Idle.Recommended, p.Interval.Recommended, p.Probes.Recommended
-	if idle <= 0 || intvl <= 0 || cnt <= 0 {
-		return 600 * time.Second, 30 * time.Second, 5
-	}
-	return idle, intvl, cnt
-}
-
-var haproxyTCPKAHostDefaults = Rule{
+var haproxyTCPKAHostDefaults = configs.Rule{
 	ID: "KT826", Name: "haproxy-tcpka-host-timing", Severity: model.SeverityInfo,
 	Title: "HAProxy TCP keepalive left to the host's timing",
 	What: "Flags option clitcpka, srvtcpka or tcpka in force without the matching -idle, -intvl or " +
@@ -547,15 +540,15 @@ var haproxyTCPKAHostDefaults = Rule{
 		"clitcpka-cnt (srvtcpka-* for the server side).",
 	Source: "HAProxy configuration manual: clitcpka-idle (\"If this keyword is not specified, system-wide TCP parameter " +
 		"(tcp_keepalive_time) is used\"), srvtcpka-idle; Documentation/networking/ip-sysctl.rst",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		idle, intvl, cnt := keepaliveProposal(in.Profile)
-		for _, c := range haproxyConfigs(in) {
+		idle, intvl, cnt := in.ProposedKeepalive()
+		for _, c := range details(in) {
 			for _, p := range c.Proxies {
 				for _, s := range []struct {
 					applies bool
 					on      model.Setting[bool]
-					ka      haproxy.KeepaliveTimes
+					ka      KeepaliveTimes
 					prefix  string
 				}{
 					{p.IsFrontend(), p.Settings.CliTCPKA, p.Settings.CliKA, "clitcpka"},
@@ -594,7 +587,7 @@ var haproxyTCPKAHostDefaults = Rule{
 	},
 }
 
-var haproxyServerClose = Rule{
+var haproxyServerClose = configs.Rule{
 	ID: "KT827", Name: "haproxy-no-server-reuse", Severity: model.SeverityInfo,
 	Title: "HAProxy closes every server connection after its response",
 	What: "Flags HTTP backends (and listen sections) in which option http-server-close or httpclose, in " +
@@ -607,9 +600,9 @@ var haproxyServerClose = Rule{
 	Fix: "Remove the option (keep-alive is the default) or write option http-keep-alive; keep it only for servers " +
 		"that mishandle persistent connections.",
 	Source: "HAProxy configuration manual: section 4 (HTTP connection modes KAL/SCL/CLO), option http-server-close, http-reuse",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range haproxyConfigs(in) {
+		for _, c := range details(in) {
 			for _, be := range c.Proxies {
 				if !be.IsBackend() || !be.Settings.IsHTTP() || len(be.Servers) == 0 {
 					continue
@@ -657,7 +650,7 @@ var haproxyUnitlessTimeouts = map[string]bool{
 	"tunnel": true, "queue": true, "client-fin": true, "server-fin": true, "tarpit": true, "check": true, "client-hs": true,
 }
 
-var haproxyTimeoutWithoutUnit = Rule{
+var haproxyTimeoutWithoutUnit = configs.Rule{
 	ID: "KT828", Name: "haproxy-timeout-without-unit", Severity: model.SeverityWarning,
 	Title: "HAProxy timeout under a second written without a unit (milliseconds)",
 	What: "Flags timeout client, server, connect, http-keep-alive, http-request, tunnel and the other " +
@@ -670,9 +663,9 @@ var haproxyTimeoutWithoutUnit = Rule{
 		"configuration reads as seconds to anyone who knows nginx or Apache.",
 	Fix:    "Write the unit: timeout client 30s (or the milliseconds meant, with ms).",
 	Source: "HAProxy configuration manual, section 2.5 (\"time values ... expressed in milliseconds, but may be expressed in any other unit by suffixing the unit\") and the timeout keywords (\"The value is specified in milliseconds by default\")",
-	Check: func(in *Input) []model.Finding {
+	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range haproxyConfigs(in) {
+		for _, c := range details(in) {
 			for _, sec := range c.Sections {
 				for _, d := range sec.Directives {
 					w := d.Words
@@ -689,7 +682,7 @@ var haproxyTimeoutWithoutUnit = Rule{
 						Message: fmt.Sprintf("timeout %s %s has no unit: HAProxy reads it as %d ms, not %d s", w[1], w[2], n, n),
 						Evidence: []model.Evidence{{Name: "timeout " + w[1], Value: w[2] + " (= " + w[2] + " ms)",
 							Source: model.Source{Kind: model.SourceConfig, File: d.Location.File, Line: d.Location.Line}}},
-						Location: confLoc(d.Location.File, d.Location.Line),
+						Location: configs.Loc(d.Location.File, d.Location.Line),
 						Fix: &model.Fix{Key: "timeout " + w[1], Current: w[2], Proposed: w[2] + "s", Line: line,
 							File: d.Location.File, FileLine: d.Location.Line, Note: "or write the milliseconds meant with ms"},
 					})
