@@ -71,6 +71,18 @@ func RuleFormats() []string {
 	return out
 }
 
+// Details returns the format models (Config.Detail) of type T among cs: a format's rules read
+// their own model with Details[*Config](in.Configs).
+func Details[T any](cs []*Config) []T {
+	var out []T
+	for _, c := range cs {
+		if d, ok := c.Detail.(T); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // HostKeepalive returns the keepalive of the host's current namespace in snap (nil or without
 // readable sysctls: the kernel defaults), each value with its source.
 func HostKeepalive(snap *model.Snapshot) model.KeepaliveSettings {

@@ -19,17 +19,6 @@ var rules = []configs.Rule{
 
 func init() { configs.RegisterRules("apache", rules...) }
 
-// details returns the apache models of the rule input's configurations.
-func details(in *configs.RuleInput) []*Config {
-	var out []*Config
-	for _, c := range in.Configs {
-		if d, ok := c.Detail.(*Config); ok {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
 // apacheServers are the servers that answer clients: every virtual host, or the main server
 // when there is none, each with the settings in force for it.
 func apacheServers(c *Config) []*Server {
@@ -143,7 +132,7 @@ var apacheKeepAliveBelowBalancer = configs.Rule{
 		"idle timeout 60 s: configure backend keep-alive longer)",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			groups := apacheGroupBy(apacheServers(c), func(s *Server) (model.Source, bool) {
 				return s.KeepAliveTimeout.Source, s.KeepAlive.Known && s.KeepAlive.Value && s.KeepAliveTimeout.Known && s.KeepAliveTimeout.Value <= apacheBalancerIdle
 			})
@@ -198,7 +187,7 @@ var apacheKeepAliveOff = configs.Rule{
 	Source: "httpd core documentation: KeepAlive (default On)",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, g := range apacheGroupBy(apacheServers(c), func(s *Server) (model.Source, bool) {
 				return s.KeepAlive.Source, s.KeepAlive.Known && !s.KeepAlive.Value
 			}) {
@@ -228,7 +217,7 @@ var apacheMaxKeepAliveRequestsLow = configs.Rule{
 	Source: "httpd core documentation: MaxKeepAliveRequests (default 100, \"set this to a high value for maximum server performance\")",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, g := range apacheGroupBy(apacheServers(c), func(s *Server) (model.Source, bool) {
 				n := s.MaxKeepAliveRequests.Value
 				return s.MaxKeepAliveRequests.Source, s.KeepAlive.Value && s.MaxKeepAliveRequests.Known && n > 0 && n < DefaultMaxKeepAliveRequests
@@ -300,7 +289,7 @@ var apacheProxyPoolWithoutTTL = configs.Rule{
 		"which is subject to closing because of the backend server's keep-alive timeout\")",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, w := range c.Workers {
 				if reuse, _ := w.Reuses(); !reuse || w.Scheme() == "balancer" {
 					continue
@@ -344,7 +333,7 @@ var apacheTTLIgnoredPrefork = configs.Rule{
 	Source: "httpd bug 54976 (ProxyPass ttl and acquire ignored in prefork MPM); Red Hat solution 2381261",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			if c.MPM != "prefork" {
 				continue
 			}
@@ -412,7 +401,7 @@ var apacheUnitSuffix = configs.Rule{
 	Source: "httpd 2.4 source: server/core.c set_timeout, modules/proxy/mod_proxy.c set_proxy_timeout and set_worker_param (atoi); apache2 -t 2.4.71 accepts \"Timeout 500ms\"",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, d := range c.Directives {
 				if (d.Name != "Timeout" && d.Name != "ProxyTimeout") || len(d.Args) != 1 {
 					continue
@@ -480,7 +469,7 @@ var apacheProxyKeepaliveHostTiming = configs.Rule{
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
 		idle, _, _ := in.ProposedKeepalive()
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, w := range c.Workers {
 				v, src, ok := w.Param("keepalive")
 				if !ok || !strings.EqualFold(v, "on") {

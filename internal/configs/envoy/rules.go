@@ -14,17 +14,6 @@ var rules = []configs.Rule{envoyClusterKeepalive, envoyTimeoutDisabled}
 
 func init() { configs.RegisterRules("envoy", rules...) }
 
-// details returns the envoy models of the rule input's configurations.
-func details(in *configs.RuleInput) []*Config {
-	var out []*Config
-	for _, c := range in.Configs {
-		if d, ok := c.Detail.(*Config); ok {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
 var envoyClusterKeepalive = configs.Rule{
 	ID: "KT875", Name: "envoy-cluster-keepalive-missing", Severity: model.SeverityInfo,
 	Title: "Envoy cluster without usable TCP keepalive",
@@ -40,7 +29,7 @@ var envoyClusterKeepalive = configs.Rule{
 	Source: "Envoy docs: config.core.v3.TcpKeepalive, Cluster.upstream_connection_options, timeouts FAQ (idle_timeout 1 h); kubermatic/kubelb#539",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, cl := range c.Clusters {
 				k := c.ClusterKeepalive(cl)
 				idleTimeout := DefaultIdleTimeout
@@ -102,7 +91,7 @@ var envoyTimeoutDisabled = configs.Rule{
 		proposals := map[string]string{
 			"common_http_protocol_options.idle_timeout": "3600s", "stream_idle_timeout": "300s", "tcp_proxy.idle_timeout": "3600s",
 		}
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			type site struct {
 				f     *Field
 				block string

@@ -12,17 +12,6 @@ var rules = []configs.Rule{gunicornSyncKeepalive}
 
 func init() { configs.RegisterRules("gunicorn", rules...) }
 
-// details returns the gunicorn models of the rule input's configurations.
-func details(in *configs.RuleInput) []*Config {
-	var out []*Config
-	for _, c := range in.Configs {
-		if d, ok := c.Detail.(*Config); ok {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
 var gunicornSyncKeepalive = configs.Rule{
 	ID: "KT880", Name: "gunicorn-sync-ignores-keepalive", Severity: model.SeverityWarning,
 	Title: "Gunicorn keepalive set for the sync worker, which ignores it",
@@ -38,7 +27,7 @@ var gunicornSyncKeepalive = configs.Rule{
 	Source: "Gunicorn docs, settings keepalive (\"The sync worker does not support persistent connections and will ignore this option\"), gunicorn/config.py (sync with threads > 1 runs gthread)",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			ka := c.Settings["keepalive"]
 			worker, ws := c.WorkerClass()
 			if ka == nil || worker != "sync" {

@@ -21,17 +21,6 @@ var rules = []configs.Rule{
 
 func init() { configs.RegisterRules("haproxy", rules...) }
 
-// details returns the haproxy models of the rule input's configurations.
-func details(in *configs.RuleInput) []*Config {
-	var out []*Config
-	for _, c := range in.Configs {
-		if d, ok := c.Detail.(*Config); ok {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
 //
 // One check was considered and left out on purpose: "timeout server below timeout
 // http-keep-alive of the same proxy". The two govern different connections: timeout
@@ -106,7 +95,7 @@ var haproxyMissingTimeouts = configs.Rule{
 		"results in an infinite timeout ... reports a warning during startup\"); cfgparse.c check_config_validity",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, p := range c.Proxies {
 				mode := "tcp"
 				if p.Settings.Mode.Known {
@@ -192,7 +181,7 @@ var haproxyHTTPInTCPMode = configs.Rule{
 		"(\"It should be set in the frontend to take effect, unless the frontend is in TCP mode\")",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, p := range c.Proxies {
 				if p.Settings.IsHTTP() {
 					continue
@@ -237,7 +226,7 @@ var haproxyTCPKATimingWithoutOption = configs.Rule{
 		"keepalive packets\"), option clitcpka, option srvtcpka, option tcpka",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, p := range c.Proxies {
 				type side struct {
 					applies bool
@@ -368,7 +357,7 @@ var haproxyWebSocketNoTunnel = configs.Rule{
 		"to the WebSocket protocol)\"), timeout client",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, fe := range c.Proxies {
 				if !fe.IsFrontend() || !fe.Settings.IsHTTP() {
 					continue
@@ -426,7 +415,7 @@ var haproxyTunnelNoClientFin = configs.Rule{
 	Source: "HAProxy configuration manual: timeout tunnel (\"it usually is a good idea to also set timeout client-fin\"), timeout client-fin",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, fe := range c.Proxies {
 				if !fe.IsFrontend() {
 					continue
@@ -472,7 +461,7 @@ var haproxyKeepaliveTimeoutInBackend = configs.Rule{
 		"frontend to take effect, unless the frontend is in TCP mode, in which case the HTTP backend's timeout will be used\")",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			routers := map[string][]*Proxy{}
 			for _, p := range c.Proxies {
 				if !p.IsFrontend() {
@@ -543,7 +532,7 @@ var haproxyTCPKAHostDefaults = configs.Rule{
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
 		idle, intvl, cnt := in.ProposedKeepalive()
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, p := range c.Proxies {
 				for _, s := range []struct {
 					applies bool
@@ -602,7 +591,7 @@ var haproxyServerClose = configs.Rule{
 	Source: "HAProxy configuration manual: section 4 (HTTP connection modes KAL/SCL/CLO), option http-server-close, http-reuse",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, be := range c.Proxies {
 				if !be.IsBackend() || !be.Settings.IsHTTP() || len(be.Servers) == 0 {
 					continue
@@ -665,7 +654,7 @@ var haproxyTimeoutWithoutUnit = configs.Rule{
 	Source: "HAProxy configuration manual, section 2.5 (\"time values ... expressed in milliseconds, but may be expressed in any other unit by suffixing the unit\") and the timeout keywords (\"The value is specified in milliseconds by default\")",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, sec := range c.Sections {
 				for _, d := range sec.Directives {
 					w := d.Words

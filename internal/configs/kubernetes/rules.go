@@ -14,17 +14,6 @@ var rules = []configs.Rule{k8sKeepaliveSysctls, k8sSysctlsHostNetwork}
 
 func init() { configs.RegisterRules("kubernetes", rules...) }
 
-// details returns the kubernetes models of the rule input's configurations.
-func details(in *configs.RuleInput) []*Config {
-	var out []*Config
-	for _, c := range in.Configs {
-		if d, ok := c.Detail.(*Config); ok {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
 var k8sKeepaliveSysctls = configs.Rule{
 	ID: "KT885", Name: "kubernetes-pod-keepalive-sysctls", Severity: model.SeverityError,
 	Title: "Pod without keepalive sysctls (kernel defaults in its namespace)",
@@ -42,7 +31,7 @@ var k8sKeepaliveSysctls = configs.Rule{
 	Source: "Kubernetes docs, \"Using sysctls in a Kubernetes Cluster\" (safe sysctls: net.ipv4.tcp_keepalive_time/intvl/probes since 1.29); net/ipv4/tcp_ipv4.c tcp_sk_init (per-namespace defaults)",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, w := range c.Workloads {
 				if w.HostNetwork {
 					continue
@@ -162,7 +151,7 @@ var k8sSysctlsHostNetwork = configs.Rule{
 	Source: "Kubernetes pkg/kubelet/sysctl (namespaced sysctls are forbidden with host networking); docs \"Using sysctls in a Kubernetes Cluster\"",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, w := range c.Workloads {
 				if !w.HostNetwork {
 					continue

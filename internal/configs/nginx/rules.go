@@ -15,17 +15,6 @@ var rules = []configs.Rule{nginxPoolDefeated, nginxKeepaliveRequestsLow, nginxHo
 
 func init() { configs.RegisterRules("nginx", rules...) }
 
-// details returns the nginx models of the rule input's configurations.
-func details(in *configs.RuleInput) []*Config {
-	var out []*Config
-	for _, c := range in.Configs {
-		if d, ok := c.Detail.(*Config); ok {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
 func nginxLoc(d *Directive) *model.Location { return &model.Location{File: d.File, Line: d.Line} }
 
 func nginxEvidence(d *Directive) model.Evidence {
@@ -62,7 +51,7 @@ var nginxPoolDefeated = configs.Rule{
 		"pooled, 2 with the defaults)",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, u := range c.Upstreams {
 				if u.Keepalive == 0 {
 					continue
@@ -211,7 +200,7 @@ var nginxKeepaliveRequestsLow = configs.Rule{
 	Source: "nginx CHANGES 1.19.10 (keepalive_requests default 100 → 1000); gixy low_keepalive_requests check (threshold 1000, joshua.hu on Chromium failing to load resources when HTTP/2 connections close after 100 requests)",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			type site struct {
 				d     *Directive
 				label string
@@ -279,7 +268,7 @@ var nginxHostKeepalive = configs.Rule{
 			{Name: model.KeyKeepaliveIntvl, Value: fmt.Sprint(int64(intvl.Value / time.Second)), Source: intvl.Source},
 			{Name: model.KeyKeepaliveProbes, Value: fmt.Sprint(cnt.Value), Source: cnt.Source},
 		}
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			servers := append(append([]*Server{}, c.Servers...), c.StreamServers...)
 			for _, s := range servers {
 				for _, l := range s.Listens {
@@ -383,7 +372,7 @@ var nginxKeepaliveOff = configs.Rule{
 	Source: "nginx docs, ngx_http_core_module keepalive_timeout (\"The zero value disables keep-alive client connections\")",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, ctx := range c.Contexts() {
 				for _, d := range ctx.Own["keepalive_timeout"] {
 					if v, ok := Duration(d, 0, false); !ok || v != 0 {
@@ -416,7 +405,7 @@ var nginxKeepaliveHeader = configs.Rule{
 	Source: "nginx docs, ngx_http_core_module keepalive_timeout; RFC 9112 9.3 (a client must be ready to retry when the server closes an idle connection)",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			for _, ctx := range c.Contexts() {
 				for _, d := range ctx.Own["keepalive_timeout"] {
 					t, ok1 := Duration(d, 0, false)

@@ -12,17 +12,6 @@ var rules = []configs.Rule{pgbouncerUserTimeout, pgbouncerKeepaliveOff, pgbounce
 
 func init() { configs.RegisterRules("pgbouncer", rules...) }
 
-// details returns the pgbouncer models of the rule input's configurations.
-func details(in *configs.RuleInput) []*Config {
-	var out []*Config
-	for _, c := range in.Configs {
-		if d, ok := c.Detail.(*Config); ok {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
 func pgbouncerAt(c *Config, s *Setting) (*model.Location, int) {
 	switch {
 	case s != nil:
@@ -46,7 +35,7 @@ var pgbouncerUserTimeout = configs.Rule{
 	Source: "PgBouncer doc/config.md tcp_user_timeout (milliseconds; 0 = the OS default); pgbouncer#138; tcp(7) TCP_USER_TIMEOUT",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			v, s := c.Duration("tcp_user_timeout")
 			if v > 0 {
 				continue
@@ -83,7 +72,7 @@ var pgbouncerKeepaliveOff = configs.Rule{
 	Source: "PgBouncer doc/config.md tcp_keepalive (default 1)",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			on, s := c.Int("tcp_keepalive")
 			if on != 0 || s == nil {
 				continue
@@ -113,7 +102,7 @@ var pgbouncerKeepaliveOS = configs.Rule{
 	Source: "PgBouncer doc/config.md (\"tcp_keepalive: Turns on basic keepalive with OS defaults\")",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			if on, _ := c.Int("tcp_keepalive"); on == 0 {
 				continue
 			}

@@ -14,17 +14,6 @@ var rules = []configs.Rule{postgresKeepaliveOS, postgresUserTimeout}
 
 func init() { configs.RegisterRules("postgres", rules...) }
 
-// details returns the postgres models of the rule input's configurations.
-func details(in *configs.RuleInput) []*Config {
-	var out []*Config
-	for _, c := range in.Configs {
-		if d, ok := c.Detail.(*Config); ok {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
 var postgresKeepaliveOS = configs.Rule{
 	ID: "KT865", Name: "postgres-keepalive-os-default", Severity: model.SeverityWarning,
 	Title: "PostgreSQL relies on the kernel's 2-hour keepalive",
@@ -39,7 +28,7 @@ var postgresKeepaliveOS = configs.Rule{
 	Source: "PostgreSQL docs, runtime-config-connection (tcp_keepalives_idle: \"A value of 0 (the default) selects the operating system's default\"); src/backend/libpq/pqcomm.c (SO_KEEPALIVE on TCP clients)",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			s := c.Last["tcp_keepalives_idle"]
 			if s != nil && s.Duration() > 0 {
 				continue
@@ -78,7 +67,7 @@ var postgresUserTimeout = configs.Rule{
 	Source: "PostgreSQL docs, runtime-config-connection tcp_user_timeout (in milliseconds without a unit); tcp(7) TCP_USER_TIMEOUT; pgbouncer#138",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			s := c.Last["tcp_user_timeout"]
 			if s != nil && s.Duration() > 0 {
 				continue

@@ -12,17 +12,6 @@ var rules = []configs.Rule{redisKeepaliveOff, redisTimeoutZero}
 
 func init() { configs.RegisterRules("redis", rules...) }
 
-// details returns the redis models of the rule input's configurations.
-func details(in *configs.RuleInput) []*Config {
-	var out []*Config
-	for _, c := range in.Configs {
-		if d, ok := c.Detail.(*Config); ok {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
 var redisKeepaliveOff = configs.Rule{
 	ID: "KT860", Name: "redis-tcp-keepalive-off", Severity: model.SeverityWarning,
 	Title: "Redis never detects dead clients (tcp-keepalive 0)",
@@ -35,7 +24,7 @@ var redisKeepaliveOff = configs.Rule{
 	Source: "redis.conf (tcp-keepalive; \"A reasonable value for this option is 300 seconds\"); Redis anet.c anetKeepAlive (interval = idle/3, 3 probes)",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			d := c.TCPKeepalive
 			if d == nil || Seconds(d) != 0 {
 				continue
@@ -72,7 +61,7 @@ var redisTimeoutZero = configs.Rule{
 	Source: "redis.conf (timeout: \"Close the connection after a client is idle for N seconds (0 to disable)\")",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range details(in) {
+		for _, c := range configs.Details[*Config](in.Configs) {
 			if c.Timeout != nil && Seconds(c.Timeout) != 0 {
 				continue
 			}
