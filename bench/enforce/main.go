@@ -41,6 +41,8 @@ import (
 	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
 	"github.com/keeptune/keeptune/internal/enforce"
@@ -54,12 +56,26 @@ func main() {
 	bpfStats := flag.Bool("bpf-stats", false, "also report the programs' run time from the kernel's BPF statistics (adds a little cost to every run)")
 	side := flag.String("side", "both", "policy side: both (both ends of every connection are in the cgroup: the worst case), accept or connect (one end)")
 	mode := flag.String("mode", "force", "policy mode: force (sock_ops program and setsockopt guard) or default (sock_ops only)")
+	gap := flag.Duration("gap", 100*time.Millisecond, "idle time before every round; with -rt it keeps the worker under the kernel's SCHED_FIFO budget of 950 ms per second (kernel.sched_rt_runtime_us): less than 100 ms, or rounds over 800 ms, let throttling cut into rounds (the worker's wait time shows it)")
+	idle := flag.Duration("idle", benchPolicy.Idle, "the policy's TCP_KEEPIDLE (0: not set)")
+	intvl := flag.Duration("intvl", benchPolicy.Interval, "the policy's TCP_KEEPINTVL (0: not set)")
+	probes := flag.Int("probes", benchPolicy.Probes, "the policy's TCP_KEEPCNT (0: not set)")
+	userTimeout := flag.Duration("user-timeout", benchPolicy.UserTimeout, "the policy's TCP_USER_TIMEOUT (0: not set)")
+	unit := flag.String("unit", "connection", "what the worker repeats: connection (socket, connect, accept, close) or setsockopt (TCP_NODELAY on one connected socket: what the force mode's guard costs every setsockopt call)")
+	with := flag.String("with", "policy", "what the attached rounds have: policy (keeptune's), noop (a sock_ops program that does nothing: the kernel hook's own cost) or app (nothing attached, the worker sets the same keepalive values itself)")
 	flag.Parse()
+	benchPolicy = enforce.Policy{Idle: *idle, Interval: *intvl, Probes: *probes, UserTimeout: *userTimeout}
 	var err error
 	if *worker {
 		err = runWorker(*rt)
 	} else {
-		err = run(*rounds, *round, enforce.Mode(*mode), enforce.Side(*side), *bpfStats, *rt)
+		switch *with {
+		case "policy", "noop", "app":
+			plain = *unit
+			err = run(*rounds, *round, *gap, enforce.Mode(*mode), enforce.Side(*side), *with, *bpfStats, *rt)
+		default:
+			err = fmt.Errorf("-with %q: want policy, noop or app", *with)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench/enforce:", err)
@@ -115,26 +131,99 @@ func runWorker(rt bool) error {
 		unix.SetsockoptLinger(afd, unix.SOL_SOCKET, unix.SO_LINGER, linger)
 		return unix.Close(afd)
 	}
-	in := bufio.NewScanner(os.Stdin)
-	for in.Scan() {
-		d, err := time.ParseDuration(in.Text())
+	// app: the worker turns keepalive on itself, on both ends, with the policy's values (what a
+	// program that sets keepalive pays, with nothing attached).
+	app := func(fd int) {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, int(benchPolicy.Idle.Seconds()))
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, int(benchPolicy.Interval.Seconds()))
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, benchPolicy.Probes)
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(benchPolicy.UserTimeout.Milliseconds()))
+	}
+	oneApp := func() error {
+		cfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return err
 		}
-		n := 0
-		for deadline := time.Now().Add(d); time.Now().Before(deadline); n++ {
-			if err := one(); err != nil {
+		defer unix.Close(cfd)
+		if err := unix.Connect(cfd, sa); err != nil {
+			return err
+		}
+		app(cfd)
+		afd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
+		if err != nil {
+			return err
+		}
+		app(afd)
+		unix.SetsockoptLinger(afd, unix.SOL_SOCKET, unix.SO_LINGER, linger)
+		return unix.Close(afd)
+	}
+	// setsockopt: one TCP_NODELAY call on a connected socket, the unit of -unit setsockopt.
+	var optFD int = -1
+	oneSetsockopt := func() error {
+		if optFD < 0 {
+			if optFD, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0); err != nil {
+				return err
+			}
+			if err := unix.Connect(optFD, sa); err != nil {
 				return err
 			}
 		}
-		fmt.Println(n)
+		return unix.SetsockoptInt(optFD, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		dur, how, _ := strings.Cut(in.Text(), " ")
+		d, err := time.ParseDuration(dur)
+		if err != nil {
+			return err
+		}
+		conn := one
+		switch how {
+		case "app":
+			conn = oneApp
+		case "setsockopt":
+			conn = oneSetsockopt
+		}
+		wait0 := runDelay()
+		n := 0
+		for deadline := time.Now().Add(d); time.Now().Before(deadline); n++ {
+			if err := conn(); err != nil {
+				return err
+			}
+		}
+		fmt.Println(n, runDelay()-wait0)
 	}
 	return in.Err()
 }
 
-func run(rounds int, round time.Duration, mode enforce.Mode, side enforce.Side, bpfStats, rt bool) (err error) {
+// runDelay is the time this thread has spent runnable but not running (the second field of
+// /proc/thread-self/schedstat, in ns): preemption by other tasks and RT throttling show here.
+func runDelay() int64 {
+	data, err := os.ReadFile("/proc/thread-self/schedstat")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 2 {
+		return 0
+	}
+	v, _ := strconv.ParseInt(f[1], 10, 64)
+	return v
+}
+
+// plain is what the worker repeats in rounds without the worker setting keepalive itself.
+var plain = "connection"
+
+// benchPolicy is what the attached rounds enforce (and the app rounds set by hand).
+var benchPolicy = enforce.Policy{Idle: 60 * time.Second, Interval: 10 * time.Second, Probes: 6, UserTimeout: 2 * time.Minute}
+
+func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.Side, compare string, bpfStats, rt bool) (err error) {
 	if os.Geteuid() != 0 {
 		return errors.New("run as root (BPF programs, cgroups)")
+	}
+	if rt && (round > 800*time.Millisecond || gap < 100*time.Millisecond) {
+		fmt.Fprintln(os.Stderr, "bench/enforce: warning: with -rt, rounds over 800ms or a -gap under 100ms let the kernel throttle the worker (a SCHED_FIFO task may run 950 ms in each second, kernel.sched_rt_runtime_us) in the middle of a round")
 	}
 	sb, err := enforce.NewSandbox("keeptune-bench")
 	if err != nil {
@@ -154,79 +243,136 @@ func run(rounds int, round time.Duration, mode enforce.Mode, side enforce.Side, 
 		return err
 	}
 	defer w.stop()
-	pol := enforce.Policy{Idle: 60 * time.Second, Interval: 10 * time.Second, Probes: 6, UserTimeout: 2 * time.Minute, Side: side, Mode: mode}
+	pol := benchPolicy
+	pol.Side, pol.Mode = side, mode
 	if err := pol.Validate(); err != nil {
 		return err
 	}
 	if bpfStats {
-		// The kernel's run-time statistics of BPF programs (BPF_ENABLE_STATS, held only while
-		// this runs). They add two clock reads to every program run, so they are off unless asked.
+		// The kernel's run-time statistics of BPF programs (BPF_ENABLE_STATS: on only while this
+		// descriptor is open, so kernel.bpf_stats_enabled is back as it was when the run ends).
+		// They add two clock reads to every program run, so they are off unless asked.
 		stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
 		if err != nil {
 			return fmt.Errorf("enabling BPF run-time statistics: %w", err)
 		}
 		defer stats.Close()
 	}
+	var noop *ebpf.Program
+	if compare == "noop" {
+		// A sock_ops program that returns at once: what the kernel's cgroup hook costs on every
+		// TCP callback, which no program can avoid.
+		noop, err = ebpf.NewProgram(&ebpf.ProgramSpec{Name: "keeptune_noop", Type: ebpf.SockOps, License: "Dual MIT/GPL",
+			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 1), asm.Return()}})
+		if err != nil {
+			return err
+		}
+		defer noop.Close()
+	}
 	progTime, progRuns := map[string]time.Duration{}, map[string]uint64{}
-	measure := func() (float64, error) {
-		fmt.Fprintln(w.stdin, round)
+	// measure runs one round; how is "app" when the worker sets keepalive itself.
+	var waits []time.Duration
+	measure := func(how string) (float64, error) {
+		// With -rt this keeps the SCHED_FIFO worker under the kernel's 950 ms per second: with
+		// 100 ms idle before rounds of at most 800 ms, no second holds more than 900 ms of its
+		// running. Without -rt it gives every round the same start.
+		time.Sleep(gap)
+		fmt.Fprintln(w.stdin, round, how)
 		if !w.out.Scan() {
 			return 0, fmt.Errorf("worker: %v", w.out.Err())
 		}
-		n, err := strconv.ParseInt(w.out.Text(), 10, 64)
-		return float64(n) / round.Seconds(), err
+		var n, wait int64
+		if _, err := fmt.Sscan(w.out.Text(), &n, &wait); err != nil {
+			return 0, fmt.Errorf("worker: %q: %w", w.out.Text(), err)
+		}
+		waits = append(waits, time.Duration(wait))
+		return float64(n) / round.Seconds(), nil
 	}
-	if _, err := measure(); err != nil { // warm up
-		return err
-	}
-	var with, without, ratios []float64
 	var touched uint64
-	for i := 0; i < rounds; i++ {
-		select {
-		case <-sig:
-			return errors.New("interrupted")
-		default:
+	// attached runs one round with the policy (or the comparison) in place, and removes it.
+	attached := func(i int) (float64, error) {
+		switch compare {
+		case "app":
+			return measure("app")
+		case "noop":
+			l, err := link.AttachCgroup(link.CgroupOptions{Path: sb.Dir, Attach: ebpf.AttachCGroupSockOps, Program: noop})
+			if err != nil {
+				return 0, err
+			}
+			defer l.Close()
+			return measure(plain)
 		}
 		if err := sb.Enforcer.Apply(sb.Target, pol); err != nil {
-			return err
+			return 0, err
 		}
-		a, err := measure()
+		a, err := measure(plain)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		st, err := sb.Enforcer.Status()
 		if err != nil {
-			return err
+			return 0, err
+		}
+		if len(st.Entries) != 1 {
+			return 0, fmt.Errorf("round %d: status lists %d policies, want 1", i, len(st.Entries))
 		}
 		c := st.Entries[0].Counters
-		if len(st.Entries) != 1 || (side != enforce.SideAccept && c.Connect == 0) || (side != enforce.SideConnect && c.Accept == 0) || c.Errors != 0 {
-			return fmt.Errorf("round %d: the program did not act on every connection: %+v", i, st.Entries)
+		if plain == "connection" && ((side != enforce.SideAccept && c.Connect == 0) || (side != enforce.SideConnect && c.Accept == 0)) || c.Errors != 0 {
+			return 0, fmt.Errorf("round %d: the program did not act on every connection: %+v", i, st.Entries)
 		}
-		touched += st.Entries[0].Counters.Connect + st.Entries[0].Counters.Accept
+		touched += c.Connect + c.Accept
 		if bpfStats {
 			for _, name := range []string{"keeptune_ops", "keeptune_guard"} {
 				p, err := ebpf.LoadPinnedProgram(filepath.Join(sb.Enforcer.PinDir(), name), nil)
 				if err != nil {
-					return err
+					return 0, err
 				}
 				ps, err := p.Stats()
 				p.Close()
 				if err != nil {
-					return err
+					return 0, err
 				}
 				progTime[name] += ps.Runtime
 				progRuns[name] += ps.RunCount
 			}
 		}
 		// Detaching the last policy unloads everything: the next round runs with nothing.
-		if _, err := sb.Enforcer.Detach(nil); err != nil {
-			return err
+		_, err = sb.Enforcer.Detach(nil)
+		return a, err
+	}
+	if _, err := measure(plain); err != nil { // warm up
+		return err
+	}
+	var with, without, ratios, ratiosAB, ratiosBA []float64
+	var conns float64
+	for i := 0; i < rounds; i++ {
+		select {
+		case <-sig:
+			return errors.New("interrupted")
+		default:
 		}
-		b, err := measure()
+		// Pairs alternate their order (attached first, then nothing first), so that whatever
+		// the order itself does (the detach just before, the cache state) falls on both sides.
+		var a, b float64
+		if i%2 == 0 {
+			if a, err = attached(i); err == nil {
+				b, err = measure(plain)
+			}
+		} else {
+			if b, err = measure(plain); err == nil {
+				a, err = attached(i)
+			}
+		}
 		if err != nil {
 			return err
 		}
+		conns += a * round.Seconds()
 		with, without, ratios = append(with, a), append(without, b), append(ratios, a/b)
+		if i%2 == 0 {
+			ratiosAB = append(ratiosAB, a/b)
+		} else {
+			ratiosBA = append(ratiosBA, a/b)
+		}
 	}
 	var u unix.Utsname
 	unix.Uname(&u)
@@ -234,21 +380,48 @@ func run(rounds int, round time.Duration, mode enforce.Mode, side enforce.Side, 
 	if rt {
 		sched = "worker SCHED_FIFO on one CPU"
 	}
-	fmt.Printf("kernel %s; %d pairs of %s rounds (policy attached, mode %s, side %s; then nothing attached); %s; %d sockets given the policy\n\n",
-		unix.ByteSliceToString(u.Release[:]), rounds, round, mode, side, sched, touched)
-	fmt.Printf("| attached (median) | not attached (median) | median of the pairs' ratios | ratios, 10th-90th percentile |\n|---|---|---|---|\n")
-	fmt.Printf("| %.0f conn/s | %.0f conn/s | %.3f | %.3f-%.3f |\n", median(with), median(without), median(ratios), percentile(ratios, 0.1), percentile(ratios, 0.9))
-	if bpfStats {
-		connsTouched := float64(touched)
-		if side == enforce.SideBoth {
-			connsTouched /= 2
+	sched += fmt.Sprintf(", %s idle before every round", gap)
+	what := fmt.Sprintf("policy attached (idle %s, intvl %s, probes %d, user timeout %s), mode %s, side %s", pol.Idle, pol.Interval, pol.Probes, pol.UserTimeout, mode, side)
+	switch compare {
+	case "noop":
+		what = "a sock_ops program that does nothing attached"
+	case "app":
+		what = "nothing attached; the worker sets the policy's keepalive values on both ends itself (5 setsockopt calls per socket)"
+	}
+	fmt.Printf("kernel %s; %s; %d pairs of %s rounds (%s; against nothing attached; order alternating); %s; %d sockets given the policy\n\n",
+		unix.ByteSliceToString(u.Release[:]), "unit "+plain, rounds, round, what, sched, touched)
+	fmt.Printf("| attached (median) | not attached (median) | median of the pairs' ratios | ratios, 10th-90th percentile | median ratio, attached first / second |\n|---|---|---|---|---|\n")
+	per := "conn/s"
+	if plain == "setsockopt" {
+		per = "setsockopt/s"
+	}
+	fmt.Printf("| %.0f %s | %.0f %s | %.3f | %.3f-%.3f | %.3f / %.3f |\n", median(with), per, median(without), per, median(ratios),
+		percentile(ratios, 0.1), percentile(ratios, 0.9), median(ratiosAB), median(ratiosBA))
+	var waitMax time.Duration
+	slow := 0
+	for _, d := range waits {
+		waitMax = max(waitMax, d)
+		if d > round/100 {
+			slow++
 		}
-		fmt.Printf("\nBPF run time (kernel statistics): keeptune_ops %d runs, %.0f ns per run; keeptune_guard %d runs, %.0f ns per run; %.0f ns of BPF per connection (both ends)\n",
-			progRuns["keeptune_ops"], perRun(progTime["keeptune_ops"], progRuns["keeptune_ops"]),
+	}
+	fmt.Printf("\nworker's time runnable but not running per round: median %s, max %s; %d of %d rounds waited over 1%% of the round\n",
+		time.Duration(medianDur(waits)).Round(time.Microsecond), waitMax.Round(time.Microsecond), slow, len(waits))
+	if bpfStats && compare == "policy" {
+		fmt.Printf("\nBPF run time (kernel statistics): keeptune_ops %d runs (%.1f per connection), %.0f ns per run; keeptune_guard %d runs, %.0f ns per run; %.0f ns of BPF per connection\n",
+			progRuns["keeptune_ops"], float64(progRuns["keeptune_ops"])/conns, perRun(progTime["keeptune_ops"], progRuns["keeptune_ops"]),
 			progRuns["keeptune_guard"], perRun(progTime["keeptune_guard"], progRuns["keeptune_guard"]),
-			float64(progTime["keeptune_ops"]+progTime["keeptune_guard"])/connsTouched)
+			float64(progTime["keeptune_ops"]+progTime["keeptune_guard"])/conns)
 	}
 	return nil
+}
+
+func medianDur(v []time.Duration) float64 {
+	f := make([]float64, len(v))
+	for i, d := range v {
+		f[i] = float64(d)
+	}
+	return median(f)
 }
 
 type worker struct {
@@ -319,12 +492,4 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func list(v []float64) string {
-	var parts []string
-	for _, x := range v {
-		parts = append(parts, fmt.Sprintf("%.0f", x))
-	}
-	return strings.Join(parts, " ")
 }

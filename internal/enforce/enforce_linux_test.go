@@ -86,18 +86,24 @@ func applyHelper(verb, bpffs, root, cgroup string) {
 }
 
 // pyHelper connects to argv[1], optionally turns keepalive off and asks for a long idle time
-// (argv[2] == "off"), then listens and accepts one connection; it prints its connection's local
+// (argv[2] == "off") or asks for a short idle time and sets TCP_NODELAY and SO_LINGER 7 s
+// (argv[2] == "tight"), then listens and accepts one connection; it prints its connection's local
 // address and its listener's address, and waits for stdin to close. It never enables keepalive.
 const pyHelper = `
-import socket, sys
+import socket, struct, sys
 c = socket.create_connection((sys.argv[1].rsplit(":", 1)[0], int(sys.argv[1].rsplit(":", 1)[1])))
 if sys.argv[2] == "off":
     c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0)
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 3600)
+if sys.argv[2] == "tight":
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 5)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 7))
 l = socket.socket()
 l.bind(("127.0.0.1", 0))
 l.listen(1)
-print("%s:%d %s:%d" % (c.getsockname() + l.getsockname()), flush=True)
+linger = struct.unpack("ii", c.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
+print("%s:%d %s:%d" % (c.getsockname() + l.getsockname()), c.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), "%d/%d" % linger, flush=True)
 a, _ = l.accept()
 print("accepted", flush=True)
 sys.stdin.read()
@@ -320,6 +326,14 @@ func TestEnforceOnRealPrograms(t *testing.T) {
 		off := startHelper(t, sb, nil, py, "-c", pyHelper, lnAddr.String(), "off")
 		f := off.line(t)
 		check(t, "python turning keepalive off and asking for 3600 s idle (force mode)", socketOf(t, off.cmd.Process.Pid, tcpAddr(t, f[0]), lnAddr), want)
+		// What the guard lets through reaches the kernel as the program passed it: a tighter idle
+		// time, and options it does not police (an int and a struct).
+		tight := startHelper(t, sb, nil, py, "-c", pyHelper, lnAddr.String(), "tight")
+		f = tight.line(t)
+		check(t, "python asking for a tighter idle time (force mode)", socketOf(t, tight.cmd.Process.Pid, tcpAddr(t, f[0]), lnAddr), wantSock{true, 5, 3, 4, 23000})
+		if len(f) < 4 || f[2] != "1" || f[3] != "1/7" {
+			t.Errorf("options the guard does not police, read back by the program: TCP_NODELAY and SO_LINGER %v, want 1 and 1/7", f[2:])
+		}
 		g := startHelper(t, sb, goEnv, os.Args[0], "-test.run=^$", lnAddr.String())
 		f = g.line(t)
 		check(t, "Go's default dialer capped to the policy (force mode)", socketOf(t, g.cmd.Process.Pid, tcpAddr(t, f[1]), lnAddr), want)
@@ -333,11 +347,11 @@ func TestEnforceOnRealPrograms(t *testing.T) {
 		t.Fatalf("status: %+v, want one force policy on %s linked there", st.Entries, sb.Target.Path)
 	}
 	c := st.Entries[0].Counters
-	// Connections opened in the cgroup: python 2 in default mode and 1 in force mode, Go 2 in
+	// Connections opened in the cgroup: python 2 in default mode and 2 in force mode, Go 2 in
 	// each; accepted: python's 1. Guard: python's SO_KEEPALIVE=0 and TCP_KEEPIDLE=3600, Go's
-	// idle, interval and count on its default dial.
-	if c.Connect != 7 || c.Accept != 1 || c.GuardRewrites != 5 || c.Errors != 0 {
-		t.Errorf("counters %+v, want connect 7, accept 1, guard_rewrites 5, errors 0", c)
+	// idle, interval and count on its default dial (python's tighter idle time passes).
+	if c.Connect != 8 || c.Accept != 1 || c.GuardRewrites != 5 || c.Errors != 0 {
+		t.Errorf("counters %+v, want connect 8, accept 1, guard_rewrites 5, errors 0", c)
 	}
 	for len(conns) > 0 {
 		(<-conns).Close()

@@ -58,6 +58,7 @@ const (
 	ctxSockoptValEnd = 16 // .optval_end
 	ctxSockoptLevel  = 24 // .level
 	ctxSockoptName   = 28 // .optname
+	ctxSockoptOptlen = 32 // .optlen (writable: 0 keeps the caller's buffer)
 
 	bpfSockProtocol = 12 // struct bpf_sock.protocol
 	bpfSockState    = 72 // struct bpf_sock.state
@@ -273,7 +274,9 @@ const (
 // TCP_KEEPCNT above the policy becomes the policy's value, and TCP_USER_TIMEOUT 0 (none) or above
 // the policy becomes the policy's. The call then succeeds: the program sees success and, when it
 // reads the option back, the policy's value. Tighter values and every other option pass
-// untouched. The policy is the nearest enforced cgroup of the calling process (its own cgroup
+// untouched, with optlen set to 0 so that the kernel reads the caller's buffer itself instead of
+// allocating a copy of the program's (kernel/bpf/cgroup.c, __cgroup_bpf_run_filter_setsockopt;
+// Linux 5.8 and later). The policy is the nearest enforced cgroup of the calling process (its own cgroup
 // first, then bpf_get_current_ancestor_cgroup_id over the levels that have policies); side=accept applies
 // to listening sockets and side=connect to sockets not connected yet, both to connected ones.
 func guardInstructions() asm.Instructions {
@@ -389,10 +392,16 @@ func guardInstructions() asm.Instructions {
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, stKey),
 		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "allow"),
+		asm.JEq.Imm(asm.R0, 0, "done"),
 		asm.Mov.Imm(asm.R3, 1),
 		asm.AddAtomic.Mem(asm.R0, asm.R3, asm.DWord, ctrGuard*8),
-		asm.Mov.Imm(asm.R0, 1).WithSymbol("allow"),
+		asm.Ja.Label("done"),
+		// Unchanged: optlen 0 tells the kernel to use the caller's own buffer. Left as it was,
+		// the kernel would copy the program's view of optval into a fresh allocation for its
+		// setsockopt handler (kmalloc, memcpy, kfree on every setsockopt the cgroup makes).
+		asm.Mov.Imm(asm.R1, 0).WithSymbol("allow"),
+		asm.StoreMem(asm.R6, ctxSockoptOptlen, asm.R1, asm.Word),
+		asm.Mov.Imm(asm.R0, 1).WithSymbol("done"),
 		asm.Return(),
 	)
 	return insns

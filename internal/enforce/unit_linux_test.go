@@ -246,6 +246,7 @@ func TestContextOffsetsMatchKernelBTF(t *testing.T) {
 		{"bpf_sockopt", "optval_end", 8, ctxSockoptValEnd},
 		{"bpf_sockopt", "level", 4, ctxSockoptLevel},
 		{"bpf_sockopt", "optname", 4, ctxSockoptName},
+		{"bpf_sockopt", "optlen", 4, ctxSockoptOptlen},
 		{"bpf_sock", "protocol", 4, bpfSockProtocol},
 		{"bpf_sock", "state", 4, bpfSockState},
 	} {
