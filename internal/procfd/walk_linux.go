@@ -31,7 +31,9 @@ import (
 //     processes whose descriptors this user may not read, at the cost of one readlink.
 //   - Descriptor directories are opened once and read with getdents(2) into one buffer, links are
 //     read with a raw readlinkat(2) relative to the open directory (no path building, no lstat,
-//     no allocation), and the inode map is a Go map (constant time per socket).
+//     no allocation). Wanted inodes sit in a Go map; recording every socket fills fixed-size
+//     chunks of 12-byte entries, sorted by inode once at the end and searched by bisection:
+//     about 12 bytes per socket, never copied to grow.
 //   - One worker per CPU walks processes in parallel, and large fd tables are split in chunks:
 //     the cost is kernel time on separate fd tables, which scales with CPUs.
 //
@@ -67,9 +69,6 @@ func Walk(ctx context.Context, q Query) (*Index, error) {
 		if len(o.m) == 0 {
 			return o, nil
 		}
-	} else {
-		o.m = make(map[uint32]int32)
-		o.more = map[uint32][]uint64{}
 	}
 
 	procFD, err := unix.Open(q.ProcRoot, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -149,7 +148,7 @@ func Walk(ctx context.Context, q Query) (*Index, error) {
 	if w.wanted {
 		o.Stats.Found = o.Stats.Wanted - int(w.remaining.Load())
 	} else {
-		o.Stats.Found = len(o.m)
+		o.Stats.Found = o.seal()
 	}
 	if q.AllProcesses {
 		o.all = slices.Clone(o.procs)
@@ -246,7 +245,7 @@ type walkState struct {
 	remaining atomic.Int64
 	q         walkQueue
 
-	mu     sync.Mutex // guards o.procs, pidIdx, and o.m/o.slots when recording everything
+	mu     sync.Mutex // guards o.procs, pidIdx, and o.chunks when recording everything
 	pidIdx map[int]int32
 }
 
@@ -258,13 +257,8 @@ type worker struct {
 	link  [64]byte
 	name  [16]byte
 	fds   []int32
-	// pending holds found sockets in record-everything mode, added to the map in batches.
-	pending []found
-}
-
-type found struct {
-	ino uint32
-	v   uint64
+	// pending holds found sockets in record-everything mode, added to the index in batches.
+	pending []holder
 }
 
 func (w *worker) do(j walkJob) {
@@ -391,33 +385,20 @@ func (w *worker) readFDs(pid int, dfd int, fds []int32) {
 		if procIdx < 0 {
 			_, procIdx, _ = w.addProcess(pid)
 		}
-		w.pending = append(w.pending, found{ino, packOwner(procIdx, fd)})
+		w.pending = append(w.pending, holder{ino: ino, proc: uint32(procIdx + 1), fd: fd})
 		if len(w.pending) >= 1024 {
 			w.flush()
 		}
 	}
 }
 
-// flush adds the sockets found in record-everything mode to the map; a socket shared by several
-// processes keeps the first holder recorded.
+// flush adds the sockets found in record-everything mode to the index.
 func (w *worker) flush() {
 	if len(w.pending) == 0 {
 		return
 	}
 	w.mu.Lock()
-	for _, f := range w.pending {
-		slot, dup := w.o.m[f.ino]
-		if !dup {
-			w.o.m[f.ino] = int32(len(w.o.slots))
-			w.o.slots = append(w.o.slots, f.v)
-			continue
-		}
-		// Another holder: a second process (a listener shared by forked workers), not a second
-		// descriptor of the same one.
-		if first := w.o.slots[slot]; first>>32 != f.v>>32 && !slices.ContainsFunc(w.o.more[f.ino], func(v uint64) bool { return v>>32 == f.v>>32 }) {
-			w.o.more[f.ino] = append(w.o.more[f.ino], f.v)
-		}
-	}
+	w.o.add(w.pending)
 	w.mu.Unlock()
 	w.pending = w.pending[:0]
 }

@@ -2,10 +2,10 @@ package sockets
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,9 +15,16 @@ import (
 // and the kernel then fills 32 KiB per call instead of one page.
 const recvBufferSize = 64 << 10
 
-// diagConn is a NETLINK_SOCK_DIAG socket, bound to the network namespace it was opened in.
+// diagConn is a NETLINK_SOCK_DIAG socket, bound to the network namespace it was opened in. It
+// is a plain blocking socket read into one buffer that every datagram reuses: a dump of a
+// million sockets moves about 400 MB through it, and a netlink library that hands each
+// datagram out in memory of its own makes that much garbage (and a heap the collector lets grow
+// with it). A dump answers at once, so blocking reads do not hold up cancellation: ctx is
+// checked between messages.
 type diagConn struct {
-	c *netlink.Conn
+	fd  int
+	buf []byte
+	seq uint32
 	// eq is the kernel's answer to equality bytecode: 0 untried, 1 accepted, -1 refused
 	// (before 4.16), so later dumps use ranges at once.
 	eq int
@@ -27,14 +34,18 @@ type diagConn struct {
 
 // dialDiag opens a sock_diag socket in the calling thread's network namespace.
 func dialDiag() (*diagConn, error) {
-	c, err := netlink.Dial(netlinkInetDiag, &netlink.Config{MessageBufferSize: recvBufferSize})
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, netlinkInetDiag)
 	if err != nil {
 		return nil, fmt.Errorf("open a NETLINK_SOCK_DIAG socket: %w", err)
 	}
-	return &diagConn{c: c}, nil
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("bind a NETLINK_SOCK_DIAG socket: %w", err)
+	}
+	return &diagConn{fd: fd, buf: make([]byte, recvBufferSize)}, nil
 }
 
-func (d *diagConn) Close() error { return d.c.Close() }
+func (d *diagConn) Close() error { return unix.Close(d.fd) }
 
 // dump streams the TCP sockets of one family: fn sees each inet_diag message payload, valid
 // only during the call. Datagrams are received one at a time, so memory does not grow with the
@@ -64,33 +75,67 @@ func (d *diagConn) dump(ctx context.Context, family uint8, states StateSet, info
 }
 
 func (d *diagConn) dumpOnce(ctx context.Context, family uint8, states StateSet, info bool, bc []byte, fn func([]byte) error) error {
-	req := netlink.Message{
-		Header: netlink.Header{Type: sockDiagByFamily, Flags: netlink.Request | netlink.Dump},
-		Data:   diagRequest(family, states, info, bc),
-	}
-	if _, err := d.c.Send(req); err != nil {
+	d.seq++
+	data := diagRequest(family, states, info, bc)
+	req := make([]byte, unix.NLMSG_HDRLEN+len(data))
+	binary.NativeEndian.PutUint32(req[0:4], uint32(len(req)))
+	binary.NativeEndian.PutUint16(req[4:6], sockDiagByFamily)
+	binary.NativeEndian.PutUint16(req[6:8], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	binary.NativeEndian.PutUint32(req[8:12], d.seq)
+	copy(req[unix.NLMSG_HDRLEN:], data)
+	if err := unix.Sendto(d.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return fmt.Errorf("send inet_diag dump request: %w", err)
 	}
 	var ferr error
-	for m, err := range d.c.ReceiveIter() {
+	for {
+		n, _, err := unix.Recvfrom(d.fd, d.buf, 0)
+		if err == unix.EINTR {
+			continue
+		}
 		if err != nil {
 			return diagError(err)
 		}
-		if ferr != nil {
-			continue // drain the rest of the dump so the socket can be reused
+		for b := d.buf[:n]; len(b) >= unix.NLMSG_HDRLEN; {
+			l := int(binary.NativeEndian.Uint32(b[0:4]))
+			if l < unix.NLMSG_HDRLEN || l > len(b) {
+				return diagError(fmt.Errorf("malformed netlink message (length %d of %d bytes)", l, len(b)))
+			}
+			typ := binary.NativeEndian.Uint16(b[4:6])
+			seq := binary.NativeEndian.Uint32(b[8:12])
+			payload := b[unix.NLMSG_HDRLEN:l]
+			b = b[min(nlmsgAlign(l), len(b)):]
+			if seq != d.seq {
+				continue // an answer to an earlier request this socket gave up on
+			}
+			switch typ {
+			case unix.NLMSG_DONE, unix.NLMSG_ERROR:
+				// Both may carry an errno (negative) in their first four bytes; 0 is success
+				// (an NLMSG_ERROR acknowledgement).
+				if len(payload) >= 4 {
+					if e := int32(binary.NativeEndian.Uint32(payload[:4])); e < 0 {
+						return diagError(unix.Errno(-e))
+					}
+				}
+				return ferr
+			case sockDiagByFamily:
+			default:
+				continue
+			}
+			if ferr != nil {
+				continue // drain the rest of the dump so the socket can be reused
+			}
+			d.received++
+			if err := ctx.Err(); err != nil {
+				ferr = err
+				continue
+			}
+			ferr = fn(payload)
 		}
-		if m.Header.Type != sockDiagByFamily {
-			continue
-		}
-		d.received++
-		if err := ctx.Err(); err != nil {
-			ferr = err
-			continue
-		}
-		ferr = fn(m.Data)
 	}
-	return ferr
 }
+
+// nlmsgAlign rounds a netlink message length up to the 4-byte boundary the next one starts at.
+func nlmsgAlign(n int) int { return (n + unix.NLMSG_ALIGNTO - 1) &^ (unix.NLMSG_ALIGNTO - 1) }
 
 // diagError explains the errors a dump can end with.
 func diagError(err error) error {
