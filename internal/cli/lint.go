@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/keeptune/keeptune/internal/configs"
-	_ "github.com/keeptune/keeptune/internal/configs/all" // every configuration format
 	"github.com/keeptune/keeptune/internal/gather"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/profiles"
@@ -74,7 +71,7 @@ func newLintCmd(stdio IO) *cobra.Command {
 	f.StringVar(&opts.HTML, "html", "", "also write the chains as a self-contained HTML picture to FILE (timers of each segment on one time axis)")
 	f.StringArrayVar(&opts.Env, "env", nil, "KEY=VALUE of the server's environment, for ${KEY} in HAProxy and Apache files (repeatable; given at all, it is taken as the whole environment)")
 	f.StringArrayVar(&opts.Defines, "define", nil, "a name Apache httpd gets with -D, for <IfDefine> (repeatable)")
-	f.StringVar(&opts.Format, "format", "", "format of the files: chain or "+strings.Join(configs.Formats(), ", ")+" (default: detect)")
+	f.StringVar(&opts.Format, "format", "", "format of the files: chain or "+strings.Join(gather.ConfigFormats(), ", ")+" (default: detect)")
 	f.StringVar(&opts.Profile, "profile", "", "workload profile (default: the chain file's profile:, else general)")
 	f.StringVar(&opts.FailOn, "fail-on", "error", "exit 1 when a finding has this severity or higher: info, warning, error or none")
 	f.StringVar(&opts.Color, "color", "auto", "colour: auto, always or never (auto honours NO_COLOR)")
@@ -105,21 +102,16 @@ func runLint(files []string, opts LintOptions, stdio IO) error {
 	if err != nil {
 		return usageErr(err)
 	}
-	var vars configs.Vars
+	var env map[string]string
 	for _, kv := range opts.Env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return usageErr(fmt.Errorf("invalid --env %q: expected KEY=VALUE", kv))
 		}
-		if vars.Env == nil {
-			vars.Env = map[string]string{}
+		if env == nil {
+			env = map[string]string{}
 		}
-		vars.Env[k] = v
-	}
-	vars.Defines = opts.Defines
-	versions, err := parseServerVersions(opts.ServerVersions)
-	if err != nil {
-		return usageErr(err)
+		env[k] = v
 	}
 	if len(files) == 0 {
 		if _, err := os.Stat("keeptune.yaml"); err != nil {
@@ -127,48 +119,21 @@ func runLint(files []string, opts LintOptions, stdio IO) error {
 		}
 		files = []string{"keeptune.yaml"}
 	}
-	targets, ignored, err := lintTargets(files, opts.Format)
+	// Every file is read; one that cannot be, or that its server would refuse, becomes a KT891
+	// finding and the others are still linted.
+	set, err := gather.Files(context.Background(), files, gather.FilesOptions{
+		Format: opts.Format, Root: opts.Root, Prefix: opts.Prefix,
+		Env: env, Defines: opts.Defines, ServerVersions: opts.ServerVersions,
+	})
 	if err != nil {
 		return usageErr(err)
 	}
 	if opts.Verbose {
-		for _, ig := range ignored {
+		for _, ig := range set.Ignored {
 			fmt.Fprintf(stdio.Err, "not linted: %s\n", ig)
 		}
 	}
-	// Every file is read; one that cannot be, or that its server would refuse, becomes a KT891
-	// finding and the others are still linted.
-	var chains []*model.Chain
-	var cfgs []*configs.Config
-	var fromDir []bool
-	var bad []error
-	for _, t := range targets {
-		if t.chain {
-			c, err := gather.Chain(context.Background(), t.path, gather.ChainOptions{Root: opts.Root})
-			if err != nil {
-				bad = append(bad, err)
-				continue
-			}
-			chains = append(chains, c)
-			continue
-		}
-		v := vars
-		v.Prefix = opts.Prefix
-		v.Version = versions.of(t.format, opts.Root == "")
-		var c *configs.Config
-		if opts.Root != "" {
-			c, err = configs.ReadTree(opts.Root, t.path, t.format, v)
-		} else {
-			c, err = configs.ReadFileVars(t.path, t.format, v)
-		}
-		if err != nil {
-			bad = append(bad, err)
-			continue
-		}
-		cfgs = append(cfgs, c)
-		fromDir = append(fromDir, t.fromDir)
-	}
-	cfgs = withoutIncluded(cfgs, fromDir)
+	chains, cfgs, bad := set.Chains, set.Configs, set.Errors
 	var all []model.Finding
 	profile, err := profiles.Resolve(opts.Profile)
 	if err != nil {
@@ -216,34 +181,6 @@ func runLint(files []string, opts LintOptions, stdio IO) error {
 		return usageErr(bad[len(bad)-1])
 	}
 	return failIfFindings(all, failOn)
-}
-
-// looksLikeChain decides whether a file is a chain file: --format chain, or a YAML file with a
-// top-level chain: key.
-func looksLikeChain(path, format string) (bool, error) {
-	switch format {
-	case "chain":
-		return true, nil
-	case "":
-	default:
-		if _, ok := configs.Lookup(format); !ok {
-			return false, fmt.Errorf("unknown --format %q: expected chain or one of %s", format, strings.Join(configs.Formats(), ", "))
-		}
-		return false, nil
-	}
-	if ext := filepath.Ext(path); ext != ".yaml" && ext != ".yml" {
-		return false, nil
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return false, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "chain:") {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // inputErr turns an input error into exit code 2, keeping its file:line:column.
