@@ -86,12 +86,20 @@ func applyHelper(verb, bpffs, root, cgroup string) {
 }
 
 // pyHelper connects to argv[1], optionally turns keepalive off and asks for a long idle time
-// (argv[2] == "off") or asks for a short idle time and sets TCP_NODELAY and SO_LINGER 7 s
-// (argv[2] == "tight"), then listens and accepts one connection; it prints its connection's local
+// (argv[2] == "off"), asks for a short idle time and sets TCP_NODELAY and SO_LINGER 7 s
+// (argv[2] == "tight"), or asks for a short idle time and interval before it connects
+// (argv[2] == "tight-before"), then listens and accepts one connection; it prints its connection's local
 // address and its listener's address, and waits for stdin to close. It never enables keepalive.
 const pyHelper = `
 import socket, struct, sys
-c = socket.create_connection((sys.argv[1].rsplit(":", 1)[0], int(sys.argv[1].rsplit(":", 1)[1])))
+addr = (sys.argv[1].rsplit(":", 1)[0], int(sys.argv[1].rsplit(":", 1)[1]))
+if sys.argv[2] == "tight-before":
+    c = socket.socket()
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 5)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 2)
+    c.connect(addr)
+else:
+    c = socket.create_connection(addr)
 if sys.argv[2] == "off":
     c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0)
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 3600)
@@ -334,6 +342,11 @@ func TestEnforceOnRealPrograms(t *testing.T) {
 		if len(f) < 4 || f[2] != "1" || f[3] != "1/7" {
 			t.Errorf("options the guard does not police, read back by the program: TCP_NODELAY and SO_LINGER %v, want 1 and 1/7", f[2:])
 		}
+		// Values tighter than the policy, set before connect, stay when the connection is
+		// established (the socket holds them in jiffies, the policy in seconds).
+		before := startHelper(t, sb, nil, py, "-c", pyHelper, lnAddr.String(), "tight-before")
+		f = before.line(t)
+		check(t, "python setting a tighter idle time and interval before connect (force mode)", socketOf(t, before.cmd.Process.Pid, tcpAddr(t, f[0]), lnAddr), wantSock{true, 5, 2, 4, 23000})
 		g := startHelper(t, sb, goEnv, os.Args[0], "-test.run=^$", lnAddr.String())
 		f = g.line(t)
 		check(t, "Go's default dialer capped to the policy (force mode)", socketOf(t, g.cmd.Process.Pid, tcpAddr(t, f[1]), lnAddr), want)
@@ -347,11 +360,15 @@ func TestEnforceOnRealPrograms(t *testing.T) {
 		t.Fatalf("status: %+v, want one force policy on %s linked there", st.Entries, sb.Target.Path)
 	}
 	c := st.Entries[0].Counters
-	// Connections opened in the cgroup: python 2 in default mode and 2 in force mode, Go 2 in
+	// Connections opened in the cgroup: python 2 in default mode and 3 in force mode, Go 2 in
 	// each; accepted: python's 1. Guard: python's SO_KEEPALIVE=0 and TCP_KEEPIDLE=3600, Go's
-	// idle, interval and count on its default dial (python's tighter idle time passes).
-	if c.Connect != 8 || c.Accept != 1 || c.GuardRewrites != 5 || c.Errors != 0 {
-		t.Errorf("counters %+v, want connect 8, accept 1, guard_rewrites 5, errors 0", c)
+	// idle, interval and count on its default dial (python's tighter idle time passes). Already
+	// set: the tighter values python set before connect.
+	if c.AlreadySet != 1 {
+		t.Errorf("counters %+v, want already_set 1", c)
+	}
+	if c.Connect != 9 || c.Accept != 1 || c.GuardRewrites != 5 || c.Errors != 0 {
+		t.Errorf("counters %+v, want connect 9, accept 1, guard_rewrites 5, errors 0", c)
 	}
 	for len(conns) > 0 {
 		(<-conns).Close()

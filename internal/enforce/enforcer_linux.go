@@ -92,6 +92,12 @@ func Open(opts Options, needWrite bool) (*Enforcer, error) {
 			Privilege: true,
 		}
 	}
+	hz, err := kernelHZ(rel)
+	if err != nil {
+		return nil, &MissingError{What: fmt.Sprintf("kernel %s: %v", rel, err),
+			Hint: "the program compares the sockets' keepalive times (kept in jiffies) with the policy: make the kernel configuration readable (CONFIG_IKCONFIG_PROC, or /boot/config-" + rel + ") or /proc/timer_list"}
+	}
+	e.layout.HZ = int32(hz)
 	if !isBPFFS(opts.BPFFS) {
 		if !needWrite {
 			return e, nil // status: nothing can be pinned there

@@ -24,6 +24,9 @@ type kernelLayout struct {
 	CgroupKn, CgroupParentCSS, CSSCgroup int16
 	// struct kernfs_node: the id that is the cgroup id (the inode number of its directory).
 	KernfsID int16
+	// HZ is the kernel's tick rate: keepalive_time and keepalive_intvl are in jiffies. It is
+	// not in the BTF; Open sets it from kernelHZ.
+	HZ int32
 }
 
 // fieldSpec names a field by its path from a structure, with the size the program loads. path

@@ -153,17 +153,21 @@ func sockOpsInstructions(l kernelLayout) asm.Instructions {
 		asm.JEq.Imm(asm.R1, 0, "out"),
 		asm.StoreImm(asm.RFP, stResult, 0, asm.Word),
 	)
+	// The policy holds what the options take (seconds, a count, milliseconds); the socket holds
+	// idle and interval in jiffies (the seconds times HZ), so force mode scales the policy's
+	// seconds before it compares.
 	fields := []struct {
 		name    string
 		polOff  int16
 		sockOff int16
 		size    asm.Size
 		optname int32
+		scale   int32
 	}{
-		{"idle", offIdle, l.KeepaliveTime, asm.Word, tcpKeepidle},
-		{"intvl", offIntvl, l.KeepaliveIntvl, asm.Word, tcpKeepintvl},
-		{"cnt", offCnt, l.KeepaliveProbes, asm.Byte, tcpKeepcnt},
-		{"uto", offUserTO, l.UserTimeout, asm.Word, tcpUserTimeout},
+		{"idle", offIdle, l.KeepaliveTime, asm.Word, tcpKeepidle, l.HZ},
+		{"intvl", offIntvl, l.KeepaliveIntvl, asm.Word, tcpKeepintvl, l.HZ},
+		{"cnt", offCnt, l.KeepaliveProbes, asm.Byte, tcpKeepcnt, 1},
+		{"uto", offUserTO, l.UserTimeout, asm.Word, tcpUserTimeout, 1},
 	}
 	for _, f := range fields {
 		set, left, next := f.name+"_set", f.name+"_left", f.name+"_next"
@@ -175,7 +179,9 @@ func sockOpsInstructions(l kernelLayout) asm.Instructions {
 			asm.LoadMem(asm.R4, asm.R8, offFlags, asm.Word),
 			asm.And.Imm(asm.R4, flagForce),
 			asm.JEq.Imm(asm.R4, 0, left),
-			asm.JLE.Reg(asm.R3, asm.R2, left),
+			asm.Mov.Reg(asm.R4, asm.R2),
+			asm.Mul.Imm(asm.R4, f.scale),
+			asm.JLE.Reg(asm.R3, asm.R4, left),
 			asm.StoreMem(asm.RFP, stOptval, asm.R2, asm.Word).WithSymbol(set),
 		)
 		insns = append(insns, setsockopt(solTCP, f.optname, next)...)

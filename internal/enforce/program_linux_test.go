@@ -21,6 +21,11 @@ func TestProgramsLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hz, err := kernelHZ(mustRelease(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.HZ = int32(hz)
 	coll, err := ebpf.NewCollectionWithOptions(spec(l), ebpf.CollectionOptions{Programs: ebpf.ProgramOptions{LogLevel: ebpf.LogLevelBranch}})
 	if err != nil {
 		var ve *ebpf.VerifierError
