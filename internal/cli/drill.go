@@ -52,6 +52,9 @@ type DrillOptions struct {
 	// Enforce (dead-peer) runs the server as a program that never sets keepalive in a cgroup
 	// under keeptune enforce.
 	Enforce bool
+	// ServerCmd, ServerSend, ServerWait: the user's own server in the lab (dead-peer, zombie-flood).
+	ServerCmd, ServerSend string
+	ServerWait            time.Duration
 
 	// hostRoot is the root under which --from-host, --compare host and the goal's tcp_retries2
 	// read this host's sysctls ("/"; tests point it at a tree of their own).
@@ -160,6 +163,9 @@ func newDrillCmd(stdio IO) *cobra.Command {
 	f.DurationVar(&opts.PoolIdle, "pool-idle", drill.DefaultPoolIdle, "http-keepalive-race: the proxy's pool idle timeout (nginx upstream keepalive_timeout, HAProxy pool-purge-delay; before --time-scale)")
 	f.IntVar(&opts.Requests, "requests", drill.DefaultRequests, "http-keepalive-race: requests per case (10 to 10000)")
 	f.BoolVar(&opts.DryRun, "dry-run", false, "with --cleanup: list what would be removed and remove nothing")
+	f.StringVar(&opts.ServerCmd, "server-cmd", "", "dead-peer, zombie-flood: run this server (sh -c) in the lab's server namespace and measure when it releases the vanished clients' descriptors and sockets; placeholders {addr} {port} {listen} {dir}, env KEEPTUNE_ADDR/PORT/LISTEN/DIR")
+	f.StringVar(&opts.ServerSend, "server-send", drill.DefaultServerSend, "with --server-cmd: what each client sends before it vanishes (Go escapes; \"\" sends nothing)")
+	f.DurationVar(&opts.ServerWait, "server-wait", 0, "with --server-cmd: how long to watch after the clients vanish (default: the keepalive its sockets use, plus the accept window; 60s without keepalive)")
 	f.StringVar(&opts.Goal, "goal", "", "profile whose limits the settings must meet in real time (default: --profile's, else "+profiles.Default+")")
 	return cmd
 }
@@ -407,6 +413,12 @@ func drillOptions(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) 
 	if err != nil {
 		return drill.Options{}, err
 	}
+	if opts.ServerCmd != "" {
+		if s, err = serverCmdSettings(cmd, name, opts); err != nil {
+			return drill.Options{}, err
+		}
+		cmp, ends = nil, drill.BothEnds
+	}
 	goal, err := drillGoal(opts)
 	if err != nil {
 		return drill.Options{}, err
@@ -425,7 +437,8 @@ func drillOptions(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) 
 	o := drill.Options{Settings: s, Compare: cmp, TimeScale: opts.TimeScale, Family: lab.IPv4, Clients: opts.Clients,
 		NATTimeout: natTimeout, Retries2: opts.Retries2, Repeat: opts.Repeat, Progress: stdio.Err,
 		Ends: ends, Goal: goal, HostRetries2: hostRetries2(opts.hostRoot), Enforce: opts.Enforce,
-		Proxy: opts.Proxy, BackendIdle: opts.BackendIdle, PoolIdle: opts.PoolIdle, Requests: opts.Requests}
+		Proxy: opts.Proxy, BackendIdle: opts.BackendIdle, PoolIdle: opts.PoolIdle, Requests: opts.Requests,
+		ServerCmd: opts.ServerCmd, ServerSend: opts.ServerSend, ServerWait: opts.ServerWait}
 	if opts.Enforce && name != "dead-peer" {
 		return o, usageErr(errors.New("--enforce applies to dead-peer only"))
 	}
@@ -454,6 +467,30 @@ func drillOptions(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) 
 		return o, usageErr(err)
 	}
 	return o, nil
+}
+
+// serverCmdSettings checks --server-cmd against the other flags and gives what the lab's server
+// namespace carries: this host's keepalive sysctls, which a server that turns SO_KEEPALIVE on
+// without values gets. The server's own values are read from its sockets during the drill.
+func serverCmdSettings(cmd *cobra.Command, name string, opts DrillOptions) (drill.Settings, error) {
+	if name != "dead-peer" && name != "zombie-flood" {
+		return drill.Settings{}, usageErr(errors.New("--server-cmd applies to dead-peer and zombie-flood only"))
+	}
+	for _, f := range []string{"idle", "intvl", "probes", "user-timeout", "from-host", "chain", "hop", "compare", "enforce"} {
+		if cmd.Flags().Changed(f) {
+			return drill.Settings{}, usageErr(fmt.Errorf("--%s does not go with --server-cmd: the server's own keepalive is measured, read from its sockets (the lab's server namespace carries this host's tcp_keepalive_* sysctls)", f))
+		}
+	}
+	if opts.TimeScale > 1 {
+		return drill.Settings{}, usageErr(errors.New("--time-scale does not go with --server-cmd: the server's timers are its own and cannot be divided (configure it with short timeouts for a quick drill)"))
+	}
+	h, err := hostKeepalive(opts.hostRoot)
+	if err != nil {
+		return drill.Settings{}, runtimeErr(err)
+	}
+	h.Label = "server namespace sysctls"
+	h.Source = "this host's net.ipv4.tcp_keepalive_*; the server's own values are read from its sockets"
+	return h, nil
 }
 
 // geteuid is os.Geteuid; tests replace it to see the unprivileged path as root.

@@ -36,6 +36,9 @@ func labDesc(s lab.Spec, at lab.DropAt) string {
 // directions); each side should declare the connection dead at the keepalive detection time
 // after the last segment it received.
 func runDeadPeer(ctx context.Context, e *env) ([]Run, error) {
+	if e.opts.ServerCmd != "" {
+		return runServerCmd(ctx, e, "dead-peer", 1)
+	}
 	s := e.settings
 	spec := e.labSpec(nil)
 	at := e.opts.DropAt

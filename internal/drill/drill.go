@@ -94,6 +94,14 @@ type Options struct {
 	// cgroup on which `keeptune enforce` puts the settings: the drill then measures what enforce
 	// gives such a program.
 	Enforce bool
+	// ServerCmd (dead-peer, zombie-flood) runs the user's own server in the lab's server
+	// namespace instead of the drill's: the lab measures when its processes release the vanished
+	// clients' descriptors and sockets, against the keepalive read from its sockets. ServerSend
+	// is what each client sends it first (Go escapes; "" nothing); ServerWait overrides how long
+	// the lab watches (0: keepalive's accept window, or DefaultServerWait without keepalive).
+	ServerCmd  string
+	ServerSend string
+	ServerWait time.Duration
 	// Progress receives one line per step; nil discards.
 	Progress io.Writer
 }
@@ -141,6 +149,12 @@ const (
 )
 
 func (o *Options) fill() {
+	if o.ServerCmd != "" && o.Settings == (Settings{}) {
+		// The server's own keepalive is read from its sockets; its namespace keeps the kernel's
+		// defaults (the CLI gives this host's sysctls instead).
+		o.Settings = KernelDefaults
+		o.Settings.ViaSysctl = true
+	}
 	if o.TimeScale < 1 {
 		o.TimeScale = 1
 	}
@@ -217,6 +231,12 @@ func (o Options) Validate() error {
 	if o.Requests < 10 || o.Requests > 10000 {
 		errs = append(errs, fmt.Errorf("--requests %d: expected 10 to 10000", o.Requests))
 	}
+	if _, err := ParseServerSend(o.ServerSend); err != nil {
+		errs = append(errs, err)
+	}
+	if o.ServerWait < 0 {
+		errs = append(errs, fmt.Errorf("--server-wait %v: expected a positive duration", o.ServerWait))
+	}
 	if o.Repeat > 100 {
 		errs = append(errs, fmt.Errorf("--repeat %d: expected 1 to 100", o.Repeat))
 	}
@@ -230,6 +250,9 @@ func (o Options) ValidateFor(name string) error {
 		return err
 	}
 	o.fill()
+	if o.ServerCmd != "" && name != "dead-peer" && name != "zombie-flood" {
+		return errors.New("--server-cmd applies to dead-peer and zombie-flood only")
+	}
 	if name == "http-keepalive-race" {
 		if n := time.Duration(max(o.TimeScale, 1)); o.BackendIdle/n < 150*time.Millisecond || o.PoolIdle/n < 150*time.Millisecond {
 			return fmt.Errorf("--backend-idle %v and --pool-idle %v divided by --time-scale %d: expected at least 150ms each in the lab (the emulated latency is one RTO, 200ms)", o.BackendIdle, o.PoolIdle, o.TimeScale)
@@ -243,6 +266,10 @@ func Estimate(name string, o Options) time.Duration {
 	o.fill()
 	s, _ := o.Settings.Scale(o.TimeScale)
 	var d time.Duration
+	if o.ServerCmd != "" {
+		// The server's own settings are read once it runs; the watch is bounded by them.
+		return max(o.ServerWait, DefaultServerWait/4) * time.Duration(o.Repeat)
+	}
 	switch name {
 	case "dead-peer":
 		d = s.Detection()

@@ -95,6 +95,11 @@ func judgeGoals(rep *Report, o Options) {
 				r.MeasuredReal = dur(*r.Measured * n)
 			}
 		}
+		if r.Server != nil {
+			judgeServerGoal(r, g, o.Goal, profile)
+			r.Goal = g
+			continue
+		}
 		switch r.Scenario {
 		case "dead-peer":
 			scaled()

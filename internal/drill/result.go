@@ -129,6 +129,8 @@ type Run struct {
 	TheoryReal, MeasuredReal *time.Duration
 	// HTTP is what http-keepalive-race's load generator counted.
 	HTTP *HTTPRace
+	// Server is what the lab saw of the user's own server (--server-cmd).
+	Server *ServerRun
 	// Reference marks a run of other settings than those under test (nat-expiry without
 	// keepalive, zombie-flood --compare, the end a chain hop leaves without keepalive): it keeps
 	// its kernel verdict but does not decide the goal.
@@ -215,33 +217,34 @@ func (r Run) MarshalJSON() ([]byte, error) {
 			round3(c.AllGoneAt.Seconds()), c.PeakInuse, c.PeakMem}
 	}
 	return json.Marshal(struct {
-		Scenario   string    `json:"scenario"`
-		Case       string    `json:"case"`
-		Settings   Settings  `json:"settings"`
-		Lab        string    `json:"lab"`
-		Theory     *float64  `json:"theory_s"`
-		Measured   *float64  `json:"measured_s"`
-		Ratio      *float64  `json:"ratio"`
-		TheoryRule string    `json:"theory_rule,omitempty"`
-		Expected   string    `json:"expected"`
-		Outcome    string    `json:"outcome"`
-		Verdict    Verdict   `json:"verdict"`
-		Notes      []string  `json:"notes,omitempty"`
-		Timeline   []Event   `json:"timeline,omitempty"`
-		Reclaim    *reclaim  `json:"reclaim,omitempty"`
-		Series     []Sample  `json:"series,omitempty"`
-		TheoryReal *float64  `json:"theory_real_s"`
-		MeasReal   *float64  `json:"measured_real_s"`
-		GoalMet    bool      `json:"goal_met"`
-		Reference  bool      `json:"reference,omitempty"`
-		Goal       string    `json:"goal,omitempty"`
-		GoalGot    string    `json:"goal_got,omitempty"`
-		GoalBound  string    `json:"goal_bound,omitempty"`
-		HTTP       *httpJSON `json:"http,omitempty"`
-		PerK       *float64  `json:"failures_per_1000,omitempty"`
+		Scenario   string     `json:"scenario"`
+		Case       string     `json:"case"`
+		Settings   Settings   `json:"settings"`
+		Lab        string     `json:"lab"`
+		Theory     *float64   `json:"theory_s"`
+		Measured   *float64   `json:"measured_s"`
+		Ratio      *float64   `json:"ratio"`
+		TheoryRule string     `json:"theory_rule,omitempty"`
+		Expected   string     `json:"expected"`
+		Outcome    string     `json:"outcome"`
+		Verdict    Verdict    `json:"verdict"`
+		Notes      []string   `json:"notes,omitempty"`
+		Timeline   []Event    `json:"timeline,omitempty"`
+		Reclaim    *reclaim   `json:"reclaim,omitempty"`
+		Series     []Sample   `json:"series,omitempty"`
+		TheoryReal *float64   `json:"theory_real_s"`
+		MeasReal   *float64   `json:"measured_real_s"`
+		GoalMet    bool       `json:"goal_met"`
+		Reference  bool       `json:"reference,omitempty"`
+		Goal       string     `json:"goal,omitempty"`
+		GoalGot    string     `json:"goal_got,omitempty"`
+		GoalBound  string     `json:"goal_bound,omitempty"`
+		HTTP       *httpJSON  `json:"http,omitempty"`
+		PerK       *float64   `json:"failures_per_1000,omitempty"`
+		Server     *ServerRun `json:"server,omitempty"`
 	}{r.Scenario, r.Case, r.Settings, r.Lab, secs(r.Theory), secs(r.Measured), ratio, r.TheoryRule,
 		r.Expected, r.Outcome, r.Verdict, r.Notes, r.Timeline, rc, r.Series,
-		secs(r.TheoryReal), secs(r.MeasuredReal), g.Met, g.Reference, g.Want, g.Got, g.Bound, hj, perK})
+		secs(r.TheoryReal), secs(r.MeasuredReal), g.Met, g.Reference, g.Want, g.Got, g.Bound, hj, perK, r.Server})
 }
 
 // Report is everything one `keeptune drill` invocation found.

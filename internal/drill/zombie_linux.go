@@ -26,6 +26,9 @@ const requestSize = 1024
 // descriptors and memory are sampled until keepalive has reclaimed them all, for the settings
 // under test and, with --compare, a second setting after it.
 func runZombieFlood(ctx context.Context, e *env) ([]Run, error) {
+	if e.opts.ServerCmd != "" {
+		return runServerCmd(ctx, e, "zombie-flood", e.opts.Clients)
+	}
 	list := []Settings{e.settings}
 	if e.compare != nil {
 		list = append(list, *e.compare)

@@ -49,7 +49,12 @@ func HTML(w io.Writer, rep drill.Report) error {
 	}
 	if len(zombies) > 0 {
 		data.Sockets = seriesSVG(zombies, "open sockets on the server", func(s drill.Sample) float64 { return float64(s.Inuse) }, true, "")
-		data.Memory = seriesSVG(zombies, "memory held (buffers + socket objects)", func(s drill.Sample) float64 { return float64(s.MemBytes) / 1024 }, false, " KiB")
+		if slices.ContainsFunc(zombies, func(r drill.Run) bool { return r.Server == nil }) {
+			data.Memory = seriesSVG(zombies, "memory held (buffers + socket objects)", func(s drill.Sample) float64 { return float64(s.MemBytes) / 1024 }, false, " KiB")
+		} else {
+			// --server-cmd: the lab sees the server's descriptors, not its sockets' memory.
+			data.Memory = seriesSVG(zombies, "descriptors held by the server's processes", func(s drill.Sample) float64 { return float64(s.FDs) }, false, "")
+		}
 	}
 	w0 := drill.AcceptWindow(0)
 	data.Window = fmt.Sprintf("[theory − %v, theory × %.3f + %v]", -w0.Low, 1+drill.Lateness, w0.High)

@@ -132,6 +132,11 @@ func Text(w io.Writer, rep drill.Report, o TextOptions) error {
 			writeReclaim(&b, r)
 		}
 	}
+	for _, r := range rep.Runs {
+		if r.Server != nil {
+			writeServer(&b, r)
+		}
+	}
 	writeHTTP(&b, rep)
 	if o.Timelines {
 		var prev []drill.Event
@@ -154,17 +159,62 @@ func writeReclaim(b *strings.Builder, r drill.Run) {
 	c := r.Reclaim
 	fmt.Fprintf(b, "\n%s: %d of %d zombie sockets reclaimed; per socket after its last segment: min %.3fs, median %.3fs, max %.3fs; peak %d sockets, %s\n",
 		r.Case, c.Reclaimed, c.Sockets, c.Min.Seconds(), c.Median.Seconds(), c.Max.Seconds(), c.PeakInuse, humanBytes(c.PeakMem))
-	if len(r.Series) == 0 {
+	writeSeries(b, r.Series, true)
+}
+
+// writeServer says what the lab saw of the user's server (--server-cmd): the keepalive its
+// sockets use, when it released the descriptors, and what the socket table kept.
+func writeServer(b *strings.Builder, r drill.Run) {
+	s := r.Server
+	ka := "off"
+	if s.KeepaliveOn {
+		ka = s.Keepalive.String()
+	}
+	fmt.Fprintf(b, "\nserver %s (pids %v), clients connected to %s\n", s.Command, s.PIDs, s.Listen)
+	fmt.Fprintf(b, "  keepalive of its accepted sockets (read from them): %s\n", ka)
+	fmt.Fprintf(b, "  descriptors held by its processes: %d when the clients vanished, %d after %s\n", s.FDsBefore, s.FDsAfter, drill.HumanDuration(s.Watched))
+	fmt.Fprintf(b, "  %d of %d connections' descriptors released; after each one's last segment: min %.3fs, median %.3fs, max %.3fs (sampled every %v)\n",
+		s.Released, s.Clients, s.ReleaseMin.Seconds(), s.ReleaseMedian.Seconds(), s.ReleaseMax.Seconds(), s.Every)
+	fmt.Fprintf(b, "  %d of %d sockets gone from the table", s.Gone, s.Clients)
+	if s.Gone > 0 {
+		fmt.Fprintf(b, " (slowest %.3fs after its last segment)", s.GoneMax.Seconds())
+	}
+	if len(s.Left) > 0 {
+		var left []string
+		for st, n := range s.Left {
+			left = append(left, fmt.Sprintf("%d %s", n, st))
+		}
+		slices.Sort(left)
+		fmt.Fprintf(b, "; left: %s", strings.Join(left, ", "))
+	}
+	b.WriteString("\n")
+	if len(r.Series) > 2 {
+		writeSeries(b, r.Series, false)
+	}
+}
+
+// writeSeries prints about a dozen samples; memory only where the drill's own server measured it
+// (the user's server, --server-cmd, is seen from outside: sockets and descriptors).
+func writeSeries(b *strings.Builder, series []drill.Sample, mem bool) {
+	if len(series) == 0 {
 		return
 	}
 	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "AFTER BLACKHOLE\tSOCKETS\tFDS\tMEMORY\tTHEORY SOCKETS\t")
-	step := max(1, len(r.Series)/12)
-	for i, s := range r.Series {
-		if i%step != 0 && i != len(r.Series)-1 {
+	if mem {
+		fmt.Fprintln(tw, "AFTER BLACKHOLE\tSOCKETS\tFDS\tMEMORY\tTHEORY SOCKETS\t")
+	} else {
+		fmt.Fprintln(tw, "AFTER BLACKHOLE\tSOCKETS\tFDS\tTHEORY SOCKETS\t")
+	}
+	step := max(1, len(series)/12)
+	for i, s := range series {
+		if i%step != 0 && i != len(series)-1 {
 			continue
 		}
-		fmt.Fprintf(tw, "%.2fs\t%d\t%d\t%s\t%d\t\n", s.At.Seconds(), s.Inuse, s.FDs, humanBytes(s.MemBytes), s.Theory)
+		if mem {
+			fmt.Fprintf(tw, "%.2fs\t%d\t%d\t%s\t%d\t\n", s.At.Seconds(), s.Inuse, s.FDs, humanBytes(s.MemBytes), s.Theory)
+		} else {
+			fmt.Fprintf(tw, "%.2fs\t%d\t%d\t%d\t\n", s.At.Seconds(), s.Inuse, s.FDs, s.Theory)
+		}
 	}
 	tw.Flush()
 }

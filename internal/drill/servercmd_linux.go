@@ -1,0 +1,577 @@
+package drill
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keeptune/keeptune/internal/lab"
+	"github.com/keeptune/keeptune/internal/netns"
+	"github.com/keeptune/keeptune/internal/procfd"
+	"github.com/keeptune/keeptune/internal/sockets"
+)
+
+// serverProc is the user's server (--server-cmd), running in the lab's server namespace in a
+// process group of its own.
+type serverProc struct {
+	cmd     *exec.Cmd
+	command string
+	vars    ServerVars
+	ns      string // the server namespace's name under /run/netns
+	nsIno   uint64
+	logPath string
+	exited  chan struct{}
+	stopped sync.Once
+}
+
+// startServerCmd runs the command with /bin/sh -c in the lab's server namespace (the child
+// inherits the namespace of the thread that starts it), its output in a file in {dir}.
+func startServerCmd(e *env, l *lab.Lab) (*serverProc, error) {
+	dir, err := os.MkdirTemp("", "keeptune-server-")
+	if err != nil {
+		return nil, err
+	}
+	vars := ServerVars{Addr: l.ServerAddr(), Port: labPort, Dir: dir}
+	p := &serverProc{command: vars.Expand(e.opts.ServerCmd), vars: vars, ns: l.Server.Name, logPath: filepath.Join(dir, "output.log"),
+		exited: make(chan struct{})}
+	if p.nsIno, err = netns.Inode(netns.NamedPath(l.Server.Name)); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	logf, err := os.Create(p.logPath)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	defer logf.Close()
+	p.cmd = exec.Command("/bin/sh", "-c", p.command)
+	p.cmd.Env = append(os.Environ(), vars.Env()...)
+	// Output goes to a file (no pipe a forked worker could hold open); the server and its
+	// children form a process group that stop kills as one; the shell dies with keeptune.
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := l.Server.Do(p.cmd.Start); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("--server-cmd: start %q: %w", p.command, err)
+	}
+	go func() { p.cmd.Wait(); close(p.exited) }()
+	// The lab's Close stops the server too (interrupts and errors included), before the
+	// namespace goes.
+	l.Track(closerFunc(func() error { p.stop(); return nil }))
+	e.logf("server: started %q (pid %d) in %s", p.command, p.cmd.Process.Pid, l.Server.Name)
+	return p, nil
+}
+
+// stop kills the process group, then every process still in the lab's server namespace (a
+// server that daemonized left the group), waits for the shell and removes {dir}.
+func (p *serverProc) stop() {
+	p.stopped.Do(func() {
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		for range 50 {
+			pids := p.pids()
+			if len(pids) == 0 {
+				break
+			}
+			for _, pid := range pids {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		<-p.exited
+		os.RemoveAll(p.vars.Dir)
+	})
+}
+
+// output is the end of what the server wrote, for error messages.
+func (p *serverProc) output() string {
+	b, _ := os.ReadFile(p.logPath)
+	b = bytes.TrimSpace(b)
+	if len(b) > 1500 {
+		b = append([]byte("..."), b[len(b)-1500:]...)
+	}
+	if len(b) == 0 {
+		return "(no output)"
+	}
+	return string(b)
+}
+
+// pids lists the processes in the server namespace: the user's server and its children.
+func (p *serverProc) pids() []int {
+	all, err := procfd.ListPIDs("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, pid := range all {
+		var st unix.Stat_t
+		if unix.Stat(filepath.Join("/proc", strconv.Itoa(pid), "ns/net"), &st) == nil && st.Ino == p.nsIno {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// waitListening waits until the server listens: on {port}, or else on the one TCP port it
+// listens on in its namespace (a configuration file that names its own). It fails when the
+// command exits first or listens nowhere the clients can reach.
+func (p *serverProc) waitListening(ctx context.Context, l *lab.Lab) (netip.AddrPort, error) {
+	deadline := time.Now().Add(serverStartTimeout)
+	seen := 0
+	for {
+		ports := map[uint16]netip.AddrPort{}
+		err := sockets.Walk(ctx, sockets.Options{Netns: p.ns, Filter: sockets.Filter{States: sockets.StateSet(1 << sockets.StateListen)}}, func(s *sockets.Socket) error {
+			ports[s.Local.Port()] = s.Local
+			return nil
+		})
+		if err != nil {
+			return netip.AddrPort{}, fmt.Errorf("--server-cmd: read the server namespace's listeners: %w", err)
+		}
+		pick := func(a netip.AddrPort) (netip.AddrPort, error) {
+			if a.Addr().IsLoopback() {
+				return a, fmt.Errorf("--server-cmd: %q listens on %v only, which the lab's clients cannot reach: listen on {listen} or {port} (KEEPTUNE_LISTEN, KEEPTUNE_PORT)", p.command, a)
+			}
+			return netip.AddrPortFrom(l.ServerAddr(), a.Port()), nil
+		}
+		if a, ok := ports[labPort]; ok {
+			return pick(a)
+		}
+		if len(ports) > 0 {
+			// Give a server that opens several listeners a moment to open them all.
+			if seen++; seen >= 3 {
+				if len(ports) == 1 {
+					for _, a := range ports {
+						return pick(a)
+					}
+				}
+				var list []string
+				for port := range ports {
+					list = append(list, strconv.Itoa(int(port)))
+				}
+				sort.Strings(list)
+				return netip.AddrPort{}, fmt.Errorf("--server-cmd: %q listens on ports %s, not on %d: make it listen on {port} (KEEPTUNE_PORT)",
+					p.command, strings.Join(list, ", "), labPort)
+			}
+		}
+		select {
+		case <-p.exited:
+			return netip.AddrPort{}, fmt.Errorf("--server-cmd: %q exited (%v) before it listened; its output:\n%s\nhint: the command must stay in the foreground (nginx: -g 'daemon off;') and listen on {port} (KEEPTUNE_PORT)",
+				p.command, p.cmd.ProcessState, p.output())
+		case <-ctx.Done():
+			return netip.AddrPort{}, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return netip.AddrPort{}, fmt.Errorf("--server-cmd: %q never listened on a TCP port in %v; its output:\n%s\nhint: make it listen on {port} (KEEPTUNE_PORT)",
+				p.command, serverStartTimeout, p.output())
+		}
+	}
+}
+
+// serverConn is one accepted connection as the lab sees it from outside the server.
+type serverConn struct {
+	state       sockets.State
+	held        bool          // a process still holds its descriptor
+	lastRecvAge time.Duration // since its last received segment (tcp_info)
+	ka          sockets.Keepalive
+}
+
+// observe reads the server's connections to the clients (by the clients' address) and the
+// descriptors its processes hold, through the project's own readers: the descriptor walk of
+// the server's processes (procfd), the socket table of its namespace (sockets, with deep the
+// keepalive options read from each socket through its holder, as `keeptune sockets --deep`).
+func (p *serverProc) observe(ctx context.Context, port uint16, deep bool) (map[netip.AddrPort]serverConn, int, []int, error) {
+	pids := p.pids()
+	opts := sockets.Options{Netns: p.ns, Filter: sockets.Filter{LocalPorts: []uint16{port}}, Info: true}
+	fds := 0
+	if len(pids) > 0 {
+		idx, err := procfd.Walk(ctx, procfd.Query{PIDs: pids, AllProcesses: true})
+		if err != nil {
+			return nil, 0, pids, fmt.Errorf("--server-cmd: read the server's descriptors: %w", err)
+		}
+		for _, proc := range idx.All() {
+			fds += proc.OpenFiles
+		}
+		opts.Processes, opts.Owners, opts.Deep = true, idx, deep
+	}
+	conns := map[netip.AddrPort]serverConn{}
+	err := sockets.Walk(ctx, opts, func(s *sockets.Socket) error {
+		if s.State == sockets.StateListen {
+			return nil
+		}
+		c := serverConn{state: s.State, held: s.Owner != nil, ka: s.Keepalive}
+		if s.HasInfo {
+			c.lastRecvAge = time.Duration(min(s.Info.LastDataRecv, s.Info.LastAckRecv)) * time.Millisecond
+		}
+		conns[s.Peer] = c
+		return nil
+	})
+	if err != nil {
+		return nil, 0, pids, fmt.Errorf("--server-cmd: read the server namespace's sockets: %w", err)
+	}
+	return conns, fds, pids, nil
+}
+
+// runServerCmd is dead-peer (n = 1) and zombie-flood with the user's server: n clients connect
+// to it, send --server-send, read what it answers, and vanish (a blackhole both ways); the lab
+// watches when the server's processes release each connection's descriptor and when its socket
+// leaves the table, against the theory of the keepalive its sockets really use.
+func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, error) {
+	send, err := ParseServerSend(e.opts.ServerSend)
+	if err != nil {
+		return nil, err
+	}
+	if err := raiseFDLimit(n); err != nil {
+		return nil, err
+	}
+	spec := e.labSpec(nil)
+	at := e.opts.DropAt
+	if spec.Topology == lab.Direct {
+		at = lab.AtReceiver
+	}
+	l, err := e.newLab(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	// What a server that turns SO_KEEPALIVE on without values gets: this host's sysctls.
+	if err := applySysctls(&e.settings, l.Server); err != nil {
+		return nil, err
+	}
+	tl := newTimeline()
+	sp, err := startServerCmd(e, l)
+	if err != nil {
+		return nil, err
+	}
+	defer sp.stop()
+	tl.add("server", fmt.Sprintf("started: %s (pid %d)", sp.command, sp.cmd.Process.Pid))
+	target, err := sp.waitListening(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	tl.add("server", "listening on "+target.String())
+	e.logf("server: listening on %v; connecting %d client(s)", target, n)
+
+	// The clients: keepalive off (they are about to vanish), each sends the request and reads
+	// the first part of the answer, if any.
+	var (
+		mu       sync.Mutex
+		clients  []*net.TCPConn
+		closedBy int
+		dialErr  error
+	)
+	jobs := make(chan struct{})
+	var wg sync.WaitGroup
+	for range min(n, 32) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 4096)
+			for range jobs {
+				c, err := l.Dial(ctx, l.Client, dialer(nil), target)
+				if err == nil && len(send) > 0 {
+					if _, err = c.Write(send); err == nil {
+						c.SetReadDeadline(time.Now().Add(2 * time.Second))
+						_, rerr := c.Read(buf)
+						c.SetReadDeadline(time.Time{})
+						var ne net.Error
+						if rerr != nil && !(errors.As(rerr, &ne) && ne.Timeout()) {
+							mu.Lock()
+							closedBy++
+							mu.Unlock()
+						}
+					}
+				}
+				mu.Lock()
+				if err != nil {
+					dialErr = cmpErr(dialErr, err)
+				} else {
+					clients = append(clients, c)
+					l.Track(c)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for range n {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if dialErr != nil {
+		return nil, fmt.Errorf("--server-cmd: connect to %v: %w; the server's output:\n%s", target, dialErr, sp.output())
+	}
+	if closedBy == n {
+		return nil, fmt.Errorf("--server-cmd: the server closed every connection right after answering (HTTP/1.0, or no keep-alive?): there is nothing left for vanishing clients to leak; its output:\n%s", sp.output())
+	}
+	tl.add("client", fmt.Sprintf("%d client(s) connected and sent %d bytes", n, len(send)))
+
+	// Wait until the server's side of every connection that the server did not close exists.
+	local := map[netip.AddrPort]bool{}
+	for _, c := range clients {
+		local[c.LocalAddr().(*net.TCPAddr).AddrPort()] = true
+	}
+	var conns map[netip.AddrPort]serverConn
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		conns, _, _, err = sp.observe(ctx, target.Port(), false)
+		if err != nil {
+			return nil, err
+		}
+		open := 0
+		for a := range local {
+			if c, ok := conns[a]; ok && c.state == sockets.StateEstablished && c.held {
+				open++
+			}
+		}
+		if open >= n-closedBy {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("--server-cmd: the server holds %d of the %d connections it should after 10s; its output:\n%s", open, n-closedBy, sp.output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(settle + 100*time.Millisecond) // the answer's last ACKs
+
+	if err := l.Blackhole(lab.Both, at); err != nil {
+		return nil, err
+	}
+	holeAt := time.Now()
+	tl.at(holeAt, "lab", "the clients vanish: blackhole both directions at "+at.String())
+	obsAt := time.Now()
+	conns, fdsBefore, pids, err := sp.observe(ctx, target.Port(), true)
+	if err != nil {
+		return nil, err
+	}
+	type watched struct {
+		last             time.Time
+		releasedAt, gone time.Time
+	}
+	w := map[netip.AddrPort]*watched{}
+	sr := &ServerRun{Command: sp.command, PIDs: pids, Listen: target.String(), FDsBefore: fdsBefore, Left: map[string]int{}}
+	var ka *sockets.Keepalive
+	for a, c := range conns {
+		if !local[a] || !c.held {
+			continue // not one of ours, or closed by the server already
+		}
+		w[a] = &watched{last: obsAt.Add(-c.lastRecvAge)}
+		if c.ka.Deep {
+			if ka == nil {
+				k := c.ka
+				ka = &k
+			} else if c.ka.Enabled != ka.Enabled || c.ka.Idle != ka.Idle || c.ka.Interval != ka.Interval || c.ka.Count != ka.Count || c.ka.UserTimeout != ka.UserTimeout {
+				sr.KeepaliveMixed = true
+			}
+		}
+	}
+	sr.Clients = len(w)
+	if ka == nil {
+		return nil, fmt.Errorf("--server-cmd: could not read the keepalive options of the server's sockets (pidfd_getfd, Linux 5.6+, needs root)")
+	}
+	s := Settings{Label: "read from the server's socket", Source: "getsockopt through pidfd_getfd",
+		Idle: ka.Idle, Interval: ka.Interval, Count: ka.Count, UserTimeout: ka.UserTimeout}
+	sr.Keepalive, sr.KeepaliveOn = s, ka.Enabled
+	var theory time.Duration
+	latest := holeAt
+	for _, x := range w {
+		if x.last.After(latest) {
+			latest = x.last
+		}
+	}
+	deadline := holeAt.Add(DefaultServerWait)
+	if ka.Enabled {
+		theory = s.Detection()
+		deadline = latest.Add(AcceptWindow(theory).High + waitMargin(theory))
+	}
+	if e.opts.ServerWait > 0 {
+		deadline = holeAt.Add(e.opts.ServerWait)
+	}
+	if ka.Enabled {
+		e.logf("server: its sockets use keepalive %v; theory: each descriptor released %v after its last segment", s, theory)
+	} else {
+		e.logf("server: its sockets have no keepalive: TCP never tells it the clients vanished; watching up to %v for its own timeouts", time.Until(deadline).Round(time.Second))
+	}
+	// One look costs a few milliseconds for a handful of connections (the server's descriptor
+	// tables and one socket dump of its namespace), more for thousands.
+	floor := 25 * time.Millisecond
+	if len(w) > 100 {
+		floor = 100 * time.Millisecond
+	}
+	sr.Every = 4 * floor
+	if ka.Enabled {
+		sr.Every = min(max(theory/200, floor), time.Second)
+	}
+	var series []Sample
+	sample := func(now time.Time, conns map[netip.AddrPort]serverConn, fds int) {
+		smp := Sample{At: now.Sub(holeAt), FDs: fds}
+		for a, x := range w {
+			c, present := conns[a]
+			if present {
+				smp.Inuse++
+			}
+			if x.releasedAt.IsZero() && (!present || !c.held) {
+				x.releasedAt = now
+			}
+			if x.gone.IsZero() && !present {
+				x.gone = now
+			}
+			if ka.Enabled && x.last.Add(theory).After(now) {
+				smp.Theory++
+			}
+		}
+		series = append(series, smp)
+	}
+	sample(obsAt, conns, fdsBefore)
+	tick := time.NewTicker(sr.Every)
+	defer tick.Stop()
+	fds := fdsBefore
+	for time.Now().Before(deadline) {
+		// Done when every socket left the table, or when every descriptor is released and the
+		// sockets left are the kernel's own (orphans the server closed towards the vanished
+		// peer, retransmitting their FIN) and have had orphanWatch to go.
+		gone, released := true, true
+		var lastRel time.Time
+		for _, x := range w {
+			gone = gone && !x.gone.IsZero()
+			released = released && !x.releasedAt.IsZero()
+			lastRel = later(lastRel, x.releasedAt)
+		}
+		if gone || released && time.Since(lastRel) > orphanWatch {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+		now := time.Now()
+		conns, fds, _, err = sp.observe(ctx, target.Port(), false)
+		if err != nil {
+			return nil, err
+		}
+		sample(now, conns, fds)
+	}
+	sr.FDsAfter = fds
+	sr.Watched = time.Since(holeAt)
+	exitedEarly := false
+	select {
+	case <-sp.exited:
+		exitedEarly = true
+	default:
+	}
+
+	var rel []time.Duration
+	var firstRel, lastRel, lastGone time.Time
+	for a, x := range w {
+		if !x.releasedAt.IsZero() {
+			rel = append(rel, x.releasedAt.Sub(x.last))
+			if firstRel.IsZero() || x.releasedAt.Before(firstRel) {
+				firstRel = x.releasedAt
+			}
+			lastRel = later(lastRel, x.releasedAt)
+		}
+		if !x.gone.IsZero() {
+			sr.Gone++
+			sr.GoneMax = max(sr.GoneMax, x.gone.Sub(x.last))
+			lastGone = later(lastGone, x.gone)
+		} else {
+			sr.Left[conns[a].state.String()]++
+		}
+	}
+	sort.Slice(rel, func(i, j int) bool { return rel[i] < rel[j] })
+	sr.Released = len(rel)
+	if len(rel) > 0 {
+		sr.ReleaseMin, sr.ReleaseMedian, sr.ReleaseMax = rel[0], rel[len(rel)/2], rel[len(rel)-1]
+		tl.at(firstRel, "server", "first descriptor released")
+		tl.at(lastRel, "server", fmt.Sprintf("%d of %d descriptors released", len(rel), len(w)))
+	}
+	if sr.Gone > 0 {
+		tl.at(lastGone, "server", fmt.Sprintf("%d of %d sockets gone from the table", sr.Gone, len(w)))
+	}
+
+	kase := "server " + shortCommand(sp.command)
+	if scenario == "zombie-flood" {
+		kase = fmt.Sprintf("%d clients, server %s", len(w), shortCommand(sp.command))
+	}
+	r := Run{Scenario: scenario, Case: kase, Settings: s, Lab: labDesc(spec, at), Server: sr, Series: series}
+	if !ka.Enabled {
+		r.Settings = Settings{Label: "keepalive off", Source: "read from the server's socket"}
+		r.TheoryRule = "no keepalive on the server's sockets: TCP never tells it that a client vanished; only the server's own timeouts release the connection"
+		r.Expected = "" // nothing in TCP: whatever the server's own timeouts do
+	} else {
+		r.Theory = dur(theory)
+		r.TheoryRule = detectionRule(s) + " (the keepalive read from the server's socket), per connection from its last segment, to the descriptor's release"
+		r.Expected = "all released" // by keepalive (ETIMEDOUT), or earlier by the server's own timeouts
+	}
+	switch {
+	case len(rel) < len(w):
+		r.Outcome = fmt.Sprintf("%d of %d descriptors still held after %v", len(w)-len(rel), len(w), sr.Watched.Round(time.Second))
+		r.Verdict = Pass
+		if ka.Enabled {
+			r.Verdict = Late
+		}
+		if len(rel) > 0 {
+			r.Measured = dur(sr.ReleaseMax)
+		}
+	default:
+		r.Measured = dur(sr.ReleaseMax)
+		r.Outcome = "all released"
+		r.Verdict = Pass
+		if ka.Enabled {
+			if Judge(theory, sr.ReleaseMax) == Late {
+				r.Verdict = Late
+			}
+			if Judge(theory, sr.ReleaseMin) == Early {
+				r.Notes = append(r.Notes, "some connections were released before keepalive's time: by the server's own timeouts")
+			}
+		}
+	}
+	if exitedEarly {
+		r.Notes = append(r.Notes, fmt.Sprintf("the server exited during the watch (%v): its exit released what it held", sp.cmd.ProcessState))
+	}
+	if sr.KeepaliveMixed {
+		r.Notes = append(r.Notes, "the server's sockets do not all use the same keepalive; the theory uses the first one read")
+	}
+	r.Notes = append(r.Notes, fmt.Sprintf("%s: descriptors released %s to %s after each connection's last segment (median %s; sampled every %v); %d of %d sockets gone from the table",
+		sp.command, fmtSecs(sr.ReleaseMin), fmtSecs(sr.ReleaseMax), fmtSecs(sr.ReleaseMedian), sr.Every, sr.Gone, len(w)))
+	if len(sr.Left) > 0 {
+		var left []string
+		for st, k := range sr.Left {
+			left = append(left, fmt.Sprintf("%d in %s", k, st))
+		}
+		sort.Strings(left)
+		r.Notes = append(r.Notes, "sockets left in the table after the watch: "+strings.Join(left, ", ")+
+			" (a socket the server closed towards a vanished peer retransmits its FIN until tcp_orphan_retries gives up)")
+	}
+	r.Timeline = tl.sorted()
+	e.logf("%s: %s: %s", scenario, r.Case, runLine(r))
+	return []Run{r}, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func fmtSecs(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
