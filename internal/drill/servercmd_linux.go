@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ type serverProc struct {
 	logPath string
 	exited  chan struct{}
 	stopped sync.Once
+	stats   sockets.Stats // of the last look (DeepErr: why the keepalive could not be read)
 }
 
 // startServerCmd runs the command with /bin/sh -c in the lab's server namespace (the child
@@ -183,46 +185,116 @@ func (p *serverProc) waitListening(ctx context.Context, l *lab.Lab) (netip.AddrP
 
 // serverConn is one accepted connection as the lab sees it from outside the server.
 type serverConn struct {
+	local, peer netip.AddrPort // as the kernel has them (an IPv4 client of an IPv6 socket is v4-mapped)
+	seen        time.Time      // when the look saw it
 	state       sockets.State
-	held        bool          // a process still holds its descriptor
-	lastRecvAge time.Duration // since its last received segment (tcp_info)
+	inode       uint32    // 0 once no descriptor refers to the socket (an orphan)
+	lastRecv    time.Time // its last received segment (tcp_info's age when the dump gave it)
 	ka          sockets.Keepalive
 }
 
-// observe reads the server's connections to the clients (by the clients' address) and the
-// descriptors its processes hold, through the project's own readers: the descriptor walk of
-// the server's processes (procfd), the socket table of its namespace (sockets, with deep the
-// keepalive options read from each socket through its holder, as `keeptune sockets --deep`).
-func (p *serverProc) observe(ctx context.Context, port uint16, deep bool) (map[netip.AddrPort]serverConn, int, []int, error) {
-	pids := p.pids()
-	opts := sockets.Options{Netns: p.ns, Filter: sockets.Filter{LocalPorts: []uint16{port}}, Info: true}
-	fds := 0
-	if len(pids) > 0 {
-		idx, err := procfd.Walk(ctx, procfd.Query{PIDs: pids, AllProcesses: true})
-		if err != nil {
-			return nil, 0, pids, fmt.Errorf("--server-cmd: read the server's descriptors: %w", err)
-		}
-		for _, proc := range idx.All() {
-			fds += proc.OpenFiles
-		}
-		opts.Processes, opts.Owners, opts.Deep = true, idx, deep
+// look is one observation of the server: its processes' descriptors (procfd), then its
+// namespace's socket table (sockets). fdsAt and end are when each part finished: a change seen
+// happened before then (an upper bound, late by at most the time since the previous look).
+type look struct {
+	conns      map[netip.AddrPort]serverConn // by the client's address (unmapped)
+	absent     map[netip.AddrPort]time.Time  // when a lookup found no socket (lookAgain)
+	index      *procfd.Index                 // nil when no process is left
+	fds        int
+	pids       []int
+	fdsAt, end time.Time
+}
+
+// readDescriptors walks the descriptor tables of the server's processes (none left: no index).
+func (k *look) readDescriptors(ctx context.Context) error {
+	defer func() { k.fdsAt = time.Now() }()
+	if len(k.pids) == 0 {
+		return nil
 	}
-	conns := map[netip.AddrPort]serverConn{}
+	idx, err := procfd.Walk(ctx, procfd.Query{PIDs: k.pids, AllProcesses: true})
+	if err != nil {
+		return fmt.Errorf("--server-cmd: read the server's descriptors: %w", err)
+	}
+	for _, proc := range idx.All() {
+		k.fds += proc.OpenFiles
+	}
+	k.index = idx
+	return nil
+}
+
+// holds reports whether a process of the server held a descriptor of the socket.
+func (k *look) holds(inode uint32) bool {
+	if k.index == nil || inode == 0 {
+		return false
+	}
+	_, _, ok := k.index.Lookup(inode)
+	return ok
+}
+
+// observe reads the server's connections (by the clients' address) and the descriptors its
+// processes hold, through the project's own readers: the descriptor walk of the server's
+// processes (procfd), the socket table of its namespace (sockets; with deep the keepalive options
+// read from each socket through its holder, as `keeptune sockets --deep`).
+func (p *serverProc) observe(ctx context.Context, port uint16, deep bool) (*look, error) {
+	k := &look{conns: map[netip.AddrPort]serverConn{}, pids: p.pids()}
+	opts := sockets.Options{Netns: p.ns, Filter: sockets.Filter{LocalPorts: []uint16{port}}, Info: true, Stats: &p.stats}
+	if err := k.readDescriptors(ctx); err != nil {
+		return nil, err
+	}
+	if k.index != nil {
+		opts.Processes, opts.Owners, opts.Deep = true, k.index, deep
+	}
 	err := sockets.Walk(ctx, opts, func(s *sockets.Socket) error {
 		if s.State == sockets.StateListen {
 			return nil
 		}
-		c := serverConn{state: s.State, held: s.Owner != nil, ka: s.Keepalive}
-		if s.HasInfo {
-			c.lastRecvAge = time.Duration(min(s.Info.LastDataRecv, s.Info.LastAckRecv)) * time.Millisecond
-		}
-		conns[s.Peer] = c
+		k.conns[unmapped(s.Peer)] = connOf(s)
 		return nil
 	})
 	if err != nil {
-		return nil, 0, pids, fmt.Errorf("--server-cmd: read the server namespace's sockets: %w", err)
+		return nil, fmt.Errorf("--server-cmd: read the server namespace's sockets: %w", err)
 	}
-	return conns, fds, pids, nil
+	k.end = time.Now()
+	return k, nil
+}
+
+// connOf is what a look keeps of a socket.
+func connOf(s *sockets.Socket) serverConn {
+	c := serverConn{local: s.Local, peer: s.Peer, state: s.State, inode: s.Inode, ka: s.Keepalive, seen: time.Now()}
+	c.lastRecv = c.seen
+	if s.HasInfo {
+		c.lastRecv = c.seen.Add(-time.Duration(min(s.Info.LastDataRecv, s.Info.LastAckRecv)) * time.Millisecond)
+	}
+	return c
+}
+
+func unmapped(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Addr().Unmap(), a.Port()) }
+
+// lookAgain is a look during the watch: the descriptor walk, then each connection still in
+// the table looked up by its addresses (sockets.Lookup: constant time, where a dump of the
+// namespace walks the host's whole socket table).
+func (p *serverProc) lookAgain(ctx context.Context, lk *sockets.Lookup, w map[netip.AddrPort]*watchedConn) (*look, error) {
+	k := &look{conns: map[netip.AddrPort]serverConn{}, absent: map[netip.AddrPort]time.Time{}, pids: p.pids()}
+	if err := k.readDescriptors(ctx); err != nil {
+		return nil, err
+	}
+	var s sockets.Socket
+	for a, x := range w {
+		if !x.goneHi.IsZero() {
+			continue
+		}
+		found, err := lk.Find(x.local, x.peer, false, &s)
+		if err != nil {
+			return nil, fmt.Errorf("--server-cmd: %w", err)
+		}
+		if found {
+			k.conns[a] = connOf(&s)
+		} else {
+			k.absent[a] = time.Now()
+		}
+	}
+	k.end = time.Now()
+	return k, nil
 }
 
 // runServerCmd is dead-peer (n = 1) and zombie-flood with the user's server: n clients connect
@@ -325,20 +397,19 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 	}
 	tl.add("client", fmt.Sprintf("%d client(s) connected and sent %d bytes", n, len(send)))
 
-	// Wait until the server's side of every connection that the server did not close exists.
+	// Wait until the server holds every connection it did not close.
 	local := map[netip.AddrPort]bool{}
 	for _, c := range clients {
 		local[c.LocalAddr().(*net.TCPAddr).AddrPort()] = true
 	}
-	var conns map[netip.AddrPort]serverConn
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		conns, _, _, err = sp.observe(ctx, target.Port(), false)
+		k, err := sp.observe(ctx, target.Port(), false)
 		if err != nil {
 			return nil, err
 		}
 		open := 0
 		for a := range local {
-			if c, ok := conns[a]; ok && c.state == sockets.StateEstablished && c.held {
+			if c, ok := k.conns[a]; ok && c.state == sockets.StateEstablished && k.holds(c.inode) {
 				open++
 			}
 		}
@@ -357,23 +428,21 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 	}
 	holeAt := time.Now()
 	tl.at(holeAt, "lab", "the clients vanish: blackhole both directions at "+at.String())
-	obsAt := time.Now()
-	conns, fdsBefore, pids, err := sp.observe(ctx, target.Port(), true)
+	first, err := sp.observe(ctx, target.Port(), true)
 	if err != nil {
 		return nil, err
 	}
-	type watched struct {
-		last             time.Time
-		releasedAt, gone time.Time
-	}
-	w := map[netip.AddrPort]*watched{}
-	sr := &ServerRun{Command: sp.command, PIDs: pids, Listen: target.String(), FDsBefore: fdsBefore, Left: map[string]int{}}
+	deepErr := sp.stats.DeepErr
+	// For each connection: its last received segment, and the looks between which its
+	// descriptor was released (relLo, relHi) and its socket left the table (goneLo, goneHi).
+	w := map[netip.AddrPort]*watchedConn{}
+	sr := &ServerRun{Command: sp.command, PIDs: first.pids, Listen: target.String(), FDsBefore: first.fds, Left: map[string]int{}}
 	var ka *sockets.Keepalive
-	for a, c := range conns {
-		if !local[a] || !c.held {
+	for a, c := range first.conns {
+		if !local[a] || !first.holds(c.inode) {
 			continue // not one of ours, or closed by the server already
 		}
-		w[a] = &watched{last: obsAt.Add(-c.lastRecvAge)}
+		w[a] = &watchedConn{local: c.local, peer: c.peer, inode: c.inode, last: c.lastRecv, relLo: first.fdsAt, goneLo: c.seen, state: c.state}
 		if c.ka.Deep {
 			if ka == nil {
 				k := c.ka
@@ -384,8 +453,11 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 		}
 	}
 	sr.Clients = len(w)
+	if len(w) == 0 {
+		return nil, fmt.Errorf("--server-cmd: the server closed every connection before the clients vanished (an idle timeout shorter than the lab's setup, about a second?): nothing was left to watch; its output:\n%s", sp.output())
+	}
 	if ka == nil {
-		return nil, fmt.Errorf("--server-cmd: could not read the keepalive options of the server's sockets (pidfd_getfd, Linux 5.6+, needs root)")
+		return nil, fmt.Errorf("--server-cmd: could not read the keepalive options of the server's sockets: %v (pidfd_getfd needs Linux 5.6+ and root)", deepErr)
 	}
 	s := Settings{Label: "read from the server's socket", Source: "getsockopt through pidfd_getfd",
 		Idle: ka.Idle, Interval: ka.Interval, Count: ka.Count, UserTimeout: ka.UserTimeout}
@@ -393,9 +465,7 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 	var theory time.Duration
 	latest := holeAt
 	for _, x := range w {
-		if x.last.After(latest) {
-			latest = x.last
-		}
+		latest = later(latest, x.last)
 	}
 	deadline := holeAt.Add(DefaultServerWait)
 	if ka.Enabled {
@@ -406,7 +476,7 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 		deadline = holeAt.Add(e.opts.ServerWait)
 	}
 	if ka.Enabled {
-		e.logf("server: its sockets use keepalive %v; theory: each descriptor released %v after its last segment", s, theory)
+		e.logf("server: its sockets use keepalive %v; theory: each socket fails %v after its last segment", s, theory)
 	} else {
 		e.logf("server: its sockets have no keepalive: TCP never tells it the clients vanished; watching up to %v for its own timeouts", time.Until(deadline).Round(time.Second))
 	}
@@ -421,29 +491,42 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 		sr.Every = min(max(theory/200, floor), time.Second)
 	}
 	var series []Sample
-	sample := func(now time.Time, conns map[netip.AddrPort]serverConn, fds int) {
-		smp := Sample{At: now.Sub(holeAt), FDs: fds}
+	sample := func(k *look) {
+		smp := Sample{At: k.end.Sub(holeAt), FDs: k.fds}
 		for a, x := range w {
-			c, present := conns[a]
+			c, present := k.conns[a]
 			if present {
 				smp.Inuse++
+				x.state = c.state
+				x.goneLo = c.seen
+			} else if x.goneHi.IsZero() {
+				x.goneHi = k.end
+				if t, ok := k.absent[a]; ok {
+					x.goneHi = t
+				}
 			}
-			if x.releasedAt.IsZero() && (!present || !c.held) {
-				x.releasedAt = now
+			if x.relHi.IsZero() {
+				if k.holds(x.inode) {
+					x.relLo = k.fdsAt
+				} else {
+					x.relHi = k.fdsAt
+				}
 			}
-			if x.gone.IsZero() && !present {
-				x.gone = now
-			}
-			if ka.Enabled && x.last.Add(theory).After(now) {
+			if ka.Enabled && x.last.Add(theory).After(k.end) {
 				smp.Theory++
 			}
 		}
 		series = append(series, smp)
 	}
-	sample(obsAt, conns, fdsBefore)
+	sample(first)
+	lk, err := sockets.NewLookup(sp.ns)
+	if err != nil {
+		return nil, fmt.Errorf("--server-cmd: %w", err)
+	}
+	defer lk.Close()
 	tick := time.NewTicker(sr.Every)
 	defer tick.Stop()
-	fds := fdsBefore
+	fds := first.fds
 	for time.Now().Before(deadline) {
 		// Done when every socket left the table, or when every descriptor is released and the
 		// sockets left are the kernel's own (orphans the server closed towards the vanished
@@ -451,11 +534,11 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 		gone, released := true, true
 		var lastRel time.Time
 		for _, x := range w {
-			gone = gone && !x.gone.IsZero()
-			released = released && !x.releasedAt.IsZero()
-			lastRel = later(lastRel, x.releasedAt)
+			gone = gone && !x.goneHi.IsZero()
+			released = released && !x.relHi.IsZero()
+			lastRel = later(lastRel, x.relHi)
 		}
-		if gone || released && time.Since(lastRel) > orphanWatch {
+		if gone && released || released && time.Since(lastRel) > orphanWatch {
 			break
 		}
 		select {
@@ -463,12 +546,12 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 			return nil, ctx.Err()
 		case <-tick.C:
 		}
-		now := time.Now()
-		conns, fds, _, err = sp.observe(ctx, target.Port(), false)
+		k, err := sp.lookAgain(ctx, lk, w)
 		if err != nil {
 			return nil, err
 		}
-		sample(now, conns, fds)
+		fds = k.fds
+		sample(k)
 	}
 	sr.FDsAfter = fds
 	sr.Watched = time.Since(holeAt)
@@ -478,81 +561,119 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 		exitedEarly = true
 	default:
 	}
+	r := Run{Scenario: scenario, Case: "server " + shortCommand(sp.command), Lab: labDesc(spec, at), Server: sr, Series: series}
+	if scenario == "zombie-flood" {
+		r.Case = fmt.Sprintf("%d clients, server %s", len(w), shortCommand(sp.command))
+	}
+	judgeServerRun(&r, theory, w)
+	if exitedEarly {
+		r.Notes = append(r.Notes, fmt.Sprintf("the server exited during the watch (%v): its exit released what it held", sp.cmd.ProcessState))
+	}
+	for _, ev := range serverEvents(w) {
+		tl.at(ev.at, "server", ev.what)
+	}
+	r.Timeline = tl.sorted()
+	e.logf("%s: %s: %s", scenario, r.Case, runLine(r))
+	return []Run{r}, nil
+}
 
+// watchedConn is one vanished client's connection as the looks saw it: its last received
+// segment, and the looks between which its descriptor was released (relLo, relHi: the last
+// look that saw it held, the first that did not) and its socket left the table (goneLo, goneHi).
+type watchedConn struct {
+	local, peer                  netip.AddrPort
+	inode                        uint32
+	last                         time.Time
+	relLo, relHi, goneLo, goneHi time.Time
+	state                        sockets.State
+}
+
+// judgeServerRun fills the run from the watch. The kernel verdict is judged on when the sockets
+// left the table (with keepalive, the kernel's ETIMEDOUT: it unhashes the socket then), between
+// the two looks around it, so the looks' period cannot make a run LATE or EARLY; MEASURED is the
+// later look. The server's release of the descriptors (what the goal judges) follows.
+func judgeServerRun(r *Run, theory time.Duration, w map[netip.AddrPort]*watchedConn) {
+	sr := r.Server
+	s := sr.Keepalive
 	var rel []time.Duration
-	var firstRel, lastRel, lastGone time.Time
-	for a, x := range w {
-		if !x.releasedAt.IsZero() {
-			rel = append(rel, x.releasedAt.Sub(x.last))
-			if firstRel.IsZero() || x.releasedAt.Before(firstRel) {
-				firstRel = x.releasedAt
-			}
-			lastRel = later(lastRel, x.releasedAt)
+	var kernelHi []time.Duration
+	verdict := Pass
+	win := AcceptWindow(theory)
+	var react time.Duration
+	for _, x := range w {
+		if !x.relHi.IsZero() {
+			rel = append(rel, x.relHi.Sub(x.last))
 		}
-		if !x.gone.IsZero() {
-			sr.Gone++
-			sr.GoneMax = max(sr.GoneMax, x.gone.Sub(x.last))
-			lastGone = later(lastGone, x.gone)
-		} else {
-			sr.Left[conns[a].state.String()]++
+		if x.goneHi.IsZero() {
+			sr.Left[x.state.String()]++
+			continue
+		}
+		sr.Gone++
+		sr.GoneMax = max(sr.GoneMax, x.goneHi.Sub(x.last))
+		// The server closed it first when a look saw its descriptor released while the socket
+		// was still in the table (it then leaves with the server's FIN or reset, not keepalive).
+		if !sr.KeepaliveOn || !x.relHi.IsZero() && x.relHi.Before(x.goneLo) {
+			continue
+		}
+		lo, hi := x.goneLo.Sub(x.last), x.goneHi.Sub(x.last)
+		kernelHi = append(kernelHi, hi)
+		switch {
+		case lo > win.High:
+			verdict = Late
+		case hi < win.Low && verdict != Late:
+			verdict = Early
+		}
+		if !x.relHi.IsZero() {
+			react = max(react, x.relHi.Sub(x.goneLo))
 		}
 	}
 	sort.Slice(rel, func(i, j int) bool { return rel[i] < rel[j] })
 	sr.Released = len(rel)
 	if len(rel) > 0 {
 		sr.ReleaseMin, sr.ReleaseMedian, sr.ReleaseMax = rel[0], rel[len(rel)/2], rel[len(rel)-1]
-		tl.at(firstRel, "server", "first descriptor released")
-		tl.at(lastRel, "server", fmt.Sprintf("%d of %d descriptors released", len(rel), len(w)))
 	}
-	if sr.Gone > 0 {
-		tl.at(lastGone, "server", fmt.Sprintf("%d of %d sockets gone from the table", sr.Gone, len(w)))
-	}
-
-	kase := "server " + shortCommand(sp.command)
-	if scenario == "zombie-flood" {
-		kase = fmt.Sprintf("%d clients, server %s", len(w), shortCommand(sp.command))
-	}
-	r := Run{Scenario: scenario, Case: kase, Settings: s, Lab: labDesc(spec, at), Server: sr, Series: series}
-	if !ka.Enabled {
+	all := len(rel) == len(w)
+	if !sr.KeepaliveOn {
 		r.Settings = Settings{Label: "keepalive off", Source: "read from the server's socket"}
 		r.TheoryRule = "no keepalive on the server's sockets: TCP never tells it that a client vanished; only the server's own timeouts release the connection"
-		r.Expected = "" // nothing in TCP: whatever the server's own timeouts do
-	} else {
-		r.Theory = dur(theory)
-		r.TheoryRule = detectionRule(s) + " (the keepalive read from the server's socket), per connection from its last segment, to the descriptor's release"
-		r.Expected = "all released" // by keepalive (ETIMEDOUT), or earlier by the server's own timeouts
-	}
-	switch {
-	case len(rel) < len(w):
-		r.Outcome = fmt.Sprintf("%d of %d descriptors still held after %v", len(w)-len(rel), len(w), sr.Watched.Round(time.Second))
-		r.Verdict = Pass
-		if ka.Enabled {
-			r.Verdict = Late
-		}
+		r.Verdict = Pass // nothing in the kernel to judge
 		if len(rel) > 0 {
 			r.Measured = dur(sr.ReleaseMax)
 		}
-	default:
-		r.Measured = dur(sr.ReleaseMax)
-		r.Outcome = "all released"
-		r.Verdict = Pass
-		if ka.Enabled {
-			if Judge(theory, sr.ReleaseMax) == Late {
-				r.Verdict = Late
-			}
-			if Judge(theory, sr.ReleaseMin) == Early {
-				r.Notes = append(r.Notes, "some connections were released before keepalive's time: by the server's own timeouts")
-			}
+	} else {
+		r.Settings = s
+		r.Theory = dur(theory)
+		r.Expected = "all released" // by keepalive (ETIMEDOUT), or earlier by the server's own timeouts
+		r.TheoryRule = detectionRule(s) + " (the keepalive read from the server's socket), per connection from its last segment, to its socket's failure"
+		r.Verdict = verdict
+		switch {
+		case len(kernelHi) > 0:
+			slices.Sort(kernelHi)
+			r.Measured = dur(kernelHi[len(kernelHi)-1])
+		case all:
+			r.Measured = dur(sr.ReleaseMax)
+			r.Notes = append(r.Notes, "the server released every connection by its own timeouts before keepalive could")
+		}
+		if len(kernelHi) > 0 && len(kernelHi) < sr.Clients {
+			r.Notes = append(r.Notes, fmt.Sprintf("%d of %d connections were released by the server's own timeouts before keepalive", sr.Clients-len(kernelHi), sr.Clients))
+		}
+		if !all {
+			r.Verdict = Late
+		}
+		if react > 0 {
+			r.Notes = append(r.Notes, fmt.Sprintf("the server closed each descriptor within %s of the kernel's error (to within a look)", fmtSecs(react)))
 		}
 	}
-	if exitedEarly {
-		r.Notes = append(r.Notes, fmt.Sprintf("the server exited during the watch (%v): its exit released what it held", sp.cmd.ProcessState))
+	if all {
+		r.Outcome = "all released"
+	} else {
+		r.Outcome = fmt.Sprintf("%d of %d still held after %v", len(w)-len(rel), len(w), sr.Watched.Round(time.Second))
 	}
 	if sr.KeepaliveMixed {
 		r.Notes = append(r.Notes, "the server's sockets do not all use the same keepalive; the theory uses the first one read")
 	}
-	r.Notes = append(r.Notes, fmt.Sprintf("%s: descriptors released %s to %s after each connection's last segment (median %s; sampled every %v); %d of %d sockets gone from the table",
-		sp.command, fmtSecs(sr.ReleaseMin), fmtSecs(sr.ReleaseMax), fmtSecs(sr.ReleaseMedian), sr.Every, sr.Gone, len(w)))
+	r.Notes = append(r.Notes, fmt.Sprintf("%s: descriptors released %s to %s after each connection's last segment (median %s; looks every %v, each time the first look that saw it); %d of %d sockets gone from the table",
+		sr.Command, fmtSecs(sr.ReleaseMin), fmtSecs(sr.ReleaseMax), fmtSecs(sr.ReleaseMedian), sr.Every, sr.Gone, len(w)))
 	if len(sr.Left) > 0 {
 		var left []string
 		for st, k := range sr.Left {
@@ -562,9 +683,38 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 		r.Notes = append(r.Notes, "sockets left in the table after the watch: "+strings.Join(left, ", ")+
 			" (a socket the server closed towards a vanished peer retransmits its FIN until tcp_orphan_retries gives up)")
 	}
-	r.Timeline = tl.sorted()
-	e.logf("%s: %s: %s", scenario, r.Case, runLine(r))
-	return []Run{r}, nil
+}
+
+type serverEvent struct {
+	at   time.Time
+	what string
+}
+
+// serverEvents are the timeline's marks: the first and last release, the last socket gone.
+func serverEvents(w map[netip.AddrPort]*watchedConn) []serverEvent {
+	var firstRel, lastRel, lastGone time.Time
+	rel, gone := 0, 0
+	for _, x := range w {
+		if !x.relHi.IsZero() {
+			rel++
+			if firstRel.IsZero() || x.relHi.Before(firstRel) {
+				firstRel = x.relHi
+			}
+			lastRel = later(lastRel, x.relHi)
+		}
+		if !x.goneHi.IsZero() {
+			gone++
+			lastGone = later(lastGone, x.goneHi)
+		}
+	}
+	var out []serverEvent
+	if rel > 0 {
+		out = append(out, serverEvent{firstRel, "first descriptor released"}, serverEvent{lastRel, fmt.Sprintf("%d of %d descriptors released", rel, len(w))})
+	}
+	if gone > 0 {
+		out = append(out, serverEvent{lastGone, fmt.Sprintf("%d of %d sockets gone from the table", gone, len(w))})
+	}
+	return out
 }
 
 func later(a, b time.Time) time.Time {
