@@ -75,12 +75,17 @@ func (d *diagConn) dump(ctx context.Context, family uint8, states StateSet, info
 }
 
 func (d *diagConn) dumpOnce(ctx context.Context, family uint8, states StateSet, info bool, bc []byte, fn func([]byte) error) error {
+	return d.roundTrip(ctx, unix.NLM_F_REQUEST|unix.NLM_F_DUMP, diagRequest(family, states, info, bc), fn)
+}
+
+// roundTrip sends one SOCK_DIAG_BY_FAMILY request and hands fn the payload of each answer until
+// NLMSG_DONE or NLMSG_ERROR ends it (a request that is not a dump asks NLM_F_ACK for that end).
+func (d *diagConn) roundTrip(ctx context.Context, flags uint16, data []byte, fn func([]byte) error) error {
 	d.seq++
-	data := diagRequest(family, states, info, bc)
 	req := make([]byte, unix.NLMSG_HDRLEN+len(data))
 	binary.NativeEndian.PutUint32(req[0:4], uint32(len(req)))
 	binary.NativeEndian.PutUint16(req[4:6], sockDiagByFamily)
-	binary.NativeEndian.PutUint16(req[6:8], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	binary.NativeEndian.PutUint16(req[6:8], flags)
 	binary.NativeEndian.PutUint32(req[8:12], d.seq)
 	copy(req[unix.NLMSG_HDRLEN:], data)
 	if err := unix.Sendto(d.fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {

@@ -1,11 +1,11 @@
 package sockets
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,28 +39,24 @@ func NewLookup(netnsPath string) (*Lookup, error) {
 // there; the listener the kernel finds instead does not count). A socket that failed (ETIMEDOUT, a reset) leaves the tables at once, while its program
 // may still hold its descriptor.
 func (l *Lookup) Find(local, peer netip.AddrPort, info bool, s *Socket) (found bool, err error) {
-	msgs, err := l.d.c.Execute(netlink.Message{
-		Header: netlink.Header{Type: sockDiagByFamily, Flags: netlink.Request},
-		Data:   lookupRequest(local, peer, info),
+	var decErr error
+	err = l.d.roundTrip(context.Background(), unix.NLM_F_REQUEST|unix.NLM_F_ACK, lookupRequest(local, peer, info), func(b []byte) error {
+		found = true
+		decErr = decodeDiagMsg(b, s)
+		return nil
 	})
 	if errors.Is(err, unix.ENOENT) {
 		return false, nil
 	}
+	if err == nil {
+		err = decErr
+	}
 	if err != nil {
 		return false, fmt.Errorf("inet_diag lookup of %v-%v: %w", local, peer, err)
 	}
-	for _, m := range msgs {
-		if m.Header.Type != sockDiagByFamily {
-			continue
-		}
-		if err := decodeDiagMsg(m.Data, s); err != nil {
-			return false, err
-		}
-		// The kernel's lookup falls back to the listener of the local address when no
-		// connection has the 4-tuple: that is not the socket asked for.
-		return s.State != StateListen && s.Peer.Port() == peer.Port() && s.Peer.Addr().Unmap() == peer.Addr().Unmap(), nil
-	}
-	return false, nil
+	// The kernel's lookup falls back to the listener of the local address when no connection
+	// has the 4-tuple: that is not the socket asked for.
+	return found && s.State != StateListen && s.Peer.Port() == peer.Port() && s.Peer.Addr().Unmap() == peer.Addr().Unmap(), nil
 }
 
 // Close closes the sock_diag socket.
