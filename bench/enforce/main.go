@@ -10,16 +10,20 @@
 // listener (socket, connect, accept4, close; the accepted end closes first with SO_LINGER 0, so
 // that no TIME_WAIT piles up over a million connections). Rounds come in pairs: the policy
 // attached (the sock_ops program acting on both ends of every connection, and in force mode the
-// setsockopt guard, which sees the SO_LINGER call), then nothing attached (detaching the last
-// policy unloads everything). The median of the pairs' ratios cancels load that drifts over the
-// run; every attached round checks in the counters that the program acted and no
-// bpf_setsockopt failed. -rt gives the worker SCHED_FIFO on the last CPU, so that other load on
-// a shared machine hardly reaches it.
+// setsockopt guard, which sees the SO_LINGER call) and nothing attached (detaching the last
+// policy unloads everything), the pairs alternating which comes first. The median of the pairs'
+// ratios cancels load that drifts over the run; every attached round checks in the counters that
+// the program acted and no bpf_setsockopt failed. -rt gives the worker SCHED_FIFO on the last
+// CPU, so that other load on a shared machine hardly reaches it, and -gap keeps it under the
+// kernel's RT throttling; the worker reports how long it waited runnable in each round.
+// -with noop|count-ops|app and -unit setsockopt are the controls docs/PERFORMANCE.md uses to
+// find where the cost is.
 //
 // Run it as root:
 //
-//	go run ./bench/enforce -rounds 40 -round 250ms -rt -mode default
-//	go run ./bench/enforce -rounds 40 -round 250ms -rt -mode force
+//	go run ./bench/enforce -rounds 60 -round 250ms -rt -mode default -side both
+//	go run ./bench/enforce -rounds 40 -round 250ms -rt -with noop
+//	go run ./bench/enforce -rounds 40 -round 200ms -rt -mode force -unit setsockopt
 package main
 
 import (
@@ -56,13 +60,13 @@ func main() {
 	bpfStats := flag.Bool("bpf-stats", false, "also report the programs' run time from the kernel's BPF statistics (adds a little cost to every run)")
 	side := flag.String("side", "both", "policy side: both (both ends of every connection are in the cgroup: the worst case), accept or connect (one end)")
 	mode := flag.String("mode", "force", "policy mode: force (sock_ops program and setsockopt guard) or default (sock_ops only)")
-	gap := flag.Duration("gap", 100*time.Millisecond, "idle time before every round; with -rt it keeps the worker under the kernel's SCHED_FIFO budget of 950 ms per second (kernel.sched_rt_runtime_us): less than 100 ms, or rounds over 800 ms, let throttling cut into rounds (the worker's wait time shows it)")
+	gap := flag.Duration("gap", 100*time.Millisecond, "idle time before every round; with -rt it keeps the worker under the kernel's SCHED_FIFO budget of 950 ms per second (kernel.sched_rt_runtime_us), which would otherwise cut into rounds (the worker's wait time shows it)")
 	idle := flag.Duration("idle", benchPolicy.Idle, "the policy's TCP_KEEPIDLE (0: not set)")
 	intvl := flag.Duration("intvl", benchPolicy.Interval, "the policy's TCP_KEEPINTVL (0: not set)")
 	probes := flag.Int("probes", benchPolicy.Probes, "the policy's TCP_KEEPCNT (0: not set)")
 	userTimeout := flag.Duration("user-timeout", benchPolicy.UserTimeout, "the policy's TCP_USER_TIMEOUT (0: not set)")
 	unit := flag.String("unit", "connection", "what the worker repeats: connection (socket, connect, accept, close) or setsockopt (TCP_NODELAY on one connected socket: what the force mode's guard costs every setsockopt call)")
-	with := flag.String("with", "policy", "what the attached rounds have: policy (keeptune's), noop (a sock_ops program that does nothing: the kernel hook's own cost) or app (nothing attached, the worker sets the same keepalive values itself)")
+	with := flag.String("with", "policy", "what the attached rounds have: policy (keeptune's), noop (a sock_ops program that does nothing: the kernel hook's own cost), count-ops (a sock_ops program counting the callbacks per connection) or app (nothing attached, the worker sets the same keepalive values itself)")
 	flag.Parse()
 	benchPolicy = enforce.Policy{Idle: *idle, Interval: *intvl, Probes: *probes, UserTimeout: *userTimeout}
 	var err error
@@ -70,11 +74,11 @@ func main() {
 		err = runWorker(*rt)
 	} else {
 		switch *with {
-		case "policy", "noop", "app":
+		case "policy", "noop", "count-ops", "app":
 			plain = *unit
 			err = run(*rounds, *round, *gap, enforce.Mode(*mode), enforce.Side(*side), *with, *bpfStats, *rt)
 		default:
-			err = fmt.Errorf("-with %q: want policy, noop or app", *with)
+			err = fmt.Errorf("-with %q: want policy, noop, count-ops or app", *with)
 		}
 	}
 	if err != nil {
@@ -212,6 +216,11 @@ func runDelay() int64 {
 	return v
 }
 
+// sockOpsNames are the sock_ops callbacks by number (enum in include/uapi/linux/bpf.h).
+var sockOpsNames = []string{"VOID", "TIMEOUT_INIT", "RWND_INIT", "TCP_CONNECT_CB", "ACTIVE_ESTABLISHED_CB",
+	"PASSIVE_ESTABLISHED_CB", "NEEDS_ECN", "BASE_RTT", "RTO_CB", "RETRANS_CB", "STATE_CB", "TCP_LISTEN_CB",
+	"RTT_CB", "PARSE_HDR_OPT_CB", "HDR_OPT_LEN_CB", "WRITE_HDR_OPT_CB"}
+
 // plain is what the worker repeats in rounds without the worker setting keepalive itself.
 var plain = "connection"
 
@@ -222,8 +231,9 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 	if os.Geteuid() != 0 {
 		return errors.New("run as root (BPF programs, cgroups)")
 	}
-	if rt && (round > 800*time.Millisecond || gap < 100*time.Millisecond) {
-		fmt.Fprintln(os.Stderr, "bench/enforce: warning: with -rt, rounds over 800ms or a -gap under 100ms let the kernel throttle the worker (a SCHED_FIFO task may run 950 ms in each second, kernel.sched_rt_runtime_us) in the middle of a round")
+	if rt && busiestSecond(round, gap) > 900*time.Millisecond {
+		fmt.Fprintf(os.Stderr, "bench/enforce: warning: with -rt, %s rounds and a -gap of %s keep the worker running up to %s in a second: the kernel throttles a SCHED_FIFO task after 950 ms in each second (kernel.sched_rt_runtime_us), in the middle of a round\n",
+			round, gap, busiestSecond(round, gap))
 	}
 	sb, err := enforce.NewSandbox("keeptune-bench")
 	if err != nil {
@@ -269,13 +279,40 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 		}
 		defer noop.Close()
 	}
+	var opsMap *ebpf.Map
+	if compare == "count-ops" {
+		// A sock_ops program that counts its runs by callback (op): which callbacks the kernel
+		// makes for every connection, with no callback flags set (keeptune's program sets none).
+		if opsMap, err = ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: uint32(len(sockOpsNames))}); err != nil {
+			return err
+		}
+		defer opsMap.Close()
+		noop, err = ebpf.NewProgram(&ebpf.ProgramSpec{Name: "keeptune_count", Type: ebpf.SockOps, License: "Dual MIT/GPL",
+			Instructions: asm.Instructions{
+				asm.LoadMem(asm.R2, asm.R1, 0, asm.Word),
+				asm.JGE.Imm(asm.R2, int32(len(sockOpsNames)), "out"),
+				asm.StoreMem(asm.RFP, -8, asm.R2, asm.Word),
+				asm.LoadMapPtr(asm.R1, opsMap.FD()),
+				asm.Mov.Reg(asm.R2, asm.RFP),
+				asm.Add.Imm(asm.R2, -8),
+				asm.FnMapLookupElem.Call(),
+				asm.JEq.Imm(asm.R0, 0, "out"),
+				asm.Mov.Imm(asm.R1, 1),
+				asm.AddAtomic.Mem(asm.R0, asm.R1, asm.DWord, 0),
+				asm.Mov.Imm(asm.R0, 1).WithSymbol("out"),
+				asm.Return(),
+			}})
+		if err != nil {
+			return err
+		}
+		defer noop.Close()
+	}
 	progTime, progRuns := map[string]time.Duration{}, map[string]uint64{}
 	// measure runs one round; how is "app" when the worker sets keepalive itself.
 	var waits []time.Duration
 	measure := func(how string) (float64, error) {
-		// With -rt this keeps the SCHED_FIFO worker under the kernel's 950 ms per second: with
-		// 100 ms idle before rounds of at most 800 ms, no second holds more than 900 ms of its
-		// running. Without -rt it gives every round the same start.
+		// With -rt this keeps the SCHED_FIFO worker under the kernel's 950 ms per second (the
+		// warning above says when it does not). Without -rt it gives every round the same start.
 		time.Sleep(gap)
 		fmt.Fprintln(w.stdin, round, how)
 		if !w.out.Scan() {
@@ -294,7 +331,7 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 		switch compare {
 		case "app":
 			return measure("app")
-		case "noop":
+		case "noop", "count-ops":
 			l, err := link.AttachCgroup(link.CgroupOptions{Path: sb.Dir, Attach: ebpf.AttachCGroupSockOps, Program: noop})
 			if err != nil {
 				return 0, err
@@ -385,6 +422,8 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 	switch compare {
 	case "noop":
 		what = "a sock_ops program that does nothing attached"
+	case "count-ops":
+		what = "a sock_ops program counting its runs by callback attached"
 	case "app":
 		what = "nothing attached; the worker sets the policy's keepalive values on both ends itself (5 setsockopt calls per socket)"
 	}
@@ -407,6 +446,19 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 	}
 	fmt.Printf("\nworker's time runnable but not running per round: median %s, max %s; %d of %d rounds waited over 1%% of the round\n",
 		time.Duration(medianDur(waits)).Round(time.Microsecond), waitMax.Round(time.Microsecond), slow, len(waits))
+	if opsMap != nil {
+		var parts []string
+		for op, name := range sockOpsNames {
+			var n uint64
+			if err := opsMap.Lookup(uint32(op), &n); err != nil {
+				return err
+			}
+			if n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %.2f", name, float64(n)/conns))
+			}
+		}
+		fmt.Printf("\nsock_ops runs per connection (both ends) by callback: %s\n", strings.Join(parts, ", "))
+	}
 	if bpfStats && compare == "policy" {
 		fmt.Printf("\nBPF run time (kernel statistics): keeptune_ops %d runs (%.1f per connection), %.0f ns per run; keeptune_guard %d runs, %.0f ns per run; %.0f ns of BPF per connection\n",
 			progRuns["keeptune_ops"], float64(progRuns["keeptune_ops"])/conns, perRun(progTime["keeptune_ops"], progRuns["keeptune_ops"]),
@@ -414,6 +466,14 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 			float64(progTime["keeptune_ops"]+progTime["keeptune_guard"])/conns)
 	}
 	return nil
+}
+
+// busiestSecond is the most the worker runs in any one second when rounds of round alternate
+// with gaps of gap.
+func busiestSecond(round, gap time.Duration) time.Duration {
+	period := round + gap
+	full := time.Second / period
+	return time.Duration(full)*round + min(time.Second-time.Duration(full)*period, round)
 }
 
 func medianDur(v []time.Duration) float64 {
