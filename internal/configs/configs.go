@@ -87,6 +87,11 @@ type Vars struct {
 	// Version is the server's version ("1.22.1", "2.6"), "" when unknown: keywords added or
 	// removed in some version are then judged against it.
 	Version string
+	// Versions are versions by format ("" for any format), for files whose format is detected
+	// when read: used when Version is "". AskInstalled then asks the installed server of the
+	// file's format (InstalledVersion) when Versions has none for it.
+	Versions     map[string]string
+	AskInstalled bool
 	// Prefix is the server's configuration directory (nginx's conf prefix, Apache's
 	// ServerRoot) as a path the parser reads through, for a fragment whose relative includes
 	// are written against it; "" means the format's usual rule.
@@ -95,6 +100,21 @@ type Vars struct {
 	// the host: absolute includes resolve inside it, and one naming a file the tree does not
 	// have is a warning (the file is the server's, not the repository's), not an error.
 	Tree string
+}
+
+// forFormat resolves the version of a file of the given format (Vars.Versions, AskInstalled).
+func (v Vars) forFormat(format string) Vars {
+	if v.Version != "" {
+		return v
+	}
+	if ver, ok := v.Versions[format]; ok {
+		v.Version = ver
+	} else if ver, ok := v.Versions[""]; ok {
+		v.Version = ver
+	} else if v.AskInstalled {
+		v.Version = InstalledVersion(format)
+	}
+	return v
 }
 
 // VarsParser is a Parser that takes Vars.
@@ -166,6 +186,7 @@ func ReadTree(root, path, format string, vars Vars) (*Config, error) {
 		return nil, err
 	}
 	defer r.Close()
+	vars = vars.forFormat(p.Format())
 	vars.Tree = root
 	if vp, ok := p.(VarsParser); ok {
 		p = vp.WithVars(vars)
@@ -197,6 +218,7 @@ func ReadFileVars(path, format string, vars Vars) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	vars = vars.forFormat(p.Format())
 	if vp, ok := p.(VarsParser); ok && (vars.Env != nil || len(vars.Defines) > 0 || vars.Version != "" || vars.Prefix != "" || vars.Tree != "") {
 		p = vp.WithVars(vars)
 	}

@@ -78,8 +78,10 @@ func Files(ctx context.Context, paths []string, opts FilesOptions) (*FileSet, er
 			set.Chains = append(set.Chains, c)
 			continue
 		}
+		// The version is resolved once the format is known (a detected format too): given by
+		// format or for all, else the installed server's (not for a repository under --root).
 		v := configs.Vars{Env: opts.Env, Defines: opts.Defines, Prefix: opts.Prefix,
-			Version: versions.of(t.format, opts.Root == "")}
+			Versions: versions, AskInstalled: opts.Root == ""}
 		var c *configs.Config
 		if opts.Root != "" {
 			c, err = configs.ReadTree(opts.Root, t.path, t.format, v)
@@ -245,17 +247,3 @@ func parseServerVersions(list []string) (serverVersions, error) {
 	return out, nil
 }
 
-// of returns the version for a format: given, else (when installed may be asked) the installed
-// server's, else "".
-func (s serverVersions) of(format string, installed bool) string {
-	if v, ok := s[format]; ok {
-		return v
-	}
-	if v, ok := s[""]; ok {
-		return v
-	}
-	if installed && format != "" {
-		return configs.InstalledVersion(format)
-	}
-	return ""
-}

@@ -404,3 +404,33 @@ func TestUnknownVariables(t *testing.T) {
 		t.Errorf("no error with a known environment")
 	}
 }
+
+// Without virtual hosts the main server is the one listener, at its Listen addresses, so that a
+// chain hop can select it by port or ServerName.
+func TestMainServerListener(t *testing.T) {
+	c, err := Parse(testutil.MapFS(map[string]string{"httpd.conf": "ServerName www.example.com\nListen 8080\nListen 192.0.2.1:8443\nKeepAliveTimeout 7\n"}), "httpd.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.Configs()
+	if len(cfg.Listeners) != 1 {
+		t.Fatalf("listeners %+v", cfg.Listeners)
+	}
+	l := cfg.Listeners[0]
+	if l.Kind != "server" || l.Name != "main server" || strings.Join(l.Addresses, " ") != "*:8080 192.0.2.1:8443" || l.Location.Line != 2 ||
+		l.Downstream == nil || l.Downstream.IdleTimeout.Value != 7*time.Second || l.Downstream.IdleTimeout.Source.Line != 4 {
+		t.Errorf("main server listener %+v (down %+v)", l, l.Downstream)
+	}
+	for _, sel := range []configs.Selector{{Port: 8443}, {Name: "www.example.com"}} {
+		if got, err := cfg.Select(sel); err != nil || got.Name != "main server" {
+			t.Errorf("select %v: %v %v", sel, got, err)
+		}
+	}
+	c, err = Parse(testutil.MapFS(map[string]string{"httpd.conf": "Listen 80\n<VirtualHost *:80>\n</VirtualHost>\n"}), "httpd.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls := c.Configs().Listeners; len(ls) != 1 || ls[0].Kind != "virtualhost" {
+		t.Errorf("with a virtual host: %+v", ls)
+	}
+}

@@ -260,7 +260,8 @@ func (c *Config) Configs() *configs.Config {
 }
 
 // Listeners are the virtual hosts, each with its own client side (the upstream side is the
-// configuration's: mod_proxy workers are shared); the main server alone when there is none.
+// configuration's: mod_proxy workers are shared); the main server alone when there is none, at
+// its Listen addresses, so that a chain hop can still select it by ServerName or port.
 func (c *Config) Listeners() []configs.Listener {
 	var out []configs.Listener
 	for _, v := range c.VirtualHosts {
@@ -268,5 +269,25 @@ func (c *Config) Listeners() []configs.Listener {
 		l.Addresses = strings.Fields(strings.TrimPrefix(v.Name, "VirtualHost "))
 		out = append(out, l)
 	}
-	return out
+	if len(out) > 0 || c.Main == nil {
+		return out
+	}
+	l := configs.Listener{Kind: "server", Name: c.Main.Name, Names: c.Main.Names, Location: c.Main.Location, Downstream: c.DownstreamOf(c.Main)}
+	for _, d := range c.Directives {
+		if d.Name != "Listen" || len(d.Args) == 0 || len(d.Context) > 0 {
+			continue
+		}
+		addr := d.Args[0]
+		if !strings.Contains(addr, ":") {
+			addr = "*:" + addr // Listen 80: every address
+		}
+		l.Addresses = append(l.Addresses, addr)
+		if l.Location.File == "" {
+			l.Location = d.Location
+		}
+	}
+	if l.Location.File == "" && len(c.Files) > 0 {
+		l.Location = model.Location{File: c.Files[0]}
+	}
+	return append(out, l)
 }

@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"net"
 	"path"
 	"regexp"
 	"strconv"
@@ -103,6 +104,10 @@ type Listener struct {
 	Routes []*Route
 	// TCPProxyCluster is the TCP proxy's cluster.
 	TCPProxyCluster string
+	// Address is where it listens ("0.0.0.0:10000", "[::]:443"), "" when not a socket address.
+	Address string
+	// Answers counts the HCM's routes that answer without a cluster (redirect, direct_response).
+	Answers int
 }
 
 // Route is one route of an inline route_config.
@@ -353,6 +358,12 @@ func (w *walker) listener(n *yaml.Node) error {
 		l.Name = fmt.Sprintf("#%d", len(w.c.Listeners)+1)
 	}
 	block := "listener " + l.Name
+	if sa, _ := dig(n, "address.socket_address"); sa != nil {
+		host, port := scalar(sa, "address"), scalar(sa, "port_value")
+		if port != "" {
+			l.Address = net.JoinHostPort(host, port)
+		}
+	}
 	opts, _ := get(n, "socket_options")
 	for _, o := range seq(opts) {
 		level, _ := strconv.Atoi(scalar(o, "level"))
@@ -414,6 +425,11 @@ func (w *walker) hcm(l *Listener, tc *yaml.Node, block string) error {
 		for _, r := range seq(routes) {
 			action, _ := get(r, "route")
 			if action == nil {
+				if redirect, _ := get(r, "redirect"); redirect != nil {
+					l.Answers++
+				} else if direct, _ := get(r, "direct_response"); direct != nil {
+					l.Answers++
+				}
 				continue
 			}
 			rt := &Route{Cluster: scalar(action, "cluster"), Line: r.Line, Fields: map[string]*Field{}}
@@ -504,6 +520,15 @@ func (c *Config) dur(fields map[string]*Field, key string, fallback time.Duratio
 func (c *Config) Downstream() *model.Side {
 	l := c.mainListener()
 	if l == nil {
+		return nil
+	}
+	return c.ListenerSide(l)
+}
+
+// ListenerSide is how a listener treats the connections it accepts (nil for a listener with
+// neither an HTTP connection manager nor a TCP proxy: keeptune does not read its filters).
+func (c *Config) ListenerSide(l *Listener) *model.Side {
+	if !l.HCM && !l.TCPProxy {
 		return nil
 	}
 	s := &model.Side{TCP: c.listenerKeepalive(l)}
@@ -627,6 +652,12 @@ func (c *Config) Upstream() *model.Side {
 	if cl == nil {
 		return nil
 	}
+	return c.ClusterSide(cl, route)
+}
+
+// ClusterSide is how Envoy treats connections to a cluster; route, when not nil, is the route
+// whose timeout bounds the wait for a response.
+func (c *Config) ClusterSide(cl *Cluster, route *Route) *model.Side {
 	s := &model.Side{
 		Pools:          model.KnownSetting(true, def("Envoy pools upstream connections per cluster")),
 		IdleTimeout:    c.dur(cl.Fields, "common_http_protocol_options.idle_timeout", DefaultIdleTimeout, "Envoy default HTTP idle_timeout 1h"),
@@ -643,10 +674,51 @@ func (c *Config) Upstream() *model.Side {
 	return s
 }
 
+// cluster returns the cluster of a name, nil when there is none.
+func (c *Config) cluster(name string) *Cluster {
+	for _, cl := range c.Clusters {
+		if cl.Name == name {
+			return cl
+		}
+	}
+	return nil
+}
+
+// ListenerSides are every listener (with its own downstream side, and the upstream side of the
+// cluster its first route or its TCP proxy sends to) and every cluster (with its upstream
+// side), so that rules and chain hops can look at each (a hop selects one by name or port).
+func (c *Config) ListenerSides() []configs.Listener {
+	var out []configs.Listener
+	for _, l := range c.Listeners {
+		cl := configs.Listener{Kind: "listener", Name: "listener " + l.Name, Names: []string{l.Name},
+			Location: model.Location{File: c.File, Line: l.Line}, Downstream: c.ListenerSide(l)}
+		if l.Address != "" {
+			cl.Addresses = []string{l.Address}
+		}
+		target, route := l.TCPProxyCluster, (*Route)(nil)
+		if l.HCM && len(l.Routes) > 0 {
+			route = l.Routes[0]
+			target = route.Cluster
+		}
+		if up := c.cluster(target); up != nil {
+			cl.Upstream = c.ClusterSide(up, route)
+		}
+		if l.HCM && len(l.Routes) == 0 && l.Answers > 0 {
+			cl.NotServing = "its routes only redirect or answer directly (redirect, direct_response)"
+		}
+		out = append(out, cl)
+	}
+	for _, k := range c.Clusters {
+		out = append(out, configs.Listener{Kind: "cluster", Name: "cluster " + k.Name, Names: []string{k.Name},
+			Location: model.Location{File: c.File, Line: k.Line}, Upstream: c.ClusterSide(k, nil)})
+	}
+	return out
+}
+
 // Configs returns the format-neutral view.
 func (c *Config) Configs() *configs.Config {
 	out := &configs.Config{Format: "envoy", File: c.File, Files: []string{c.File}, Values: c.values, Detail: c,
-		Downstream: c.Downstream(), Upstream: c.Upstream()}
+		Downstream: c.Downstream(), Upstream: c.Upstream(), Listeners: c.ListenerSides()}
 	if out.Values == nil {
 		out.Values = []configs.Value{}
 	}

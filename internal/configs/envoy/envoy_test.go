@@ -1,6 +1,7 @@
 package envoy
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,4 +120,52 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Every listener and cluster has its own sides, with the lines they come from; the listener that
+// only redirects is named as not serving, and a chain hop without a selector takes the serving
+// listener that closes idle clients first.
+func TestListenersAndClusters(t *testing.T) {
+	cfg, err := Parser{}.Parse(os.DirFS("testdata"), "listeners.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range cfg.Listeners {
+		s := l.Kind + " " + l.Name + " " + strings.Join(l.Addresses, ",") + " @" + l.Location.String()
+		if l.NotServing != "" {
+			s += " not serving"
+		}
+		if d := l.Downstream; d != nil {
+			s += fmt.Sprintf(" down idle %s@%d", d.IdleTimeout.Value, d.IdleTimeout.Source.Line)
+		}
+		if u := l.Upstream; u != nil {
+			s += fmt.Sprintf(" up idle %s@%d keepalive %v", u.IdleTimeout.Value, u.IdleTimeout.Source.Line, u.TCP.Enabled.Value)
+			if u.ReadTimeout.Known {
+				s += fmt.Sprintf(" read %s@%d", u.ReadTimeout.Value, u.ReadTimeout.Source.Line)
+			}
+		}
+		got = append(got, s)
+	}
+	want := []string{
+		"listener listener ingress 0.0.0.0:10000 @/listeners.yaml:5 down idle 10m20s@13 up idle 50s@55 keepalive false read 20s@20",
+		"listener listener to_https [::]:80 @/listeners.yaml:22 not serving down idle 5s@30",
+		"listener listener postgres 127.0.0.1:5432 @/listeners.yaml:39 down idle 30s@48 up idle 1h0m0s@0 keepalive true",
+		"cluster cluster app  @/listeners.yaml:50 up idle 50s@55 keepalive false",
+		"cluster cluster db  @/listeners.yaml:57 up idle 1h0m0s@0 keepalive true",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("listeners\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	down, up, err := cfg.ChainSides(configs.Selector{})
+	if err != nil || down.IdleTimeout.Value != 30*time.Second || !strings.Contains(down.IdleTimeout.Source.Detail, "listener postgres") || !up.TCP.Enabled.Value {
+		t.Errorf("default hop sides: %+v %+v %v", down, up, err)
+	}
+	down, _, err = cfg.ChainSides(configs.Selector{Port: 10000})
+	if err != nil || down.IdleTimeout.Value != 620*time.Second {
+		t.Errorf("port 10000: %+v %v", down, err)
+	}
+	if _, up, err := cfg.ChainSides(configs.Selector{Name: "db"}); err != nil || up == nil || up.ConnectTimeout.Value != time.Second {
+		t.Errorf("cluster db: %+v %v", up, err)
+	}
 }

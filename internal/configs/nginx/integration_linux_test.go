@@ -116,10 +116,12 @@ func TestNginxRejectsInvalidTestdata(t *testing.T) {
 			}
 			m := at.FindStringSubmatch(out)
 			if m == nil {
-				// nginx names no line for what it checks once the whole file is read (no
-				// "events" section): keeptune names the main file and no line either.
+				// nginx names no line for what it checks once a block or the whole file is
+				// read (no "events" section, an unknown variable): keeptune names the same
+				// file (and, for a variable, the line that reads it) and the same message.
 				abs, _ := filepath.Abs(f)
-				if !strings.HasPrefix(kerr.Error(), abs+": ") || !strings.Contains(out, strings.SplitN(strings.TrimPrefix(kerr.Error(), abs+": "), " (", 2)[0]) {
+				msg := regexp.MustCompile(`^`+regexp.QuoteMeta(abs)+`(:\d+)?: `).ReplaceAllString(kerr.Error(), "")
+				if msg == kerr.Error() || !strings.Contains(out, strings.SplitN(msg, " (", 2)[0]) {
 					t.Errorf("keeptune: %v\n   nginx: %s", kerr, strings.TrimSpace(out))
 				}
 				return

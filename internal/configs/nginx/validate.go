@@ -235,6 +235,11 @@ func (v *validator) block(ds []*Directive, ctx vctx) error {
 			if err := v.block(d.Block, *inner); err != nil {
 				return err
 			}
+			if d.Name == "http" && ctx.modType == modCore {
+				if err := v.checkVariables(d); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil

@@ -27,7 +27,15 @@ func TestValidateModulesAndUnknownDirectives(t *testing.T) {
 		{"stream context", "load_module x/ngx_stream_module.so;\nevents {}\nstream { server { listen 1; proxy_pass 127.0.0.1:2; proxy_timeout 1m; } }\n", "", "", ""},
 		{"conf.d fragment is an http block", "server { listen 80; location / { proxy_pass http://x; } }\nupstream u { server a; keepalive 2; }\n", "", "", ""},
 		{"fragment of unknown block: arg counts", "proxy_set_header Host;\n", "", `/n.conf:1: invalid number of arguments in "proxy_set_header" directive`, ""},
-		{"map content is not directives", "events {}\nhttp { map $a $b { default x; ~^y z; } types { text/html html; } }\n", "", "", ""},
+		{"map content is not directives", "events {}\nhttp { map $host $b { default x; ~^y z; } types { text/html html; } }\n", "", "", ""},
+		{"unknown variable", "events {}\nhttp { server { return 200 $nosuch; } }\n", "", `/n.conf:2: unknown "nosuch" variable`, ""},
+		{"variable a loaded module may declare", "load_module modules/ngx_http_lua_module.so;\nevents {}\nhttp { server { return 200 $nosuch; } }\n", "", "", "unknown variable $nosuch"},
+		{"variable of a later nginx, version unknown", "events {}\nhttp { server { return 200 $proxy_protocol_tlv_alpn; } }\n", "", "", "needs nginx 1.23.2"},
+		{"variable of a later nginx, older server", "events {}\nhttp { server { return 200 $proxy_protocol_tlv_alpn; } }\n", "1.22.1", `unknown "proxy_protocol_tlv_alpn" variable (added in nginx 1.23.2`, ""},
+		{"variable of a later nginx, newer server", "events {}\nhttp { server { return 200 $proxy_protocol_tlv_alpn; } }\n", "1.25.0", "", ""},
+		{"unknown variable, server newer than the table", "events {}\nhttp { server { return 200 $nosuch; } }\n", "1.27.0", "", "unknown variable $nosuch"},
+		{"variables defined anywhere in http", "events {}\nhttp { server { return 200 $later; } map $host $later { default 1; } }\n", "", "", ""},
+		{"stream variables are not checked", "load_module x/ngx_stream_module.so;\nevents {}\nstream { map $remote_addr $x { default $nosuch; } server { listen 1; proxy_pass 127.0.0.1:2; } }\n", "", "", ""},
 		{"if in location", "events {}\nhttp { server { location / { if ($x) { return 404; keepalive_timeout 5s; } } } }\n", "", `"keepalive_timeout" directive is not allowed here`, ""},
 	}
 	for _, tt := range tests {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +31,17 @@ import (
 func init() { configs.Register(Parser{}) }
 
 // Parser is the pgbouncer format for the configs registry.
-type Parser struct{}
+type Parser struct {
+	// Version is PgBouncer's version ("1.18.0"), "" when unknown: [databases] and [users]
+	// parameters are then judged against it.
+	Version string
+}
+
+// WithVars implements configs.VarsParser: only the version matters to PgBouncer.
+func (p Parser) WithVars(v configs.Vars) configs.Parser {
+	p.Version = v.Version
+	return p
+}
 
 // Format implements configs.Parser.
 func (Parser) Format() string { return "pgbouncer" }
@@ -121,8 +132,8 @@ func (c *Config) Duration(key string) (time.Duration, *Setting) {
 }
 
 // Parse implements configs.Parser.
-func (Parser) Parse(fsys fs.FS, p string) (*configs.Config, error) {
-	c, err := Parse(fsys, p)
+func (pr Parser) Parse(fsys fs.FS, p string) (*configs.Config, error) {
+	c, err := pr.parse(fsys, p)
 	if err != nil {
 		return nil, err
 	}
@@ -134,12 +145,15 @@ type reader struct {
 	cfg     *Config
 	stack   []string
 	section string
+	version string
 }
 
-// Parse reads pgbouncer.ini at p (inside fsys) and what it includes.
-func Parse(fsys fs.FS, p string) (*Config, error) {
+// Parse reads pgbouncer.ini at p (inside fsys) and what it includes, for no known version.
+func Parse(fsys fs.FS, p string) (*Config, error) { return Parser{}.parse(fsys, p) }
+
+func (pr Parser) parse(fsys fs.FS, p string) (*Config, error) {
 	p = path.Clean(strings.TrimPrefix(p, "/"))
-	r := &reader{fsys: fsys, cfg: &Config{File: "/" + p, Last: map[string]*Setting{}}}
+	r := &reader{fsys: fsys, cfg: &Config{File: "/" + p, Last: map[string]*Setting{}}, version: pr.Version}
 	data, err := fs.ReadFile(fsys, p)
 	if err != nil {
 		return nil, fmt.Errorf("/%s: %w", p, pathErr(err))
@@ -218,8 +232,10 @@ func (r *reader) file(p string, data []byte) error {
 		if r.section == "" {
 			return bad("%s: value outside a section: expected a [pgbouncer] or [databases] header before it", key)
 		}
-		if r.section == "databases" {
-			r.databaseParams(value, file, n)
+		if r.section == "databases" || r.section == "users" {
+			if err := r.connParams(r.section, value, file, n); err != nil {
+				return err
+			}
 			continue
 		}
 		if r.section != "pgbouncer" {
@@ -247,19 +263,34 @@ func (r *reader) file(p string, data []byte) error {
 	return nil
 }
 
-// databaseParams are the connection parameters PgBouncer 1.18 takes in [databases] (its
-// documentation, section [databases]); later versions add others.
-var databaseParams = map[string]bool{
-	"dbname": true, "host": true, "port": true, "user": true, "password": true, "auth_user": true,
-	"auth_dbname": true, "pool_size": true, "min_pool_size": true, "reserve_pool": true,
-	"connect_query": true, "pool_mode": true, "max_db_connections": true, "client_encoding": true,
-	"datestyle": true, "timezone": true, "application_name": true,
-}
+// databaseParams and userParams are the parameters PgBouncer 1.18 takes in a [databases]
+// connection string and a [users] line (src/loader.c parse_database and parse_user: anything
+// else is "unrecognized connection parameter" or "unrecognized user parameter", and PgBouncer
+// does not start). Later versions take more (reserve_pool_size, load_balance_hosts,
+// max_db_client_connections, auth_dbname, per-user pool_size, ...), which keeptune does not list
+// by version:
+// it names them as needing a later PgBouncer.
+var (
+	databaseParams = []string{
+		"dbname", "host", "port", "user", "password", "auth_user", "pool_size",
+		"min_pool_size", "reserve_pool", "connect_query", "pool_mode", "max_db_connections",
+		"client_encoding", "datestyle", "timezone", "application_name",
+	}
+	userParams = []string{"pool_mode", "max_user_connections"}
+)
 
-// databaseParams warns (KT890) about a connection parameter of a [databases] line PgBouncer
-// 1.18 does not know: it refuses to start on one ("unrecognized connection parameter"), a later
-// version may accept it.
-func (r *reader) databaseParams(value, file string, line int) {
+// paramsVersion is the version the lists are PgBouncer's for: a server at most this old refuses
+// every other parameter.
+const paramsVersion = "1.18"
+
+// connParams checks the keys of a [databases] or [users] line: one PgBouncer 1.18 does not
+// take is an error when the server is 1.18 or older (PgBouncer refuses to start), and a warning
+// (KT890) when its version is later or unknown.
+func (r *reader) connParams(section, value, file string, line int) error {
+	known, what := databaseParams, "connection parameter"
+	if section == "users" {
+		known, what = userParams, "user parameter"
+	}
 	// Keys are the words before "=" outside single quotes (values may be quoted: connect_query='a; b=c').
 	var keys []string
 	inQuote, start := false, 0
@@ -275,12 +306,30 @@ func (r *reader) databaseParams(value, file string, line int) {
 		}
 	}
 	for _, k := range keys {
-		if databaseParams[strings.ToLower(k)] {
+		if slices.Contains(known, strings.ToLower(k)) {
 			continue
 		}
+		if r.version != "" && !configs.VersionAtLeast(r.version, paramsVersion+".999") {
+			hint := fmt.Sprintf("PgBouncer %s takes %s", r.version, strings.Join(known, ", "))
+			near := configs.Nearest(strings.ToLower(k), known, false)
+			for _, n := range known {
+				if near == "" && len(n) >= 6 && strings.HasPrefix(strings.ToLower(k), n) {
+					near = n // reserve_pool_size, the later name of reserve_pool
+				}
+			}
+			if near != "" {
+				hint = fmt.Sprintf("did you mean %q? ", near) + hint
+			}
+			return &ParseError{File: file, Line: line, Msg: fmt.Sprintf("unrecognized %s: %s", what, k), Hint: hint}
+		}
+		server := "keeptune does not know the server's version (--server-version)"
+		if r.version != "" {
+			server = "the server is " + r.version
+		}
 		r.cfg.Warnings = append(r.cfg.Warnings, configs.Warning{Location: model.Location{File: file, Line: line},
-			Message: fmt.Sprintf("connection parameter %q: not one keeptune knows PgBouncer 1.18 to take in [databases]; PgBouncer refuses to start on one it does not know (unrecognized connection parameter), later versions know more", k)})
+			Message: fmt.Sprintf("%s %q in [%s]: PgBouncer %s and older refuse it (unrecognized %s) and do not start; later versions may take it; %s", what, k, section, paramsVersion, what, server)})
 	}
+	return nil
 }
 
 func src(s *Setting, detail string) model.Source {

@@ -1,6 +1,7 @@
 package pgbouncer
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,5 +123,30 @@ func TestUnknownDatabaseParameterWarns(t *testing.T) {
 	}
 	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0].Message, `"reserve_pool_size"`) || c.Warnings[0].Location.Line != 2 {
 		t.Errorf("warnings %+v", c.Warnings)
+	}
+}
+
+// With the server's version known, a parameter PgBouncer 1.18 does not take is an error when
+// the server is that old, and a warning when it is later (it may take it).
+func TestConnectionParametersByVersion(t *testing.T) {
+	conf := "[databases]\np0 = host=127.0.0.1 dbname=p0\np1 = dbname=p0 reserve_pool_size=2\n[users]\nu = max_user_conections=2\n[pgbouncer]\nlisten_port = 6432\n"
+	fsys := testutil.MapFS(map[string]string{"p.ini": conf})
+	_, err := Parser{Version: "1.18.0"}.parse(fsys, "p.ini")
+	var pe *configs.ParseError
+	if !errors.As(err, &pe) || pe.Line != 3 || pe.Msg != "unrecognized connection parameter: reserve_pool_size" || !strings.Contains(pe.Hint, `did you mean "reserve_pool"?`) {
+		t.Errorf("1.18.0: %v (hint %q)", err, pe.Hint)
+	}
+	_, err = Parser{Version: "1.18.0"}.parse(testutil.MapFS(map[string]string{"p.ini": strings.Replace(conf, " reserve_pool_size=2", "", 1)}), "p.ini")
+	if !errors.As(err, &pe) || pe.Line != 5 || pe.Msg != "unrecognized user parameter: max_user_conections" || !strings.Contains(pe.Hint, `did you mean "max_user_connections"?`) {
+		t.Errorf("1.18.0 users: %v", err)
+	}
+	for _, v := range []string{"", "1.24.1"} {
+		c, err := Parser{Version: v}.parse(fsys, "p.ini")
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		if len(c.Warnings) != 2 || c.Warnings[0].Location.Line != 3 || c.Warnings[1].Location.Line != 5 {
+			t.Errorf("%q: warnings %+v", v, c.Warnings)
+		}
 	}
 }
