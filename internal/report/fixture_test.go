@@ -518,6 +518,16 @@ func nginxConfig() *configs.Config {
 		Downstream: &model.Side{IdleTimeout: model.KnownSetting(65*time.Second, src(main, 12))},
 		Upstream: &model.Side{Pools: model.KnownSetting(true, src(inc, 3)),
 			IdleTimeout: model.KnownSetting(60*time.Second, model.Source{Kind: model.SourceRuntimeDefault, Detail: "nginx upstream keepalive_timeout default"})},
+		// A default server that only closes, and the site's own server block with a shorter
+		// keep-alive than the http block's.
+		Listeners: []configs.Listener{
+			{Kind: "server", Name: "server *:80 (default_server)", Addresses: []string{"*:80"}, Location: model.Location{File: main, Line: 20},
+				NotServing: "every request gets return 444", Downstream: &model.Side{IdleTimeout: model.KnownSetting(65*time.Second, src(main, 12))}},
+			{Kind: "server", Name: "server *:80 api.example.com", Names: []string{"api.example.com"}, Addresses: []string{"*:80"},
+				Location:   model.Location{File: inc, Line: 8},
+				Downstream: &model.Side{IdleTimeout: model.KnownSetting(5*time.Second, src(inc, 10))},
+				Upstream:   &model.Side{Pools: model.KnownSetting(true, src(inc, 3))}},
+		},
 	}
 }
 

@@ -431,13 +431,35 @@ type jsonConfig struct {
 	Files      []string  `json:"files"`
 	Downstream *jsonSide `json:"downstream"`
 	Upstream   *jsonSide `json:"upstream"`
-	Origin     string    `json:"origin,omitempty"`
+	// Listeners are the server's listeners with their own sides (nginx server blocks, HAProxy
+	// sections, Apache virtual hosts, Envoy listeners and clusters); empty for formats with one.
+	Listeners []jsonListener `json:"listeners"`
+	Origin    string         `json:"origin,omitempty"`
+}
+
+// jsonListener is one listener of a configuration (configs.Listener).
+type jsonListener struct {
+	Kind       string         `json:"kind"`
+	Name       string         `json:"name"`
+	Names      []string       `json:"names"`
+	Addresses  []string       `json:"addresses"`
+	Location   model.Location `json:"location"`
+	NotServing string         `json:"not_serving,omitempty"`
+	Downstream *jsonSide      `json:"downstream"`
+	Upstream   *jsonSide      `json:"upstream"`
 }
 
 func newJSONConfig(c configs.Config) jsonConfig {
-	out := jsonConfig{Format: c.Format, File: c.File, Files: emptyIfNil(c.Files), Origin: c.Origin}
+	out := jsonConfig{Format: c.Format, File: c.File, Files: emptyIfNil(c.Files), Origin: c.Origin, Listeners: []jsonListener{}}
 	out.Downstream = newJSONSide(c.Downstream)
 	out.Upstream = newJSONSide(c.Upstream)
+	for _, l := range c.Listeners {
+		out.Listeners = append(out.Listeners, jsonListener{
+			Kind: l.Kind, Name: l.Name, Names: emptyIfNil(l.Names), Addresses: emptyIfNil(l.Addresses),
+			Location: l.Location, NotServing: l.NotServing,
+			Downstream: newJSONSide(l.Downstream), Upstream: newJSONSide(l.Upstream),
+		})
+	}
 	return out
 }
 
