@@ -246,4 +246,3 @@ func parseServerVersions(list []string) (serverVersions, error) {
 	}
 	return out, nil
 }
-
