@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
 // state is what an entry says about one value. Keeping "not stated", "no limit" and "the OS
@@ -182,25 +184,6 @@ func intRow(key, label string, v intVal) row {
 	return r
 }
 
-// FormatDuration renders a duration the way operators write them: in the largest unit that
-// divides it exactly ("350s", "4m", "24h", "5d"), keeping seconds below four minutes because
-// that is how vendors state short idle timeouts (60 s, 120 s, 350 s), so the catalog reads like
-// its sources.
-func FormatDuration(d time.Duration) string {
-	const day = 24 * time.Hour
-	switch {
-	case d == 0:
-		return "0s"
-	case d%day == 0 && d >= 2*day:
-		return fmt.Sprintf("%dd", d/day)
-	case d%time.Hour == 0:
-		return fmt.Sprintf("%dh", d/time.Hour)
-	case d%time.Minute == 0 && d >= 4*time.Minute:
-		return fmt.Sprintf("%dm", d/time.Minute)
-	case d%time.Second == 0:
-		return fmt.Sprintf("%ds", d/time.Second)
-	case d%time.Millisecond == 0:
-		return fmt.Sprintf("%dms", d/time.Millisecond)
-	}
-	return d.String()
-}
+// FormatDuration renders a duration as catalog entries state it: textfmt.Setting ("350s",
+// "4m", "24h", "5d").
+func FormatDuration(d time.Duration) string { return textfmt.Setting(d) }

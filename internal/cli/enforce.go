@@ -12,10 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keeptune/keeptune/internal/catalog"
 	"github.com/keeptune/keeptune/internal/enforce"
 	"github.com/keeptune/keeptune/internal/profiles"
-	"github.com/keeptune/keeptune/internal/sockets"
+	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
 // EnforceOptions are the flags of `keeptune enforce apply|status|detach`.
@@ -303,7 +302,7 @@ func writeEnforceStatus(w io.Writer, st enforce.Status) {
 		if d == 0 {
 			return "-"
 		}
-		return catalog.FormatDuration(d)
+		return textfmt.Setting(d)
 	}
 	for _, en := range st.Entries {
 		p, c := en.Policy, en.Counters
@@ -388,16 +387,4 @@ func fillFromPlan(cmd *cobra.Command, pol *enforce.Policy, file string, e *enfor
 		pol.Probes = v.Probes
 	}
 	return nil
-}
-
-// enforcementLookup tells sockets --deep which sockets carry a `keeptune enforce` policy; nil
-// when nothing is enforced or the pins cannot be read.
-func enforcementLookup() func(pid int, k sockets.Keepalive) string {
-	cov, err := enforce.ReadCoverage("/sys/fs/bpf")
-	if err != nil || cov.Empty() {
-		return nil
-	}
-	return func(pid int, k sockets.Keepalive) string {
-		return cov.Carrying(pid, enforce.SocketValues{Enabled: k.Enabled, Idle: k.Idle, Interval: k.Interval, Count: k.Count, UserTimeout: k.UserTimeout})
-	}
 }

@@ -14,8 +14,8 @@ import (
 
 	"github.com/keeptune/keeptune/internal/exporter"
 	"github.com/keeptune/keeptune/internal/gather"
+	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/profiles"
-	"github.com/keeptune/keeptune/internal/sockets"
 )
 
 // ExporterOptions are the flags of `keeptune exporter`.
@@ -72,10 +72,10 @@ func newExporterCmd(stdio IO) *cobra.Command {
 	f.DurationVar(&opts.AuditInterval, "audit-interval", d.AuditInterval, "how often the audit runs (0 never)")
 	f.StringVar(&opts.Profile, "profile", profiles.Default, "the audit's workload profile: "+joinNames(profiles.Names())+", or a YAML file")
 	f.StringVar(&opts.Chain, "chain", "", "the audit's chain file (default: ./keeptune.yaml or /etc/keeptune/keeptune.yaml if present)")
-	f.DurationVar(&opts.CloseWait, "close-wait", sockets.DefaultThresholds.CloseWait, "CLOSE_WAIT age that makes a socket a leak")
+	f.DurationVar(&opts.CloseWait, "close-wait", model.DefaultSocketThresholds.CloseWait, "CLOSE_WAIT age that makes a socket a leak")
 	f.StringVar(&opts.Root, "root", "/", "where the host's file system is (its mount point in a container): files keeptune apply wrote are checked there for drift")
 	f.StringVar(&opts.StateDir, "state-dir", "", "keeptune apply's state directory, read for drift (default ROOT/var/lib/keeptune)")
-	f.DurationVar(&opts.Idle, "idle", sockets.DefaultThresholds.Idle, "idle time that flags a connection without keepalive")
+	f.DurationVar(&opts.Idle, "idle", model.DefaultSocketThresholds.Idle, "idle time that flags a connection without keepalive")
 	return cmd
 }
 
@@ -128,7 +128,7 @@ func runExporter(ctx context.Context, opts ExporterOptions, stdio IO) error {
 		Ports: ports, Processes: opts.Processes, TopPorts: opts.TopPorts, TopProcesses: opts.TopProcesses,
 		MaxSeries: opts.MaxSeries, AuditInterval: interval, Profile: opts.Profile,
 		Root: opts.Root, JournalDir: opts.StateDir, Chain: opts.Chain,
-		Thresholds: sockets.Thresholds{CloseWait: opts.CloseWait, Idle: opts.Idle},
+		Thresholds: model.SocketThresholds{CloseWait: opts.CloseWait, Idle: opts.Idle},
 	}, log)
 	if err != nil {
 		return usageErr(err)

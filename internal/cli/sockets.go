@@ -1,22 +1,17 @@
 package cli
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/gather"
+	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/report"
 	"github.com/spf13/cobra"
-
-	"github.com/keeptune/keeptune/internal/sockets"
 )
 
 // SocketsOptions are the flags of `keeptune sockets`.
@@ -88,21 +83,22 @@ func newSocketsCmd(stdio IO) *cobra.Command {
 	f.BoolVar(&opts.NoHeader, "no-header", false, "omit the table header")
 	f.StringVar(&opts.Sort, "sort", "", "order the sockets: idle (longest idle first), state, or process (name, then pid); default: as the kernel sends them")
 	f.BoolVar(&opts.Stats, "stats", false, "print what the walk did (sockets, processes walked, time) on stderr")
-	f.DurationVar(&opts.IdleThreshold, "idle-threshold", sockets.DefaultThresholds.Idle, "idle time from which an established socket without keepalive is flagged idle-without-keepalive")
-	f.DurationVar(&opts.CloseWaitThreshold, "close-wait-threshold", sockets.DefaultThresholds.CloseWait, "CLOSE_WAIT age (time since the peer last sent anything) from which a socket is flagged close-wait-leak")
+	f.DurationVar(&opts.IdleThreshold, "idle-threshold", model.DefaultSocketThresholds.Idle, "idle time from which an established socket without keepalive is flagged idle-without-keepalive")
+	f.DurationVar(&opts.CloseWaitThreshold, "close-wait-threshold", model.DefaultSocketThresholds.CloseWait, "CLOSE_WAIT age (time since the peer last sent anything) from which a socket is flagged close-wait-leak")
 	return cmd
 }
 
-// socketsQuery turns the flags into walk options, or a usage error saying what was expected.
-func socketsQuery(opts SocketsOptions) (sockets.Options, error) {
-	var q sockets.Options
+// socketsQuery checks the flags that are the verb's own and turns the rest into the gather
+// stage's query (which checks those).
+func socketsQuery(opts SocketsOptions) (gather.SocketsQuery, error) {
+	q := gather.SocketsQuery{
+		States: opts.States, Ports: opts.Ports, LocalPorts: opts.LocalPorts, PeerPorts: opts.PeerPorts,
+		PIDs: opts.PIDs, Processes: opts.Processes, Idle: opts.Idle, NoKeepalive: opts.NoKeepalive,
+		Netns: opts.Netns, Deep: opts.Deep, NoInfo: opts.NoInfo, NoProcesses: opts.NoProcesses, Sort: opts.Sort,
+		IdleThreshold: opts.IdleThreshold, CloseWaitThreshold: opts.CloseWaitThreshold,
+	}
 	if err := checkOutput(opts.Output, textOrJSON); err != nil {
 		return q, err
-	}
-	switch opts.Sort {
-	case "", "idle", "state", "process":
-	default:
-		return q, fmt.Errorf("invalid --sort %q: expected idle, state or process", opts.Sort)
 	}
 	if opts.Sort != "" && opts.Summary {
 		return q, fmt.Errorf("--sort orders the socket list; --summary has its own order")
@@ -110,70 +106,7 @@ func socketsQuery(opts SocketsOptions) (sockets.Options, error) {
 	if opts.Watch < 0 || (opts.Watch > 0 && opts.Watch < 100*time.Millisecond) {
 		return q, fmt.Errorf("invalid --watch %v: expected a refresh interval of at least 100ms, such as 2s", opts.Watch)
 	}
-	if opts.IdleThreshold <= 0 {
-		return q, fmt.Errorf("invalid --idle-threshold %v: expected a positive duration such as 300s", opts.IdleThreshold)
-	}
-	if opts.CloseWaitThreshold <= 0 {
-		return q, fmt.Errorf("invalid --close-wait-threshold %v: expected a positive duration such as 60s", opts.CloseWaitThreshold)
-	}
-	f := &q.Filter
-	if opts.States != "" {
-		st, err := sockets.ParseStates(opts.States)
-		if err != nil {
-			return q, fmt.Errorf("invalid --state: %w", err)
-		}
-		f.States = st
-	}
-	for _, p := range []struct {
-		flag string
-		in   []string
-		out  *[]uint16
-	}{{"--port", opts.Ports, &f.Ports}, {"--sport", opts.LocalPorts, &f.LocalPorts}, {"--dport", opts.PeerPorts, &f.PeerPorts}} {
-		names, err := servicePorts(p.in)
-		if err != nil {
-			return q, fmt.Errorf("invalid %s: %w", p.flag, err)
-		}
-		ports, err := sockets.ParsePorts(strings.Join(names, ","))
-		if err != nil {
-			return q, fmt.Errorf("invalid %s: %w", p.flag, err)
-		}
-		*p.out = ports
-	}
-	for _, pid := range opts.PIDs {
-		if pid <= 0 {
-			return q, fmt.Errorf("invalid --pid %d: expected a positive process id", pid)
-		}
-	}
-	f.PIDs = opts.PIDs
-	for _, name := range opts.Processes {
-		if name == "" || len(name) > 15 {
-			return q, fmt.Errorf("invalid --process %q: expected a process name as in /proc/PID/comm (1 to 15 characters)", name)
-		}
-	}
-	f.Processes = opts.Processes
-	if opts.Idle != "" {
-		c, err := sockets.ParseIdleCond(opts.Idle)
-		if err != nil {
-			return q, fmt.Errorf("invalid --idle: %w", err)
-		}
-		f.Idle = &c
-	}
-	f.NoKeepalive = opts.NoKeepalive
-	if err := f.Validate(); err != nil {
-		return q, err
-	}
-	if opts.NoInfo && (f.Idle != nil || opts.Deep) {
-		return q, fmt.Errorf("--no-info cannot be combined with --idle or --deep: they need tcp_info")
-	}
-	if opts.NoProcesses && (opts.Deep || len(f.PIDs) > 0 || len(f.Processes) > 0) {
-		return q, fmt.Errorf("--no-processes cannot be combined with --deep, --pid or --process: they need the owning processes")
-	}
-	q.Info = !opts.NoInfo
-	q.Processes = !opts.NoProcesses
-	q.Deep = opts.Deep
-	q.Netns = opts.Netns
-	q.Thresholds = sockets.Thresholds{Idle: opts.IdleThreshold, CloseWait: opts.CloseWaitThreshold}
-	return q, nil
+	return q, q.Check()
 }
 
 func runSockets(ctx context.Context, opts SocketsOptions, stdio IO) error {
@@ -187,9 +120,6 @@ func runSockets(ctx context.Context, opts SocketsOptions, stdio IO) error {
 	}
 	if opts.Deep && os.Geteuid() != 0 {
 		fmt.Fprintln(stdio.Err, "keeptune: --deep without root reads only sockets of processes this user may ptrace; run it with sudo for all")
-	}
-	if opts.Deep {
-		q.Enforcement = enforcementLookup()
 	}
 	if opts.Watch == 0 {
 		return socketsOnce(ctx, opts, q, stdio.Out, stdio)
@@ -235,99 +165,42 @@ type byteSink struct{ b []byte }
 
 func (s *byteSink) Write(p []byte) (int, error) { s.b = append(s.b, p...); return len(p), nil }
 
-// flushAt is how much output is gathered before a write.
-const flushAt = 64 << 10
-
 // socketsOnce runs one walk and writes its view to out.
-func socketsOnce(ctx context.Context, opts SocketsOptions, q sockets.Options, out io.Writer, stdio IO) error {
-	var stats sockets.Stats
-	q.Stats = &stats
-	buf := make([]byte, 0, flushAt+4096)
-	write := func() error {
-		if len(buf) == 0 {
-			return nil
-		}
-		_, err := out.Write(buf)
-		buf = buf[:0]
-		if err != nil {
-			return fmt.Errorf("write output: %w", err)
-		}
-		return nil
+func socketsOnce(ctx context.Context, opts SocketsOptions, q gather.SocketsQuery, out io.Writer, stdio IO) error {
+	var view interface {
+		gather.SocketSink
+		Flush() error
 	}
-	var err error
 	if opts.Summary {
-		sum := sockets.NewSummary()
-		// Learn the listening ports first, so connections group under their port whatever the
-		// state filter shows.
-		lq := sockets.Options{Netns: q.Netns, Filter: sockets.Filter{States: 1 << sockets.StateListen}}
-		if err := sockets.Walk(ctx, lq, func(s *sockets.Socket) error { sum.NoteListener(s); return nil }); err != nil {
-			return walkErr(err)
-		}
-		err = sockets.Walk(ctx, q, func(s *sockets.Socket) error { sum.Add(s); return nil })
-		if err == nil {
-			if opts.Output == "json" {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				err = enc.Encode(sum.JSON())
-			} else {
-				buf = sum.AppendSummary(buf)
-			}
-		}
+		view = report.NewSocketSummary(out, opts.Output == "json")
 	} else {
-		withNetns := opts.Netns != ""
-		if opts.Output == "text" && !opts.NoHeader {
-			buf = sockets.AppendTableHeader(buf, withNetns)
-		}
-		emit := func(s *sockets.Socket) error {
-			if opts.Output == "json" {
-				buf = sockets.AppendJSONStamped(buf, s, opts.stamp)
-			} else {
-				buf = sockets.AppendTableRow(buf, s, withNetns)
-			}
-			if len(buf) >= flushAt {
-				return write()
-			}
-			return nil
-		}
-		if opts.Sort == "" {
-			err = sockets.Walk(ctx, q, emit)
-		} else {
-			// Sorting needs them all first: copies, since the walk reuses its socket.
-			var all []sockets.Socket
-			err = sockets.Walk(ctx, q, func(s *sockets.Socket) error { all = append(all, *s); return nil })
-			if err == nil {
-				sortSockets(all, opts.Sort)
-				for i := range all {
-					if err = emit(&all[i]); err != nil {
-						break
-					}
-				}
-			}
-		}
+		view = report.NewSocketList(out, report.SocketListOptions{JSON: opts.Output == "json",
+			Header: opts.Output == "text" && !opts.NoHeader, Netns: opts.Netns != "", Stamp: opts.stamp})
 	}
+	stats, err := gather.Sockets(ctx, q, view)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return walkErr(err)
 	}
-	if err := write(); err != nil {
+	if err := view.Flush(); err != nil {
 		return runtimeErr(err)
 	}
 	if stats.DeepFailed > 0 {
 		fmt.Fprintf(stdio.Err, "keeptune: keepalive options of %d socket(s) could not be read (%v); they show what inet_diag tells\n", stats.DeepFailed, stats.DeepErr)
-		if errors.Is(stats.DeepErr, sockets.ErrPrivilege) {
+		if errors.Is(stats.DeepErr, gather.ErrPrivilege) {
 			fmt.Fprintln(stdio.Err, "hint: run it as root (pidfd_getfd needs ptrace access to the process)")
 		}
 	}
-	if o := stats.Owners; q.Processes && o.Denied > 0 && os.Geteuid() != 0 {
+	if o := stats.Owners; !q.NoProcesses && o.Denied > 0 && os.Geteuid() != 0 {
 		fmt.Fprintf(stdio.Err, "keeptune: %d process(es) of other users could not be inspected; their sockets show no process (hint: run it as root)\n", o.Denied)
 	}
 	if opts.Stats {
 		o := stats.Owners
 		fmt.Fprintf(stdio.Err, "keeptune: %d socket(s) shown of %d sent by the kernel, %d namespace(s), %v\n",
 			stats.Matched, stats.Received, stats.Namespaces, stats.Duration.Round(time.Millisecond))
-		if q.Processes {
+		if !q.NoProcesses {
 			found := fmt.Sprintf("%d socket descriptors recorded", o.Found)
 			if o.Wanted > 0 {
 				found = fmt.Sprintf("%d of %d wanted sockets found, stopped early: %v", o.Found, o.Wanted, o.StoppedEarly)
@@ -342,74 +215,13 @@ func socketsOnce(ctx context.Context, opts SocketsOptions, q sockets.Options, ou
 	return nil
 }
 
-// walkErr sorts a walk error into privilege and runtime failures.
+// walkErr sorts a walk error into bad input, privilege and runtime failures.
 func walkErr(err error) error {
-	if errors.Is(err, sockets.ErrPrivilege) {
+	switch {
+	case errors.Is(err, gather.ErrPrivilege):
 		return privilegeErr(err, "run it with sudo")
-	}
-	if errors.Is(err, sockets.ErrNoNamespace) {
+	case errors.Is(err, gather.ErrInput):
 		return usageErr(err)
 	}
-	if errors.Is(err, sockets.ErrUnsupported) {
-		return runtimeErr(err)
-	}
 	return runtimeErr(err)
-}
-
-// servicePorts turns service names (http, postgresql), as ss accepts them, into port numbers
-// through the services database (/etc/services); numbers pass through.
-func servicePorts(in []string) ([]string, error) {
-	var out []string
-	for _, list := range in {
-		for _, p := range strings.Split(list, ",") {
-			p = strings.TrimSpace(p)
-			name := strings.TrimPrefix(p, ":")
-			if name == "" || strings.IndexFunc(name, func(r rune) bool { return r < '0' || r > '9' }) < 0 {
-				out = append(out, p)
-				continue
-			}
-			n, err := net.LookupPort("tcp", name)
-			if err != nil {
-				return nil, fmt.Errorf("unknown port or service %q: expected a number from 1 to 65535 or a TCP service name from /etc/services", name)
-			}
-			out = append(out, strconv.Itoa(n))
-		}
-	}
-	return out, nil
-}
-
-// sortSockets orders sockets for --sort: idle (longest idle both ways first; sockets without
-// tcp_info last), state (the kernel's state order, then local address), process (name, then
-// pid; sockets without a process last).
-func sortSockets(all []sockets.Socket, by string) {
-	idle := func(s *sockets.Socket) int64 {
-		if !s.HasInfo || s.State == sockets.StateListen {
-			return -1
-		}
-		return int64(min(s.Info.LastDataRecv, s.Info.LastDataSent))
-	}
-	slices.SortStableFunc(all, func(a, b sockets.Socket) int {
-		switch by {
-		case "idle":
-			return cmp.Compare(idle(&b), idle(&a))
-		case "state":
-			if c := cmp.Compare(a.State, b.State); c != 0 {
-				return c
-			}
-			return cmp.Compare(string(a.Local.AppendTo(nil)), string(b.Local.AppendTo(nil)))
-		default:
-			an, bn := "\xff", "\xff"
-			ap, bp := 0, 0
-			if a.Owner != nil {
-				an, ap = a.Owner.Comm, a.Owner.PID
-			}
-			if b.Owner != nil {
-				bn, bp = b.Owner.Comm, b.Owner.PID
-			}
-			if c := cmp.Compare(an, bn); c != 0 {
-				return c
-			}
-			return cmp.Compare(ap, bp)
-		}
-	})
 }

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/keeptune/keeptune/internal/model"
 )
 
 // State is a TCP state as the kernel numbers it (include/net/tcp_states.h).
@@ -413,19 +415,12 @@ func (s *Socket) CloseWaitAge() (time.Duration, bool) {
 	return time.Duration(min(s.Info.LastDataRecv, s.Info.LastAckRecv)) * time.Millisecond, true
 }
 
-// Thresholds tune the derived flags.
-type Thresholds struct {
-	// Idle is the idle time beyond which an established socket without keepalive is flagged
-	// (default 300 s).
-	Idle time.Duration
-	// CloseWait is the CLOSE_WAIT age beyond which a socket is flagged as leaked (default 60 s).
-	CloseWait time.Duration
-	// SilentBackoff is the retransmission backoff from which a peer is called silent (default 3).
-	SilentBackoff uint8
-}
+// Thresholds tune the derived flags (model.SocketThresholds: the CLI, the exporter and the
+// gather stage set them without depending on this package).
+type Thresholds = model.SocketThresholds
 
 // DefaultThresholds are the thresholds the CLI starts from.
-var DefaultThresholds = Thresholds{Idle: 300 * time.Second, CloseWait: 60 * time.Second, SilentBackoff: 3}
+var DefaultThresholds = model.DefaultSocketThresholds
 
 // connectedWithKeepalive are the states in which an SO_KEEPALIVE socket always has the keepalive
 // timer pending (tcp_keepalive_timer stops only in CLOSE and SYN_SENT, and a listener never

@@ -49,6 +49,29 @@ func Duration(d time.Duration) string {
 	return s
 }
 
+// Setting writes a duration the way operators write settings and vendors state timeouts: in
+// the largest unit that divides it exactly ("350s", "4m", "24h", "5d"), keeping seconds below
+// four minutes (60 s, 120 s, 350 s), so catalog entries and chain files read like their
+// sources and a value written back parses to the same duration.
+func Setting(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d == 0:
+		return "0s"
+	case d%day == 0 && d >= 2*day:
+		return fmt.Sprintf("%dd", d/day)
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0 && d >= 4*time.Minute:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	case d%time.Second == 0:
+		return fmt.Sprintf("%ds", d/time.Second)
+	case d%time.Millisecond == 0:
+		return fmt.Sprintf("%dms", d/time.Millisecond)
+	}
+	return d.String()
+}
+
 // Seconds writes a whole number of seconds with its unit and, when that is hard to read, the
 // Duration form: "75 s", "7200 s (2h)". Sysctls and most server directives take seconds.
 func Seconds(d time.Duration) string {

@@ -71,3 +71,18 @@ func TestWrap(t *testing.T) {
 		}
 	}
 }
+
+func TestSetting(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"}, {60 * time.Second, "60s"}, {350 * time.Second, "350s"}, {4 * time.Minute, "4m"},
+		{90 * time.Minute, "90m"}, {24 * time.Hour, "24h"}, {5 * 24 * time.Hour, "5d"},
+		{1500 * time.Millisecond, "1500ms"}, {1500 * time.Microsecond, "1.5ms"},
+	} {
+		if got := Setting(c.d); got != c.want {
+			t.Errorf("Setting(%v) = %q, want %q", c.d, got, c.want)
+		}
+	}
+}
