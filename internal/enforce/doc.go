@@ -31,7 +31,10 @@
 // SO_KEEPALIVE 0 becomes 1; TCP_KEEPIDLE, TCP_KEEPINTVL or TCP_KEEPCNT above the policy becomes
 // the policy's; TCP_USER_TIMEOUT 0 or above the policy becomes the policy's. What the program
 // sees: its call succeeds, and getsockopt returns the policy's value. Tighter values and every
-// other option pass untouched; every rewrite is counted.
+// other option pass untouched; every rewrite is counted. With a policy of one side, the guard
+// polices listeners (accept) or unconnected sockets (connect), and only the connections the
+// sock_ops program marked with that side when they were established (socket storage,
+// keeptune_sides): the cgroup's connections of the other side keep what their program sets.
 //
 // Per-cgroup counters (a per-CPU map) count connections given values on each side, those where
 // the program's own values were left in place, the guard's rewrites and refused

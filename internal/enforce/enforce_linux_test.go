@@ -86,7 +86,7 @@ func applyHelper(verb, bpffs, root, cgroup string) {
 }
 
 // pyHelper connects to argv[1], optionally turns keepalive off and asks for a long idle time
-// (argv[2] == "off"), asks for a short idle time and sets TCP_NODELAY and SO_LINGER 7 s
+// (argv[2] == "off", which also turns it off on the connection it accepts), asks for a short idle time and sets TCP_NODELAY and SO_LINGER 7 s
 // (argv[2] == "tight"), or asks for a short idle time and interval before it connects
 // (argv[2] == "tight-before"), then listens and accepts one connection; it prints its connection's local
 // address and its listener's address, and waits for stdin to close. It never enables keepalive.
@@ -113,6 +113,8 @@ l.listen(1)
 linger = struct.unpack("ii", c.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
 print("%s:%d %s:%d" % (c.getsockname() + l.getsockname()), c.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), "%d/%d" % linger, flush=True)
 a, _ = l.accept()
+if sys.argv[2] == "off":
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0)
 print("accepted", flush=True)
 sys.stdin.read()
 `
@@ -352,6 +354,29 @@ func TestEnforceOnRealPrograms(t *testing.T) {
 		check(t, "Go's default dialer capped to the policy (force mode)", socketOf(t, g.cmd.Process.Pid, tcpAddr(t, f[1]), lnAddr), want)
 	})
 
+	t.Run("force mode, accept side only", func(t *testing.T) {
+		pol.Mode, pol.Side = ModeForce, SideAccept
+		if err := sb.Enforcer.Apply(sb.Target, pol); err != nil {
+			t.Fatal(err)
+		}
+		// The service's own outgoing connections are not the policy's: what the program sets
+		// after connect stays, the guard included.
+		g := startHelper(t, sb, goEnv, os.Args[0], "-test.run=^$", lnAddr.String())
+		f := g.line(t)
+		check(t, "Go's default dialer (force mode, side accept)", socketOf(t, g.cmd.Process.Pid, tcpAddr(t, f[1]), lnAddr), wantSock{true, 15, 15, 9, 0})
+		off := startHelper(t, sb, nil, py, "-c", pyHelper, lnAddr.String(), "off")
+		f = off.line(t)
+		check(t, "python turning keepalive off on its outgoing connection (force mode, side accept)", socketOf(t, off.cmd.Process.Pid, tcpAddr(t, f[0]), lnAddr), wantSock{false, 3600, sysIntvl, sysCnt, 0})
+		// The connections it accepts are: turning keepalive off there is overridden.
+		in, err := (&net.Dialer{KeepAlive: -1}).Dial("tcp", f[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		off.line(t) // accepted
+		check(t, "python turning keepalive off on an accepted connection (force mode, side accept)", socketOf(t, off.cmd.Process.Pid, tcpAddr(t, f[1]), in.LocalAddr().(*net.TCPAddr)), want)
+	})
+
 	st, err := sb.Enforcer.Status()
 	if err != nil {
 		t.Fatal(err)
@@ -360,15 +385,17 @@ func TestEnforceOnRealPrograms(t *testing.T) {
 		t.Fatalf("status: %+v, want one force policy on %s linked there", st.Entries, sb.Target.Path)
 	}
 	c := st.Entries[0].Counters
-	// Connections opened in the cgroup: python 2 in default mode and 3 in force mode, Go 2 in
-	// each; accepted: python's 1. Guard: python's SO_KEEPALIVE=0 and TCP_KEEPIDLE=3600, Go's
-	// idle, interval and count on its default dial (python's tighter idle time passes). Already
-	// set: the tighter values python set before connect.
+	// Connections opened in the cgroup and given the policy: python 2 in default mode and 3 in
+	// force mode, Go 2 in each (none with side accept); accepted: python's 1 in default mode and
+	// 1 with side accept. Guard: python's SO_KEEPALIVE=0 and TCP_KEEPIDLE=3600, Go's idle,
+	// interval and count on its default dial (python's tighter idle time passes), and with side
+	// accept python's SO_KEEPALIVE=0 on the accepted connection only. Already set: the tighter
+	// values python set before connect.
 	if c.AlreadySet != 1 {
 		t.Errorf("counters %+v, want already_set 1", c)
 	}
-	if c.Connect != 9 || c.Accept != 1 || c.GuardRewrites != 5 || c.Errors != 0 {
-		t.Errorf("counters %+v, want connect 9, accept 1, guard_rewrites 5, errors 0", c)
+	if c.Connect != 9 || c.Accept != 2 || c.GuardRewrites != 6 || c.Errors != 0 {
+		t.Errorf("counters %+v, want connect 9, accept 2, guard_rewrites 6, errors 0", c)
 	}
 	for len(conns) > 0 {
 		(<-conns).Close()

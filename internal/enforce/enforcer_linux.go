@@ -92,12 +92,6 @@ func Open(opts Options, needWrite bool) (*Enforcer, error) {
 			Privilege: true,
 		}
 	}
-	hz, err := kernelHZ(rel)
-	if err != nil {
-		return nil, &MissingError{What: fmt.Sprintf("kernel %s: %v", rel, err),
-			Hint: "the program compares the sockets' keepalive times (kept in jiffies) with the policy: make the kernel configuration readable (CONFIG_IKCONFIG_PROC, or /boot/config-" + rel + ") or /proc/timer_list"}
-	}
-	e.layout.HZ = int32(hz)
 	if !isBPFFS(opts.BPFFS) {
 		if !needWrite {
 			return e, nil // status: nothing can be pinned there
@@ -141,12 +135,12 @@ func (e *Enforcer) Resolve(s Scope) (Target, error) {
 
 // objects are the pinned maps and programs.
 type objects struct {
-	policy, stats, levels *ebpf.Map
-	ops, guard            *ebpf.Program
+	policy, stats, levels, sides *ebpf.Map
+	ops, guard                   *ebpf.Program
 }
 
 func (o *objects) Close() {
-	for _, c := range []interface{ Close() error }{o.policy, o.stats, o.levels, o.ops, o.guard} {
+	for _, c := range []interface{ Close() error }{o.policy, o.stats, o.levels, o.sides, o.ops, o.guard} {
 		if c != nil && !isNilCloser(c) {
 			c.Close()
 		}
@@ -182,7 +176,7 @@ func (e *Enforcer) loadPinned() (o *objects, ok bool, err error) {
 	for _, m := range []struct {
 		dst  **ebpf.Map
 		name string
-	}{{&o.policy, mapPolicyName}, {&o.stats, mapStatsName}, {&o.levels, mapLevelsName}} {
+	}{{&o.policy, mapPolicyName}, {&o.stats, mapStatsName}, {&o.levels, mapLevelsName}, {&o.sides, mapSidesName}} {
 		if *m.dst, err = ebpf.LoadPinnedMap(e.pin(m.name), nil); err != nil {
 			return fail(err)
 		}
@@ -201,6 +195,15 @@ func (e *Enforcer) loadPinned() (o *objects, ok bool, err error) {
 
 // create loads the programs and maps and pins them. On error nothing is left pinned.
 func (e *Enforcer) create() (o *objects, err error) {
+	// Only the program needs HZ (status and detach do not): it is looked up when it is loaded.
+	if e.layout.HZ == 0 {
+		hz, err := kernelHZ(e.release)
+		if err != nil {
+			return nil, &MissingError{What: fmt.Sprintf("kernel %s: %v", e.release, err),
+				Hint: "the program compares the sockets' keepalive times (kept in jiffies) with the policy: make the kernel configuration readable (CONFIG_IKCONFIG_PROC, or /boot/config-" + e.release + ") or /proc/timer_list"}
+		}
+		e.layout.HZ = int32(hz)
+	}
 	coll, err := ebpf.NewCollection(spec(e.layout))
 	if err != nil {
 		var ve *ebpf.VerifierError
@@ -229,7 +232,7 @@ func (e *Enforcer) create() (o *objects, err error) {
 		}
 	}
 	o = &objects{}
-	o.policy, o.stats, o.levels = coll.DetachMap(mapPolicyName), coll.DetachMap(mapStatsName), coll.DetachMap(mapLevelsName)
+	o.policy, o.stats, o.levels, o.sides = coll.DetachMap(mapPolicyName), coll.DetachMap(mapStatsName), coll.DetachMap(mapLevelsName), coll.DetachMap(mapSidesName)
 	o.ops, o.guard = coll.DetachProgram(progSockOpsName), coll.DetachProgram(progGuardName)
 	return o, nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 )
 
 // Names of the objects keeptune creates; every one starts with "keeptune_" so that status,
@@ -15,6 +16,7 @@ const (
 	mapPolicyName   = "keeptune_policy"
 	mapStatsName    = "keeptune_stats"
 	mapLevelsName   = "keeptune_levels"
+	mapSidesName    = "keeptune_sides"
 	objectPrefix    = "keeptune_"
 )
 
@@ -45,6 +47,9 @@ const (
 
 	tcpStateClose  = 7  // TCP_CLOSE: a socket not connected yet
 	tcpStateListen = 10 // TCP_LISTEN
+
+	bpfFNoPrealloc        = 1 // BPF_F_NO_PREALLOC
+	bpfSkStorageGetCreate = 1 // BPF_SK_STORAGE_GET_F_CREATE
 )
 
 // Offsets in the programs' context structures (uapi, stable ABI; a test checks them against the
@@ -85,6 +90,10 @@ func spec(l kernelLayout) *ebpf.CollectionSpec {
 			mapPolicyName: {Name: mapPolicyName, Type: ebpf.Hash, KeySize: 8, ValueSize: policyValueSize, MaxEntries: maxPolicies},
 			mapStatsName:  {Name: mapStatsName, Type: ebpf.PerCPUHash, KeySize: 8, ValueSize: numCounters * 8, MaxEntries: maxPolicies},
 			mapLevelsName: {Name: mapLevelsName, Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1},
+			// Socket storage (freed with the socket): the side a force-mode policy of one side
+			// marked a connection with, for the guard. The kernel wants BTF for its key and value.
+			mapSidesName: {Name: mapSidesName, Type: ebpf.SkStorage, KeySize: 4, ValueSize: 4, Flags: bpfFNoPrealloc,
+				Key: &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}, Value: &btf.Int{Name: "unsigned int", Size: 4}},
 		},
 		Programs: map[string]*ebpf.ProgramSpec{
 			progSockOpsName: {Name: progSockOpsName, Type: ebpf.SockOps, AttachType: ebpf.AttachCGroupSockOps,
@@ -151,7 +160,24 @@ func sockOpsInstructions(l kernelLayout) asm.Instructions {
 		asm.LoadMem(asm.R2, asm.RFP, stSide, asm.Word),
 		asm.And.Reg(asm.R1, asm.R2),
 		asm.JEq.Imm(asm.R1, 0, "out"),
-		asm.StoreImm(asm.RFP, stResult, 0, asm.Word),
+		// Force mode on one side only: mark the connection with its side, so that the guard,
+		// which cannot tell an accepted connection from an opened one, polices only this side's.
+		asm.LoadMem(asm.R1, asm.R8, offFlags, asm.Word),
+		asm.Mov.Reg(asm.R2, asm.R1),
+		asm.And.Imm(asm.R2, flagConnect|flagAccept),
+		asm.JEq.Imm(asm.R2, flagConnect|flagAccept, "fields"),
+		asm.And.Imm(asm.R1, flagForce),
+		asm.JEq.Imm(asm.R1, 0, "fields"),
+		asm.LoadMem(asm.R2, asm.R6, ctxSockOpsSk, asm.DWord),
+		asm.JEq.Imm(asm.R2, 0, "fields"),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapSidesName),
+		asm.Mov.Imm(asm.R3, 0),
+		asm.Mov.Imm(asm.R4, bpfSkStorageGetCreate),
+		asm.FnSkStorageGet.Call(),
+		asm.JEq.Imm(asm.R0, 0, "fields"),
+		asm.LoadMem(asm.R1, asm.RFP, stSide, asm.Word),
+		asm.StoreMem(asm.R0, 0, asm.R1, asm.Word),
+		asm.StoreImm(asm.RFP, stResult, 0, asm.Word).WithSymbol("fields"),
 	)
 	// The policy holds what the options take (seconds, a count, milliseconds); the socket holds
 	// idle and interval in jiffies (the seconds times HZ), so force mode scales the policy's
@@ -284,7 +310,9 @@ const (
 // allocating a copy of the program's (kernel/bpf/cgroup.c, __cgroup_bpf_run_filter_setsockopt;
 // Linux 5.8 and later). The policy is the nearest enforced cgroup of the calling process (its own cgroup
 // first, then bpf_get_current_ancestor_cgroup_id over the levels that have policies); side=accept applies
-// to listening sockets and side=connect to sockets not connected yet, both to connected ones.
+// to listening sockets and side=connect to sockets not connected yet; a connection is policed
+// under a policy of both sides, and under a policy of one side when the sock_ops program marked
+// it with that side (keeptune_sides): connections established before the policy are not.
 func guardInstructions() asm.Instructions {
 	insns := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
@@ -357,9 +385,25 @@ func guardInstructions() asm.Instructions {
 		asm.Mov.Reg(asm.R2, asm.R1),
 		asm.And.Imm(asm.R2, flagAccept),
 		asm.JEq.Imm(asm.R2, 0, "allow"),
-		asm.JNE.Imm(asm.R9, tcpStateClose, "value").WithSymbol("not_listen"),
+		asm.JNE.Imm(asm.R9, tcpStateClose, "connected").WithSymbol("not_listen"),
 		asm.Mov.Reg(asm.R2, asm.R1),
 		asm.And.Imm(asm.R2, flagConnect),
+		asm.JEq.Imm(asm.R2, 0, "allow"),
+		asm.Ja.Label("value"),
+		// A connection: every one under a policy of both sides; under a policy of one side only
+		// those the sock_ops program marked with that side when they were established.
+		asm.Mov.Reg(asm.R2, asm.R1).WithSymbol("connected"),
+		asm.And.Imm(asm.R2, flagConnect|flagAccept),
+		asm.JEq.Imm(asm.R2, flagConnect|flagAccept, "value"),
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapSidesName),
+		asm.LoadMem(asm.R2, asm.R6, ctxSockoptSk, asm.DWord),
+		asm.Mov.Imm(asm.R3, 0),
+		asm.Mov.Imm(asm.R4, 0),
+		asm.FnSkStorageGet.Call(),
+		asm.JEq.Imm(asm.R0, 0, "allow"),
+		asm.LoadMem(asm.R2, asm.R0, 0, asm.Word),
+		asm.LoadMem(asm.R1, asm.R8, offFlags, asm.Word),
+		asm.And.Reg(asm.R2, asm.R1),
 		asm.JEq.Imm(asm.R2, 0, "allow"),
 		// R2 = optval, checked to hold an int; R5 = the value the program passes.
 		asm.LoadMem(asm.R2, asm.R6, ctxSockoptVal, asm.DWord).WithSymbol("value"),
