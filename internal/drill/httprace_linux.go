@@ -141,7 +141,8 @@ func raceOnce(ctx context.Context, e *env, name string, backendIdle, poolIdle ti
 	h.HeldFINs, _ = l.LateFINs()
 
 	r := &Run{Scenario: "http-keepalive-race", Case: name, Lab: fmt.Sprintf("%v client - %s - backend, the backend's FIN arrives one RTO late", spec.Family, e.opts.Proxy),
-		Settings: Settings{Label: "keepalive off"}, HTTP: &h}
+		Settings: Settings{Label: fmt.Sprintf("backend idle %v, pool idle %v", backendIdle, poolIdle),
+			Source: "HTTP keep-alive idle timeouts (lab time); the connections have no TCP keepalive"}, HTTP: &h}
 	if backendIdle < poolIdle {
 		r.Expected = "failures"
 		r.TheoryRule = fmt.Sprintf("backend idle %v < pool idle %v: a request the proxy sends on a connection the backend has just closed fails (KT701)", backendIdle, poolIdle)

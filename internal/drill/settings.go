@@ -101,6 +101,11 @@ func (s Settings) MarshalJSON() ([]byte, error) {
 // String is the compact form used in tables: "idle 60s intvl 10s probes 5 uto 45s".
 func (s Settings) String() string {
 	if s.Idle == 0 && s.Interval == 0 && s.Count == 0 {
+		// No TCP keepalive: the label says what the case runs instead (http-keepalive-race's
+		// idle timeouts), or just that.
+		if s.Label != "" {
+			return s.Label
+		}
 		return "keepalive off"
 	}
 	out := fmt.Sprintf("idle %v intvl %v probes %d", s.Idle, s.Interval, s.Count)

@@ -129,3 +129,18 @@ func TestOptionsValidate(t *testing.T) {
 		}
 	}
 }
+
+// A case without TCP keepalive names what it runs instead (http-keepalive-race's idle timeouts)
+// in the SETTINGS column; unnamed, it is "keepalive off".
+func TestSettingsStringWithoutKeepalive(t *testing.T) {
+	for s, want := range map[Settings]string{
+		{}:                       "keepalive off",
+		{Label: "keepalive off"}: "keepalive off",
+		{Label: "backend idle 250ms, pool idle 1s"}:                          "backend idle 250ms, pool idle 1s",
+		{Label: "x", Idle: 2 * time.Second, Interval: time.Second, Count: 2}: "idle 2s intvl 1s probes 2",
+	} {
+		if got := s.String(); got != want {
+			t.Errorf("%+v.String() = %q, want %q", s, got, want)
+		}
+	}
+}

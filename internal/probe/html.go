@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
 // BracketStep is the search's bracket after one test: the longest idle length that survived
@@ -64,9 +66,9 @@ func (r *Result) WriteHTML(w io.Writer) error {
 	for i := 0; i <= 5; i++ {
 		d := maxY * time.Duration(i) / 5
 		fmt.Fprintf(&b, `<line x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" class="grid"/><text x="%.0f" y="%.1f" class="ytick">%s</text>`,
-			left, y(d), width-right, y(d), left-6, y(d)+4, human(d))
+			left, y(d), width-right, y(d), left-6, y(d)+4, textfmt.Measured(d))
 		t := maxT * time.Duration(i) / 5
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="tick">%s</text>`, x(t), height-bottom+16, human(t))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" class="tick">%s</text>`, x(t), height-bottom+16, textfmt.Measured(t))
 	}
 	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" class="tick">time into the run</text><text x="14" y="%.0f" class="ytick" transform="rotate(-90 14 %.0f)">idle length tested</text>`,
 		width/2, height-bottom+34, height/2, height/2)
@@ -96,7 +98,7 @@ func (r *Result) WriteHTML(w io.Writer) error {
 			c = "#c62828"
 		}
 		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3.5" fill="%s"><title>%s: connection %d idle %s: %s</title></circle>`,
-			x(s.At), y(s.Test.Idle), c, human(s.At), s.Test.Conn, human(s.Test.Idle), s.Test.Outcome)
+			x(s.At), y(s.Test.Idle), c, textfmt.Measured(s.At), s.Test.Conn, textfmt.Measured(s.Test.Idle), s.Test.Outcome)
 	}
 	fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="14" height="4" fill="#2e7d32"/><text x="%.0f" y="%.0f" class="legend">longest idle that survived (dots: connections that answered)</text>`,
 		left, height-14-4, left+20, height-14)

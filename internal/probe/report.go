@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
 // JSONResult is the stable JSON form of a Result (docs/probe.md). Durations are seconds.
@@ -96,7 +98,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "path to %v\n\n", r.Target)
 	if r.Found {
 		line("idle timeout", "%s  (an idle flow survived %s and died at %s; precision %s)",
-			human(r.IdleTimeout), human(r.Lo), human(r.Hi), human(r.Precision))
+			textfmt.Measured(r.IdleTimeout), textfmt.Measured(r.Lo), textfmt.Measured(r.Hi), textfmt.Measured(r.Precision))
 		line("on expiry", "%s", expiryText(r.FailureMode))
 		line("server traffic", "%s", refreshText(r.ServerRefresh,
 			"the responder's bytes alone keep the flow: yes (the middlebox counts traffic in both directions)",
@@ -105,13 +107,13 @@ func (r *Result) WriteText(w io.Writer) error {
 			"keepalive probes alone keep the flow: yes (a connection-tracking NAT or layer-4 balancer)",
 			"keepalive probes alone keep the flow: no (a layer-7 balancer or proxy: only data counts)"))
 	} else {
-		line("idle timeout", "none found: flows idle for %s survived (the longest tested, --max-idle)", human(r.Lo))
+		line("idle timeout", "none found: flows idle for %s survived (the longest tested, --max-idle)", textfmt.Measured(r.Lo))
 	}
 	if r.SeenAs.IsValid() {
 		line("seen as", "%v by the responder", r.SeenAs)
 	}
-	line("measured in", "%s with %d connections (RTT %v, reply timeout %s)", human(r.Wall), r.Connections,
-		r.RTT.Round(10*time.Microsecond), human(r.ReplyTimeout))
+	line("measured in", "%s with %d connections (RTT %v, reply timeout %s)", textfmt.Measured(r.Wall), r.Connections,
+		r.RTT.Round(10*time.Microsecond), textfmt.Measured(r.ReplyTimeout))
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}
@@ -123,7 +125,7 @@ func (r *Result) WriteText(w io.Writer) error {
 			}
 			fmt.Fprintf(&b, "\nnext: idle connections through this path need %s more often than every %s; "+
 				"write the result into the chain file with --write-chain FILE --hop NAME so `keeptune audit` and `keeptune lint` check it\n",
-				how, human(s))
+				how, textfmt.Measured(s))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -161,19 +163,4 @@ func expiryText(o Outcome) string {
 		return "FIN: the middlebox closes idle connections itself; both ends see the close at once"
 	}
 	return "unknown"
-}
-
-// human prints a duration the way people read timeouts: 350 s, 3.05 s, 1 h 58 m.
-func human(d time.Duration) string {
-	switch {
-	case d >= time.Hour:
-		return d.Round(time.Second).String()
-	case d >= 100*time.Second:
-		return fmt.Sprintf("%.0f s", d.Seconds())
-	case d >= 10*time.Second:
-		return fmt.Sprintf("%.1f s", d.Seconds())
-	case d >= time.Second:
-		return fmt.Sprintf("%.2f s", d.Seconds())
-	}
-	return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
 // Result is what a probe run measured.
@@ -51,15 +52,15 @@ type Result struct {
 func (r *Result) LearnedSoFar() string {
 	var parts []string
 	if r.Lo > 0 {
-		parts = append(parts, fmt.Sprintf("flows idle %s survived", human(r.Lo)))
+		parts = append(parts, fmt.Sprintf("flows idle %s survived", textfmt.Measured(r.Lo)))
 	}
 	if r.Found {
-		parts = append(parts, fmt.Sprintf("flows idle %s died (%s)", human(r.Hi), r.FailureMode))
+		parts = append(parts, fmt.Sprintf("flows idle %s died (%s)", textfmt.Measured(r.Hi), r.FailureMode))
 	}
 	if len(parts) == 0 {
-		return fmt.Sprintf("nothing yet (%s into the run, %d connections opened)", human(r.Wall), r.Connections)
+		return fmt.Sprintf("nothing yet (%s into the run, %d connections opened)", textfmt.Measured(r.Wall), r.Connections)
 	}
-	return strings.Join(parts, "; ") + fmt.Sprintf(" (%s into the run)", human(r.Wall))
+	return strings.Join(parts, "; ") + fmt.Sprintf(" (%s into the run)", textfmt.Measured(r.Wall))
 }
 
 // Expiry is the failure mode in the chain file's words (on_expiry).
