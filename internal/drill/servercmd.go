@@ -41,6 +41,9 @@ const (
 // shortCommand names the server in a table: the program (and the script of an interpreter).
 func shortCommand(cmd string) string {
 	f := strings.Fields(cmd)
+	for len(f) > 1 && strings.Contains(f[0], "=") && !strings.HasPrefix(f[0], "-") {
+		f = f[1:] // VAR=value before the program
+	}
 	if len(f) == 0 {
 		return cmd
 	}

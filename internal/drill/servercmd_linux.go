@@ -37,7 +37,7 @@ type serverProc struct {
 	logPath string
 	exited  chan struct{}
 	stopped sync.Once
-	stats   sockets.Stats // of the last look (DeepErr: why the keepalive could not be read)
+	deepErr error // why a socket's keepalive could not be read
 }
 
 // startServerCmd runs the command with /bin/sh -c in the lab's server namespace (the child
@@ -198,7 +198,7 @@ type serverConn struct {
 // happened before then (an upper bound, late by at most the time since the previous look).
 type look struct {
 	conns      map[netip.AddrPort]serverConn // by the client's address (unmapped)
-	absent     map[netip.AddrPort]time.Time  // when a lookup found no socket (lookAgain)
+	absent     map[netip.AddrPort]time.Time  // when a lookup found no socket
 	index      *procfd.Index                 // nil when no process is left
 	fds        int
 	pids       []int
@@ -231,33 +231,6 @@ func (k *look) holds(inode uint32) bool {
 	return ok
 }
 
-// observe reads the server's connections (by the clients' address) and the descriptors its
-// processes hold, through the project's own readers: the descriptor walk of the server's
-// processes (procfd), the socket table of its namespace (sockets; with deep the keepalive options
-// read from each socket through its holder, as `keeptune sockets --deep`).
-func (p *serverProc) observe(ctx context.Context, port uint16, deep bool) (*look, error) {
-	k := &look{conns: map[netip.AddrPort]serverConn{}, pids: p.pids()}
-	opts := sockets.Options{Netns: p.ns, Filter: sockets.Filter{LocalPorts: []uint16{port}}, Info: true, Stats: &p.stats}
-	if err := k.readDescriptors(ctx); err != nil {
-		return nil, err
-	}
-	if k.index != nil {
-		opts.Processes, opts.Owners, opts.Deep = true, k.index, deep
-	}
-	err := sockets.Walk(ctx, opts, func(s *sockets.Socket) error {
-		if s.State == sockets.StateListen {
-			return nil
-		}
-		k.conns[unmapped(s.Peer)] = connOf(s)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("--server-cmd: read the server namespace's sockets: %w", err)
-	}
-	k.end = time.Now()
-	return k, nil
-}
-
 // connOf is what a look keeps of a socket.
 func connOf(s *sockets.Socket) serverConn {
 	c := serverConn{local: s.Local, peer: s.Peer, state: s.State, inode: s.Inode, ka: s.Keepalive, seen: time.Now()}
@@ -268,30 +241,36 @@ func connOf(s *sockets.Socket) serverConn {
 	return c
 }
 
-func unmapped(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Addr().Unmap(), a.Port()) }
-
-// lookAgain is a look during the watch: the descriptor walk, then each connection still in
-// the table looked up by its addresses (sockets.Lookup: constant time, where a dump of the
-// namespace walks the host's whole socket table).
-func (p *serverProc) lookAgain(ctx context.Context, lk *sockets.Lookup, w map[netip.AddrPort]*watchedConn) (*look, error) {
+// look reads the server's descriptors (the walk of its processes' tables), then its side of
+// each client's connection, looked up by its addresses (sockets.Lookup: constant time, where a
+// dump of the namespace walks the host's whole socket table: about a second per dump while
+// another program holds 200,000 sockets). With deep it reads each socket's keepalive through
+// the process holding it (pidfd_getfd + getsockopt, sockets.ReadKeepalive, as `keeptune
+// sockets --deep` does).
+func (p *serverProc) look(ctx context.Context, lk *sockets.Lookup, server netip.AddrPort, clients []netip.AddrPort, deep bool) (*look, error) {
 	k := &look{conns: map[netip.AddrPort]serverConn{}, absent: map[netip.AddrPort]time.Time{}, pids: p.pids()}
 	if err := k.readDescriptors(ctx); err != nil {
 		return nil, err
 	}
 	var s sockets.Socket
-	for a, x := range w {
-		if !x.goneHi.IsZero() {
-			continue
-		}
-		found, err := lk.Find(x.local, x.peer, false, &s)
+	for _, a := range clients {
+		found, err := lk.Find(server, a, true, &s)
 		if err != nil {
 			return nil, fmt.Errorf("--server-cmd: %w", err)
 		}
-		if found {
-			k.conns[a] = connOf(&s)
-		} else {
+		if !found {
 			k.absent[a] = time.Now()
+			continue
 		}
+		if deep && k.index != nil && s.Inode != 0 {
+			if proc, fd, ok := k.index.Lookup(s.Inode); ok {
+				s.Owner, s.OwnerFD = proc, int32(fd)
+				if err := sockets.ReadKeepalive(&s); err != nil {
+					p.deepErr = err
+				}
+			}
+		}
+		k.conns[a] = connOf(&s)
 	}
 	k.end = time.Now()
 	return k, nil
@@ -398,12 +377,20 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 	tl.add("client", fmt.Sprintf("%d client(s) connected and sent %d bytes", n, len(send)))
 
 	// Wait until the server holds every connection it did not close.
+	lk, err := sockets.NewLookup(sp.ns)
+	if err != nil {
+		return nil, fmt.Errorf("--server-cmd: %w", err)
+	}
+	defer lk.Close()
 	local := map[netip.AddrPort]bool{}
+	var peers []netip.AddrPort
 	for _, c := range clients {
-		local[c.LocalAddr().(*net.TCPAddr).AddrPort()] = true
+		a := c.LocalAddr().(*net.TCPAddr).AddrPort()
+		local[a] = true
+		peers = append(peers, a)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		k, err := sp.observe(ctx, target.Port(), false)
+		k, err := sp.look(ctx, lk, target, peers, false)
 		if err != nil {
 			return nil, err
 		}
@@ -428,11 +415,10 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 	}
 	holeAt := time.Now()
 	tl.at(holeAt, "lab", "the clients vanish: blackhole both directions at "+at.String())
-	first, err := sp.observe(ctx, target.Port(), true)
+	first, err := sp.look(ctx, lk, target, peers, true)
 	if err != nil {
 		return nil, err
 	}
-	deepErr := sp.stats.DeepErr
 	// For each connection: its last received segment, and the looks between which its
 	// descriptor was released (relLo, relHi) and its socket left the table (goneLo, goneHi).
 	w := map[netip.AddrPort]*watchedConn{}
@@ -457,7 +443,7 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 		return nil, fmt.Errorf("--server-cmd: the server closed every connection before the clients vanished (an idle timeout shorter than the lab's setup, about a second?): nothing was left to watch; its output:\n%s", sp.output())
 	}
 	if ka == nil {
-		return nil, fmt.Errorf("--server-cmd: could not read the keepalive options of the server's sockets: %v (pidfd_getfd needs Linux 5.6+ and root)", deepErr)
+		return nil, fmt.Errorf("--server-cmd: could not read the keepalive options of the server's sockets: %v (pidfd_getfd needs Linux 5.6+ and root)", sp.deepErr)
 	}
 	s := Settings{Label: "read from the server's socket", Source: "getsockopt through pidfd_getfd",
 		Idle: ka.Idle, Interval: ka.Interval, Count: ka.Count, UserTimeout: ka.UserTimeout}
@@ -519,11 +505,6 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 		series = append(series, smp)
 	}
 	sample(first)
-	lk, err := sockets.NewLookup(sp.ns)
-	if err != nil {
-		return nil, fmt.Errorf("--server-cmd: %w", err)
-	}
-	defer lk.Close()
 	tick := time.NewTicker(sr.Every)
 	defer tick.Stop()
 	fds := first.fds
@@ -546,7 +527,13 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 			return nil, ctx.Err()
 		case <-tick.C:
 		}
-		k, err := sp.lookAgain(ctx, lk, w)
+		var left []netip.AddrPort
+		for a, x := range w {
+			if x.goneHi.IsZero() {
+				left = append(left, a)
+			}
+		}
+		k, err := sp.look(ctx, lk, target, left, false)
 		if err != nil {
 			return nil, err
 		}

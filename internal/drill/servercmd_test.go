@@ -49,6 +49,7 @@ func TestShortCommand(t *testing.T) {
 		"nginx -p /tmp/x -c /etc/nginx.conf -g 'daemon off;'": "nginx",
 		"/usr/bin/python3 -u /srv/app/server.py --port 4242":  "python3 server.py",
 		"./bin/api --listen 0:4242":                           "api",
+		"GOMAXPROCS=2 PORT=4242 ./bin/api":                    "api",
 		"":                                                    "",
 	} {
 		if got := shortCommand(in); got != want {

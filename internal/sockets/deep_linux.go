@@ -163,3 +163,13 @@ func (d *deepReader) readInto(s *Socket) error {
 	}
 	return nil
 }
+
+// ReadKeepalive fills s.Keepalive from the socket itself, as Walk's Deep does, for a socket
+// found another way (Lookup) whose holder the caller knows: s.Owner and s.OwnerFD must be set,
+// and s.Inode (the read checks the descriptor still holds that socket).
+func ReadKeepalive(s *Socket) error {
+	d := newDeepReader(0)
+	defer d.Close()
+	d.read(s)
+	return d.FirstErr
+}
