@@ -21,9 +21,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -36,14 +34,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/keeptune/keeptune/bench/internal/loadgen"
 )
 
 func main() {
+	loadgen.RunIfWorker()
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/exporter:", err)
 		os.Exit(1)
@@ -57,14 +55,8 @@ func run() error {
 	ports := flag.Int("ports", 1000, "listening ports the connections are accepted on")
 	reps := flag.Int("reps", 7, "scrapes of each exporter (the median is reported)")
 	perWorker := flag.Int("per-worker", 18000, "sockets held by one worker process (below its RLIMIT_NOFILE hard limit)")
-	worker := flag.Int("worker", 0, "internal: run as a worker holding this many connections")
-	workerAddr := flag.String("worker-addr", "", "internal: the worker's address")
-	workerPorts := flag.Int("worker-ports", 1, "internal: listening ports of the worker")
 	hold := flag.Bool("hold", false, "open the first size's sockets and hold them until Ctrl-C (for profiling by hand)")
 	flag.Parse()
-	if *worker > 0 {
-		return workerMain(*worker, *workerAddr, *workerPorts)
-	}
 	for _, bin := range []string{*keeptune, *nodeExporter} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Errorf("%s: %w (go build -o /tmp/keeptune ./cmd/keeptune; apt-get install prometheus-node-exporter)", bin, err)
@@ -81,7 +73,7 @@ func run() error {
 		counts = append(counts, n)
 	}
 	if *hold {
-		ws, err := startWorkers(ctx, counts[0]/2, max(1, *perWorker/2), *ports)
+		ws, err := startWorkers(ctx, counts[0]/2, *perWorker, *ports)
 		defer ws.Close()
 		if err != nil {
 			return err
@@ -98,7 +90,7 @@ func run() error {
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, n := range counts {
 		conns := n / 2
-		ws, err := startWorkers(ctx, conns, max(1, *perWorker/2), *ports)
+		ws, err := startWorkers(ctx, conns, *perWorker, *ports)
 		if err != nil {
 			ws.Close()
 			return err
@@ -327,174 +319,14 @@ func measure(ctx context.Context, n, ports, reps int, keeptune, nodeExporter str
 	return nil
 }
 
-// workers are the processes holding the connections of one size.
-type workers struct {
-	procs  []*exec.Cmd
-	stdins []io.Closer
-}
-
-// Close tells every worker to reset its connections and exit, and waits for them.
-func (w *workers) Close() {
-	if w == nil {
-		return
-	}
-	for _, in := range w.stdins {
-		in.Close()
-	}
-	for _, p := range w.procs {
-		done := make(chan struct{})
-		go func() { p.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			p.Process.Kill()
-			<-done
-		}
-	}
-	w.procs, w.stdins = nil, nil
-}
-
-// startWorkers starts enough workers to hold conns connections (perWorker each at most) over
-// ports listening ports shared out among them.
-func startWorkers(ctx context.Context, conns, perWorker, ports int) (*workers, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	w := &workers{}
+// startWorkers opens conns loopback connections on ports listening ports, held by worker
+// processes (bench/internal/loadgen).
+func startWorkers(ctx context.Context, conns, perWorker, ports int) (*loadgen.Workers, error) {
 	start := time.Now()
-	nw := (conns + perWorker - 1) / perWorker
-	if nw > 250 {
-		return w, errors.New("more than 250 workers: raise -per-worker")
+	w, err := loadgen.Start(ctx, conns, perWorker, ports)
+	if err == nil {
+		fmt.Fprintf(os.Stderr, "bench/exporter: %d connections (%d sockets) on %d ports in %d worker processes in %v\n",
+			conns, 2*conns, ports, w.Count, time.Since(start).Round(time.Millisecond))
 	}
-	type ready struct {
-		line string
-		err  error
-	}
-	readyc := make(chan ready, nw)
-	for i := 0; i < nw; i++ {
-		c := conns / nw
-		if i < conns%nw {
-			c++
-		}
-		p := ports / nw
-		if i < ports%nw {
-			p++
-		}
-		// 127.0.0.1 is left to the host; workers use 127.0.0.2 and up.
-		addr := fmt.Sprintf("127.0.0.%d", i+2)
-		cmd := exec.Command(self, "-worker", strconv.Itoa(c), "-worker-addr", addr, "-worker-ports", strconv.Itoa(max(p, 1)))
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		cmd.Stderr = os.Stderr
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			return w, err
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			return w, err
-		}
-		if err := cmd.Start(); err != nil {
-			return w, err
-		}
-		w.procs = append(w.procs, cmd)
-		w.stdins = append(w.stdins, stdin)
-		go func() {
-			line, err := bufio.NewReader(stdout).ReadString('\n')
-			readyc <- ready{line, err}
-		}()
-	}
-	for i := 0; i < nw; i++ {
-		select {
-		case r := <-readyc:
-			if r.err != nil || !strings.HasPrefix(r.line, "ready") {
-				return w, fmt.Errorf("a worker failed to open its connections: %q %v", r.line, r.err)
-			}
-		case <-ctx.Done():
-			return w, ctx.Err()
-		case <-time.After(5 * time.Minute):
-			return w, errors.New("workers not ready after 5 minutes")
-		}
-	}
-	fmt.Fprintf(os.Stderr, "bench/exporter: %d connections (%d sockets) on %d ports in %d worker processes in %v\n",
-		conns, 2*conns, ports, nw, time.Since(start).Round(time.Millisecond))
-	time.Sleep(time.Second) // let delayed ACKs settle
-	return w, nil
-}
-
-// workerMain listens on nports ports of addr, opens conns connections spread over them, holds
-// both ends, says "ready", and resets them all when stdin closes.
-func workerMain(conns int, addr string, nports int) error {
-	need := uint64(2*conns + nports + 64)
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		return err
-	}
-	if lim.Cur < need {
-		want := unix.Rlimit{Cur: min(need, lim.Max), Max: lim.Max}
-		unix.Setrlimit(unix.RLIMIT_NOFILE, &want)
-		unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)
-	}
-	if lim.Cur < need {
-		return fmt.Errorf("worker: RLIMIT_NOFILE %d is below the %d descriptors needed: lower -per-worker", lim.Cur, need)
-	}
-	var mu sync.Mutex
-	var held []*net.TCPConn
-	var lns []net.Listener
-	closeAll := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, l := range lns {
-			l.Close()
-		}
-		for _, c := range held {
-			c.SetLinger(0)
-			c.Close()
-		}
-		held = nil
-	}
-	defer closeAll()
-	accepted := make(chan struct{}, conns)
-	for range nports {
-		ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp4", addr+":0")
-		if err != nil {
-			return err
-		}
-		lns = append(lns, ln)
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				mu.Lock()
-				held = append(held, c.(*net.TCPConn))
-				mu.Unlock()
-				accepted <- struct{}{}
-			}
-		}()
-	}
-	// Dialed sockets get keepalive with the kernel's timings (2 h: no probes during the run);
-	// accepted ones none, so both keepalive states are present.
-	d := net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}}
-	for i := 0; i < conns; i++ {
-		target := lns[i%len(lns)].Addr().String()
-		c, err := d.Dial("tcp4", target)
-		if err != nil {
-			return fmt.Errorf("connection %d to %s: %w", i, target, err)
-		}
-		mu.Lock()
-		held = append(held, c.(*net.TCPConn))
-		mu.Unlock()
-	}
-	for i := 0; i < conns; i++ {
-		select {
-		case <-accepted:
-		case <-time.After(60 * time.Second):
-			return fmt.Errorf("only %d of %d connections accepted", i, conns)
-		}
-	}
-	fmt.Printf("ready %d\n", conns)
-	io.Copy(io.Discard, os.Stdin)
-	return nil
+	return w, err
 }

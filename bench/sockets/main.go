@@ -19,14 +19,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -34,14 +31,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/keeptune/keeptune/bench/internal/loadgen"
 )
 
 func main() {
+	loadgen.RunIfWorker()
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/sockets:", err)
 		os.Exit(1)
@@ -59,14 +56,9 @@ func run() error {
 	sizes := flag.String("sockets", "100000,200000", "socket counts to test (each connection is 2 sockets)")
 	reps := flag.Int("reps", 7, "repetitions of each command (the median is reported)")
 	perWorker := flag.Int("per-worker", 18000, "sockets held by one worker process (below its RLIMIT_NOFILE hard limit)")
-	worker := flag.Int("worker", 0, "internal: run as a worker holding this many connections")
-	workerAddr := flag.String("worker-addr", "", "internal: the worker's listening address")
 	auditView := flag.Bool("audit", false, "compare `keeptune audit --no-configs -o json` with `keeptune sockets --state connected -o json` (issue 13's goal: audit <= 1.2x sockets, RSS < 64 MiB) instead of keeptune with ss")
 	hold := flag.Bool("hold", false, "open the first size's sockets and hold them until Ctrl-C (for profiling by hand)")
 	flag.Parse()
-	if *worker > 0 {
-		return workerMain(*worker, *workerAddr)
-	}
 	if _, err := exec.LookPath("ss"); err != nil {
 		return errors.New("ss not found: apt-get install -y iproute2")
 	}
@@ -112,7 +104,7 @@ func run() error {
 		}
 	}
 	if *hold {
-		ws, err := startWorkers(ctx, counts[0]/2, max(1, *perWorker/2))
+		ws, err := startWorkers(ctx, counts[0]/2, *perWorker)
 		defer ws.Close()
 		if err != nil {
 			return err
@@ -122,12 +114,12 @@ func run() error {
 		return nil
 	}
 	for _, n := range counts {
-		ws, err := startWorkers(ctx, n/2, max(1, *perWorker/2))
+		ws, err := startWorkers(ctx, n/2, *perWorker)
 		if err != nil {
 			ws.Close()
 			return err
 		}
-		err = measure(ctx, n, len(ws.procs), comparisons(ws.port), *reps, *keeptune)
+		err = measure(ctx, n, ws.Count, comparisons(ws.Port), *reps, *keeptune)
 		ws.Close()
 		if err != nil {
 			return err
@@ -141,176 +133,6 @@ func run() error {
 func ssVersion() string {
 	out, _ := exec.Command("ss", "-V").Output()
 	return strings.TrimSpace(strings.TrimPrefix(string(out), "ss utility, "))
-}
-
-// workers are the processes holding the connections of one size.
-type workers struct {
-	procs  []*exec.Cmd
-	stdins []io.Closer
-	// port is one worker's listening port, for the filtered comparison.
-	port string
-}
-
-// Close tells every worker to reset its connections and exit, and waits for them (killing a
-// worker that does not exit within 30 s).
-func (w *workers) Close() {
-	if w == nil {
-		return
-	}
-	for _, in := range w.stdins {
-		in.Close()
-	}
-	for _, p := range w.procs {
-		done := make(chan struct{})
-		go func() { p.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			p.Process.Kill()
-			<-done
-		}
-	}
-	w.procs, w.stdins = nil, nil
-}
-
-// startWorkers starts enough workers to hold conns connections, at most perWorker each.
-func startWorkers(ctx context.Context, conns, perWorker int) (*workers, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	w := &workers{}
-	start := time.Now()
-	type ready struct {
-		line string
-		err  error
-	}
-	readyc := make(chan ready)
-	n := 0
-	for left, i := conns, 0; left > 0; i++ {
-		c := min(left, perWorker)
-		left -= c
-		// 127.0.0.1 is left to the host; workers use 127.0.0.2 and up.
-		if i >= 250 {
-			return w, fmt.Errorf("more than 250 workers: raise -per-worker")
-		}
-		addr := fmt.Sprintf("127.0.0.%d:0", i+2)
-		cmd := exec.Command(self, "-worker", strconv.Itoa(c), "-worker-addr", addr)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		cmd.Stderr = os.Stderr
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			return w, err
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			return w, err
-		}
-		if err := cmd.Start(); err != nil {
-			return w, err
-		}
-		w.procs = append(w.procs, cmd)
-		w.stdins = append(w.stdins, stdin)
-		n++
-		go func() {
-			line, err := bufio.NewReader(stdout).ReadString('\n')
-			readyc <- ready{line, err}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		select {
-		case r := <-readyc:
-			f := strings.Fields(r.line)
-			if r.err != nil || len(f) != 3 || f[0] != "ready" {
-				return w, fmt.Errorf("a worker failed to open its connections: %q %v", r.line, r.err)
-			}
-			w.port = f[2]
-		case <-ctx.Done():
-			return w, ctx.Err()
-		case <-time.After(5 * time.Minute):
-			return w, errors.New("workers not ready after 5 minutes")
-		}
-	}
-	fmt.Fprintf(os.Stderr, "bench/sockets: %d connections (%d sockets) in %d worker processes in %v\n", conns, 2*conns, n, time.Since(start).Round(time.Millisecond))
-	// Let delayed ACKs settle.
-	time.Sleep(time.Second)
-	return w, nil
-}
-
-// workerMain opens conns connections to its own listener on addr, holds both ends, says
-// "ready", and resets them all when stdin closes.
-func workerMain(conns int, addr string) error {
-	// Raise the soft descriptor limit to what is needed: up to the hard limit anyone may, beyond
-	// it only with CAP_SYS_RESOURCE (and fs.nr_open permitting).
-	need := uint64(2*conns + 64)
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		return err
-	}
-	if lim.Cur < need {
-		want := unix.Rlimit{Cur: need, Max: max(lim.Max, need)}
-		if unix.Setrlimit(unix.RLIMIT_NOFILE, &want) != nil {
-			want = unix.Rlimit{Cur: lim.Max, Max: lim.Max}
-			unix.Setrlimit(unix.RLIMIT_NOFILE, &want)
-		}
-		unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)
-	}
-	if lim.Cur < need {
-		return fmt.Errorf("worker: RLIMIT_NOFILE %d is below the %d descriptors needed: lower -per-worker", lim.Cur, need)
-	}
-	ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp4", addr)
-	if err != nil {
-		return err
-	}
-	var mu sync.Mutex
-	held := make([]*net.TCPConn, 0, 2*conns)
-	closeAll := func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.SetLinger(0)
-			c.Close()
-		}
-		held = nil
-	}
-	defer closeAll()
-	accepted := make(chan struct{}, conns)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c.(*net.TCPConn))
-			mu.Unlock()
-			accepted <- struct{}{}
-		}
-	}()
-	// Dialed sockets get keepalive with the kernel's timings (2 h: no probes during the run);
-	// accepted ones none, so both keepalive states are present.
-	d := net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}}
-	target := ln.Addr().String()
-	for i := 0; i < conns; i++ {
-		c, err := d.Dial("tcp4", target)
-		if err != nil {
-			return fmt.Errorf("connection %d to %s: %w", i, target, err)
-		}
-		mu.Lock()
-		held = append(held, c.(*net.TCPConn))
-		mu.Unlock()
-	}
-	for i := 0; i < conns; i++ {
-		select {
-		case <-accepted:
-		case <-time.After(60 * time.Second):
-			return fmt.Errorf("only %d of %d connections accepted", i, conns)
-		}
-	}
-	fmt.Printf("ready %d %d\n", conns, ln.Addr().(*net.TCPAddr).Port)
-	io.Copy(io.Discard, os.Stdin)
-	return nil
 }
 
 type result struct {
@@ -455,3 +277,13 @@ func displayCmd(argv []string, keeptune string) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
+
+// startWorkers opens conns loopback connections held by worker processes (bench/internal/loadgen).
+func startWorkers(ctx context.Context, conns, perWorker int) (*loadgen.Workers, error) {
+	start := time.Now()
+	w, err := loadgen.Start(ctx, conns, perWorker, 1)
+	if err == nil {
+		fmt.Fprintf(os.Stderr, "bench/sockets: %d connections (%d sockets) in %d worker processes in %v\n", conns, 2*conns, w.Count, time.Since(start).Round(time.Millisecond))
+	}
+	return w, err
+}
