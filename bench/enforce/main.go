@@ -119,22 +119,6 @@ func runWorker(rt bool) error {
 		return err
 	}
 	linger := &unix.Linger{Onoff: 1, Linger: 0}
-	one := func() error {
-		cfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(cfd)
-		if err := unix.Connect(cfd, sa); err != nil {
-			return err
-		}
-		afd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
-		if err != nil {
-			return err
-		}
-		unix.SetsockoptLinger(afd, unix.SOL_SOCKET, unix.SO_LINGER, linger)
-		return unix.Close(afd)
-	}
 	// app: the worker turns keepalive on itself, on both ends, with the policy's values (what a
 	// program that sets keepalive pays, with nothing attached).
 	app := func(fd int) {
@@ -144,7 +128,7 @@ func runWorker(rt bool) error {
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, benchPolicy.Probes)
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(benchPolicy.UserTimeout.Milliseconds()))
 	}
-	oneApp := func() error {
+	connection := func(setKeepalive bool) error {
 		cfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return err
@@ -153,15 +137,19 @@ func runWorker(rt bool) error {
 		if err := unix.Connect(cfd, sa); err != nil {
 			return err
 		}
-		app(cfd)
 		afd, _, err := unix.Accept4(lfd, unix.SOCK_CLOEXEC)
 		if err != nil {
 			return err
 		}
-		app(afd)
+		if setKeepalive {
+			app(cfd)
+			app(afd)
+		}
 		unix.SetsockoptLinger(afd, unix.SOL_SOCKET, unix.SO_LINGER, linger)
 		return unix.Close(afd)
 	}
+	one := func() error { return connection(false) }
+	oneApp := func() error { return connection(true) }
 	// setsockopt: one TCP_NODELAY call on a connected socket, the unit of -unit setsockopt.
 	var optFD int = -1
 	oneSetsockopt := func() error {

@@ -136,8 +136,15 @@ func startHelper(t *testing.T, sb *Sandbox, env []string, name string, args ...s
 	}
 	defer unix.Close(fd)
 	cmd.SysProcAttr = attr
+	return start(t, cmd)
+}
+
+// start starts cmd with pipes to its stdin and stdout, and kills it when the test ends.
+func start(t *testing.T, cmd *exec.Cmd) *helper {
+	t.Helper()
 	cmd.Stderr = os.Stderr
 	h := &helper{cmd: cmd}
+	var err error
 	if h.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
@@ -484,29 +491,11 @@ func TestConcurrentApplies(t *testing.T) {
 	// and requires every one to succeed.
 	run := func(verbs []string, cgroups []string) {
 		t.Helper()
-		type proc struct {
-			cmd   *exec.Cmd
-			stdin io.WriteCloser
-			out   *bufio.Scanner
-		}
-		var procs []proc
+		var procs []*helper
 		for i, cg := range cgroups {
 			cmd := exec.Command(os.Args[0], "-test.run=^$", sb.BPFFS(), root, cg)
 			cmd.Env = append(os.Environ(), "KEEPTUNE_ENFORCE_HELPER="+verbs[i])
-			cmd.Stderr = os.Stderr
-			stdin, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { cmd.Process.Kill(); cmd.Wait() }()
-			procs = append(procs, proc{cmd, stdin, bufio.NewScanner(stdout)})
+			procs = append(procs, start(t, cmd))
 		}
 		for i, p := range procs {
 			if !p.out.Scan() || p.out.Text() != "ready" {
