@@ -35,6 +35,10 @@ const (
 	// controlIdle is what the control connection announces as its longest idle: it sends a
 	// message every second.
 	controlIdle = 30 * time.Second
+	// slowAnswer is how long the run waits for the answer to a control message the responder's
+	// kernel has acknowledged: the path works, the responder (or this program's reader) is
+	// slow. Past it the responder is taken for stuck.
+	slowAnswer = 10 * time.Second
 )
 
 // Options are the settings of a probe run.
@@ -174,6 +178,7 @@ type runner struct {
 	ctlSentAt  time.Time
 	ctlWaiting bool
 	ctlLast    time.Time       // last answer on the control connection
+	ctlSlow    bool            // an answer came after the reply timeout over a working path (noted once)
 	rtts       []time.Duration // the control connection's round trips, the last ten
 	pinged     bool            // rtts holds ping round trips, not the connection set-up
 	rt         time.Duration
@@ -379,6 +384,10 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	defer tick.Stop()
 	r.pingControl()
 	for {
+		// Events that arrived while the loop was busy come first: an answer waiting in the
+		// channel arrived in time (its kernel timestamp says when), and must not be overtaken
+		// by a reply timeout judged on the loop's clock.
+		r.drainEvents()
 		now := r.now()
 		if err := r.checkControl(); err != nil {
 			return nil, err
@@ -624,6 +633,18 @@ func (r *runner) handle(ev connEvent) {
 	}
 }
 
+// drainEvents handles every event already waiting, without blocking.
+func (r *runner) drainEvents() {
+	for {
+		select {
+		case ev := <-r.events:
+			r.handle(ev)
+		default:
+			return
+		}
+	}
+}
+
 // setRT derives the reply timeout from the control connection's recent round trips.
 func (r *runner) setRT() {
 	if r.o.ReplyTimeout > 0 {
@@ -670,6 +691,22 @@ func (r *runner) checkControl() error {
 			ErrPathFailed, what, at(e.at))
 	}
 	if r.ctlWaiting && time.Since(r.ctlSentAt) > r.rt {
+		// The reply timeout is a bound on the path: a message its far end's kernel has not
+		// acknowledged within it is lost (TCP_USER_TIMEOUT is the same bound in the kernel).
+		// An acknowledged message whose answer is late says the path works and the responder
+		// (or this program, on a loaded host) is slow: wait for it, up to slowAnswer.
+		late := time.Since(r.ctlSentAt)
+		if delivered(r.control.c) && late <= max(slowAnswer, r.rt) {
+			if !r.ctlSlow {
+				r.ctlSlow = true
+				r.note("the responder answered the control connection late (more than the %v reply timeout) although its kernel acknowledged the message: a busy responder or host, not the path", r.rt)
+			}
+			return nil
+		}
+		if delivered(r.control.c) {
+			return fmt.Errorf("%w: the responder acknowledged the control connection's message (the path works) but did not answer within %v at %s into the run: it is overloaded or stuck",
+				ErrPathFailed, max(slowAnswer, r.rt), at(r.ctlSentAt))
+		}
 		return fmt.Errorf("%w: the control connection, which exchanges a message every second, got no answer within %v at %s into the run: the path or the responder failed; idle connections dying now says nothing about an idle timeout (run again when the path is stable)",
 			ErrPathFailed, r.rt, at(r.ctlSentAt))
 	}
@@ -688,7 +725,11 @@ func (r *runner) finalControl(ctx context.Context) error {
 			r.pingControl()
 			continue
 		}
-		t := time.NewTimer(time.Until(r.ctlSentAt.Add(r.rt)) + time.Millisecond)
+		wake := r.ctlSentAt.Add(r.rt)
+		if time.Now().After(wake) {
+			wake = r.ctlSentAt.Add(max(slowAnswer, r.rt)) // acknowledged, late: checkControl waits
+		}
+		t := time.NewTimer(time.Until(wake) + time.Millisecond)
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -48,3 +48,19 @@ func kernelTimes(c *net.TCPConn) (recv, sent time.Time) {
 	})
 	return
 }
+
+// delivered reports whether everything sent on c was acknowledged by the peer's kernel
+// (tcp_info's unacked is 0): the path carries the connection, whatever the program at the far
+// end does with the data.
+func delivered(c *net.TCPConn) bool {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok := false
+	rc.Control(func(fd uintptr) {
+		ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		ok = err == nil && ti.Unacked == 0
+	})
+	return ok
+}
