@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/keepalive"
 )
 
 // Coverage answers, for a process, which enforced cgroup's policy its new connections get. It
@@ -63,13 +64,9 @@ func (c *Coverage) ForPID(pid int) string {
 	return v
 }
 
-// SocketValues are a socket's keepalive options as getsockopt reads them.
-type SocketValues struct {
-	Enabled        bool
-	Idle, Interval time.Duration
-	Count          int
-	UserTimeout    time.Duration
-}
+// SocketValues are a socket's keepalive options as getsockopt reads them: the public keepalive
+// library's read-back type, which the socket table carries too.
+type SocketValues = keepalive.Effective
 
 // Carrying says which policy a socket of pid carries: the covering policy's description when
 // the socket's values satisfy it (each value the policy sets is on the socket; in force mode a

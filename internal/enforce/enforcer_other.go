@@ -4,9 +4,9 @@ package enforce
 
 import (
 	"errors"
-	"time"
 
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/keepalive"
 )
 
 var errNotLinux = &MissingError{What: "enforce needs Linux (BPF sock_ops programs on cgroup v2)"}
@@ -55,13 +55,9 @@ func (c *Coverage) Empty() bool { return true }
 // ForPID is empty outside Linux.
 func (c *Coverage) ForPID(int) string { return "" }
 
-// SocketValues are a socket's keepalive options as getsockopt reads them.
-type SocketValues struct {
-	Enabled        bool
-	Idle, Interval time.Duration
-	Count          int
-	UserTimeout    time.Duration
-}
+// SocketValues are a socket's keepalive options as getsockopt reads them: the public keepalive
+// library's read-back type, which the socket table carries too.
+type SocketValues = keepalive.Effective
 
 // Carrying is empty outside Linux.
 func (c *Coverage) Carrying(int, SocketValues) string { return "" }

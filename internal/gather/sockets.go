@@ -256,6 +256,6 @@ func enforcementLookup() func(pid int, k sockets.Keepalive) string {
 		return nil
 	}
 	return func(pid int, k sockets.Keepalive) string {
-		return cov.Carrying(pid, enforce.SocketValues{Enabled: k.Enabled, Idle: k.Idle, Interval: k.Interval, Count: k.Count, UserTimeout: k.UserTimeout})
+		return cov.Carrying(pid, k.Effective)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keeptune/keeptune/keepalive"
 )
 
 var ne = binary.NativeEndian
@@ -367,7 +369,7 @@ func TestDerive(t *testing.T) {
 		{"close-wait 2 min", Socket{State: StateCloseWait, Inode: 1, HasInfo: true, Info: info(120000, 5000, 120000, 0)}, KeepaliveOff, []string{"close-wait-leak"}},
 		{"close-wait, peer acked recently", Socket{State: StateCloseWait, Inode: 1, HasInfo: true, Info: info(120000, 5000, 5000, 0)}, KeepaliveOff, nil},
 		{"orphan fin-wait2 in time-wait", Socket{State: StateFinWait2, Timer: Timer{Kind: TimerTimeWait}}, KeepaliveNA, []string{"orphan-fin-wait2"}},
-		{"deep says on, retransmitting", Socket{State: StateEstablished, Inode: 1, Timer: Timer{Kind: TimerRetransmit}, Keepalive: Keepalive{Deep: true, Enabled: true}}, KeepaliveOn, nil},
+		{"deep says on, retransmitting", Socket{State: StateEstablished, Inode: 1, Timer: Timer{Kind: TimerRetransmit}, Keepalive: Keepalive{Deep: true, Effective: keepalive.Effective{Enabled: true}}}, KeepaliveOn, nil},
 		{"deep says off on a listener", Socket{State: StateListen, Inode: 1, Keepalive: Keepalive{Deep: true}}, KeepaliveOff, nil},
 	}
 	for _, c := range cases {
@@ -383,7 +385,7 @@ func TestAppendJSON(t *testing.T) {
 	s := Socket{Family: afInet6, State: StateEstablished, Local: netip.MustParseAddrPort("[::1]:80"), Peer: netip.MustParseAddrPort("[::1]:5555"),
 		Inode: 7, Timer: Timer{Kind: TimerKeepalive, Expires: 1500 * time.Millisecond, Retrans: 1}, HasInfo: true, Info: TCPInfo{Len: 232, LastDataRecv: 9, RTT: 50},
 		Netns: &Netns{Name: "host"}, Owner: &Process{PID: 42, Comm: "we\"ird\x01\xff"}, OwnerFD: 5,
-		Keepalive: Keepalive{Deep: true, Enabled: true, Idle: 123 * time.Second, Interval: 7 * time.Second, Count: 4, UserTimeout: 9 * time.Second, SetByProgram: SetIdle | SetUserTimeout}}
+		Keepalive: Keepalive{Deep: true, Effective: keepalive.Effective{Enabled: true, Idle: 123 * time.Second, Interval: 7 * time.Second, Count: 4, UserTimeout: 9 * time.Second}, SetByProgram: SetIdle | SetUserTimeout}}
 	Derive(&s, DefaultThresholds)
 	line := AppendJSON(nil, &s)
 	if !strings.HasSuffix(string(line), "}\n") || !json.Valid(line) {
@@ -526,7 +528,7 @@ func FuzzBytecode(f *testing.F) {
 }
 
 func TestKeepaliveSettings(t *testing.T) {
-	s := Socket{Keepalive: Keepalive{Deep: true, Enabled: true, Idle: 123 * time.Second, Interval: 75 * time.Second, Count: 9, SetByProgram: SetIdle}}
+	s := Socket{Keepalive: Keepalive{Deep: true, Effective: keepalive.Effective{Enabled: true, Idle: 123 * time.Second, Interval: 75 * time.Second, Count: 9}, SetByProgram: SetIdle}}
 	k := s.KeepaliveSettings()
 	if !k.Enabled.Known || !k.Enabled.Value || k.Idle.Value != 123*time.Second || k.Idle.Source.Detail != "set by program" ||
 		k.Interval.Source.Detail != "namespace sysctl" || !k.UserTimeout.Known || k.UserTimeout.Value != 0 {

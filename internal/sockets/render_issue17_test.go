@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keeptune/keeptune/internal/netns"
+	"github.com/keeptune/keeptune/keepalive"
 )
 
 // TestHostNameWithoutProc1: the initial namespace is "host" even when /proc/1/ns/net cannot be
@@ -22,8 +23,8 @@ func TestHostNameWithoutProc1(t *testing.T) {
 // TestDeepPartialRead: a value whose getsockopt failed is unknown ("?" in the table, null in
 // JSON) while the others are shown; one failure no longer hides four good values.
 func TestDeepPartialRead(t *testing.T) {
-	s := &Socket{State: StateListen, Keepalive: Keepalive{Deep: true, Enabled: true, Idle: 600 * time.Second, Interval: 30 * time.Second,
-		Count: 5, Unread: SetUserTimeout, Err: "getsockopt TCP_USER_TIMEOUT on pid 1 fd 3: operation not supported"}}
+	s := &Socket{State: StateListen, Keepalive: Keepalive{Deep: true, Effective: keepalive.Effective{Enabled: true, Idle: 600 * time.Second, Interval: 30 * time.Second,
+		Count: 5}, Unread: SetUserTimeout, Err: "getsockopt TCP_USER_TIMEOUT on pid 1 fd 3: operation not supported"}}
 	row := string(AppendTableRow(nil, s, false))
 	if !strings.Contains(row, "600/30/5") || !strings.Contains(row, "uto=?") {
 		t.Errorf("row: %s", row)

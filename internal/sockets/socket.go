@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/keepalive"
 )
 
 // State is a TCP state as the kernel numbers it (include/net/tcp_states.h).
@@ -221,14 +222,11 @@ type Keepalive struct {
 	// why they could not be, when the read was attempted and failed.
 	Deep bool
 	Err  string
-	// Enabled is SO_KEEPALIVE; Idle, Interval and Count are TCP_KEEPIDLE, TCP_KEEPINTVL and
-	// TCP_KEEPCNT as getsockopt returns them: the socket's own value, or the namespace sysctl
-	// when the program did not set one. UserTimeout is TCP_USER_TIMEOUT (0: unset).
-	Enabled     bool
-	Idle        time.Duration
-	Interval    time.Duration
-	Count       int
-	UserTimeout time.Duration
+	// Effective holds SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT and
+	// TCP_USER_TIMEOUT as getsockopt returns them (the public keepalive library's read-back
+	// type: the socket's own value, or the namespace sysctl when the program did not set one;
+	// UserTimeout 0 when unset).
+	keepalive.Effective
 	// SetByProgram has a bit per value (SetIdle, ...) that differs from the namespace's sysctl:
 	// the program set it itself. A program that sets a value equal to the sysctl cannot be told
 	// apart from one that did not set it.
