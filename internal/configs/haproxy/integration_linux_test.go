@@ -75,7 +75,8 @@ func TestHAProxyCheckAgrees(t *testing.T) {
 		}
 	}
 	invalid, _ := filepath.Glob("testdata/invalid/*.cfg")
-	alert := regexp.MustCompile(`\[ALERT\].*parsing \[([^:\]]+):(\d+)\]`)
+	// "parsing [FILE:LINE]" for keywords, "config : [FILE:LINE]" for server parameters
+	alert := regexp.MustCompile(`\[ALERT\].*?(?:parsing|config :) \[([^:\]]+):(\d+)\]`)
 	for _, f := range invalid {
 		want, haproxyLine := expectedLines(t, f)
 		cmd := exec.Command(bin, "-c", "-f", filepath.Base(f))

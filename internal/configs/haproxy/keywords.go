@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
@@ -184,6 +185,9 @@ func (p *parser) checkKeyword(words []string, loc model.Location) error {
 	if !ok {
 		return nil // a registered keyword the matrix does not list: no restriction known
 	}
+	if err := p.checkParams(words, loc, s.Kind); err != nil {
+		return err
+	}
 	if negated && !strings.Contains(strings.Join(cols[:], " "), "(*)") {
 		return fail("", "negation/default is not supported for %s", key)
 	}
@@ -195,6 +199,83 @@ func (p *parser) checkKeyword(words []string, loc model.Location) error {
 		return fail("name the defaults section (defaults NAME) and have the proxies use it with 'from NAME'", "'%s' not allowed in anonymous 'defaults' section", key)
 	case strings.HasPrefix(c, "-"):
 		p.warn(loc, "'%s' ignored: a %s section has no use for it (HAProxy warns and ignores it)", key, s.Kind)
+	}
+	return nil
+}
+
+// timeParams are the bind and server parameters whose argument is a time (HAProxy's
+// parse_time_err: digits with an optional unit), the ones a typo there would silently change.
+var timeParams = map[string]bool{
+	"inter": true, "fastinter": true, "downinter": true, "agent-inter": true, "slowstart": true,
+	"pool-purge-delay": true, "tcp-ut": true,
+}
+
+// variadicParams take a variable number of arguments (haproxy -dKcfg shows "+-1"): keeptune
+// stops checking the line after one.
+var variadicParams = map[string]bool{"source": true}
+
+var bindParamNames, serverParamNames []string
+
+func init() {
+	for k := range bindParamArgs {
+		bindParamNames = append(bindParamNames, k)
+	}
+	for k := range serverParamArgs {
+		serverParamNames = append(serverParamNames, k)
+	}
+	sort.Strings(bindParamNames)
+	sort.Strings(serverParamNames)
+}
+
+// checkParams checks the parameters of a bind, server, default-server or server-template line
+// as HAProxy's bind and server keyword parsers do: every parameter is a known keyword (unknown
+// ones: an error for a near-miss or a server no newer than the tables, else a warning), has its
+// arguments, and a time where a time is expected.
+func (p *parser) checkParams(words []string, loc model.Location, section string) error {
+	kw := words[0]
+	first := map[string]int{"bind": 2, "server": 3, "default-server": 1, "server-template": 4}[kw]
+	if first == 0 || len(words) < first {
+		return nil // a missing address or name is the line's own error, reported elsewhere
+	}
+	for _, w := range words {
+		if strings.Contains(w, "$") {
+			return nil // an unresolved variable may stand for parameters
+		}
+	}
+	table, names, what := serverParamArgs, serverParamNames, "'"+strings.Join(words[:first], " ")+"'"
+	if kw == "bind" {
+		table, names = bindParamArgs, bindParamNames
+	}
+	fail := func(format string, a ...any) error {
+		return &ParseError{File: loc.File, Line: loc.Line, Msg: what + " in section '" + section + "': " + fmt.Sprintf(format, a...)}
+	}
+	for i := first; i < len(words); i++ {
+		w := words[i]
+		n, ok := table[w]
+		if !ok {
+			near := configs.Nearest(w, names, false)
+			if near != "" || p.versionKnownOld() {
+				pe := fail("unknown keyword '%s'", w)
+				if near != "" {
+					pe.(*ParseError).Hint = fmt.Sprintf("did you mean '%s'?", near)
+				}
+				return pe
+			}
+			p.warn(loc, "%s in section '%s': unknown keyword '%s': not one of HAProxy %s's %s parameters; HAProxy refuses it unless a later version (or a build with more options) has it (give --server-version)", what, section, w, keywordsVersion, kw)
+			return nil
+		}
+		if variadicParams[w] {
+			return nil
+		}
+		if i+n >= len(words) && n > 0 {
+			return fail("'%s' expects %s as argument", w, map[bool]string{true: "a time", false: "a value"}[timeParams[w]])
+		}
+		if timeParams[w] {
+			if _, err := parseTime(words[i+1], time.Millisecond); err != nil {
+				return fail("'%s': %v", w, err)
+			}
+		}
+		i += n
 	}
 	return nil
 }

@@ -49,3 +49,24 @@ func TestUnknownKeywordsByVersion(t *testing.T) {
 		t.Errorf("missing LF on 2.4: %+v", c.Warnings)
 	}
 }
+
+// A bind or server parameter HAProxy 2.6 does not know is an error for a near-miss or a server
+// known to be 2.6 or older, and a warning when a later HAProxy may have it (quic-cc-algo came
+// in 2.8); parameters that take a variable number of arguments (source) end the check.
+func TestBindServerParamsByVersion(t *testing.T) {
+	text := "defaults\n\tmode http\n\ttimeout client 5s\n\ttimeout connect 5s\n\ttimeout server 5s\nfrontend fe\n\tbind :443 quic-cc-algo cubic\n\tdefault_backend be\nbackend be\n\tserver s 1.2.3.4:80 source 10.0.0.1 usesrc clientip whatever\n"
+	fsys := testutil.MapFS(map[string]string{"h.cfg": text})
+	_, err := Options{Version: "2.6.12"}.ParseFiles(fsys, "h.cfg")
+	if err == nil || !strings.Contains(err.Error(), "/h.cfg:7: 'bind :443' in section 'frontend': unknown keyword 'quic-cc-algo'") {
+		t.Errorf("2.6.12: %v", err)
+	}
+	for _, v := range []string{"", "2.8"} {
+		c, err := Options{Version: v}.ParseFiles(fsys, "h.cfg")
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		if len(c.Warnings) != 1 || c.Warnings[0].Location.Line != 7 || !strings.Contains(c.Warnings[0].Message, "unknown keyword 'quic-cc-algo'") {
+			t.Errorf("%q: warnings %+v", v, c.Warnings)
+		}
+	}
+}
