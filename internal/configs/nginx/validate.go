@@ -79,6 +79,19 @@ var versionedDirectives = []struct {
 	{directiveSpec{name: "quic_gso", module: "ngx_http_v3_module", modType: modHTTP, flags: ctxL1 | ctxL2 | confFlag, slot: "flag"}, "1.25.0", ""},
 	{directiveSpec{name: "quic_host_key", module: "ngx_http_v3_module", modType: modHTTP, flags: ctxL1 | ctxL2 | 0x2}, "1.25.0", ""},
 	{directiveSpec{name: "quic_retry", module: "ngx_http_v3_module", modType: modHTTP, flags: ctxL1 | ctxL2 | confFlag, slot: "flag"}, "1.25.0", ""},
+	// nginx CHANGES 1.27.4: keepalive_min_timeout and the certificate caches; 1.29.3:
+	// add_header_inherit, add_trailer_inherit; 1.29.4: ssl_ech_file. Contexts and argument
+	// counts are left generous (any argument count, every level they could appear at): only
+	// the version is judged.
+	{directiveSpec{name: "keepalive_min_timeout", module: "ngx_http_core_module", modType: modHTTP, flags: ctxL1 | ctxL2 | ctxL3 | conf1More}, "1.27.4", ""},
+	{directiveSpec{name: "ssl_object_cache_inheritable", module: "ngx_openssl_cache_module", modType: modCore, flags: ctxMain | conf1More}, "1.27.4", ""},
+	{directiveSpec{name: "ssl_certificate_cache", module: "ngx_http_ssl_module", modType: modHTTP, flags: ctxL1 | ctxL2 | conf1More}, "1.27.4", ""},
+	{directiveSpec{name: "proxy_ssl_certificate_cache", module: "ngx_http_proxy_module", modType: modHTTP, flags: ctxL1 | ctxL2 | ctxL3 | conf1More}, "1.27.4", ""},
+	{directiveSpec{name: "grpc_ssl_certificate_cache", module: "ngx_http_grpc_module", modType: modHTTP, flags: ctxL1 | ctxL2 | ctxL3 | conf1More}, "1.27.4", ""},
+	{directiveSpec{name: "uwsgi_ssl_certificate_cache", module: "ngx_http_uwsgi_module", modType: modHTTP, flags: ctxL1 | ctxL2 | ctxL3 | conf1More}, "1.27.4", ""},
+	{directiveSpec{name: "add_header_inherit", module: "ngx_http_headers_module", modType: modHTTP, flags: ctxL1 | ctxL2 | ctxL3 | ctxL6 | conf1More}, "1.29.3", ""},
+	{directiveSpec{name: "add_trailer_inherit", module: "ngx_http_headers_module", modType: modHTTP, flags: ctxL1 | ctxL2 | ctxL3 | ctxL6 | conf1More}, "1.29.3", ""},
+	{directiveSpec{name: "ssl_ech_file", module: "ngx_http_ssl_module", modType: modHTTP, flags: ctxL1 | ctxL2 | conf1More}, "1.29.4", ""},
 	{directiveSpec{name: "ssl", module: "ngx_http_ssl_module"}, "", "1.25.1"},
 	{directiveSpec{name: "http2_push", module: "ngx_http_v2_module"}, "", "1.25.1"},
 	{directiveSpec{name: "http2_push_preload", module: "ngx_http_v2_module"}, "", "1.25.1"},
