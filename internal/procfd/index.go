@@ -25,6 +25,9 @@ type Index struct {
 	// size, never copied to grow): what keeps a walk of a million sockets small.
 	recorded []holder
 	chunks   [][]holder
+	// shared lists the inodes several processes hold (a listener inherited by forked workers):
+	// few, so MoreHolders answers "no one else" for every other socket without a search.
+	shared map[uint32]struct{}
 	// all lists every process walked (Query.AllProcesses), sorted by PID after the walk.
 	all []*Process
 	// Stats says how much work the walk did.
@@ -101,6 +104,10 @@ func (o *Index) seal() int {
 			if h.proc == all[kept-1].proc {
 				continue
 			}
+			if o.shared == nil {
+				o.shared = map[uint32]struct{}{}
+			}
+			o.shared[h.ino] = struct{}{}
 		} else {
 			sockets++
 		}
@@ -171,6 +178,9 @@ func (o *Index) Holders(inode uint32, fn func(p *Process, fd int)) {
 // that records every socket knows them.
 func (o *Index) MoreHolders(inode uint32, fn func(p *Process, fd int)) {
 	if o == nil || o.m != nil || inode == 0 {
+		return
+	}
+	if _, ok := o.shared[inode]; !ok {
 		return
 	}
 	i := o.first(inode)
