@@ -86,10 +86,12 @@ func applyHelper(verb, bpffs, root, cgroup string) {
 }
 
 // pyHelper connects to argv[1], optionally turns keepalive off and asks for a long idle time
-// (argv[2] == "off", which also turns it off on the connection it accepts), asks for a short idle time and sets TCP_NODELAY and SO_LINGER 7 s
+// (argv[2] == "off", which also asks for 3600 s on its listener after listen and turns keepalive
+// off on the connection it accepts), asks for a short idle time and sets TCP_NODELAY and SO_LINGER 7 s
 // (argv[2] == "tight"), or asks for a short idle time and interval before it connects
 // (argv[2] == "tight-before"), then listens and accepts one connection; it prints its connection's local
-// address and its listener's address, and waits for stdin to close. It never enables keepalive.
+// address, its listener's address, TCP_NODELAY and SO_LINGER of its connection and the
+// listener's TCP_KEEPIDLE, and waits for stdin to close. It never enables keepalive.
 const pyHelper = `
 import socket, struct, sys
 addr = (sys.argv[1].rsplit(":", 1)[0], int(sys.argv[1].rsplit(":", 1)[1]))
@@ -110,8 +112,11 @@ if sys.argv[2] == "tight":
 l = socket.socket()
 l.bind(("127.0.0.1", 0))
 l.listen(1)
+if sys.argv[2] == "off":
+    l.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 3600)
 linger = struct.unpack("ii", c.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
-print("%s:%d %s:%d" % (c.getsockname() + l.getsockname()), c.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), "%d/%d" % linger, flush=True)
+print("%s:%d %s:%d" % (c.getsockname() + l.getsockname()), c.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), "%d/%d" % linger,
+      l.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE), flush=True)
 a, _ = l.accept()
 if sys.argv[2] == "off":
     a.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0)
@@ -343,6 +348,9 @@ func TestEnforceOnRealPrograms(t *testing.T) {
 		off := startHelper(t, sb, nil, py, "-c", pyHelper, lnAddr.String(), "off")
 		f := off.line(t)
 		check(t, "python turning keepalive off and asking for 3600 s idle (force mode)", socketOf(t, off.cmd.Process.Pid, tcpAddr(t, f[0]), lnAddr), want)
+		if len(f) < 5 || f[4] != "11" {
+			t.Errorf("python's listener asking for 3600 s idle after listen (force mode): reads back %v, want 11", f[4:])
+		}
 		// What the guard lets through reaches the kernel as the program passed it: a tighter idle
 		// time, and options it does not police (an int and a struct).
 		tight := startHelper(t, sb, nil, py, "-c", pyHelper, lnAddr.String(), "tight")
@@ -374,6 +382,9 @@ func TestEnforceOnRealPrograms(t *testing.T) {
 		off := startHelper(t, sb, nil, py, "-c", pyHelper, lnAddr.String(), "off")
 		f = off.line(t)
 		check(t, "python turning keepalive off on its outgoing connection (force mode, side accept)", socketOf(t, off.cmd.Process.Pid, tcpAddr(t, f[0]), lnAddr), wantSock{false, 3600, sysIntvl, sysCnt, 0})
+		if len(f) < 5 || f[4] != "11" {
+			t.Errorf("python's listener asking for 3600 s idle after listen (force mode, side accept): reads back %v, want 11", f[4:])
+		}
 		// The connections it accepts are: turning keepalive off there is overridden.
 		in, err := (&net.Dialer{KeepAlive: -1}).Dial("tcp", f[1])
 		if err != nil {
@@ -395,14 +406,16 @@ func TestEnforceOnRealPrograms(t *testing.T) {
 	// Connections opened in the cgroup and given the policy: python 2 in default mode and 3 in
 	// force mode, Go 2 in each (none with side accept); accepted: python's 1 in default mode and
 	// 1 with side accept. Guard: python's SO_KEEPALIVE=0 and TCP_KEEPIDLE=3600, Go's idle,
-	// interval and count on its default dial (python's tighter idle time passes), and with side
-	// accept python's SO_KEEPALIVE=0 on the accepted connection only. Already set: the tighter
-	// values python set before connect.
-	if c.AlreadySet != 1 {
-		t.Errorf("counters %+v, want already_set 1", c)
+	// interval and count on its default dial (python's tighter idle time passes), python's 3600 s
+	// on its listener in both force runs, and with side accept python's SO_KEEPALIVE=0 on the
+	// accepted connection only. Already set: the tighter
+	// values python set before connect, and the idle time the accepted connection of side accept
+	// inherited from its listener (capped there to the policy's).
+	if c.AlreadySet != 2 {
+		t.Errorf("counters %+v, want already_set 2", c)
 	}
-	if c.Connect != 9 || c.Accept != 2 || c.GuardRewrites != 6 || c.Errors != 0 {
-		t.Errorf("counters %+v, want connect 9, accept 2, guard_rewrites 6, errors 0", c)
+	if c.Connect != 9 || c.Accept != 2 || c.GuardRewrites != 8 || c.Errors != 0 {
+		t.Errorf("counters %+v, want connect 9, accept 2, guard_rewrites 8, errors 0", c)
 	}
 	for len(conns) > 0 {
 		(<-conns).Close()

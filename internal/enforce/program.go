@@ -385,6 +385,7 @@ func guardInstructions() asm.Instructions {
 		asm.Mov.Reg(asm.R2, asm.R1),
 		asm.And.Imm(asm.R2, flagAccept),
 		asm.JEq.Imm(asm.R2, 0, "allow"),
+		asm.Ja.Label("value"),
 		asm.JNE.Imm(asm.R9, tcpStateClose, "connected").WithSymbol("not_listen"),
 		asm.Mov.Reg(asm.R2, asm.R1),
 		asm.And.Imm(asm.R2, flagConnect),
