@@ -1,37 +1,22 @@
 package cli
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-// writeProcSys writes sysctls (dotted key -> content) under root/proc/sys.
-func writeProcSys(t *testing.T, root string, kv map[string]string) {
-	t.Helper()
-	for k, v := range kv {
-		p := filepath.Join(root, "proc/sys", strings.ReplaceAll(k, ".", "/"))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+	"github.com/keeptune/keeptune/internal/testutil"
+)
 
 // drill --from-host, --compare host and the goal's tcp_retries2 read the host's sysctls through
 // the gather stage, under the injected root.
 func TestDrillFromHostReadsSysctls(t *testing.T) {
-	root := t.TempDir()
-	writeProcSys(t, root, map[string]string{
-		"net.ipv4.tcp_keepalive_time":   "600\n",
-		"net.ipv4.tcp_keepalive_intvl":  "30\n",
-		"net.ipv4.tcp_keepalive_probes": "4\n",
-		"net.ipv4.tcp_retries2":         "8\n",
-	})
+	root := testutil.FakeRoot(t, testutil.Host{Sysctls: map[string]string{
+		"net.ipv4.tcp_keepalive_time":   "600",
+		"net.ipv4.tcp_keepalive_intvl":  "30",
+		"net.ipv4.tcp_keepalive_probes": "4",
+		"net.ipv4.tcp_retries2":         "8",
+	}})
 	cmd := newDrillCmd(IO{})
 	if err := cmd.Flags().Set("compare", "host"); err != nil {
 		t.Fatal(err)
@@ -59,14 +44,8 @@ func TestDrillFromHostReadsSysctls(t *testing.T) {
 }
 
 func TestDrillFromHostUnreadable(t *testing.T) {
-	missing := t.TempDir()
-	writeProcSys(t, missing, map[string]string{"net.ipv4.tcp_keepalive_time": "600"})
-	garbage := t.TempDir()
-	writeProcSys(t, garbage, map[string]string{
-		"net.ipv4.tcp_keepalive_time":   "600",
-		"net.ipv4.tcp_keepalive_intvl":  "soon",
-		"net.ipv4.tcp_keepalive_probes": "4",
-	})
+	missing := testutil.FakeRoot(t, testutil.Host{Sysctls: map[string]string{"net.ipv4.tcp_keepalive_intvl": ""}})
+	garbage := testutil.FakeRoot(t, testutil.Host{Sysctls: map[string]string{"net.ipv4.tcp_keepalive_intvl": "soon"}})
 	for _, c := range []struct{ root, want string }{
 		{missing, "--from-host: read net.ipv4.tcp_keepalive_intvl: not present on this kernel"},
 		{garbage, `--from-host: read net.ipv4.tcp_keepalive_intvl: "soon" is not a number`},

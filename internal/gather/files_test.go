@@ -3,31 +3,31 @@ package gather
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keeptune/keeptune/internal/testutil"
 )
 
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
+// repo writes files into a fresh directory standing for a configuration repository.
+func repo(t *testing.T, files map[string]string) string {
+	return filepath.Join(testutil.FakeRoot(t, testutil.Host{Files: prefixed("repo/", files)}), "repo")
+}
+
+func prefixed(dir string, files map[string]string) map[string]string {
+	out := map[string]string{}
 	for name, body := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		out[dir+name] = body
 	}
+	return out
 }
 
 // Files reads a directory the way lint names it: chain files and detected configurations, an
 // included file once (as part of its includer), the rest listed as ignored, and a file its
 // parser refuses as an error of its own while the others are still read.
 func TestFilesDirectory(t *testing.T) {
-	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	dir := repo(t, map[string]string{
 		"nginx.conf":         "events {}\nhttp {\n  keepalive_timeout 30s;\n  include conf.d/*.conf;\n}\n",
 		"conf.d/site.conf":   "server { listen 8080; }\n",
 		"haproxy.cfg":        "defaults\n  timeout client 30s\n  timeout client\n",
@@ -60,8 +60,7 @@ func TestFilesDirectory(t *testing.T) {
 }
 
 func TestFilesBadInput(t *testing.T) {
-	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"nginx.conf": "events {}\n"})
+	dir := repo(t, map[string]string{"nginx.conf": "events {}\n"})
 	for _, c := range []struct {
 		paths []string
 		opts  FilesOptions

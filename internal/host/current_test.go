@@ -1,30 +1,20 @@
 package host
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/testutil"
 )
 
 func TestCurrentNamespace(t *testing.T) {
-	root := t.TempDir()
-	for k, v := range map[string]string{
-		"net.ipv4.tcp_keepalive_time":   "7200\n",
-		"net.ipv4.tcp_keepalive_intvl":  "30\n",
-		"net.ipv4.tcp_keepalive_probes": "4\n",
-		"kernel.osrelease":              "6.1.0-13-amd64\n",
-	} {
-		p := filepath.Join(root, "proc/sys", keyPath(k))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	root := testutil.FakeRoot(t, testutil.Host{Sysctls: map[string]string{
+		"net.ipv4.tcp_keepalive_intvl":  "30",
+		"net.ipv4.tcp_keepalive_probes": "4",
+		"net.ipv4.tcp_retries2":         "",
+	}})
 	ns, probs := CurrentNamespace(root)
 	k := ns.Keepalive
 	if k.Idle.Value != 7200*time.Second || k.Interval.Value != 30*time.Second || k.Count.Value != 4 {
