@@ -12,17 +12,6 @@ import (
 	"github.com/keeptune/keeptune/internal/lab"
 )
 
-// labsNow lists the run ids of every lab object on the machine.
-func labsNow(t *testing.T) map[string]bool {
-	t.Helper()
-	left, _ := lab.Leftovers()
-	ids := map[string]bool{}
-	for _, l := range left {
-		ids[l.RunID] = true
-	}
-	return ids
-}
-
 func TestDrillBadInput(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -58,7 +47,7 @@ func TestDrillBadInput(t *testing.T) {
 		{[]string{"drill", "dead-peer", "--server-cmd", "nginx", "--time-scale", "10"}, "the server's timers are its own"},
 		{[]string{"drill", "dead-peer", "--server-cmd", "nginx", "--server-send", `\q`}, "--server-send"},
 	} {
-		before := labsNow(t)
+		before := lab.Built()
 		out, stderr, code := run(t, tc.args...)
 		if code != ExitUsage {
 			t.Errorf("%q: exit %d, want %d (stderr %s)", tc.args, code, ExitUsage, stderr)
@@ -69,10 +58,8 @@ func TestDrillBadInput(t *testing.T) {
 		if out != "" {
 			t.Errorf("%q: wrote to stdout: %q", tc.args, out)
 		}
-		for id := range labsNow(t) {
-			if !before[id] {
-				t.Errorf("%q: created lab %s", tc.args, id)
-			}
+		if n := lab.Built() - before; n != 0 {
+			t.Errorf("%q: began building %d lab(s)", tc.args, n)
 		}
 	}
 }
@@ -81,7 +68,7 @@ func TestDrillNeedsRoot(t *testing.T) {
 	old := geteuid
 	geteuid = func() int { return 1000 }
 	defer func() { geteuid = old }()
-	before := labsNow(t)
+	before := lab.Built()
 	for _, args := range [][]string{
 		{"drill", "dead-peer", "--idle", "1s", "--intvl", "1s", "--probes", "1"},
 		{"drill", "--cleanup"},
@@ -96,10 +83,8 @@ func TestDrillNeedsRoot(t *testing.T) {
 			}
 		}
 	}
-	for id := range labsNow(t) {
-		if !before[id] {
-			t.Errorf("created lab %s without root", id)
-		}
+	if n := lab.Built() - before; n != 0 {
+		t.Errorf("began building %d lab(s) without root", n)
 	}
 }
 

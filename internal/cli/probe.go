@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,6 +34,8 @@ type ProbeOptions struct {
 	Quiet          bool
 	// HTML is where --html writes the bracket chart.
 	HTML string
+	// HTTP is --http URL: measure a layer-7 balancer in front of `keeptune responder --http`.
+	HTTP string
 }
 
 // probeDial is how probe connections are made; tests dial from inside a lab namespace.
@@ -59,7 +63,7 @@ func newProbeCmd(stdio IO) *cobra.Command {
 func newProbeIdleTimeoutCmd(stdio IO) *cobra.Command {
 	opts := ProbeOptions{}
 	cmd := &cobra.Command{
-		Use:   "idle-timeout HOST:PORT",
+		Use:   "idle-timeout HOST:PORT | --http URL",
 		Short: "Find how long the path keeps an idle TCP connection, and what happens after",
 		Long: "idle-timeout opens connections to the keeptune responder at HOST:PORT, lets them idle for different\n" +
 			"lengths in parallel and probes each: an answer proves the path kept the flow, silence, a reset or a\n" +
@@ -73,19 +77,34 @@ func newProbeIdleTimeoutCmd(stdio IO) *cobra.Command {
 			"with exponential backoff after each refusal; it tells the responder which connections it is done with\n" +
 			"(docs/probe.md). A run that hits a bound says so and reports no figure. Ctrl-C prints what was learned.\n" +
 			"--write-chain writes the lower end of the bracket rounded down, with a comment saying when and how.\n\n" +
+			"--http URL measures a layer-7 balancer (an HTTP load balancer, HAProxy or nginx in HTTP mode): the\n" +
+			"connections are HTTP/1.1 keep-alive connections to it, each probe a GET after an idle time, answered by\n" +
+			"`keeptune responder --http` behind it, which keeps idle connections longer than the balancer and says\n" +
+			"how long: a timeout below that is the balancer's (docs/probe.md).\n\n" +
 			"Exit status: 0 measured, 2 bad input, 3 when the target is unreachable, refuses the connection, is not\n" +
 			"a keeptune responder, the path failed, the run hit a bound or was interrupted, or --write-chain could not write.",
 		Example: "  keeptune probe idle-timeout probe.example.net:4242\n" +
 			"  keeptune probe idle-timeout 203.0.113.9:4242 --check-keepalive-refresh -o json\n" +
-			"  keeptune probe idle-timeout 203.0.113.9:4242 --precision 2% --write-chain keeptune.yaml --hop edge",
+			"  keeptune probe idle-timeout 203.0.113.9:4242 --precision 2% --write-chain keeptune.yaml --hop edge\n" +
+			"  keeptune probe idle-timeout --http http://lb.example.net/keeptune/",
 		Args: func(cmd *cobra.Command, args []string) error {
+			if opts.HTTP != "" {
+				if len(args) != 0 {
+					return usageErr(errors.New("--http URL is the target: no HOST:PORT with it"))
+				}
+				return nil
+			}
 			if len(args) != 1 {
-				return usageErr(errors.New("expected one target: HOST:PORT of a keeptune responder"))
+				return usageErr(errors.New("expected one target: HOST:PORT of a keeptune responder (or --http URL)"))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runProbe(cmd.Context(), args[0], opts, stdio)
+			target := opts.HTTP
+			if len(args) == 1 {
+				target = args[0]
+			}
+			return runProbe(cmd.Context(), target, opts, stdio)
 		},
 	}
 	f := cmd.Flags()
@@ -100,6 +119,7 @@ func newProbeIdleTimeoutCmd(stdio IO) *cobra.Command {
 	f.StringVar(&opts.Hop, "hop", "", "the middlebox hop of --write-chain to write into")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress on stderr")
 	f.StringVar(&opts.HTML, "html", "", "also write an HTML page with the bracket narrowing over the run to this file")
+	f.StringVar(&opts.HTTP, "http", "", "measure the idle timeout of a layer-7 balancer at this http:// URL, in front of `keeptune responder --http`")
 	return cmd
 }
 
@@ -127,8 +147,12 @@ func probeOptions(target string, opts ProbeOptions, stdio IO) (probe.Options, er
 	if err := checkOutput(opts.Output, textOrJSON); err != nil {
 		return probe.Options{}, err
 	}
-	if _, _, err := probe.ParseTarget(target); err != nil {
-		return probe.Options{}, usageErr(err)
+	if opts.HTTP == "" {
+		if _, _, err := probe.ParseTarget(target); err != nil {
+			return probe.Options{}, usageErr(err)
+		}
+	} else if u, err := url.Parse(opts.HTTP); err != nil || u.Scheme != "http" || u.Host == "" {
+		return probe.Options{}, usageErr(fmt.Errorf("invalid --http %q: expected an http:// URL of a balancer in front of `keeptune responder --http` (https is not supported)", opts.HTTP))
 	}
 	prec, err := parsePrecision(opts.Precision)
 	if err != nil {
@@ -153,6 +177,9 @@ func probeOptions(target string, opts ProbeOptions, stdio IO) (probe.Options, er
 	if opts.MaxConns < 1 {
 		return o, usageErr(fmt.Errorf("invalid --max-conns %d: expected at least 4", opts.MaxConns))
 	}
+	if opts.HTTP != "" {
+		o.HTTP = &probe.HTTPTarget{} // resolved by runProbe; here for Validate's checks
+	}
 	if err := o.Validate(); err != nil {
 		return o, usageErr(err)
 	}
@@ -173,8 +200,14 @@ func runProbe(ctx context.Context, target string, opts ProbeOptions, stdio IO) e
 			return usageErr(err)
 		}
 	}
-	addr, err := probe.Resolve(ctx, target)
-	if err != nil {
+	var addr netip.AddrPort
+	if opts.HTTP != "" {
+		t, err := probe.ParseHTTPTarget(ctx, opts.HTTP)
+		if err != nil {
+			return runtimeErr(err)
+		}
+		o.HTTP, addr = &t, t.Addr
+	} else if addr, err = probe.Resolve(ctx, target); err != nil {
 		return runtimeErr(err)
 	}
 	res, err := probe.Run(ctx, addr, o)

@@ -21,6 +21,8 @@ type ResponderOptions struct {
 	ConnRate     float64
 	IdleCap      time.Duration
 	Verbose      bool
+	// HTTP serves HTTP/1.1 for `keeptune probe idle-timeout --http` behind a layer-7 balancer.
+	HTTP bool
 }
 
 func newResponderCmd(stdio IO) *cobra.Command {
@@ -35,8 +37,9 @@ func newResponderCmd(stdio IO) *cobra.Command {
 			"closes connections idle longer than --idle-cap, and answers nothing to clients that do not open\n" +
 			"with keeptune's hello. It turns TCP keepalive off on its sockets (its probes would hide the\n" +
 			"middlebox's timeout). It runs until interrupted.",
-		Example: "  keeptune responder --listen :4242\n  keeptune responder --listen [::]:4242 --idle-cap 3h --max-per-source 256",
-		Args:    cobra.NoArgs,
+		Example: "  keeptune responder --listen :4242\n  keeptune responder --listen [::]:4242 --idle-cap 3h --max-per-source 256\n" +
+			"  keeptune responder --http --listen :8080   # behind an HTTP load balancer: probe idle-timeout --http URL",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runResponder(cmd.Context(), opts, stdio)
 		},
@@ -48,6 +51,7 @@ func newResponderCmd(stdio IO) *cobra.Command {
 	f.Float64Var(&opts.ConnRate, "conn-rate", 32, "new connections per second from one source (bursts up to --max-per-source)")
 	f.DurationVar(&opts.IdleCap, "idle-cap", probe.DefaultIdleCap, "close connections that sent nothing for this long (probes cannot measure timeouts beyond it)")
 	f.BoolVarP(&opts.Verbose, "verbose", "v", false, "log every refused connection on stderr")
+	f.BoolVar(&opts.HTTP, "http", false, "serve HTTP/1.1 instead (behind a layer-7 balancer): answer every request, keep idle keep-alive connections for --idle-cap and announce it (Keeptune-Idle-Timeout), at most --max-conns at once")
 	return cmd
 }
 
@@ -89,6 +93,15 @@ func runResponder(ctx context.Context, opts ResponderOptions, stdio IO) error {
 			return privilegeErr(fmt.Errorf("listen on %s: %w", opts.Listen, err), "ports below 1024 need root or CAP_NET_BIND_SERVICE: pick a port above 1023")
 		}
 		return runtimeErr(fmt.Errorf("listen on %s: %w", opts.Listen, err))
+	}
+	if opts.HTTP {
+		h := &probe.HTTPResponder{Idle: opts.IdleCap, MaxConns: opts.MaxConns}
+		fmt.Fprintf(stdio.Err, "keeptune responder: HTTP/1.1 on %v (keep-alive idle timeout %v, announced in %s; at most %d connections)\n",
+			ln.Addr(), opts.IdleCap, probe.HeaderIdle, opts.MaxConns)
+		if err := h.Serve(ctx, ln); err != nil {
+			return runtimeErr(fmt.Errorf("responder: %w", err))
+		}
+		return nil
 	}
 	fmt.Fprintf(stdio.Err, "keeptune responder: listening on %v (protocol %d; at most %d connections per source, %d in all; idle cap %v)\n",
 		ln.Addr(), probe.Version, opts.MaxPerSource, opts.MaxConns, opts.IdleCap)

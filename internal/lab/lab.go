@@ -4,11 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 )
 
 // ErrUnsupported is returned on platforms without network namespaces.
 var ErrUnsupported = errors.New("lab: network namespace labs need Linux")
+
+// built counts the labs this process began to build (New past its checks).
+var built atomic.Int64
+
+// Built is how many labs this process began to build: a test of input that must be refused
+// before anything is created checks it did not change (the machine's own list of labs also
+// holds other processes' labs, which run at the same time).
+func Built() int64 { return built.Load() }
 
 // Topology is the shape of a lab.
 type Topology int

@@ -45,6 +45,7 @@ func New(ctx context.Context, spec Spec) (_ *Lab, err error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
+	built.Add(1)
 	l := &Lab{Spec: spec, holes: map[holeKey]bool{}}
 	defer func() {
 		if err != nil {

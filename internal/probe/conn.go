@@ -109,6 +109,9 @@ type pconn struct {
 	closeOnce sync.Once
 	// released: the run is done with it because its path failed (runner.release).
 	released bool
+	// http is set on the connections of an HTTP run (--http): requests and responses instead
+	// of frames.
+	http *HTTPTarget
 }
 
 // dialHello connects to addr and exchanges the hello.
@@ -236,13 +239,16 @@ func (pc *pconn) probe(rt time.Duration) (uint32, error) {
 	pc.seq++
 	seq := pc.seq
 	pc.wmu.Unlock()
+	if pc.http != nil {
+		return seq, pc.send(pc.http.request(seq))
+	}
 	return seq, pc.send(marshalProbe(seq))
 }
 
 // finish tells the responder this connection is done and closes it cleanly (FIN): for a
 // connection whose path still works at the end of a run.
 func (pc *pconn) finish() {
-	if pc.ack.Version >= 2 {
+	if pc.ack.Version >= 2 && pc.http == nil {
 		pc.send(appendFrame(nil, typeDone, nil))
 	}
 	pc.closeOnce.Do(func() { pc.c.Close() })
@@ -288,6 +294,10 @@ func (pc *pconn) readLoop(events chan<- connEvent, done <-chan struct{}) {
 		case <-done:
 			return false
 		}
+	}
+	if pc.http != nil {
+		pc.readHTTP(report)
+		return
 	}
 	for {
 		f, err := readFrame(pc.br)

@@ -33,6 +33,8 @@ type JSONResult struct {
 	Tests            []JSONTest  `json:"tests"`
 	// Chain is set when --write-chain wrote the result into a chain file.
 	Chain *JSONChain `json:"chain,omitempty"`
+	// HTTP is the URL of an HTTP run (--http): idle_timeout_s is the layer-7 balancer's.
+	HTTP string `json:"http,omitempty"`
 }
 
 // JSONTest is one tested idle length.
@@ -64,7 +66,7 @@ func (r *Result) JSON() JSONResult {
 		KeepaliveRefresh: r.KeepaliveRefresh, ServerRefresh: r.ServerRefresh, WallS: secs(r.Wall),
 		Connections: r.Connections, RTTMs: float64(r.RTT.Round(time.Microsecond)) / float64(time.Millisecond),
 		ReplyTimeoutS: secs(r.ReplyTimeout), MaxIdleS: secs(r.MaxIdle), ResponderIdleCap: secs(r.ResponderIdleCap),
-		Disagreements: r.Disagreements, Notes: r.Notes, Tests: []JSONTest{}}
+		Disagreements: r.Disagreements, Notes: r.Notes, Tests: []JSONTest{}, HTTP: r.HTTP}
 	if r.SeenAs.IsValid() {
 		j.SeenAs = r.SeenAs.String()
 	}
@@ -123,9 +125,12 @@ func (r *Result) WriteText(w io.Writer) error {
 			if r.KeepaliveRefresh != nil && !*r.KeepaliveRefresh {
 				how = "application-level pings (TCP keepalive does not count here)"
 			}
-			fmt.Fprintf(&b, "\nnext: idle connections through this path need %s more often than every %s; "+
-				"write the result into the chain file with --write-chain FILE --hop NAME so `keeptune audit` and `keeptune lint` check it\n",
-				how, textfmt.Measured(s))
+			next := fmt.Sprintf("idle connections through this path need %s more often than every %s", how, textfmt.Measured(s))
+			if r.HTTP != "" {
+				next = fmt.Sprintf("clients and connection pools must send a request on an idle keep-alive connection, or close it, within %s "+
+					"(a pool idle timeout below it; TCP keepalive does not count at a layer-7 balancer)", textfmt.Measured(s))
+			}
+			fmt.Fprintf(&b, "\nnext: %s; write the result into the chain file with --write-chain FILE --hop NAME so `keeptune audit` and `keeptune lint` check it\n", next)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

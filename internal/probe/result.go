@@ -45,6 +45,9 @@ type Result struct {
 	Disagreements int
 	Tests         []Test
 	Notes         []string
+	// HTTP is the URL of an HTTP run (--http): the timeout is a layer-7 balancer's keep-alive
+	// idle timeout; "" for a TCP run.
+	HTTP string
 }
 
 // LearnedSoFar says what an unfinished run had established: "flows idle 4 s survived; flows
@@ -81,6 +84,9 @@ func (r *runner) result() *Result {
 	res := &Result{Target: r.addr, Lo: s.lo, Wall: r.now(), Connections: r.opened, RTT: slices.Max(r.rtts),
 		ReplyTimeout: r.rt, MaxIdle: r.maxIdle, SeenAs: r.ack.Client, ResponderIdleCap: r.ack.IdleCap,
 		Tests: s.tests}
+	if t := r.o.HTTP; t != nil {
+		res.HTTP = "http://" + t.Host + t.Path
+	}
 	res.Notes = append(res.Notes, r.notes...)
 	if s.hi != never {
 		res.Found, res.Hi = true, s.hi
@@ -146,7 +152,8 @@ func (r *runner) result() *Result {
 			len(late), short(res.Hi), short(slices.Max(late))))
 	}
 	for _, t := range s.tests {
-		if t.Outcome == Alive && t.Role == roleLadder.String() && t.Idle > 2*time.Second && t.Heard < t.Idle*9/10-time.Second {
+		// (An HTTP responder does not say when it last heard from the balancer.)
+		if res.HTTP == "" && t.Outcome == Alive && t.Role == roleLadder.String() && t.Idle > 2*time.Second && t.Heard < t.Idle*9/10-time.Second {
 			res.Notes = append(res.Notes, fmt.Sprintf("the responder heard from a connection %v before a probe the client sent after %v of silence: something between them sends on the connection's behalf (a proxy?)",
 				short(t.Heard), short(t.Idle)))
 			break

@@ -65,6 +65,10 @@ type Options struct {
 	Progress io.Writer
 	// Dial makes the connections (default: net.Dialer.DialContext).
 	Dial Dialer
+	// HTTP measures the idle timeout of a layer-7 balancer: the connections are HTTP/1.1
+	// keep-alive connections to it (Run's addr is HTTP.Addr), the responder behind it a
+	// `keeptune responder --http`.
+	HTTP *HTTPTarget
 }
 
 func (o Options) withDefaults() Options {
@@ -89,6 +93,9 @@ func (o Options) withDefaults() Options {
 // minConns is the fewest connections a run can work with: the control connection, the
 // server-refresh connection, the keepalive one if asked for, and two for the search.
 func (o Options) minConns() int {
+	if o.HTTP != nil {
+		return 3 // control and two for the search: no side tests through a layer-7 balancer
+	}
 	if o.CheckKeepalive {
 		return 5
 	}
@@ -115,6 +122,9 @@ func (o Options) Validate() error {
 	}
 	if o.MaxIdle != 0 && (o.MaxIdle < 2*time.Second || o.MaxIdle > 48*time.Hour) {
 		errs = append(errs, fmt.Errorf("--max-idle %v: expected 2s to 48h", o.MaxIdle))
+	}
+	if o.HTTP != nil && o.CheckKeepalive {
+		errs = append(errs, errors.New("--check-keepalive-refresh does not go with --http: a layer-7 balancer terminates TCP, its keep-alive timer counts requests, not packets"))
 	}
 	if o.ConnectTimeout < 0 || o.HelloTimeout < 0 || o.ReplyTimeout < 0 {
 		errs = append(errs, errors.New("timeouts must be positive"))
@@ -330,7 +340,7 @@ func (r *runner) conn(id int) *pconn {
 func (r *runner) run(ctx context.Context) (*Result, error) {
 	o := r.o
 	r.attempts++
-	ctl, err := dialHello(ctx, o.Dial, r.addr, o.ConnectTimeout, o.HelloTimeout, hello{Control: true, Token: r.token, MaxIdle: controlIdle})
+	ctl, err := r.dial(ctx, hello{Control: true, Token: r.token, MaxIdle: controlIdle})
 	if err != nil {
 		return nil, err
 	}
@@ -363,6 +373,10 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	sides := []role{roleServerPush}
 	if o.CheckKeepalive {
 		sides = append(sides, roleKeepalive)
+	}
+	if o.HTTP != nil {
+		sides = nil
+		r.note("%s", httpNote(o.HTTP, r.ack.IdleCap))
 	}
 	ladder := budget - 1 - len(sides)
 	r.s = newSearch(searchConfig{Ladder: ladder, MaxConns: ladder, Base: Base, MaxIdle: r.maxIdle, Precision: o.Precision})
@@ -477,7 +491,7 @@ func (r *runner) openAsync(ctx context.Context, ro role) bool {
 			}
 			t.Stop()
 		}
-		pc, err := dialHello(ctx, r.o.Dial, r.addr, r.o.ConnectTimeout, r.o.HelloTimeout, hello{Token: r.token, MaxIdle: announce})
+		pc, err := r.dial(ctx, hello{Token: r.token, MaxIdle: announce})
 		var at time.Time
 		if err == nil {
 			at, _ = kernelTimes(pc.c) // the hello-ack's arrival
@@ -631,6 +645,15 @@ func (r *runner) handle(ev connEvent) {
 		r.note("the responder closed a connection: %v", ev.code)
 		r.release(r.conn(ev.conn))
 	}
+}
+
+// dial opens one connection of the run: a responder's hello, or with --http the first
+// request through the balancer.
+func (r *runner) dial(ctx context.Context, h hello) (*pconn, error) {
+	if r.o.HTTP != nil {
+		return dialHTTP(ctx, r.o.Dial, r.o.HTTP, r.o.ConnectTimeout, r.o.HelloTimeout)
+	}
+	return dialHello(ctx, r.o.Dial, r.addr, r.o.ConnectTimeout, r.o.HelloTimeout, h)
 }
 
 // drainEvents handles every event already waiting, without blocking.
