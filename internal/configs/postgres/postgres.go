@@ -37,7 +37,17 @@ import (
 func init() { configs.Register(Parser{}) }
 
 // Parser is the postgres format for the configs registry.
-type Parser struct{}
+type Parser struct {
+	// Version is PostgreSQL's version ("15.4"), "" when unknown: parameter names are judged
+	// against it.
+	Version string
+}
+
+// WithVars implements configs.VarsParser: only the version matters to PostgreSQL.
+func (p Parser) WithVars(v configs.Vars) configs.Parser {
+	p.Version = v.Version
+	return p
+}
 
 // Format implements configs.Parser.
 func (Parser) Format() string { return "postgres" }
@@ -85,6 +95,8 @@ type Config struct {
 	// Settings are all assignments in the order read; Last maps a name to the one in force.
 	Settings []*Setting
 	Last     map[string]*Setting
+	// Warnings are parameters a PostgreSQL of another version may know (rule KT890).
+	Warnings []configs.Warning
 }
 
 // The settings keeptune reads and the unit of a bare number.
@@ -111,8 +123,8 @@ func (s *Setting) Count() int {
 }
 
 // Parse implements configs.Parser.
-func (Parser) Parse(fsys fs.FS, p string) (*configs.Config, error) {
-	c, err := Parse(fsys, p)
+func (pr Parser) Parse(fsys fs.FS, p string) (*configs.Config, error) {
+	c, err := pr.parse(fsys, p)
 	if err != nil {
 		return nil, err
 	}
@@ -120,15 +132,18 @@ func (Parser) Parse(fsys fs.FS, p string) (*configs.Config, error) {
 }
 
 type reader struct {
-	fsys  fs.FS
-	cfg   *Config
-	stack []string
+	fsys    fs.FS
+	cfg     *Config
+	stack   []string
+	version string
 }
 
-// Parse reads postgresql.conf at p (inside fsys) and what it includes.
-func Parse(fsys fs.FS, p string) (*Config, error) {
+// Parse reads postgresql.conf at p (inside fsys) and what it includes, for no known version.
+func Parse(fsys fs.FS, p string) (*Config, error) { return Parser{}.parse(fsys, p) }
+
+func (pr Parser) parse(fsys fs.FS, p string) (*Config, error) {
 	p = path.Clean(strings.TrimPrefix(p, "/"))
-	r := &reader{fsys: fsys, cfg: &Config{File: "/" + p, Last: map[string]*Setting{}}}
+	r := &reader{fsys: fsys, cfg: &Config{File: "/" + p, Last: map[string]*Setting{}}, version: pr.Version}
 	if err := r.file(p, nil, false); err != nil {
 		return nil, err
 	}
@@ -187,6 +202,9 @@ func (r *reader) file(p string, from *Setting, optional bool) error {
 				return err
 			}
 			continue
+		}
+		if err := r.known(s); err != nil {
+			return err
 		}
 		if unit, ok := units[s.Name]; ok {
 			if err := check(s, unit); err != nil {
@@ -409,7 +427,7 @@ func (c *Config) Downstream() *model.Side {
 
 // Configs returns the format-neutral view.
 func (c *Config) Configs() *configs.Config {
-	out := &configs.Config{Format: "postgres", File: c.File, Files: c.Files, Values: []configs.Value{}, Detail: c, Downstream: c.Downstream()}
+	out := &configs.Config{Format: "postgres", File: c.File, Files: c.Files, Values: []configs.Value{}, Detail: c, Downstream: c.Downstream(), Warnings: c.Warnings}
 	for _, s := range c.Settings {
 		if _, ok := units[s.Name]; !ok {
 			continue
@@ -417,4 +435,60 @@ func (c *Config) Configs() *configs.Config {
 		out.Values = append(out.Values, configs.Value{Key: s.Name, Value: s.Value, Block: "server", Location: model.Location{File: s.File, Line: s.Line}})
 	}
 	return out
+}
+
+// removedParams are parameters PostgreSQL removed, with the first version without them (release
+// notes of each version).
+var removedParams = map[string]string{
+	"checkpoint_segments":               "9.5",
+	"wal_keep_segments":                 "13",
+	"operator_precedence_warning":       "14",
+	"vacuum_cleanup_index_scale_factor": "14",
+	"stats_temp_directory":              "15",
+}
+
+// known checks a parameter name as PostgreSQL does when it reads the file ("unrecognized
+// configuration parameter", and the server does not start): a name with a dot is an
+// extension's placeholder and always accepted. An unknown name is an error for a near-miss or a
+// server known to be no newer than the table; otherwise (a later PostgreSQL may have it) a
+// warning. A removed parameter is an error from the version that removed it on.
+func (r *reader) known(s *Setting) error {
+	if knownParams[s.Name] || strings.Contains(s.Name, ".") {
+		return nil
+	}
+	msg := fmt.Sprintf("unrecognized configuration parameter %q", s.Name)
+	if since, ok := removedParams[s.Name]; ok {
+		switch {
+		case r.version == "":
+			r.cfg.Warnings = append(r.cfg.Warnings, configs.Warning{Location: model.Location{File: s.File, Line: s.Line},
+				Message: fmt.Sprintf("%s was removed in PostgreSQL %s: from that version on the server refuses it and does not start; keeptune does not know the server's version (--server-version)", s.Name, since)})
+			return nil
+		case !configs.VersionAtLeast(r.version, since):
+			return nil
+		}
+		return &ParseError{File: s.File, Line: s.Line, Msg: msg, Hint: fmt.Sprintf("removed in PostgreSQL %s; the server is %s", since, r.version)}
+	}
+	names := make([]string, 0, len(knownParams))
+	for n := range knownParams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	near := configs.Nearest(s.Name, names, false)
+	older := r.version != "" && !configs.VersionAtLeast(r.version, nextMajor(paramsVersion))
+	if near == "" && !older {
+		r.cfg.Warnings = append(r.cfg.Warnings, configs.Warning{Location: model.Location{File: s.File, Line: s.Line},
+			Message: fmt.Sprintf("%s: not one of PostgreSQL %s's; the server refuses it and does not start unless a later version has it (give --server-version)", msg, paramsVersion)})
+		return nil
+	}
+	pe := &ParseError{File: s.File, Line: s.Line, Msg: msg}
+	if near != "" {
+		pe.Hint = fmt.Sprintf("did you mean %q?", near)
+	}
+	return pe
+}
+
+// nextMajor turns "15.18" into "16".
+func nextMajor(v string) string {
+	major, _ := strconv.Atoi(strings.SplitN(v, ".", 2)[0])
+	return strconv.Itoa(major + 1)
 }
