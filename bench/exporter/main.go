@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command exporter benchmarks a scrape of `keeptune exporter` against a scrape of the real
 // node_exporter (Debian's prometheus-node-exporter, tcpstat collector on) on the same sockets
 // in one run.

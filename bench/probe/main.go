@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command probe benchmarks `keeptune probe idle-timeout` in the lab: a NAT middlebox that
 // forgets idle flows after T (conntrack in a network namespace, silent drop by default), a
 // keeptune responder behind it, and the probe in front. For each T it records the wall time

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command sockets benchmarks `keeptune sockets` against ss(8) on the same sockets in one run.
 //
 // It opens N established TCP sockets on loopback (N/2 connections), spread over worker

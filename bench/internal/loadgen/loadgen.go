@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package loadgen holds established TCP connections on loopback for the benchmarks that compare
 // keeptune with a peer on the same sockets (bench/sockets against ss, bench/exporter against
 // node_exporter).
