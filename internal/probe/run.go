@@ -406,6 +406,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		if err := r.checkControl(); err != nil {
 			return nil, err
 		}
+		r.markDelivered()
 		r.apply(r.s.step(now))
 		r.flushDone()
 		if r.s.finished() {
@@ -654,6 +655,17 @@ func (r *runner) dial(ctx context.Context, h hello) (*pconn, error) {
 		return dialHTTP(ctx, r.o.Dial, r.o.HTTP, r.o.ConnectTimeout, r.o.HelloTimeout)
 	}
 	return dialHello(ctx, r.o.Dial, r.addr, r.o.ConnectTimeout, r.o.HelloTimeout, h)
+}
+
+// markDelivered tells the search which unanswered probes the far end's kernel has
+// acknowledged: the path carried them, and a late answer is a busy responder, not a death.
+// (A probe that is not acknowledged within the reply timeout dies by TCP_USER_TIMEOUT too.)
+func (r *runner) markDelivered() {
+	for id := range r.pending {
+		if pc := r.conn(id); pc != nil && delivered(pc.c) {
+			r.s.acked(id)
+		}
+	}
 }
 
 // drainEvents handles every event already waiting, without blocking.

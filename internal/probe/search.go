@@ -85,6 +85,9 @@ type sconn struct {
 	plan   time.Duration // when to probe it next, or never
 	sentAt time.Duration // probing: when the probe left
 	age    time.Duration // probing: the idle length it tests
+	// delivered (probing): the far end's kernel acknowledged the probe, so the path carried it;
+	// its answer may come later than the reply timeout (a busy responder) without a death.
+	delivered bool
 }
 
 // Test is one idle length tested.
@@ -233,8 +236,25 @@ func (s *search) conn(id int) *sconn {
 // write): the idle length it tests is measured to that moment.
 func (s *search) sent(id int, at time.Duration) {
 	if c := s.conn(id); c != nil && c.state == stProbing && at >= c.s {
-		c.sentAt, c.age = at, at-c.s
+		c.sentAt, c.age, c.delivered = at, at-c.s, false
 	}
+}
+
+// acked: the probe on id reached the far end's kernel (it acknowledged the data). An answer
+// that is late after that is a slow responder, not a path that forgot the flow: the probe
+// waits up to slowAnswer for it instead of the reply timeout, and is not suspected meanwhile.
+func (s *search) acked(id int) {
+	if c := s.conn(id); c != nil && c.state == stProbing {
+		c.delivered = true
+	}
+}
+
+// replyLimit is how long c's probe may go unanswered before c counts as silently dropped.
+func (s *search) replyLimit(c *sconn) time.Duration {
+	if c.delivered {
+		return max(slowAnswer, s.rt)
+	}
+	return s.rt
 }
 
 // answered: the probe on id was answered at at.
@@ -298,7 +318,7 @@ func (s *search) lost(id int) {
 func (s *search) tentativeHi(now time.Duration) time.Duration {
 	h := s.hi
 	for _, c := range s.conns {
-		if c != nil && c.role == roleLadder && c.state == stProbing && now-c.sentAt >= s.suspectAfter && c.age < h {
+		if c != nil && c.role == roleLadder && c.state == stProbing && !c.delivered && now-c.sentAt >= s.suspectAfter && c.age < h {
 			h = c.age
 		}
 	}
@@ -329,7 +349,7 @@ func (s *search) margin() time.Duration { return max(time.Second, s.cfg.Precisio
 func (s *search) step(now time.Duration) []action {
 	var acts []action
 	for _, c := range s.conns {
-		if c != nil && c.state == stProbing && now-c.sentAt >= s.rt {
+		if c != nil && c.state == stProbing && now-c.sentAt >= s.replyLimit(c) {
 			s.died(c.id, now, Silent)
 			acts = append(acts, action{kind: actClose, conn: c.id})
 		}
@@ -524,10 +544,10 @@ func (s *search) next(now time.Duration) time.Duration {
 		case stIdle:
 			t = min(t, c.plan)
 		case stProbing:
-			if c.role == roleLadder && c.sentAt+s.suspectAfter > now {
+			if c.role == roleLadder && !c.delivered && c.sentAt+s.suspectAfter > now {
 				t = min(t, c.sentAt+s.suspectAfter)
 			}
-			t = min(t, c.sentAt+s.rt)
+			t = min(t, c.sentAt+s.replyLimit(c))
 		}
 	}
 	return t
@@ -551,7 +571,7 @@ func (s *search) eta(now time.Duration) time.Duration {
 		case c.state == stIdle && c.plan != never:
 			end = max(end, c.plan+s.rt)
 		case c.state == stProbing:
-			end = max(end, c.sentAt+s.rt)
+			end = max(end, c.sentAt+s.replyLimit(c))
 		}
 	}
 	if final, withT := s.found(); !final || withT {
