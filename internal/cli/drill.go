@@ -519,7 +519,14 @@ func runDrill(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) erro
 		}
 	}
 	est := drill.Estimate(name, o)
-	msg := fmt.Sprintf("keeptune drill: %s with %v; this takes about %v", name, o.Settings.Label, est.Round(time.Second))
+	with := o.Settings.Label
+	switch {
+	case name == "http-keepalive-race":
+		with = fmt.Sprintf("%s, backend idle %v, pool idle %v", o.Proxy, o.BackendIdle, o.PoolIdle)
+	case o.ServerCmd != "":
+		with = "the server's own settings (--server-cmd)"
+	}
+	msg := fmt.Sprintf("keeptune drill: %s with %v; this takes about %v", name, with, est.Round(time.Second))
 	if est > 10*time.Minute && o.TimeScale == 1 {
 		msg += " (use --time-scale N to divide every timer)"
 	}
