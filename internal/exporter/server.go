@@ -68,6 +68,9 @@ func (e *Exporter) Handler(version string) (http.Handler, error) {
 		Description: "Connection liveness per network namespace, listening port and process: keepalive states, idle times, CLOSE_WAIT leaks, the kernel's TCP abort counters and audit findings.",
 		Version:     version,
 		Links:       []web.LandingLinks{{Address: "/metrics", Text: "Metrics"}},
+		// The toolkit's page links /debug/pprof/ unless told not to; keeptune does not serve it
+		// (a profile endpoint has no place on a fleet-wide port), so the links would be 404s.
+		Profiling: "false",
 	})
 	if err != nil {
 		return nil, err

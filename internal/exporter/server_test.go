@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,12 @@ func TestServeBasicAuthAndShutdown(t *testing.T) {
 	if c := get("prometheus", "s3cret", "/"); c != 200 {
 		t.Errorf("landing page: status %d, want 200", c)
 	}
+	// Every link of the landing page leads somewhere (the toolkit adds pprof links by default).
+	for _, link := range landingLinks(t, "http://"+addr.String()+"/", "prometheus", "s3cret") {
+		if c := get("prometheus", "s3cret", link); c != 200 {
+			t.Errorf("landing page links %s: status %d, want 200", link, c)
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:
@@ -114,6 +121,27 @@ func TestServeBasicAuthAndShutdown(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", addr.String(), time.Second); err == nil {
 		t.Error("still listening after shutdown")
 	}
+}
+
+// landingLinks returns the local href targets of the page at url.
+func landingLinks(t *testing.T, url, user, pass string) []string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.SetBasicAuth(user, pass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var links []string
+	for _, m := range regexp.MustCompile(`href="(/[^"]*)"`).FindAllStringSubmatch(string(body), -1) {
+		links = append(links, m[1])
+	}
+	if len(links) == 0 {
+		t.Fatalf("landing page without local links:\n%s", body)
+	}
+	return links
 }
 
 // A bad web configuration stops Serve before it listens.
