@@ -269,6 +269,10 @@ func writeProbeChain(file, hop, target string, res *probe.Result) (*probe.JSONCh
 			u.RefreshedBy = model.RefreshAnySegment
 		}
 	}
+	if res.HTTP != "" {
+		// A layer-7 balancer's keep-alive timer counts requests: TCP keepalive never refreshes it.
+		u.RefreshedBy = model.RefreshPayload
+	}
 	w, err := chainfile.Apply(file, u)
 	if err != nil {
 		return nil, fmt.Errorf("--write-chain: %w", err)

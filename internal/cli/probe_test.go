@@ -8,9 +8,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keeptune/keeptune/internal/probe"
 )
 
 func TestProbeBadInput(t *testing.T) {
@@ -146,5 +149,29 @@ func TestProbeAgainstResponder(t *testing.T) {
 	}
 	if !strings.Contains(rerr.String(), "served 8 connections") {
 		t.Errorf("responder stderr %q", rerr.String())
+	}
+}
+
+// An --http result written into a chain file says the balancer is refreshed by payload only: a
+// layer-7 balancer's keep-alive timer counts requests, and TCP keepalive never refreshes it.
+func TestWriteProbeChainHTTP(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "keeptune.yaml")
+	if err := os.WriteFile(file, []byte("chain:\n  - {name: clients, type: client}\n  - {name: edge, catalog: aws-alb}\n  - {name: app, type: server}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := &probe.Result{Found: true, Lo: 59800 * time.Millisecond, Hi: 60200 * time.Millisecond, FailureMode: probe.Closed,
+		HTTP: "http://lb.example.net/keeptune/", Connections: 64}
+	w, err := writeProbeChain(file, "edge", res.HTTP, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(file)
+	for _, want := range []string{"refreshed_by: payload", "idle_timeout: 59s", "on_expiry: close"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the chain file lacks %q:\n%s", want, b)
+		}
+	}
+	if !slices.Contains(w.Set, "refreshed_by: payload") {
+		t.Errorf("written keys %v lack refreshed_by", w.Set)
 	}
 }
