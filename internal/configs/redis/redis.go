@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +32,16 @@ import (
 func init() { configs.Register(Parser{}) }
 
 // Parser is the redis format for the configs registry.
-type Parser struct{}
+type Parser struct {
+	// Version is redis's version ("7.0.15"), "" when unknown: directive names are judged against it.
+	Version string
+}
+
+// WithVars implements configs.VarsParser: only the version matters to redis.
+func (p Parser) WithVars(v configs.Vars) configs.Parser {
+	p.Version = v.Version
+	return p
+}
 
 // Format implements configs.Parser.
 func (Parser) Format() string { return "redis" }
@@ -82,6 +92,8 @@ type Config struct {
 	Directives []*Directive
 	// TCPKeepalive and Timeout are the assignments in force (the last), nil when unset.
 	TCPKeepalive, Timeout *Directive
+	// Warnings are directives a redis of another version may know (rule KT890).
+	Warnings []configs.Warning
 }
 
 // Defaults (server.h: CONFIG_DEFAULT_TCP_KEEPALIVE 300, CONFIG_DEFAULT_CLIENT_TIMEOUT 0).
@@ -97,8 +109,8 @@ func Seconds(d *Directive) int {
 }
 
 // Parse implements configs.Parser.
-func (Parser) Parse(fsys fs.FS, p string) (*configs.Config, error) {
-	c, err := Parse(fsys, p)
+func (pr Parser) Parse(fsys fs.FS, p string) (*configs.Config, error) {
+	c, err := pr.parse(fsys, p)
 	if err != nil {
 		return nil, err
 	}
@@ -106,15 +118,18 @@ func (Parser) Parse(fsys fs.FS, p string) (*configs.Config, error) {
 }
 
 type reader struct {
-	fsys  fs.FS
-	cfg   *Config
-	stack []string
+	fsys    fs.FS
+	cfg     *Config
+	stack   []string
+	version string
 }
 
-// Parse reads redis.conf at p (inside fsys) and its includes.
-func Parse(fsys fs.FS, p string) (*Config, error) {
+// Parse reads redis.conf at p (inside fsys) and its includes, for no known version.
+func Parse(fsys fs.FS, p string) (*Config, error) { return Parser{}.parse(fsys, p) }
+
+func (pr Parser) parse(fsys fs.FS, p string) (*Config, error) {
 	p = path.Clean(strings.TrimPrefix(p, "/"))
-	r := &reader{fsys: fsys, cfg: &Config{File: "/" + p}}
+	r := &reader{fsys: fsys, cfg: &Config{File: "/" + p}, version: pr.Version}
 	if err := r.file(p); err != nil {
 		return nil, err
 	}
@@ -160,6 +175,10 @@ func (r *reader) file(p string) error {
 				return err
 			}
 			continue
+		default:
+			if err := r.known(d); err != nil {
+				return err
+			}
 		case "tcp-keepalive", "timeout":
 			if len(d.Args) != 1 {
 				return &ParseError{File: file, Line: n, Msg: fmt.Sprintf("%s: expected one number of seconds, found %d arguments", d.Name, len(d.Args))}
@@ -337,7 +356,7 @@ func (c *Config) Downstream() *model.Side {
 
 // Configs returns the format-neutral view.
 func (c *Config) Configs() *configs.Config {
-	out := &configs.Config{Format: "redis", File: c.File, Files: c.Files, Values: []configs.Value{}, Detail: c, Downstream: c.Downstream()}
+	out := &configs.Config{Format: "redis", File: c.File, Files: c.Files, Values: []configs.Value{}, Detail: c, Downstream: c.Downstream(), Warnings: c.Warnings}
 	for _, d := range c.Directives {
 		if d.Name != "tcp-keepalive" && d.Name != "timeout" {
 			continue
@@ -346,4 +365,50 @@ func (c *Config) Configs() *configs.Config {
 			Location: model.Location{File: d.File, Line: d.Line}})
 	}
 	return out
+}
+
+// otherDirectives are what redis.conf may hold besides configuration keys (config.c
+// loadServerConfigFromString: include, rename-command, user, loadmodule; sentinel in
+// sentinel.conf).
+var otherDirectives = map[string]bool{"include": true, "rename-command": true, "user": true, "loadmodule": true, "sentinel": true}
+
+var keyNames []string
+
+func init() {
+	for k := range configKeys {
+		keyNames = append(keyNames, k)
+	}
+	sort.Strings(keyNames)
+}
+
+// known checks a directive name as redis does when it loads the file ("Bad directive or wrong
+// number of arguments", and it does not start): a near-miss of a key is an error with a
+// did-you-mean; another unknown name an error when the server is known to be no newer than
+// the table, a warning otherwise (later versions add keys).
+func (r *reader) known(d *Directive) error {
+	if configKeys[d.Name] || otherDirectives[d.Name] {
+		return nil
+	}
+	near := configs.Nearest(d.Name, keyNames, false)
+	older := r.version != "" && !configs.VersionAtLeast(r.version, nextMinor(keysVersion))
+	if near == "" && !older {
+		r.cfg.Warnings = append(r.cfg.Warnings, configs.Warning{Location: model.Location{File: d.File, Line: d.Line},
+			Message: fmt.Sprintf("%q: not a directive of redis %s; redis refuses it (Bad directive or wrong number of arguments) and does not start, unless a later version has it (give --server-version)", d.Name, keysVersion)})
+		return nil
+	}
+	pe := &ParseError{File: d.File, Line: d.Line, Msg: fmt.Sprintf("Bad directive or wrong number of arguments: %q", d.Name)}
+	if near != "" {
+		pe.Hint = fmt.Sprintf("did you mean %q?", near)
+	}
+	return pe
+}
+
+// nextMinor turns "7.0.15" into "7.1".
+func nextMinor(v string) string {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return v
+	}
+	minor, _ := strconv.Atoi(parts[1])
+	return parts[0] + "." + strconv.Itoa(minor+1)
 }
