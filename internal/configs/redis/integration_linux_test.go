@@ -33,7 +33,7 @@ func TestRedisAgreesOnDirectiveNames(t *testing.T) {
 		name, conf string
 		refused    bool
 	}{
-		{"known", "tcp-keepalive 60\ntimeout 0\nslave-read-only yes\nrename-command FLUSHALL \"\"\n", false},
+		{"known", "tcp-keepalive 60\ntimeout 0\nslave-read-only yes\nlist-max-ziplist-entries 512\nrename-command FLUSHALL \"\"\n", false},
 		{"misspelt", "timeout 0\ntcp-keepaliv 60\n", true},
 		{"a later version's", "timeout 0\nhide-user-data-from-log yes\n", true},
 	} {
