@@ -20,6 +20,7 @@ import (
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/profiles"
 	"github.com/keeptune/keeptune/internal/yamlx"
+	"github.com/keeptune/keeptune/keepalive"
 )
 
 // DrillOptions are the flags of `keeptune drill`.
@@ -229,7 +230,7 @@ func drillSettingsOnly(cmd *cobra.Command, opts DrillOptions) (drill.Settings, *
 		if !changed("idle") || !changed("intvl") || !changed("probes") {
 			return s, nil, usageErr(errors.New("explicit settings need --idle, --intvl and --probes together"))
 		}
-		s = drill.Settings{Label: "explicit", Source: "command line", Idle: opts.Idle, Interval: opts.Interval, Count: opts.Probes}
+		s = drill.Settings{Label: "explicit", Source: "command line", Config: keepalive.Config{Idle: opts.Idle, Interval: opts.Interval, Count: opts.Probes}}
 	case opts.FromHost:
 		h, err := hostKeepalive(opts.hostRoot)
 		if err != nil {
@@ -375,7 +376,7 @@ func hostKeepalive(root string) (drill.Settings, error) {
 	}
 	k := ns.Keepalive
 	return drill.Settings{Label: "host sysctls", Source: "/proc/sys/net/ipv4/tcp_keepalive_{time,intvl,probes}",
-		Idle: k.Idle.Value, Interval: k.Interval.Value, Count: k.Count.Value, ViaSysctl: true}, nil
+		Config: keepalive.Config{Idle: k.Idle.Value, Interval: k.Interval.Value, Count: k.Count.Value}, ViaSysctl: true}, nil
 }
 
 // unreadSysctl says why key has no number in ns: the Problem reading it, or its content.

@@ -62,7 +62,8 @@ func keepaliveConfig(s *Settings) *keepalive.Config {
 	if s.ViaSysctl {
 		return &keepalive.Config{UserTimeout: s.UserTimeout}
 	}
-	return &keepalive.Config{Idle: s.Idle, Interval: s.Interval, Count: s.Count, UserTimeout: s.UserTimeout}
+	c := s.Config
+	return &c
 }
 
 // applySysctls writes s as the keepalive sysctls of the nodes when s says so.

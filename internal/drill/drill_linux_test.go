@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keeptune/keeptune/internal/lab"
+	"github.com/keeptune/keeptune/keepalive"
 )
 
 // The privileged tests build real labs with short timers (1-5 s) and assert the accuracy
@@ -74,7 +75,7 @@ func requirePass(t *testing.T, rep Report, wantRuns int) {
 	}
 }
 
-var short = Settings{Label: "short", Idle: 2 * time.Second, Interval: time.Second, Count: 2}
+var short = Settings{Label: "short", Config: keepalive.Config{Idle: 2 * time.Second, Interval: time.Second, Count: 2}}
 
 func TestDeadPeer(t *testing.T) {
 	requireRoot(t)
@@ -87,11 +88,11 @@ func TestDeadPeer(t *testing.T) {
 		{"ipv6-middlebox", Options{Settings: short, Family: lab.IPv6}},
 		{"ipv6-peer-input", Options{Settings: short, Family: lab.IPv6, DropAt: lab.AtReceiver}},
 		// TCP_USER_TIMEOUT replaces the probe count: killed at the first firing >= 2.5s: 3s.
-		{"user-timeout", Options{Settings: Settings{Label: "uto", Idle: time.Second, Interval: time.Second, Count: 9, UserTimeout: 2500 * time.Millisecond}}},
+		{"user-timeout", Options{Settings: Settings{Label: "uto", Config: keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 9, UserTimeout: 2500 * time.Millisecond}}}},
 		// The lab's sysctls, with sockets that only turn keepalive on (--from-host).
-		{"via-sysctl", Options{Settings: Settings{Label: "host", Idle: time.Second, Interval: time.Second, Count: 2, ViaSysctl: true}}},
+		{"via-sysctl", Options{Settings: Settings{Label: "host", Config: keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 2}, ViaSysctl: true}}},
 		// --time-scale: 60s/10s/5 divided by 20 -> 3s/1s/5: 8s.
-		{"time-scale", Options{Settings: Settings{Label: "scaled", Idle: 60 * time.Second, Interval: 10 * time.Second, Count: 2}, TimeScale: 20}},
+		{"time-scale", Options{Settings: Settings{Label: "scaled", Config: keepalive.Config{Idle: 60 * time.Second, Interval: 10 * time.Second, Count: 2}}, TimeScale: 20}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -123,8 +124,8 @@ func TestUnackedData(t *testing.T) {
 
 func TestNATExpiry(t *testing.T) {
 	requireRoot(t)
-	fast := Settings{Label: "fast", Idle: time.Second, Interval: time.Second, Count: 2}
-	slow := Settings{Label: "slow", Idle: 3 * time.Second, Interval: time.Second, Count: 2}
+	fast := Settings{Label: "fast", Config: keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 2}}
+	slow := Settings{Label: "slow", Config: keepalive.Config{Idle: 3 * time.Second, Interval: time.Second, Count: 2}}
 	for _, tc := range []struct {
 		name   string
 		o      Options
@@ -157,7 +158,7 @@ func TestNATExpiry(t *testing.T) {
 func TestZombieFlood(t *testing.T) {
 	requireRoot(t)
 	t.Parallel()
-	other := Settings{Label: "other", Idle: time.Second, Interval: time.Second, Count: 1}
+	other := Settings{Label: "other", Config: keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 1}}
 	rep := execute(t, "zombie-flood", Options{Settings: short, Compare: &other, Clients: 1000})
 	requirePass(t, rep, 2)
 	for _, r := range rep.Runs {
@@ -194,7 +195,7 @@ func TestInterruptByContext(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	rep, err := Execute(ctx, "dead-peer", Options{Settings: Settings{Label: "long", Idle: 60 * time.Second, Interval: 10 * time.Second, Count: 5}, Progress: pw})
+	rep, err := Execute(ctx, "dead-peer", Options{Settings: Settings{Label: "long", Config: keepalive.Config{Idle: 60 * time.Second, Interval: 10 * time.Second, Count: 5}}, Progress: pw})
 	pw.Close()
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Execute = %v, want context.Canceled", err)
@@ -216,7 +217,7 @@ func TestHelperDrillChild(t *testing.T) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	_, err := Execute(ctx, "dead-peer", Options{Settings: Settings{Label: "long", Idle: 60 * time.Second, Interval: 10 * time.Second, Count: 5}, Progress: os.Stderr})
+	_, err := Execute(ctx, "dead-peer", Options{Settings: Settings{Label: "long", Config: keepalive.Config{Idle: 60 * time.Second, Interval: 10 * time.Second, Count: 5}}, Progress: os.Stderr})
 	fmt.Fprintf(os.Stderr, "child: Execute returned: %v\n", err)
 	if err == nil {
 		os.Exit(1)

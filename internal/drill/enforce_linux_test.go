@@ -8,6 +8,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/enforce"
 	"github.com/keeptune/keeptune/internal/lab"
+	"github.com/keeptune/keeptune/keepalive"
 )
 
 // --enforce: the server is a program that never sets keepalive, in a cgroup under keeptune
@@ -33,7 +34,7 @@ func TestDeadPeerEnforced(t *testing.T) {
 	}{
 		{"keepalive", Options{Settings: short, Enforce: true}},
 		// TCP_USER_TIMEOUT through enforce too: killed at the first firing >= 2.5s: 3s.
-		{"user-timeout", Options{Settings: Settings{Label: "uto", Idle: time.Second, Interval: time.Second, Count: 9, UserTimeout: 2500 * time.Millisecond}, Enforce: true, Family: lab.IPv6}},
+		{"user-timeout", Options{Settings: Settings{Label: "uto", Config: keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 9, UserTimeout: 2500 * time.Millisecond}}, Enforce: true, Family: lab.IPv6}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := execute(t, "dead-peer", tc.o)

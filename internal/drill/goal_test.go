@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keeptune/keeptune/keepalive"
 )
 
 func TestNATIdleBound(t *testing.T) {
@@ -39,7 +41,7 @@ func TestUnackedTheoryDefault(t *testing.T) {
 func TestJudgeGoalsNAT(t *testing.T) {
 	goal := Goal{Profile: "test", MaxDetection: 10 * time.Minute, MaxUnacked: 5 * time.Minute}
 	mk := func(idle time.Duration, scale int, outcome string) Report {
-		real := Settings{Label: "x", Idle: idle, Interval: 10 * time.Second, Count: 3}
+		real := Settings{Label: "x", Config: keepalive.Config{Idle: idle, Interval: 10 * time.Second, Count: 3}}
 		s, _ := real.Scale(scale)
 		rep := Report{Runs: []Run{
 			{Scenario: "nat-expiry", Case: "client: no keepalive", Settings: Settings{Label: "keepalive off"}, Reference: true, Outcome: "ETIMEDOUT", Verdict: Pass},
@@ -70,7 +72,7 @@ func TestJudgeGoalsNAT(t *testing.T) {
 }
 
 func TestJudgeGoalsUnackedUsesHostRetries2(t *testing.T) {
-	s := Settings{Label: "x", Idle: time.Minute, Interval: 10 * time.Second, Count: 3}
+	s := Settings{Label: "x", Config: keepalive.Config{Idle: time.Minute, Interval: 10 * time.Second, Count: 3}}
 	m := 13 * time.Second
 	rep := Report{Runs: []Run{{Scenario: "unacked-data", Case: "tcp_retries2=5", Settings: s, Measured: &m, Verdict: Pass}}}
 	judgeGoals(&rep, Options{Settings: s, Retries2: 5, HostRetries2: 15, Goal: Goal{Profile: "general", MaxUnacked: 5 * time.Minute}})

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keeptune/keeptune/keepalive"
 )
 
 func TestJudge(t *testing.T) {
@@ -27,7 +29,7 @@ func TestJudge(t *testing.T) {
 }
 
 func TestReportJSON(t *testing.T) {
-	s := Settings{Label: "explicit", Idle: 2 * time.Second, Interval: time.Second, Count: 2}
+	s := Settings{Label: "explicit", Config: keepalive.Config{Idle: 2 * time.Second, Interval: time.Second, Count: 2}}
 	rep := Report{Scenario: "dead-peer", TimeScale: 1, Requested: []Settings{s}, Runs: []Run{
 		{Scenario: "dead-peer", Case: "client side", Settings: s, Theory: dur(4 * time.Second), Measured: dur(4100 * time.Millisecond), Verdict: Pass, Expected: "ETIMEDOUT", Outcome: "ETIMEDOUT"},
 		{Scenario: "dead-peer", Case: "client side", Settings: s, Theory: dur(4 * time.Second), Measured: dur(4300 * time.Millisecond), Verdict: Pass},

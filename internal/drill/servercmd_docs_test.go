@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keeptune/keeptune/keepalive"
 )
 
 // TestServerJSONDocumented: the keys of a run's "server" object are those docs/json.md lists
@@ -30,7 +32,7 @@ func TestServerJSONDocumented(t *testing.T) {
 		}
 	}
 	full := ServerRun{Command: "nginx", PIDs: []int{1}, Listen: "203.0.113.2:4242", KeepaliveOn: true, KeepaliveMixed: true,
-		Keepalive: Settings{Idle: 2 * time.Second, Interval: time.Second, Count: 2}, Clients: 1, Released: 1, Left: map[string]int{"FIN_WAIT1": 1}}
+		Keepalive: Settings{Config: keepalive.Config{Idle: 2 * time.Second, Interval: time.Second, Count: 2}}, Clients: 1, Released: 1, Left: map[string]int{"FIN_WAIT1": 1}}
 	empty := ServerRun{}
 	keys := func(v any) (map[string]any, map[string]any) {
 		b, err := json.Marshal(v)

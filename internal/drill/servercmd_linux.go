@@ -24,6 +24,7 @@ import (
 	"github.com/keeptune/keeptune/internal/netns"
 	"github.com/keeptune/keeptune/internal/procfd"
 	"github.com/keeptune/keeptune/internal/sockets"
+	"github.com/keeptune/keeptune/keepalive"
 )
 
 // serverProc is the user's server (--server-cmd), running in the lab's server namespace in a
@@ -446,7 +447,7 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 		return nil, fmt.Errorf("--server-cmd: could not read the keepalive options of the server's sockets: %v (pidfd_getfd needs Linux 5.6+ and root)", sp.deepErr)
 	}
 	s := Settings{Label: "read from the server's socket", Source: "getsockopt through pidfd_getfd",
-		Idle: ka.Idle, Interval: ka.Interval, Count: ka.Count, UserTimeout: ka.UserTimeout}
+		Config: keepalive.Config{Idle: ka.Idle, Interval: ka.Interval, Count: ka.Count, UserTimeout: ka.UserTimeout}}
 	sr.Keepalive, sr.KeepaliveOn = s, ka.Enabled
 	var theory time.Duration
 	latest := holeAt

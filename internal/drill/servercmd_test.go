@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keeptune/keeptune/keepalive"
 )
 
 func TestServerVars(t *testing.T) {
@@ -60,7 +62,7 @@ func TestShortCommand(t *testing.T) {
 
 func TestJudgeServerGoal(t *testing.T) {
 	goal := Goal{Profile: "api-gateway", MaxDetection: 2 * time.Minute}
-	ka := Settings{Idle: 60 * time.Second, Interval: 10 * time.Second, Count: 3}
+	ka := Settings{Config: keepalive.Config{Idle: 60 * time.Second, Interval: 10 * time.Second, Count: 3}}
 	for _, tc := range []struct {
 		name    string
 		sr      ServerRun
@@ -69,7 +71,7 @@ func TestJudgeServerGoal(t *testing.T) {
 		bound   string
 	}{
 		{"keepalive within the goal", ServerRun{KeepaliveOn: true, Keepalive: ka, Clients: 5, Released: 5, ReleaseMax: 91 * time.Second}, Pass, true, ""},
-		{"keepalive above the goal", ServerRun{KeepaliveOn: true, Keepalive: Settings{Idle: 7200 * time.Second, Interval: 75 * time.Second, Count: 9},
+		{"keepalive above the goal", ServerRun{KeepaliveOn: true, Keepalive: Settings{Config: keepalive.Config{Idle: 7200 * time.Second, Interval: 75 * time.Second, Count: 9}},
 			Clients: 5, Released: 0, Watched: time.Minute}, Late, false, "alone is 11 min 15 s; lower the probe count"},
 		{"no keepalive, released by its own timeout", ServerRun{Keepalive: ka, Clients: 1, Released: 1, ReleaseMax: 3 * time.Second}, Pass, true, ""},
 		{"no keepalive, still held", ServerRun{Keepalive: ka, Clients: 3, Released: 1, ReleaseMax: 3 * time.Second, Watched: time.Minute}, Pass, false, "turn TCP keepalive on"},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/keepalive"
 )
 
 // Kernel limits of the keepalive options, in the units the flags speak.
@@ -22,7 +23,7 @@ const (
 // Kernel defaults of a fresh network namespace: net.ipv4.tcp_keepalive_time/intvl/probes.
 var KernelDefaults = Settings{
 	Label: "kernel defaults", Source: "Linux defaults (tcp_keepalive_time 7200, intvl 75, probes 9)",
-	Idle: kernel.DefaultKeepIdle, Interval: kernel.DefaultKeepIntvl, Count: kernel.DefaultKeepCnt,
+	Config: keepalive.Config{Idle: kernel.DefaultKeepIdle, Interval: kernel.DefaultKeepIntvl, Count: kernel.DefaultKeepCnt},
 }
 
 // Settings are the keepalive values under test.
@@ -32,10 +33,10 @@ type Settings struct {
 	// Source says where the values come from (flags, a profile file, /proc/sys).
 	Source string
 
-	Idle        time.Duration // TCP_KEEPIDLE
-	Interval    time.Duration // TCP_KEEPINTVL
-	Count       int           // TCP_KEEPCNT
-	UserTimeout time.Duration // TCP_USER_TIMEOUT; 0 = unset
+	// Config holds the values (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT; a
+	// zero user timeout is unset) in the public library's type, which also applies them to the
+	// lab's sockets.
+	keepalive.Config
 
 	// ViaSysctl applies Idle, Interval and Count as the lab namespaces' sysctls
 	// (tcp_keepalive_time/intvl/probes) and only turns SO_KEEPALIVE on in the sockets, which
@@ -159,43 +160,17 @@ func ScaleSeconds(name string, d time.Duration, n int) (time.Duration, string) {
 	if n <= 1 {
 		return d, ""
 	}
-	s, notes := Settings{Label: name, Idle: d, Interval: time.Duration(n) * time.Second}.Scale(n)
+	s, notes := Settings{Label: name, Config: keepalive.Config{Idle: d, Interval: time.Duration(n) * time.Second}}.Scale(n)
 	if len(notes) == 0 {
 		return s.Idle, ""
 	}
 	return s.Idle, strings.Replace(notes[0], name+" idle", name, 1)
 }
 
-// ParseHostSysctls builds settings from the contents of /proc/sys/net/ipv4/tcp_keepalive_time,
-// _intvl and _probes.
-func ParseHostSysctls(timeS, intvlS, probesS string) (Settings, error) {
-	num := func(name, v string) (int, error) {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			return 0, fmt.Errorf("read net.ipv4.%s: %q is not a number", name, strings.TrimSpace(v))
-		}
-		return n, nil
-	}
-	t, err := num("tcp_keepalive_time", timeS)
-	if err != nil {
-		return Settings{}, err
-	}
-	i, err := num("tcp_keepalive_intvl", intvlS)
-	if err != nil {
-		return Settings{}, err
-	}
-	p, err := num("tcp_keepalive_probes", probesS)
-	if err != nil {
-		return Settings{}, err
-	}
-	return Settings{Label: "host sysctls", Source: "/proc/sys/net/ipv4/tcp_keepalive_{time,intvl,probes}",
-		Idle: time.Duration(t) * time.Second, Interval: time.Duration(i) * time.Second, Count: p, ViaSysctl: true}, nil
-}
-
 // FromProfile takes a profile's recommended values.
 func FromProfile(p model.Profile) Settings {
 	return Settings{Label: "profile " + p.Name, Source: p.Source,
-		Idle: p.Idle.Recommended, Interval: p.Interval.Recommended, Count: p.Probes.Recommended}
+		Config: keepalive.Config{Idle: p.Idle.Recommended, Interval: p.Interval.Recommended, Count: p.Probes.Recommended}}
 }
 
 // unackedTheory is a quick estimate (for progress lines) of how long unacknowledged data

@@ -4,10 +4,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keeptune/keeptune/keepalive"
 )
 
 func TestSettingsValidate(t *testing.T) {
-	ok := Settings{Label: "explicit", Idle: 60 * time.Second, Interval: 10 * time.Second, Count: 5, UserTimeout: 45 * time.Second}
+	ok := Settings{Label: "explicit", Config: keepalive.Config{Idle: 60 * time.Second, Interval: 10 * time.Second, Count: 5, UserTimeout: 45 * time.Second}}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("valid settings: %v", err)
 	}
@@ -36,7 +38,7 @@ func TestSettingsValidate(t *testing.T) {
 }
 
 func TestSettingsScale(t *testing.T) {
-	s := Settings{Label: "explicit", Idle: 60 * time.Second, Interval: 10 * time.Second, Count: 5, UserTimeout: 45 * time.Second}
+	s := Settings{Label: "explicit", Config: keepalive.Config{Idle: 60 * time.Second, Interval: 10 * time.Second, Count: 5, UserTimeout: 45 * time.Second}}
 	got, notes := s.Scale(10)
 	if got.Idle != 6*time.Second || got.Interval != time.Second || got.Count != 5 || got.UserTimeout != 4500*time.Millisecond {
 		t.Errorf("Scale(10) = %v", got)
@@ -72,24 +74,14 @@ func TestDetection(t *testing.T) {
 		s    Settings
 		want time.Duration
 	}{
-		{Settings{Idle: 2 * time.Second, Interval: time.Second, Count: 2}, 4 * time.Second},
-		{Settings{Idle: 60 * time.Second, Interval: 10 * time.Second, Count: 5, UserTimeout: 45 * time.Second}, 70 * time.Second},
+		{Settings{Config: keepalive.Config{Idle: 2 * time.Second, Interval: time.Second, Count: 2}}, 4 * time.Second},
+		{Settings{Config: keepalive.Config{Idle: 60 * time.Second, Interval: 10 * time.Second, Count: 5, UserTimeout: 45 * time.Second}}, 70 * time.Second},
 		// Cloudflare's example: UTO 5s, idle 1s, intvl 11s: killed at 12s.
-		{Settings{Idle: time.Second, Interval: 11 * time.Second, Count: 9, UserTimeout: 5 * time.Second}, 12 * time.Second},
+		{Settings{Config: keepalive.Config{Idle: time.Second, Interval: 11 * time.Second, Count: 9, UserTimeout: 5 * time.Second}}, 12 * time.Second},
 	} {
 		if got := tc.s.Detection(); got != tc.want {
 			t.Errorf("%v: Detection() = %v, want %v", tc.s, got, tc.want)
 		}
-	}
-}
-
-func TestParseHostSysctls(t *testing.T) {
-	s, err := ParseHostSysctls("7200\n", "75\n", "9\n")
-	if err != nil || s.Idle != 7200*time.Second || s.Interval != 75*time.Second || s.Count != 9 || !s.ViaSysctl {
-		t.Errorf("ParseHostSysctls = %+v, %v", s, err)
-	}
-	if _, err := ParseHostSysctls("x", "75", "9"); err == nil || !strings.Contains(err.Error(), "tcp_keepalive_time") {
-		t.Errorf("bad value: %v", err)
 	}
 }
 
@@ -108,7 +100,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	base := Options{Settings: Settings{Label: "x", Idle: time.Second, Interval: time.Second, Count: 1}}
+	base := Options{Settings: Settings{Label: "x", Config: keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 1}}}
 	if err := base.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +112,9 @@ func TestOptionsValidate(t *testing.T) {
 		{func(o *Options) { o.Clients = -1 }, "--clients -1"},
 		{func(o *Options) { o.NATTimeout = 1500 * time.Millisecond }, "--nat-timeout"},
 		{func(o *Options) { o.Retries2 = 16 }, "--retries2 16"},
-		{func(o *Options) { o.Compare = &Settings{Label: "kernel", Idle: 0, Interval: time.Second, Count: 1} }, "invalid kernel settings"},
+		{func(o *Options) {
+			o.Compare = &Settings{Label: "kernel", Config: keepalive.Config{Idle: 0, Interval: time.Second, Count: 1}}
+		}, "invalid kernel settings"},
 	} {
 		o := base
 		tc.edit(&o)
@@ -136,8 +130,8 @@ func TestSettingsStringWithoutKeepalive(t *testing.T) {
 	for s, want := range map[Settings]string{
 		{}:                       "keepalive off",
 		{Label: "keepalive off"}: "keepalive off",
-		{Label: "backend idle 250ms, pool idle 1s"}:                          "backend idle 250ms, pool idle 1s",
-		{Label: "x", Idle: 2 * time.Second, Interval: time.Second, Count: 2}: "idle 2s intvl 1s probes 2",
+		{Label: "backend idle 250ms, pool idle 1s"}:                                                    "backend idle 250ms, pool idle 1s",
+		{Label: "x", Config: keepalive.Config{Idle: 2 * time.Second, Interval: time.Second, Count: 2}}: "idle 2s intvl 1s probes 2",
 	} {
 		if got := s.String(); got != want {
 			t.Errorf("%+v.String() = %q, want %q", s, got, want)

@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/keeptune/keeptune/internal/drill"
+	"github.com/keeptune/keeptune/keepalive"
 )
 
 func d(x time.Duration) *time.Duration { return &x }
 
 func report() drill.Report {
-	s := drill.Settings{Label: "explicit <x>", Idle: 2 * time.Second, Interval: time.Second, Count: 2}
+	s := drill.Settings{Label: "explicit <x>", Config: keepalive.Config{Idle: 2 * time.Second, Interval: time.Second, Count: 2}}
 	tl := []drill.Event{
 		{At: 0, Side: "client", What: "connected"},
 		{At: 20 * time.Millisecond, Side: "lab", What: "peer vanishes: blackhole both directions"},
