@@ -39,7 +39,7 @@ func summary(fs []model.Finding) string {
 	for _, f := range fs {
 		fmt.Fprintf(&b, "%s %s %s\n  %s\n", f.Severity, f.Rule, f.Subject, f.Message)
 		if f.Fix != nil && f.Fix.Line != "" {
-			fmt.Fprintf(&b, "  fix: %s\n", f.Fix.Line)
+			fmt.Fprintf(&b, "  fix: %s\n", strings.ReplaceAll(f.Fix.Line, "\n", "\n       "))
 		}
 	}
 	return b.String()

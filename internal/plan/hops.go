@@ -60,8 +60,8 @@ func (p *Plan) planSegmentKeepalive(c *model.Chain, seg chain.Segment) bool {
 			silence = "for up to " + textfmt.Seconds(d)
 		}
 		why = append(why, Reason{Kind: ReasonHard, Op: "<=", Bound: secs(l) + "s", Source: mb.IdleTimeout.Source,
-			Text: fmt.Sprintf("connections from %s to %s can stay silent %s, but %s forgets idle flows after %s: a keepalive probe must leave by %s (timeout minus keeptune's margin of %s)",
-				seg.Opener.Name(), seg.Acceptor.Name(), silence, hopLabel(mh), textfmt.Seconds(t), textfmt.Seconds(l), textfmt.Seconds(chain.ProbeMargin(t)))})
+			Text: fmt.Sprintf("connections from %s to %s can stay silent %s, but %s forgets idle flows after %s: a keepalive probe must leave by %s (%s)",
+				seg.Opener.Name(), seg.Acceptor.Name(), silence, hopLabel(mh), textfmt.Seconds(t), textfmt.Seconds(l), marginText(t))})
 	}
 	if limit < 0 {
 		return false
@@ -96,7 +96,8 @@ func (p *Plan) planSegmentKeepalive(c *model.Chain, seg chain.Segment) bool {
 			// Its sockets take the host's timers, planned under the same bound (idleLimits).
 			ch := Change{Scope: hopScope(e.Hop, sideOf(seg, e), e.Side.TCP.Enabled.Source), Key: KeyKeepalive, From: boolValue(e.Side.TCP.Enabled), To: keepaliveOnString,
 				Why: append(why, Reason{Kind: ReasonConsistency, Text: "with the host's keepalive timers, which the plan sets below the same bound"})}
-			ch.Apply = []Step{{Kind: StepLine, Where: e.Hop.Runtime, Text: Directive(e.Hop, sideOf(seg, e), "keepalive-on", 0)}}
+			text, where := Directive(e.Hop, sideOf(seg, e), "keepalive-on", 0)
+			ch.Apply = []Step{{Kind: StepLine, Where: e.Hop.Runtime, Text: text, Note: where}}
 			p.addChange(ch)
 		} else {
 			p.addHopChange(e, sideOf(seg, e), KeyKeepaliveIdle, e.Side.TCP.Idle, limit, why)
@@ -151,10 +152,17 @@ func (p *Plan) planPoolRace(c *model.Chain, seg chain.Segment, refreshed bool) {
 			return
 		}
 	}
-	shorter := max(backend-chain.PoolRaceMargin-max(time.Second, backend/10), time.Second)
+	skew := max(time.Second, backend/10)
+	raw := backend - chain.PoolRaceMargin - skew
+	shorter := max(raw, time.Second)
 	why.Op, why.Bound = "<=", secs(backend-chain.PoolRaceMargin)+"s"
-	why.Text = fmt.Sprintf("%s closes idle connections after %s: %s pool must drop them earlier (by %s, minus a margin for timer skew)",
-		a.Name(), textfmt.Seconds(backend), textfmt.Possessive(o.Name()), textfmt.Seconds(backend-chain.PoolRaceMargin))
+	why.Text = fmt.Sprintf("%s closes idle connections after %s: %s pool must drop them first, %s earlier (keeptune's race margin) and %s more for timer skew, so after %s",
+		a.Name(), textfmt.Seconds(backend), textfmt.Possessive(o.Name()), textfmt.Seconds(chain.PoolRaceMargin), textfmt.Seconds(skew), textfmt.Seconds(shorter))
+	if raw < time.Second {
+		why.Text = fmt.Sprintf("%s closes idle connections after %s: %s pool must drop them first, %s earlier (keeptune's race margin); "+
+			"%s is the shortest pool idle timeout and leaves no room for timer skew: raising %s keep-alive idle timeout is the safer change",
+			a.Name(), textfmt.Seconds(backend), textfmt.Possessive(o.Name()), textfmt.Seconds(chain.PoolRaceMargin), textfmt.Seconds(shorter), textfmt.Possessive(a.Name()))
+	}
 	p.addHopChange(o, sideUpstream, KeyIdleTimeout, o.Side.IdleTimeout, shorter, []Reason{why})
 }
 
@@ -187,7 +195,8 @@ func (p *Plan) addHopChange(e chain.Endpoint, side, key string, from model.Setti
 		src = e.Side.TCP.Enabled.Source // the line that turns keepalive on (nginx's listen) takes the idle too
 	}
 	ch := Change{Scope: hopScope(e.Hop, side, src), Key: key, From: durValue(from), To: durString(to), Why: why}
-	ch.Apply = append(ch.Apply, Step{Kind: StepLine, Where: orChain(e.Hop.Runtime), Text: Directive(e.Hop, side, dkey, to)})
+	text, where := Directive(e.Hop, side, dkey, to)
+	ch.Apply = append(ch.Apply, Step{Kind: StepLine, Where: orChain(e.Hop.Runtime), Text: text, Note: where})
 	if lang, code, ok := Snippet(e.Hop.Runtime, side, dkey, to); ok {
 		ch.Apply = append(ch.Apply, Step{Kind: StepSnippet, Where: e.Hop.Runtime, Lang: lang, Text: code})
 	}
@@ -315,7 +324,8 @@ func (p *Plan) planUserTimeouts(c *model.Chain) {
 				continue
 			}
 			ch := Change{Scope: scope, Key: KeyUserTimeout, From: durValue(uto), To: durString(to), Why: why}
-			ch.Apply = append(ch.Apply, Step{Kind: StepLine, Where: orChain(h.Runtime), Text: fmt.Sprintf("user_timeout: %s (chain file: %s: {tcp_keepalive: ...}, TCP_USER_TIMEOUT on the sockets)", durString(to), side.name)})
+			ch.Apply = append(ch.Apply, Step{Kind: StepLine, Where: orChain(h.Runtime), Text: fmt.Sprintf("%s: {user_timeout: %s}", side.name, durString(to)),
+				Note: fmt.Sprintf("chain file, hop %s; and TCP_USER_TIMEOUT on %s %s sockets", h.Name, textfmt.Possessive(h.Name), side.name)})
 			if strings.HasPrefix(strings.ToLower(h.Runtime), "go") || strings.HasPrefix(strings.ToLower(h.Runtime), "grpc-go") {
 				ch.Apply = append(ch.Apply, Step{Kind: StepSnippet, Where: "go", Lang: "go",
 					Text: fmt.Sprintf("keepalive.Config{UserTimeout: %d * time.Millisecond} // github.com/keeptune/keeptune/keepalive, on the Dialer or ListenConfig\n", to.Milliseconds())})
@@ -337,7 +347,7 @@ func (p *Plan) planGRPC(c *model.Chain, seg chain.Segment) {
 		why := []Reason{{Kind: ReasonHard, Op: ">=", Bound: durString(sv.MinTime.Value), Source: sv.MinTime.Source,
 			Text: fmt.Sprintf("%s enforces at least %s between pings (EnforcementPolicy.MinTime): pinging more often gets GOAWAY too_many_pings", seg.Acceptor.Name(), textfmt.Seconds(sv.MinTime.Value))}}
 		ch := Change{Scope: hopScope(seg.Opener.Hop, sideUpstream, cl.Time.Source), Key: KeyGRPCTime, From: durValue(cl.Time), To: durString(sv.MinTime.Value), Why: why}
-		ch.Apply = []Step{{Kind: StepLine, Where: "grpc", Text: fmt.Sprintf("keepalive.ClientParameters{Time: %s} (grpc-go)", GoDuration(sv.MinTime.Value))},
+		ch.Apply = []Step{{Kind: StepLine, Where: "grpc", Text: fmt.Sprintf("keepalive.ClientParameters{Time: %s}", GoDuration(sv.MinTime.Value)), Note: "grpc-go client"},
 			{Kind: StepSnippet, Where: "grpc", Lang: "go", Text: fmt.Sprintf("grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: %s}) // grpc-go\n", GoDuration(sv.MinTime.Value))}}
 		p.addChange(ch)
 	}
@@ -346,7 +356,7 @@ func (p *Plan) planGRPC(c *model.Chain, seg chain.Segment) {
 			Text: fmt.Sprintf("%s pings with no active stream: %s must permit it, or idle connections get GOAWAY too_many_pings", seg.Opener.Name(), seg.Acceptor.Name())}}
 		ch := Change{Scope: hopScope(seg.Acceptor.Hop, sideDownstream, sv.PermitWithoutStream.Source), Key: KeyPermitWithoutStream,
 			From: Value{Value: "false", Known: true, Source: sv.PermitWithoutStream.Source}, To: "true", Why: why}
-		ch.Apply = []Step{{Kind: StepLine, Where: "grpc", Text: "keepalive.EnforcementPolicy{PermitWithoutStream: true} (grpc-go server)"},
+		ch.Apply = []Step{{Kind: StepLine, Where: "grpc", Text: "keepalive.EnforcementPolicy{PermitWithoutStream: true}", Note: "grpc-go server"},
 			{Kind: StepSnippet, Where: "grpc", Lang: "go", Text: "grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{PermitWithoutStream: true}) // grpc-go server\n"}}
 		p.addChange(ch)
 	}

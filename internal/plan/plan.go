@@ -193,7 +193,11 @@ type Step struct {
 	Where string `json:"where"`
 	// Lang is the language of a snippet or patch ("go", "java", "yaml", "sh").
 	Lang string `json:"lang,omitempty"`
+	// Text is exactly what to run, paste or write: a command works as printed.
 	Text string `json:"text"`
+	// Note says where Text goes and what it cannot say itself (units, the block of a
+	// configuration, when it takes effect).
+	Note string `json:"note,omitempty"`
 }
 
 // Kept is a setting the plan leaves as it is.

@@ -77,15 +77,15 @@ func otherSystems(key, to string) []Step {
 	switch key {
 	case model.KeyKeepaliveTime:
 		return []Step{
-			{Kind: StepCommand, Where: "windows", Lang: "cmd", Text: fmt.Sprintf(reg, "KeepAliveTime", n*1000) + "  (milliseconds; read at boot; per socket: SIO_KEEPALIVE_VALS keepalivetime)"},
-			{Kind: StepCommand, Where: "macos", Lang: "sh", Text: fmt.Sprintf("sysctl -w net.inet.tcp.keepidle=%d  (milliseconds; persist in /etc/sysctl.conf)", n*1000)},
-			{Kind: StepCommand, Where: "freebsd", Lang: "sh", Text: fmt.Sprintf("sysctl net.inet.tcp.keepidle=%d  (milliseconds; persist in /etc/sysctl.conf)", n*1000)},
+			{Kind: StepCommand, Where: "windows", Lang: "cmd", Text: fmt.Sprintf(reg, "KeepAliveTime", n*1000), Note: "milliseconds; read at boot; per socket: SIO_KEEPALIVE_VALS keepalivetime"},
+			{Kind: StepCommand, Where: "macos", Lang: "sh", Text: fmt.Sprintf("sysctl -w net.inet.tcp.keepidle=%d", n*1000), Note: "milliseconds; persist in /etc/sysctl.conf"},
+			{Kind: StepCommand, Where: "freebsd", Lang: "sh", Text: fmt.Sprintf("sysctl net.inet.tcp.keepidle=%d", n*1000), Note: "milliseconds; persist in /etc/sysctl.conf"},
 		}
 	case model.KeyKeepaliveIntvl:
 		return []Step{
-			{Kind: StepCommand, Where: "windows", Lang: "cmd", Text: fmt.Sprintf(reg, "KeepAliveInterval", n*1000) + "  (milliseconds; per socket: SIO_KEEPALIVE_VALS keepaliveinterval)"},
-			{Kind: StepCommand, Where: "macos", Lang: "sh", Text: fmt.Sprintf("sysctl -w net.inet.tcp.keepintvl=%d  (milliseconds)", n*1000)},
-			{Kind: StepCommand, Where: "freebsd", Lang: "sh", Text: fmt.Sprintf("sysctl net.inet.tcp.keepintvl=%d  (milliseconds)", n*1000)},
+			{Kind: StepCommand, Where: "windows", Lang: "cmd", Text: fmt.Sprintf(reg, "KeepAliveInterval", n*1000), Note: "milliseconds; per socket: SIO_KEEPALIVE_VALS keepaliveinterval"},
+			{Kind: StepCommand, Where: "macos", Lang: "sh", Text: fmt.Sprintf("sysctl -w net.inet.tcp.keepintvl=%d", n*1000), Note: "milliseconds"},
+			{Kind: StepCommand, Where: "freebsd", Lang: "sh", Text: fmt.Sprintf("sysctl net.inet.tcp.keepintvl=%d", n*1000), Note: "milliseconds"},
 		}
 	case model.KeyKeepaliveProbes:
 		return []Step{

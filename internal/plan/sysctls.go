@@ -44,8 +44,8 @@ func idleLimits(c *model.Chain) []limit {
 				l := chain.KeepaliveLimit(t)
 				out = append(out, limit{max: l, reason: Reason{
 					Kind: ReasonHard, Op: "<=", Bound: secs(l),
-					Text: fmt.Sprintf("%s forgets idle flows after %s: %s's first keepalive probe must leave by %s (its timeout minus keeptune's margin of %s)",
-						hopLabel(mh), textfmt.Seconds(t), e.Hop.Name, textfmt.Seconds(l), textfmt.Seconds(chain.ProbeMargin(t))),
+					Text: fmt.Sprintf("%s forgets idle flows after %s: %s's first keepalive probe must leave by %s (its %s)",
+						hopLabel(mh), textfmt.Seconds(t), e.Hop.Name, textfmt.Seconds(l), marginText(t)),
 					Source: mb.IdleTimeout.Source,
 				}})
 			}
@@ -134,11 +134,12 @@ func planNamespace(in *Input, ns model.Namespace, limits []limit) []target {
 	if s, r, ok := sysctlInt(ns.Sysctls, model.KeyRetries2); ok {
 		to := int(r)
 		why := Reason{Kind: ReasonProfile, Op: "<=", Bound: textfmt.Seconds(p.MaxUnackedTimeout), Source: prof,
-			Text: fmt.Sprintf("tcp_retries2 = %d gives up on unacknowledged data after about %s, within the %s profile's %s", r, textfmt.Seconds(kernel.UnackedTimeout(int(r))), p.Name, textfmt.Seconds(p.MaxUnackedTimeout))}
+			Text: fmt.Sprintf("tcp_retries2 = %d %s, within the %s profile's %s", r, givesUp(int(r)), p.Name, textfmt.Seconds(p.MaxUnackedTimeout))}
 		if kernel.UnackedTimeout(int(r)) > p.MaxUnackedTimeout {
 			to = p.Retries2
-			why.Text = fmt.Sprintf("tcp_retries2 = %d gives up on unacknowledged data after about %s (now %s); the %s profile allows %s",
-				to, textfmt.Seconds(kernel.UnackedTimeout(to)), textfmt.Seconds(kernel.UnackedTimeout(int(r))), p.Name, textfmt.Seconds(p.MaxUnackedTimeout))
+			nowHang, _ := kernel.LowLatency().GiveUp(int(r), 0)
+			why.Text = fmt.Sprintf("tcp_retries2 = %d %s; with %d now: %s after the write (budget %s); the %s profile allows a budget of %s",
+				to, givesUp(to), r, textfmt.Duration(nowHang), textfmt.Duration(kernel.UnackedTimeout(int(r))), p.Name, textfmt.Seconds(p.MaxUnackedTimeout))
 		}
 		out = append(out, target{sysctl: s, to: strconv.Itoa(to), why: []Reason{why}})
 	}
@@ -229,4 +230,23 @@ func hopLabel(h *model.Hop) string {
 		return fmt.Sprintf("%s (%s)", h.Name, h.Catalog)
 	}
 	return h.Name
+}
+
+// givesUp says when the kernel gives up on unacknowledged data with tcp_retries2 = r in the
+// words and numbers audit's KT201 uses: the moment after the write on a low-latency path, and
+// the retransmission budget the profile is compared with.
+func givesUp(r int) string {
+	hang, _ := kernel.LowLatency().GiveUp(r, 0)
+	return fmt.Sprintf("gives up on unacknowledged data %s after the write on a low-latency path (budget %s)", textfmt.Duration(hang), textfmt.Duration(kernel.UnackedTimeout(r)))
+}
+
+// marginText says how chain.KeepaliveLimit got from a middlebox's idle timeout t to the limit:
+// the probe margin, and the rounding down when there was one (350 s: 315 s, rounded to 300 s).
+func marginText(t time.Duration) string {
+	m := chain.ProbeMargin(t)
+	s := "timeout minus keeptune's margin of " + textfmt.Seconds(m)
+	if l := chain.KeepaliveLimit(t); l != t-m {
+		s += " is " + textfmt.Duration(t-m) + ", rounded down to " + textfmt.Duration(l)
+	}
+	return s
 }

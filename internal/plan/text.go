@@ -44,13 +44,13 @@ func WriteText(w io.Writer, p *Plan) error {
 			for _, st := range c.Apply {
 				switch {
 				case st.Where == "windows" || st.Where == "macos" || st.Where == "freebsd":
-					others[st.Where] = append(others[st.Where], st.Text)
+					others[st.Where] = append(others[st.Where], withNote(st.Text, st.Note))
 				case st.Kind == StepCommand && st.Where == "now":
 					now = append(now, st.Text)
 				case st.Kind == StepLine && st.Where == "persist" && s.Kind == ScopeNetns:
 					// said once for the namespace, below
 				case st.Kind == StepLine || st.Kind == StepSnippet:
-					fmt.Fprintf(&b, "    %-11s %s\n", st.Where+":", indent(strings.TrimRight(st.Text, "\n"), "                "))
+					fmt.Fprintf(&b, "    %-11s %s\n", st.Where+":", indent(withNote(strings.TrimRight(st.Text, "\n"), st.Note), "                "))
 				}
 			}
 		}
@@ -164,4 +164,16 @@ func JoinSysctlW(cmds []string) string {
 		kvs = append(kvs, kv)
 	}
 	return prefix + "sysctl -w " + strings.Join(kvs, " ")
+}
+
+// withNote writes a step's note after its text, in parentheses on the same line for a one-line
+// text and on a line of its own after a longer one, so the text stays whole to copy.
+func withNote(text, note string) string {
+	switch {
+	case note == "":
+		return text
+	case strings.Contains(text, "\n"):
+		return text + "\n(" + note + ")"
+	}
+	return text + "  (" + note + ")"
 }

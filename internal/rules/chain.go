@@ -103,17 +103,19 @@ var chainPoolRace = Rule{
 		// 60 s): otherwise (Envoy's 1 h) shortening the pool is the sane change.
 		if poolLimited && pool <= 5*time.Minute {
 			proposed := chain.BackendIdleAbove(pool)
+			line, where := directive(a.Hop, "downstream", "idle", proposed)
 			f.Fix = &model.Fix{
 				Key: a.Name() + ".downstream.idle_timeout", Current: human(backend), Proposed: human(proposed),
-				Line: plan.Directive(a.Hop, "downstream", "idle", proposed),
-				Note: fmt.Sprintf("Or shorten %s pool idle timeout to %s or less.", textfmt.Possessive(o.Name()), human(max(shorter, time.Second))),
+				Line: line,
+				Note: fmt.Sprintf("%s Or shorten %s pool idle timeout to %s or less.", where, textfmt.Possessive(o.Name()), human(max(shorter, time.Second))),
 			}
 		} else {
 			proposed := max(shorter, time.Second)
+			line, where := directive(o.Hop, "upstream", "idle", proposed)
 			f.Fix = &model.Fix{
 				Key: o.Name() + ".upstream.idle_timeout", Current: poolText, Proposed: human(proposed),
-				Line: plan.Directive(o.Hop, "upstream", "idle", proposed),
-				Note: fmt.Sprintf("Or raise %s keep-alive idle timeout above %s pool idle timeout.", textfmt.Possessive(a.Name()), textfmt.Possessive(o.Name())),
+				Line: line,
+				Note: fmt.Sprintf("%s Or raise %s keep-alive idle timeout above %s pool idle timeout.", where, textfmt.Possessive(a.Name()), textfmt.Possessive(o.Name())),
 			}
 		}
 		f.Fix = chainFix(in, f.Fix, a.Name()+".downstream."+plan.KeyIdleTimeout, o.Name()+".upstream."+plan.KeyIdleTimeout)
@@ -188,9 +190,10 @@ func idleFinding(in *Input, seg chain.Segment, mi int) model.Finding {
 	ev := []model.Evidence{{Name: mh.Name + " idle timeout", Value: human(t), Source: mb.IdleTimeout.Source}}
 	var who string
 	loc := at(mb.IdleTimeout.Source, mh)
+	line, where := directive(a.Hop, "downstream", "keepalive", proposed)
 	fix := &model.Fix{Key: a.Name() + ".downstream.tcp_keepalive.idle", Proposed: human(proposed),
-		Line: plan.Directive(a.Hop, "downstream", "keepalive", proposed),
-		Note: fmt.Sprintf("Or enable keepalive at the other end (%s), or raise %s idle timeout above the longest silence.", o.Name(), textfmt.Possessive(mh.Name))}
+		Line: line,
+		Note: fmt.Sprintf("%s Or enable keepalive at the other end (%s), or raise %s idle timeout above the longest silence.", where, o.Name(), textfmt.Possessive(mh.Name))}
 	if pool, ok := chain.Limited(o.Side.IdleTimeout); o.Side.Pools.Known && o.Side.Pools.Value && o.Side.IdleTimeout.Known && (!ok || pool >= t) {
 		poolText := human(pool)
 		if !ok {
@@ -199,9 +202,11 @@ func idleFinding(in *Input, seg chain.Segment, mi int) model.Finding {
 		who = fmt.Sprintf("%s keeps idle pooled connections for %s", describeHop(o.Hop), poolText)
 		ev = append(ev, model.Evidence{Name: o.Name() + " pool idle timeout", Value: poolText, Source: o.Side.IdleTimeout.Source})
 		loc = at(o.Side.IdleTimeout.Source, o.Hop)
+		line, where := directive(o.Hop, "upstream", "idle", proposed)
+		kaLine, kaWhere := plan.Directive(o.Hop, "upstream", "keepalive", proposed)
 		fix = &model.Fix{Key: o.Name() + ".upstream.idle_timeout", Current: human(o.Side.IdleTimeout.Value), Proposed: human(proposed),
-			Line: plan.Directive(o.Hop, "upstream", "idle", proposed),
-			Note: "Or enable TCP keepalive on the pooled sockets: " + plan.Directive(o.Hop, "upstream", "keepalive", proposed) + "."}
+			Line: line,
+			Note: fmt.Sprintf("%s Or enable TCP keepalive on the pooled sockets: `%s` (%s).", where, strings.ReplaceAll(kaLine, "\n", "; "), kaWhere)}
 	} else if d, bounded := chain.Silence(seg); bounded {
 		who = fmt.Sprintf("connections from %s to %s can stay silent for up to %s", o.Name(), a.Name(), human(d))
 		for _, e := range []chain.Endpoint{o, a} {
@@ -314,10 +319,9 @@ func probeFinding(in *Input, seg chain.Segment, e chain.Endpoint, mi int, idle, 
 			{Name: mh.Name + " idle timeout", Value: human(mb.IdleTimeout.Value), Source: mb.IdleTimeout.Source},
 		},
 		Location: at(e.Side.TCP.Idle.Source, e.Hop),
-		Fix: probeFix(in, e, side, &model.Fix{
+		Fix: probeFix(in, e, side, directiveFix(&model.Fix{
 			Key: e.Name() + "." + side + ".tcp_keepalive.idle", Current: human(idle), Proposed: human(proposed),
-			Line: plan.Directive(e.Hop, side, "keepalive", proposed),
-		}),
+		}, e.Hop, side, "keepalive", proposed)),
 	}
 }
 
@@ -370,4 +374,17 @@ var chainTrackingTable = Rule{
 		}
 		return out
 	}),
+}
+
+// directive is plan.Directive for a fix: the line to paste, and where it goes as a sentence
+// for the fix's note.
+func directive(h *model.Hop, side, key string, d time.Duration) (line, where string) {
+	line, w := plan.Directive(h, side, key, d)
+	return line, w + "."
+}
+
+// directiveFix fills a fix's line and note from plan.Directive.
+func directiveFix(f *model.Fix, h *model.Hop, side, key string, d time.Duration) *model.Fix {
+	f.Line, f.Note = directive(h, side, key, d)
+	return f
 }

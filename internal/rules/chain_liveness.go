@@ -206,8 +206,8 @@ var chainSilentDrop = Rule{
 					{Name: mh.Name + " on expiry", Value: string(mb.OnExpiry.Value), Source: mb.OnExpiry.Source},
 					{Name: "TCP keepalive on the segment", Value: keepaliveSummary(seg)}},
 				Location: at(mb.IdleTimeout.Source, mh),
-				Fix: chainFix(in, &model.Fix{Key: a.Name() + ".downstream.tcp_keepalive.idle", Proposed: human(proposed),
-					Line: plan.Directive(a.Hop, "downstream", "keepalive", proposed)},
+				Fix: chainFix(in, directiveFix(&model.Fix{Key: a.Name() + ".downstream.tcp_keepalive.idle", Proposed: human(proposed)},
+					a.Hop, "downstream", "keepalive", proposed),
 					a.Name()+".downstream."+plan.KeyKeepaliveIdle, a.Name()+".downstream."+plan.KeyKeepalive,
 					o.Name()+".upstream."+plan.KeyKeepaliveIdle, o.Name()+".upstream."+plan.KeyKeepalive),
 			})

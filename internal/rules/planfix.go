@@ -131,13 +131,16 @@ func chainFix(in *Input, fallback *model.Fix, settings ...string) *model.Fix {
 			continue
 		}
 		fix := &model.Fix{Key: s, Current: humanValue(c.From.Value), Proposed: humanValue(c.To)}
+		var notes []string
 		for _, st := range c.Apply {
 			if st.Kind == plan.StepLine {
 				fix.Line = st.Text
+				if st.Note != "" {
+					notes = append(notes, st.Note+".")
+				}
 				break
 			}
 		}
-		var notes []string
 		if len(c.Why) > 0 {
 			notes = append(notes, "keeptune plan: "+c.Why[0].Text+".")
 		}
@@ -149,8 +152,11 @@ func chainFix(in *Input, fallback *model.Fix, settings ...string) *model.Fix {
 		fix.Note = strings.Join(notes, " ")
 		return fix
 	}
-	if fallback != nil && strings.HasPrefix(fallback.Note, "Or ") {
-		fallback.Note = ""
+	if fallback != nil {
+		// The alternatives ("Or shorten ...") are dropped: the plan chose; where the line goes stays.
+		if i := strings.Index(" "+fallback.Note, " Or "); i >= 0 {
+			fallback.Note = strings.TrimSpace(fallback.Note[:i])
+		}
 	}
 	return fallback
 }
