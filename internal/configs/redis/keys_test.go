@@ -1,11 +1,8 @@
 package redis
 
 import (
-	"errors"
-	"strings"
 	"testing"
 
-	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/testutil"
 )
 
@@ -25,22 +22,13 @@ func TestDirectiveNames(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := Parser{Version: tt.version}.parse(testutil.MapFS(map[string]string{"r.conf": tt.conf}), "r.conf")
-			if tt.err != "" {
-				var pe *configs.ParseError
-				if !errors.As(err, &pe) || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error %v, want %q", err, tt.err)
+			var warnings []string
+			if c != nil {
+				for _, w := range c.Warnings {
+					warnings = append(warnings, w.Message)
 				}
-				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			switch {
-			case tt.warn == "" && len(c.Warnings) > 0:
-				t.Errorf("unexpected warnings %+v", c.Warnings)
-			case tt.warn != "" && (len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0].Message, tt.warn)):
-				t.Errorf("warnings %+v, want one with %q", c.Warnings, tt.warn)
-			}
+			testutil.Verdict(t, err, warnings, tt.err, tt.warn)
 		})
 	}
 }
