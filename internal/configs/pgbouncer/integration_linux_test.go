@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,16 +57,20 @@ func runPgbouncer(t *testing.T, bin, conf string) (bool, string) {
 	defer out.Close()
 	cmd := exec.Command("runuser", "-u", "nobody", "--", bin, p)
 	cmd.Stdout, cmd.Stderr = out, out
+	// runuser forks PgBouncer: kill the whole group, or PgBouncer outlives the test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	kill := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	defer kill()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		data, _ := os.ReadFile(logf)
 		if strings.Contains(string(data), "process up") {
-			_ = cmd.Process.Kill()
+			kill()
 			<-done
 			return true, string(data)
 		}
@@ -76,7 +81,7 @@ func runPgbouncer(t *testing.T, bin, conf string) (bool, string) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	_ = cmd.Process.Kill()
+	kill()
 	<-done
 	data, _ := os.ReadFile(logf)
 	t.Fatalf("pgbouncer neither came up nor exited in 5 s:\n%s", data)
