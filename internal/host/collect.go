@@ -158,6 +158,15 @@ func (c *collector) run() error {
 	return nil
 }
 
+// NotAuditedHint is why the other namespaces were not read and what reads them: root already
+// needs only the flag (telling root to "run as root" sent people looking for a missing privilege).
+func NotAuditedHint(euid int) string {
+	if euid == 0 {
+		return "not audited: add --all-netns"
+	}
+	return "not audited: run as root with --all-netns"
+}
+
 // namespaces reads the sysctls of the current namespace, the global ones, and with AllNetns
 // those of every other namespace in all. It returns the tcp_keepalive_probes of each namespace
 // read, for the Go programs living there.
@@ -182,7 +191,7 @@ func (c *collector) namespaces(all []*netnsInfo) (map[uint64]model.Setting[int],
 		if others := len(all) - len(audited); others > 0 {
 			p := model.Problem{
 				What: "the sysctls of " + plural(others, "other network namespace", "other network namespaces") + " in use",
-				Err:  "not audited: run as root with --all-netns",
+				Err:  NotAuditedHint(os.Geteuid()),
 			}
 			if os.Geteuid() != 0 {
 				p.Needs = "root"

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -141,7 +142,7 @@ func TestCollectTestRoot(t *testing.T) {
 	joined := strings.Join(problems, "\n")
 	for _, want := range []string{
 		"/etc/sysctl.d/60-keepalive.conf:3: expected 'key = value'",
-		"1 other network namespace in use: not audited: run as root with --all-netns",
+		"1 other network namespace in use: " + NotAuditedHint(os.Geteuid()),
 	} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("problems lack %q:\n%s", want, joined)
@@ -201,5 +202,15 @@ func TestCollectCanceled(t *testing.T) {
 	cancel()
 	if _, err := Collect(ctx, Options{Root: testRoot}); err == nil {
 		t.Fatal("Collect with a canceled context succeeded")
+	}
+}
+
+// Root is not told to run as root: the flag is what it lacks.
+func TestNotAuditedHint(t *testing.T) {
+	if h := NotAuditedHint(0); strings.Contains(h, "root") || !strings.Contains(h, "--all-netns") {
+		t.Errorf("hint for root = %q", h)
+	}
+	if h := NotAuditedHint(1000); !strings.Contains(h, "run as root with --all-netns") {
+		t.Errorf("hint for a user = %q", h)
 	}
 }

@@ -42,8 +42,9 @@ func HTML(w io.Writer, r Report, opt HTMLOptions) error {
 	b.WriteString("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
 	fmt.Fprintf(&b, "<title>%s</title>\n<style>%s</style>\n</head>\n<body>\n", esc(title), htmlStyle)
 	c := countFindings(r.Findings)
-	fmt.Fprintf(&b, "<header><h1>%s</h1><p class=\"sub\">%s · %d chain file(s) · %d error(s), %d warning(s), %d info</p></header>\n",
-		esc(title), esc(r.Tool.Name+" "+r.Tool.Version), len(r.Chains), c.errors, c.warnings, c.infos)
+	fmt.Fprintf(&b, "<header><h1>%s</h1><p class=\"sub\">%s · %d %s · %d %s, %d %s, %d info</p></header>\n",
+		esc(title), esc(r.Tool.Name+" "+r.Tool.Version), len(r.Chains), textfmt.Plural(len(r.Chains), "chain file", "chain files"),
+		c.errors, textfmt.Plural(c.errors, "error", "errors"), c.warnings, textfmt.Plural(c.warnings, "warning", "warnings"), c.infos)
 	findings := sortedFindings(r.Findings)
 	used := make([]bool, len(findings))
 	for _, ch := range r.Chains {

@@ -31,6 +31,9 @@ func TestHTMLSelfContained(t *testing.T) {
 	if m := regexp.MustCompile(`https?://`).FindStringIndex(rest); m != nil {
 		t.Errorf("page names a URL: %s", rest[max(m[0]-40, 0):min(m[1]+60, len(rest))])
 	}
+	if strings.Contains(page, "(s)") {
+		t.Error(`page writes "error(s)": plurals are spelled out (textfmt.Plural)`)
+	}
 	for _, want := range []string{"TCP segment", "<svg class=\"timeline\"", "<svg class=\"hops\"", "class=\"bar box\"", "class=\"death\"", "first probe"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
