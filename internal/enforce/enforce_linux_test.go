@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
 	"github.com/keeptune/keeptune/internal/sockets"
@@ -422,6 +424,7 @@ func TestEnforceOnRealPrograms(t *testing.T) {
 	}
 
 	// Detach: nothing of keeptune stays in the kernel or in bpffs.
+	objs := pinnedObjects(t, sb.Enforcer.PinDir())
 	if _, err := sb.Enforcer.Detach(nil); err != nil {
 		t.Fatal(err)
 	}
@@ -430,35 +433,115 @@ func TestEnforceOnRealPrograms(t *testing.T) {
 		t.Errorf("%s after detach: %v, want it gone", sb.Enforcer.PinDir(), err)
 	}
 	assertNoPins(t, sb.bpffs)
-	assertNoKeeptuneObjects(t)
+	assertGone(t, objs)
 }
 
-// assertNoKeeptuneObjects walks every program and map in the kernel (bpf syscalls).
-func assertNoKeeptuneObjects(t *testing.T) {
+// kernelObjects are the BPF programs and maps one enforcer holds, by id.
+type kernelObjects struct {
+	progs []ebpf.ProgramID
+	maps  []ebpf.MapID
+}
+
+// pinnedObjects reads the ids of what the enforcer pinned under pinDir: its links (and the
+// programs they attach), programs and maps, and every map those programs use. The check after
+// detach looks for exactly these: go test runs packages in parallel, and the drill's and the
+// CLI's enforce tests load keeptune_ programs of their own at the same time.
+func pinnedObjects(t *testing.T, pinDir string) kernelObjects {
+	t.Helper()
+	var objs kernelObjects
+	addProg := func(id ebpf.ProgramID) {
+		objs.progs = append(objs.progs, id)
+		p, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			t.Fatalf("program %d: %v", id, err)
+		}
+		defer p.Close()
+		info, err := p.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids, ok := info.MapIDs(); ok {
+			objs.maps = append(objs.maps, ids...)
+		}
+	}
+	err := filepath.WalkDir(pinDir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if l, err := link.LoadPinnedLink(path, nil); err == nil {
+			defer l.Close()
+			info, err := l.Info()
+			if err != nil {
+				return err
+			}
+			addProg(info.Program)
+			return nil
+		}
+		if p, err := ebpf.LoadPinnedProgram(path, nil); err == nil {
+			defer p.Close()
+			info, err := p.Info()
+			if err != nil {
+				return err
+			}
+			if id, ok := info.ID(); ok {
+				addProg(id)
+			}
+			return nil
+		}
+		m, err := ebpf.LoadPinnedMap(path, nil)
+		if err != nil {
+			return fmt.Errorf("pin %s is no link, program or map: %w", path, err)
+		}
+		defer m.Close()
+		info, err := m.Info()
+		if err != nil {
+			return err
+		}
+		if id, ok := info.ID(); ok {
+			objs.maps = append(objs.maps, id)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(objs.progs)
+	objs.progs = slices.Compact(objs.progs)
+	slices.Sort(objs.maps)
+	objs.maps = slices.Compact(objs.maps)
+	if len(objs.progs) == 0 || len(objs.maps) == 0 {
+		t.Fatalf("found %d programs and %d maps pinned under %s: the check after detach would prove nothing", len(objs.progs), len(objs.maps), pinDir)
+	}
+	return objs
+}
+
+// assertGone checks that the kernel has freed every program and map of objs (bpf syscalls by
+// id; ids are allocated cyclically, so a freed one is not handed out again at once).
+func assertGone(t *testing.T, objs kernelObjects) {
 	t.Helper()
 	var left []string
 	// The kernel frees them after an RCU grace period: give it a moment.
 	for i := 0; i < 100; i++ {
 		left = left[:0]
-		for id, err := ebpf.ProgramGetNextID(0); err == nil; id, err = ebpf.ProgramGetNextID(id) {
-			p, err := ebpf.NewProgramFromID(id)
-			if err != nil {
-				continue
+		for _, id := range objs.progs {
+			if p, err := ebpf.NewProgramFromID(id); err == nil {
+				name := "?"
+				if info, err := p.Info(); err == nil {
+					name = info.Name
+				}
+				left = append(left, fmt.Sprintf("program %s (id %d)", name, id))
+				p.Close()
 			}
-			if info, err := p.Info(); err == nil && strings.HasPrefix(info.Name, objectPrefix) {
-				left = append(left, fmt.Sprintf("program %s (id %d)", info.Name, id))
-			}
-			p.Close()
 		}
-		for id, err := ebpf.MapGetNextID(0); err == nil; id, err = ebpf.MapGetNextID(id) {
-			m, err := ebpf.NewMapFromID(id)
-			if err != nil {
-				continue
+		for _, id := range objs.maps {
+			if m, err := ebpf.NewMapFromID(id); err == nil {
+				name := "?"
+				if info, err := m.Info(); err == nil {
+					name = info.Name
+				}
+				left = append(left, fmt.Sprintf("map %s (id %d)", name, id))
+				m.Close()
 			}
-			if info, err := m.Info(); err == nil && strings.HasPrefix(info.Name, objectPrefix) {
-				left = append(left, fmt.Sprintf("map %s (id %d)", info.Name, id))
-			}
-			m.Close()
 		}
 		if len(left) == 0 {
 			return
@@ -474,6 +557,7 @@ func TestSandboxRemovesItsCgroup(t *testing.T) {
 	if err := sb.Enforcer.Apply(sb.Target, Policy{Idle: 30 * time.Second, Side: SideBoth, Mode: ModeForce}); err != nil {
 		t.Fatal(err)
 	}
+	objs := pinnedObjects(t, sb.Enforcer.PinDir())
 	if err := sb.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +565,7 @@ func TestSandboxRemovesItsCgroup(t *testing.T) {
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("cgroup %s still there: %v", dir, err)
 	}
-	assertNoKeeptuneObjects(t)
+	assertGone(t, objs)
 }
 
 // Concurrent `enforce apply` runs (separate processes, released at once) on sibling cgroups of
