@@ -1,5 +1,5 @@
 // Package profiles holds the workload profiles audits are judged against: the built-in ones
-// (embedded from builtin/*.yaml, taken from the hosting guides' workload table) and custom ones
+// (embedded from builtin/*.yaml, keeptune's choice of ranges, as hosting providers' tuning guides give them) and custom ones
 // operators write in the same YAML format (docs/profiles.md).
 package profiles
 

@@ -106,3 +106,13 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A built-in profile's source says plainly that its ranges are keeptune's choice with no primary
+// source behind them: it said "hosting guides' workload table", an unnamed source nobody can check.
+func TestBuiltinSourcesAreHonest(t *testing.T) {
+	for _, p := range Builtin() {
+		if !strings.HasPrefix(p.Source, "keeptune's choice, no primary source") || strings.Contains(p.Source, "hosting guides'") {
+			t.Errorf("profile %s: source %q does not say the ranges are keeptune's choice", p.Name, p.Source)
+		}
+	}
+}

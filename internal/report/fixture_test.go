@@ -40,7 +40,7 @@ func testProfile() model.Profile {
 	return model.Profile{
 		Name:              "api-gateway",
 		Description:       "API gateways and reverse proxies in front of many long-lived client connections",
-		Source:            "hosting guides, workload table (research/configs-and-tools.md)",
+		Source:            "keeptune's choice, no primary source (the ranges of hosting providers' tuning guides)",
 		Idle:              model.DurationRange{Min: 5 * time.Minute, Max: 15 * time.Minute, Recommended: 10 * time.Minute},
 		Interval:          model.DurationRange{Min: 15 * time.Second, Max: 75 * time.Second, Recommended: 30 * time.Second},
 		Probes:            model.IntRange{Min: 3, Max: 9, Recommended: 5},

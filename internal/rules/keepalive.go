@@ -6,6 +6,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/plan"
 )
 
 var keepaliveDetection = Rule{
@@ -25,7 +26,7 @@ var keepaliveDetection = Rule{
 		"them with sysctl -w. In a container or pod namespace set them where the namespace is made " +
 		"(pod securityContext.sysctls, docker run --sysctl). Only sockets that enable SO_KEEPALIVE " +
 		"use these values; programs that set TCP_KEEPIDLE/INTVL/CNT themselves (Go does) ignore them.",
-	Source: "net/ipv4/tcp_timer.c tcp_keepalive_timer; Documentation/networking/ip-sysctl.rst; hosting guides' workload table",
+	Source: "net/ipv4/tcp_timer.c tcp_keepalive_timer; Documentation/networking/ip-sysctl.rst; the workload profile (keeptune's choice of ranges, no primary source: keeptune profiles NAME)",
 	Check: func(in *Input) []model.Finding {
 		var out []model.Finding
 		p := in.Profile
@@ -153,9 +154,9 @@ func rangeRule(id, name string, rr keepaliveRange, why string) Rule {
 			"Quiet where KT101 already flags the detection time (its fix sets all three values) "+
 			"or KT501 an untouched namespace.", key, what),
 		Why: why,
-		Fix: fmt.Sprintf("Set %s to the profile's recommended value: edit the /etc line that sets it, or add it to "+
-			"/etc/sysctl.d/60-keeptune.conf (a later name if another file would override it), then sysctl -w.", key),
-		Source: "Documentation/networking/ip-sysctl.rst; hosting guides' workload table",
+		Fix: fmt.Sprintf("Set %s to the profile's recommended value in %s (named to sort after every other sysctl.d "+
+			"file), delete the lines that set it elsewhere, then sysctl -w.", key, plan.DropIn),
+		Source: "Documentation/networking/ip-sysctl.rst; the workload profile (keeptune's choice of ranges, no primary source: keeptune profiles NAME)",
 		Check: func(in *Input) []model.Finding {
 			var out []model.Finding
 			min, max, rec := rng(in.Profile)
