@@ -73,7 +73,11 @@ func FromPlan(p *plan.Plan, raw []byte, source string, only []string) (req *Requ
 			// Applied through the file's diff below.
 		default:
 			for _, st := range c.Apply {
-				printed = append(printed, fmt.Sprintf("%s %s -> %s (%s): %s", c.Scope.Name, c.Key, c.To, st.Where, st.Text))
+				line := fmt.Sprintf("%s %s -> %s (%s): %s", c.Scope.Name, c.Key, c.To, st.Where, st.Text)
+				if st.Note != "" {
+					line += "\n(" + st.Note + ")" // where it goes: the text alone is what to paste
+				}
+				printed = append(printed, line)
 			}
 			if len(c.Apply) == 0 {
 				printed = append(printed, fmt.Sprintf("%s %s -> %s", c.Scope.Name, c.Key, c.To))

@@ -15,7 +15,7 @@ func TestFromPlan(t *testing.T) {
 			{Scope: host, Key: "net.ipv4.tcp_keepalive_time", From: plan.Value{Value: "7200", Known: true}, To: "180"},
 			{Scope: app, Key: "net.ipv4.tcp_keepalive_time", From: plan.Value{Known: false}, To: "180"},
 			{Scope: plan.Scope{Kind: plan.ScopeConfig, Name: "nginx http", File: "/etc/nginx/nginx.conf", Line: 5}, Key: "keepalive_timeout", To: "60s"},
-			{Scope: plan.Scope{Kind: plan.ScopeHop, Name: "app (go)"}, Key: "keepalive", To: "80s", Apply: []plan.Step{{Where: "go", Text: "net.KeepAliveConfig{...}"}}},
+			{Scope: plan.Scope{Kind: plan.ScopeHop, Name: "app (go)"}, Key: "keepalive", To: "80s", Apply: []plan.Step{{Where: "go", Text: "net.KeepAliveConfig{...}", Note: "Go: on the Dialer or ListenConfig"}}},
 		},
 		Removes:     []plan.Remove{{File: "/etc/sysctl.conf", Line: 3, Text: "net.ipv4.tcp_keepalive_time = 3600"}},
 		SysctlFiles: []plan.SysctlFile{{Path: "/etc/sysctl.d/99-zz-keeptune.conf", Content: "x = 1\n"}},
@@ -34,7 +34,7 @@ func TestFromPlan(t *testing.T) {
 	if s := req.Sysctls[1]; s.Netns.Path != "/run/netns/demo-app" || s.Netns.Inode != 7 || s.From != "" {
 		t.Errorf("namespace change (unknown from: no drift check): %+v", s)
 	}
-	if len(printed) != 2 || !strings.Contains(printed[0], "net.KeepAliveConfig") || !strings.Contains(printed[1], "envoy") {
+	if len(printed) != 2 || !strings.Contains(printed[0], "net.KeepAliveConfig") || !strings.Contains(printed[0], "Go: on the Dialer or ListenConfig") || !strings.Contains(printed[1], "envoy") {
 		t.Errorf("printed: %q", printed)
 	}
 	for only, want := range map[string][4]int{ // files, removes, sysctls, configs

@@ -106,6 +106,11 @@ func runApply(ctx context.Context, file string, opts ApplyOptions, stdio IO) err
 	if err != nil {
 		return err
 	}
+	if file == "" {
+		// Say which plan this is: apply has no --profile, so a reader who planned with another
+		// profile would otherwise take these values for that plan's.
+		fmt.Fprintf(stdio.Err, "keeptune apply: no plan file: planned now with profile %s (to review or choose: keeptune plan --profile NAME -o json > plan.json; keeptune apply plan.json)\n", p.Profile)
+	}
 	req, printed, err := apply.FromPlan(p, raw, source, opts.Only)
 	if err != nil {
 		return usageErr(err)

@@ -123,3 +123,15 @@ func TestApplyJSONDocumented(t *testing.T) {
 		}
 	}
 }
+
+// apply without a plan file says which profile it planned with (it has no --profile; the dry
+// run showed 600/30/5 with nothing saying they were the general profile's).
+func TestApplyWithoutPlanNamesItsProfile(t *testing.T) {
+	_, stderr, code := run(t, "apply", "--dry-run", "--state-dir", t.TempDir())
+	if code != ExitOK && code != ExitPrivilege {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if code == ExitOK && !strings.Contains(stderr, "planned now with profile general") {
+		t.Errorf("stderr does not name the profile:\n%s", stderr)
+	}
+}
