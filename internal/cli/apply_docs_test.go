@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"reflect"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/apply"
 	"github.com/keeptune/keeptune/internal/canary"
+	"github.com/keeptune/keeptune/internal/testutil"
 )
 
 // applyDocNames maps the JSON types of apply, rollback and verify to their sections of
@@ -133,5 +135,39 @@ func TestApplyWithoutPlanNamesItsProfile(t *testing.T) {
 	}
 	if code == ExitOK && !strings.Contains(stderr, "planned now with profile general") {
 		t.Errorf("stderr does not name the profile:\n%s", stderr)
+	}
+}
+
+// The option names docs/json.md gives as examples are keys audit -o json writes (it named
+// `expect-connections` and `fail-on`, while the keys are snake_case).
+func TestJSONDocsOptionNames(t *testing.T) {
+	data, err := os.ReadFile("../../docs/json.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "| `options` | map of string |") {
+			row = l
+		}
+	}
+	if row == "" {
+		t.Fatal("docs/json.md has no options row")
+	}
+	out, stderr, _ := run(t, "audit", "--root", testutil.FakeRoot(t, testutil.Host{}), "-o", "json", "--expect-connections", "10")
+	var rep struct {
+		Options map[string]string `json:"options"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %s", err, stderr)
+	}
+	names := regexp.MustCompile("`([a-z_-]+)`").FindAllStringSubmatch(strings.SplitN(row, "|", 5)[4], -1)
+	if len(names) == 0 {
+		t.Fatalf("options row names no option: %s", row)
+	}
+	for _, m := range names {
+		if _, ok := rep.Options[m[1]]; !ok {
+			t.Errorf("docs/json.md names option %q; audit writes %v", m[1], rep.Options)
+		}
 	}
 }
