@@ -50,6 +50,9 @@ type Sources struct {
 	// ConfigListener reads the sides of one listener of a `config:` file, for hops that name
 	// one (config: {file: ..., server: NAME, port: N}).
 	ConfigListener func(path string, l ListenerRef) (downstream, upstream *model.Side, err error)
+	// ConfigFormat, when set, names the format of a hop's `config:` file (nginx, haproxy, ...):
+	// a hop without `runtime:` takes it, so its fixes are written in that server's directives.
+	ConfigFormat func(path string) string
 	// Host, when set, is the network namespace hops marked `local: true` run in: its keepalive
 	// sysctls fill the values their sockets leave to the OS (ApplyHost).
 	Host *model.Namespace
@@ -117,6 +120,9 @@ func (hs *HopSpec) resolve(src Sources) (model.Hop, error) {
 		return h, nil
 	}
 	down, up := hs.catalogSides()
+	if h.Config != "" && h.Runtime == "" && src.ConfigFormat != nil {
+		h.Runtime = src.ConfigFormat(h.Config)
+	}
 	if h.Config != "" {
 		at := hs.ConfigAt
 		if src.Config == nil {

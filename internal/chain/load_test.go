@@ -195,3 +195,32 @@ func TestBalancerSides(t *testing.T) {
 		t.Errorf("downstream: on an NLB: %v", err)
 	}
 }
+
+// A hop that names a configuration file but no runtime takes the file's format as its runtime,
+// so its fixes are that server's directives ("keepalive_timeout 125s;"), not chain-file keys; a
+// runtime written on the hop wins.
+func TestConfigFormatNamesTheRuntime(t *testing.T) {
+	spec, err := Parse("keeptune.yaml", []byte(`chain:
+  - {name: clients, type: client}
+  - {name: web, type: server, config: /etc/nginx/nginx.conf}
+  - {name: api, type: server, runtime: node, config: /srv/api.conf}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := spec.Resolve(Sources{
+		Config: func(string) (*model.Side, *model.Side, error) { return &model.Side{}, nil, nil },
+		ConfigFormat: func(path string) string {
+			return map[string]string{"/etc/nginx/nginx.conf": "nginx", "/srv/api.conf": "haproxy"}[path]
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Hops[1].Runtime; got != "nginx" {
+		t.Errorf("web's runtime = %q, want nginx (its config's format)", got)
+	}
+	if got := c.Hops[2].Runtime; got != "node" {
+		t.Errorf("api's runtime = %q, want node (written on the hop)", got)
+	}
+}

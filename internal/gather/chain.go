@@ -110,6 +110,12 @@ func (r *configReader) sources(spec *chain.Spec, host *model.Namespace) chain.So
 			}
 			return c.ChainSides(configs.Selector{})
 		},
+		ConfigFormat: func(path string) string {
+			if c, err := r.named(hopOf[path], path); err == nil {
+				return c.Format
+			}
+			return ""
+		},
 		ConfigListener: func(path string, l chain.ListenerRef) (*model.Side, *model.Side, error) {
 			c, err := r.named(hopOf[path], path)
 			if err != nil {
