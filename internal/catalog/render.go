@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -246,7 +247,15 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 	}
 	j.Downstream = e.down.json()
 	j.Upstream = e.up.json()
-	return json.Marshal(j)
+	// Not json.Marshal: it escapes "<", ">" and "&" (a note's "Objects > Applications"), and
+	// an encoder that calls this cannot undo that.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(j); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 func (s *side) json() *jsonSide {

@@ -255,8 +255,7 @@ func renderSteps(w io.Writer, steps []apply.Step) {
 
 func renderApply(w io.Writer, output string, res *apply.Result, printed []string, stateDir string, v *canaryVerdict) error {
 	if output == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
+		enc := jsonOut(w)
 		if res.Steps == nil {
 			res.Steps = []apply.Step{}
 		}

@@ -175,8 +175,7 @@ var errRegression = &exitError{code: ExitFindings, err: errors.New("the canary j
 
 func renderVerdict(w io.Writer, output string, v *canary.Verdict) error {
 	if output == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
+		enc := jsonOut(w)
 		return enc.Encode(v)
 	}
 	fmt.Fprintf(w, "canary verdict for %s: %s (windows of %s; alpha %.2g with Holm, a rise counts from %.2gx)\n",

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"io"
 
 	"github.com/keeptune/keeptune/internal/gather"
@@ -56,7 +55,6 @@ func runCatalog(stdio IO, opts CatalogOptions, args []string) error {
 }
 
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	enc := jsonOut(w)
 	return enc.Encode(v)
 }

@@ -130,8 +130,7 @@ func renderPlan(stdio IO, format string, p *plan.Plan) error {
 	var err error
 	switch format {
 	case "json":
-		enc := json.NewEncoder(stdio.Out)
-		enc.SetIndent("", "  ")
+		enc := jsonOut(stdio.Out)
 		err = enc.Encode(p)
 	case "sysctl":
 		for _, f := range p.SysctlFiles {

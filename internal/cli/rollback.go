@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -80,8 +79,7 @@ func runRollback(id string, opts RollbackOptions, stdio IO) error {
 		if res.Steps == nil {
 			res.Steps = []apply.Step{}
 		}
-		enc := json.NewEncoder(stdio.Out)
-		enc.SetIndent("", "  ")
+		enc := jsonOut(stdio.Out)
 		return enc.Encode(res)
 	}
 	for _, r := range res.Recovered {
@@ -108,8 +106,7 @@ func listJournal(opts RollbackOptions, stdio IO) error {
 		return runtimeErr(err)
 	}
 	if opts.Output == "json" {
-		enc := json.NewEncoder(stdio.Out)
-		enc.SetIndent("", "  ")
+		enc := jsonOut(stdio.Out)
 		if entries == nil {
 			entries = []*apply.Entry{}
 		}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -42,8 +41,7 @@ func newRulesCmd(stdio IO) *cobra.Command {
 				for _, r := range all {
 					docs = append(docs, doc{r.ID, r.Name, r.Title, r.Severity.String(), r.What, r.Why, r.Fix, r.Source})
 				}
-				enc := json.NewEncoder(stdio.Out)
-				enc.SetIndent("", "  ")
+				enc := jsonOut(stdio.Out)
 				return enc.Encode(docs)
 			case "text":
 			default:

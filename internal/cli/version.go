@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -90,8 +89,7 @@ func newVersionCmd(stdio IO) *cobra.Command {
 			b := buildInfo()
 			switch opts.Output {
 			case "json":
-				enc := json.NewEncoder(stdio.Out)
-				enc.SetIndent("", "  ")
+				enc := jsonOut(stdio.Out)
 				return enc.Encode(b)
 			case "text":
 			default:
