@@ -345,8 +345,8 @@ var chainTrackingTable = Rule{
 		"(the opener's pool and the acceptor's keep-alive), unless keepalive refreshes it in time.",
 	Why: "An IPVS entry that expires after 900 s under an Envoy that keeps connections for 1 h " +
 		"(kubermatic/kubelb#539), or Docker swarm's 900 s under long-lived database connections " +
-		"(moby#31208): the next packet meets no entry and the connection hangs or is reset. A " +
-		"hosting guide reports a 90 s LVS session timeout resetting long requests in production.",
+		"(moby#31208): the next packet meets no entry and the connection hangs or is reset. An " +
+		"OkHttp user reports an LVS erasing idle connections after 90 s (square/okhttp#3261).",
 	Fix: "Raise the table's established timeout (ipvsadm --set TCP TCPFIN UDP; " +
 		"net.netfilter.nf_conntrack_tcp_timeout_established) above the application idle, or enable " +
 		"TCP keepalive below the table's timeout at one end (nginx: listen ... so_keepalive=60s::).",
