@@ -58,6 +58,10 @@ type Config struct {
 	// pid 812 (nginx)" or "found at its default path, not running" (empty for files given to
 	// lint). Fixes for a file nobody runs do not reload anything.
 	Origin string `json:"origin,omitempty"`
+	// Hop names the chain hop whose `config:` this file is; empty when no chain names it. Rules
+	// that depend on what stands in front of a server (a pooling balancer) judge a file the
+	// chain places differently from one that merely sits on the host.
+	Hop string `json:"-"`
 }
 
 // HeadSize is how many leading bytes of a file format detection (Parser.Detect) is given.

@@ -38,9 +38,6 @@ type RuleInput struct {
 	// Host is the keepalive of the host's current network namespace when the run read host
 	// facts (audit), else the kernel defaults; each value with its source.
 	Host model.KeepaliveSettings
-	// InChain says a chain file was given: the servers sit in a chain of hops (a balancer in
-	// front, for instance).
-	InChain bool
 	// SysctlDropIn is the file fixes put new sysctl lines in (the plan's drop-in).
 	SysctlDropIn string
 }

@@ -50,18 +50,25 @@ func (r *configReader) named(hop, path string) (*configs.Config, error) {
 			return nil, err
 		}
 	}
-	if c, ok := r.byAbs[abs]; ok {
-		return c, nil
+	c, ok := r.byAbs[abs]
+	if !ok {
+		if err, ok := r.errs[abs]; ok {
+			return nil, err
+		}
+		var err error
+		if c, err = r.parse(abs); err != nil || c == nil {
+			r.remember(abs, c, err)
+			return c, err
+		}
+		r.remember(abs, c, nil)
 	}
-	if err, ok := r.errs[abs]; ok {
-		return nil, err
-	}
-	c, err := r.parse(abs)
-	if c != nil && c.Origin == "" {
+	if c.Origin == "" {
 		c.Origin = "named by chain hop " + hop
 	}
-	r.remember(abs, c, err)
-	return c, err
+	if c.Hop == "" {
+		c.Hop = hop
+	}
+	return c, nil
 }
 
 func (r *configReader) parse(abs string) (*configs.Config, error) {

@@ -67,6 +67,11 @@ func TestHostReadsChainConfigUnderRoot(t *testing.T) {
 	for _, c := range w.Configs {
 		if c.Format == "nginx" {
 			n++
+			// Found at the default path and named by the hop: the rules must know the chain
+			// places it (KT840 judges a file the chain names differently).
+			if c.Hop != "nginx" {
+				t.Errorf("nginx.conf's hop = %q, want nginx", c.Hop)
+			}
 		}
 	}
 	if n != 1 {

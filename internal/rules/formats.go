@@ -30,7 +30,6 @@ func formatRule(format string, r configs.Rule) Rule {
 				Configs:      configsOf(in, format),
 				Profile:      in.Profile,
 				Host:         configs.HostKeepalive(in.Snapshot),
-				InChain:      in.Chain != nil,
 				SysctlDropIn: plan.DropIn,
 			}
 			if len(fin.Configs) == 0 {

@@ -46,6 +46,17 @@ func TestApacheKeepAliveBelowBalancer(t *testing.T) {
 	if len(fs) != 1 || fs[0].Severity != model.SeverityWarning || !strings.Contains(fs[0].Message, "RemoteIPHeader X-Forwarded-For at /etc/apache2/apache2.conf:3 says a proxy or balancer is in front") {
 		t.Errorf("behind a balancer: %+v", fs)
 	}
+	// A chain file that describes other servers says nothing about this one: still a note. A
+	// chain hop whose config: is this file puts it in the chain: a warning naming the hop.
+	in := apacheInput(t, "KeepAlive On\nKeepAliveTimeout 5\n")
+	in.Chain = &model.Chain{Hops: []model.Hop{{Name: "alb"}, {Name: "web", Config: "/srv/nginx.conf"}}}
+	if fs := runRule(t, in, "KT840"); len(fs) != 1 || fs[0].Severity != model.SeverityInfo {
+		t.Errorf("chain without this file: %+v", fs)
+	}
+	in.Configs[0].Hop = "apache"
+	if fs := runRule(t, in, "KT840"); len(fs) != 1 || fs[0].Severity != model.SeverityWarning || !strings.Contains(fs[0].Message, "The chain file's hop apache serves this file.") {
+		t.Errorf("file named by a chain hop: %+v", fs)
+	}
 	// The default (no directive): pointed at the virtual host, with a note where to add it; the
 	// prefork cost is named.
 	fs = runRule(t, apacheInput(t, "LoadModule mpm_prefork_module /usr/lib/apache2/modules/mod_mpm_prefork.so\nIncludeOptional sites-enabled/*.conf\n", "<VirtualHost *:80>\n</VirtualHost>\n"), "KT840")

@@ -117,8 +117,8 @@ var apacheKeepAliveBelowBalancer = configs.Rule{
 	Title: "Apache KeepAliveTimeout shorter than a pooling balancer's idle timeout",
 	What: "Flags every virtual host (or the main server) that keeps connections alive with a " +
 		"KeepAliveTimeout of 60 s or less, the default 5 s included: any load balancer or proxy in front " +
-		"that pools connections with a longer idle timeout (AWS ALB: 60 s) races it. A warning only with a " +
-		"chain file or a sign of a balancer in front (mod_remoteip's RemoteIPHeader or trusted proxies); " +
+		"that pools connections with a longer idle timeout (AWS ALB: 60 s) races it. A warning only when a " +
+		"chain file's hop names the file (config:) or with a sign of a balancer in front (mod_remoteip's RemoteIPHeader or trusted proxies); " +
 		"otherwise info. In a chain file, KT701 compares with the real balancer instead.",
 	Why: "httpd closes a keep-alive connection after KeepAliveTimeout of silence. A balancer that pools " +
 		"connections keeps them for its own idle timeout and may send the next request just as httpd " +
@@ -132,16 +132,21 @@ var apacheKeepAliveBelowBalancer = configs.Rule{
 		"idle timeout 60 s: configure backend keep-alive longer)",
 	Check: func(in *configs.RuleInput) []model.Finding {
 		var out []model.Finding
-		for _, c := range configs.Details[*Config](in.Configs) {
+		for _, file := range in.Configs {
+			c, ok := file.Detail.(*Config)
+			if !ok {
+				continue
+			}
 			groups := apacheGroupBy(apacheServers(c), func(s *Server) (model.Source, bool) {
 				return s.KeepAliveTimeout.Source, s.KeepAlive.Known && s.KeepAlive.Value && s.KeepAliveTimeout.Known && s.KeepAliveTimeout.Value <= apacheBalancerIdle
 			})
-			// Only a chain file or a sign of a balancer in front (mod_remoteip trusting a
-			// forwarded header) makes this a warning; on a stock httpd with nothing in front it
-			// is a note for the day one is added.
+			// Only a chain hop that names this file or a sign of a balancer in front
+			// (mod_remoteip trusting a forwarded header) makes this a warning; on a stock httpd
+			// with nothing in front, even on a host whose chain file describes other servers,
+			// it is a note for the day one is added.
 			sev, why := model.SeverityInfo, ""
-			if in.InChain {
-				sev, why = model.SeverityWarning, "a chain file puts a balancer in front"
+			if file.Hop != "" {
+				sev, why = model.SeverityWarning, fmt.Sprintf("The chain file's hop %s serves this file", file.Hop)
 			} else if d := apacheBalancerSign(c); d != nil {
 				sev, why = model.SeverityWarning, fmt.Sprintf("%s %s at %s says a proxy or balancer is in front", d.Name, strings.Join(d.Args, " "), d.Location)
 			}
@@ -150,7 +155,7 @@ var apacheKeepAliveBelowBalancer = configs.Rule{
 				msg := fmt.Sprintf("KeepAliveTimeout %s: behind a balancer with a longer idle timeout (AWS ALB 60 s) this gives 502s: set KeepAliveTimeout above the balancer's idle timeout.",
 					configs.Seconds(s.KeepAliveTimeout.Value))
 				if why != "" {
-					msg += " (" + why + ".)"
+					msg += " " + why + "."
 				} else {
 					msg = fmt.Sprintf("KeepAliveTimeout %s: fine while clients connect directly, but if a pooling balancer is ever put in front (AWS ALB keeps idle connections 60 s) it gives 502s: then set KeepAliveTimeout above the balancer's idle timeout.",
 						configs.Seconds(s.KeepAliveTimeout.Value))
