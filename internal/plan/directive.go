@@ -42,7 +42,11 @@ func Directive(h *model.Hop, side, key string, d time.Duration) (text, where str
 	case "envoy/downstream/idle":
 		return fmt.Sprintf("common_http_protocol_options: {idle_timeout: %ds}", s), "Envoy: in the listener's HTTP connection manager"
 	case "envoy/upstream/idle":
-		return fmt.Sprintf("common_http_protocol_options: {idle_timeout: %ds}", s), "Envoy: in the cluster's HTTP protocol options"
+		// The cluster-level common_http_protocol_options is deprecated; the typed extension
+		// options replace it and need a protocol choice (envoyproxy.io, HTTP Protocol Options:
+		// extensions.upstreams.http.v3.HttpProtocolOptions).
+		return fmt.Sprintf(`typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, common_http_protocol_options: {idle_timeout: %ds}, explicit_http_config: {http_protocol_options: {}}}}`, s),
+			"Envoy: on the cluster; keep its own protocol choice (explicit_http_config with http_protocol_options is HTTP/1.1) and merge into the cluster's typed_extension_protocol_options where it has them (they replace the deprecated cluster-level common_http_protocol_options)"
 	case "envoy/downstream/keepalive":
 		return fmt.Sprintf("socket_options: [{level: 1, name: 9, int_value: 1, state: STATE_LISTENING}, {level: 6, name: 4, int_value: %d, state: STATE_LISTENING}]", s), "Envoy: on the listener; SO_KEEPALIVE 1 and TCP_KEEPIDLE, which accepted sockets inherit"
 	case "envoy/upstream/keepalive":
