@@ -36,11 +36,13 @@ func testTool() ToolInfo {
 	}
 }
 
+// testProfile is a custom profile (a profiles file's own ranges), so that the examples built from
+// it do not misstate a built-in profile's.
 func testProfile() model.Profile {
 	return model.Profile{
-		Name:              "api-gateway",
-		Description:       "API gateways and reverse proxies in front of many long-lived client connections",
-		Source:            "keeptune's choice, no primary source (the ranges of hosting providers' tuning guides)",
+		Name:              "edge-proxy",
+		Description:       "A custom profile: reverse proxies in front of many long-lived client connections",
+		Source:            "profiles.yaml:3 (a custom profile, not one of keeptune's)",
 		Idle:              model.DurationRange{Min: 5 * time.Minute, Max: 15 * time.Minute, Recommended: 10 * time.Minute},
 		Interval:          model.DurationRange{Min: 15 * time.Second, Max: 75 * time.Second, Recommended: 30 * time.Second},
 		Probes:            model.IntRange{Min: 3, Max: 9, Recommended: 5},
@@ -236,7 +238,7 @@ func testFindings() []model.Finding {
 			Message: "With tcp_retries2 = 15 a connection whose peer stopped acknowledging data hangs for about 15m25s before the kernel gives up; the profile allows 5m.",
 			Evidence: []model.Evidence{
 				{Name: model.KeyRetries2, Value: "15", Source: fileSource(tune, 5)},
-				{Name: "profile max unacked timeout", Value: "5m", Source: model.Source{Kind: model.SourceProfile, Detail: "api-gateway"}},
+				{Name: "profile max unacked timeout", Value: "5m", Source: model.Source{Kind: model.SourceProfile, Detail: "edge-proxy"}},
 			},
 			Location: &model.Location{File: tune, Line: 5, Column: 1},
 			Fix: &model.Fix{
@@ -247,7 +249,7 @@ func testFindings() []model.Finding {
 		},
 		{
 			Rule: "KT101", Severity: model.SeverityError, Subject: "net.ipv4.tcp_keepalive_time in host", Namespace: "host",
-			Message: "A peer that vanishes from an idle connection is noticed after 2h11m15s (idle 2h + 9 probes every 1m15s); profile api-gateway allows 36m. NATs and load balancers forget idle flows long before that, so connections die silently.",
+			Message: "A peer that vanishes from an idle connection is noticed after 2h11m15s (idle 2h + 9 probes every 1m15s); profile edge-proxy allows 36m. NATs and load balancers forget idle flows long before that, so connections die silently.",
 			Evidence: []model.Evidence{
 				{Name: model.KeyKeepaliveTime, Value: "7200", Source: kernelDefault},
 				{Name: model.KeyKeepaliveIntvl, Value: "75", Source: kernelDefault},
@@ -288,7 +290,7 @@ func testFindings() []model.Finding {
 
 // chainFile is the chain file of the fixture:
 //
-//	profile: api-gateway                                   # 1
+//	profile: edge-proxy                                   # 1
 //	expect: {connections: 50000}                           # 2
 //	chain:                                                 # 3
 //	  - {name: clients, type: client, runtime: go, http2_ping: 30s}
@@ -330,7 +332,7 @@ func testChain() *model.Chain {
 	envoyDefault := runtimeDefault("Envoy 1.30")
 	return &model.Chain{
 		File:              chainFile,
-		Profile:           "api-gateway",
+		Profile:           "edge-proxy",
 		ExpectConnections: 50000,
 		Hops: []model.Hop{
 			{

@@ -388,7 +388,7 @@ func TestJSONChains(t *testing.T) {
 		t.Fatalf("%d chains, want 1", len(doc.Chains))
 	}
 	c := doc.Chains[0]
-	if c.File != "keeptune.yaml" || c.Profile != "api-gateway" || c.ExpectConnections != 50000 {
+	if c.File != "keeptune.yaml" || c.Profile != "edge-proxy" || c.ExpectConnections != 50000 {
 		t.Errorf("chain = %s %s %d", c.File, c.Profile, c.ExpectConnections)
 	}
 	var names []string

@@ -40,7 +40,7 @@ func lineIndex(lines []string, prefix, substr string) int {
 func TestTextChainPlacement(t *testing.T) {
 	out := string(render(t, "text", testReport(), TextOptions{}))
 	sec := chainSection(t, out, chainFile)
-	if sec[0] != "Chain keeptune.yaml (profile api-gateway, 50000 connections expected)" {
+	if sec[0] != "Chain keeptune.yaml (profile edge-proxy, 50000 connections expected)" {
 		t.Errorf("title = %q", sec[0])
 	}
 	hop := func(name string) int {

@@ -82,7 +82,7 @@ func TestTextContent(t *testing.T) {
 	for _, want := range []string{
 		"kernel 6.8.0-45-generic",
 		"euid 1000",
-		"profile api-gateway: a dead peer must be detected within 36m",
+		"profile edge-proxy: a dead peer must be detected within 36m",
 		"not root: some facts could not be read",
 		"7200 (2h)",
 		"dead-peer detection: idle + intvl*probes = 2h + 1m15s*9 = 2h11m15s",
