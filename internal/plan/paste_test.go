@@ -131,3 +131,32 @@ func TestPoolShortenedReasonAddsUp(t *testing.T) {
 		t.Errorf("why = %q", why)
 	}
 }
+
+// A reason's bound is in the setting's syntax (docs/json.md): a sysctl's is a whole number or a
+// MIN-MAX range. tcp_retries2's reason bounds the give-up time, not the count, so it carries no
+// bound (it said "<= 5 m (5m)", which no tool reading the plan could compare with 8).
+func TestSysctlBoundsAreInTheSettingsSyntax(t *testing.T) {
+	p := Make(lvsInput(t, disagreeingHost()))
+	syntax := regexp.MustCompile(`^\d+(-\d+)?$`)
+	n := 0
+	for _, c := range p.Changes {
+		if !strings.HasPrefix(c.Key, "net.") && !strings.HasPrefix(c.Key, "fs.") {
+			continue // a configuration's setting: its own syntax ("80s")
+		}
+		for _, why := range c.Why {
+			if why.Bound == "" {
+				continue
+			}
+			n++
+			if !syntax.MatchString(why.Bound) {
+				t.Errorf("%s: bound %q is not in the sysctl's syntax", c.Key, why.Bound)
+			}
+		}
+		if c.Key == model.KeyRetries2 && len(c.Why) > 0 && (c.Why[0].Bound != "" || c.Why[0].Op != "") {
+			t.Errorf("tcp_retries2 reason: op %q bound %q, want none", c.Why[0].Op, c.Why[0].Bound)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no sysctl reason with a bound: the check proves nothing")
+	}
+}

@@ -133,7 +133,9 @@ func planNamespace(in *Input, ns model.Namespace, limits []limit) []target {
 	// tcp_retries2: the hang on unacknowledged data within the profile (KT201).
 	if s, r, ok := sysctlInt(ns.Sysctls, model.KeyRetries2); ok {
 		to := int(r)
-		why := Reason{Kind: ReasonProfile, Op: "<=", Bound: textfmt.Seconds(p.MaxUnackedTimeout), Source: prof,
+		// No Op/Bound: the profile bounds the give-up time, not tcp_retries2's value, and a
+		// bound is in the setting's syntax (docs/json.md); the text says both.
+		why := Reason{Kind: ReasonProfile, Source: prof,
 			Text: fmt.Sprintf("tcp_retries2 = %d %s, within the %s profile's %s", r, givesUp(int(r)), p.Name, textfmt.Seconds(p.MaxUnackedTimeout))}
 		if kernel.UnackedTimeout(int(r)) > p.MaxUnackedTimeout {
 			to = p.Retries2
