@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -233,9 +232,7 @@ func runProbe(ctx context.Context, target string, opts ProbeOptions, stdio IO) e
 	if opts.Output == "json" {
 		j := res.JSON()
 		j.Chain = written
-		enc := json.NewEncoder(stdio.Out)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(j)
+		err = jsonOut(stdio.Out).Encode(j)
 	} else {
 		err = res.WriteText(stdio.Out)
 		if err == nil && written != nil {

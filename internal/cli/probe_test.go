@@ -101,29 +101,7 @@ func TestProbeErrors(t *testing.T) {
 // TestProbeAgainstResponder runs `keeptune responder` and `keeptune probe` on loopback: no
 // middlebox, so no timeout up to --max-idle.
 func TestProbeAgainstResponder(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	var rerr bytes.Buffer
-	done := make(chan int)
-	go func() {
-		done <- Run(ctx, []string{"responder", "--listen", addr}, IO{Out: io.Discard, Err: &rerr})
-	}()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the responder does not listen")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	addr, stop := startResponder(t)
 	out, stderr, code := run(t, "probe", "idle-timeout", addr, "--max-idle", "2s", "-o", "json", "--max-conns", "8")
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -143,12 +121,71 @@ func TestProbeAgainstResponder(t *testing.T) {
 	if !strings.Contains(stderr, "keeptune probe: probing") {
 		t.Errorf("no progress on stderr: %q", stderr)
 	}
-	cancel()
-	if c := <-done; c != ExitOK {
-		t.Errorf("responder exit %d: %s", c, rerr.String())
+	if code, rerr := stop(); code != ExitOK {
+		t.Errorf("responder exit %d: %s", code, rerr)
+	} else if !strings.Contains(rerr, "served 8 connections") {
+		t.Errorf("responder stderr %q", rerr)
 	}
-	if !strings.Contains(rerr.String(), "served 8 connections") {
-		t.Errorf("responder stderr %q", rerr.String())
+}
+
+// startResponder runs `keeptune responder --listen 127.0.0.1:PORT [extra...]` until stop, which
+// returns its exit code and stderr.
+func startResponder(t *testing.T, extra ...string) (addr string, stop func() (int, string)) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var rerr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, append([]string{"responder", "--listen", addr}, extra...), IO{Out: io.Discard, Err: &rerr})
+	}()
+	stop = func() (int, string) {
+		cancel()
+		code := <-done
+		return code, rerr.String()
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatal("the responder does not listen")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return addr, stop
+}
+
+// probe -o json writes "&" and "->" of an --http URL as they are, like every other verb's -o
+// json (probe had its own encoder, which wrote "\u0026" and "-\u003e").
+func TestProbeJSONDoesNotEscapeHTML(t *testing.T) {
+	addr, stop := startResponder(t, "--http")
+	defer stop()
+	out, stderr, code := run(t, "probe", "idle-timeout", "--http", "http://"+addr+"/a&b", "--max-idle", "2s", "-o", "json", "--max-conns", "4")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var j struct {
+		HTTP string `json:"http"`
+	}
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if j.HTTP != "http://"+addr+"/a&b" {
+		t.Errorf("http %q, want the URL's host and path", j.HTTP)
+	}
+	for _, esc := range []string{`\u003e`, `\u003c`, `\u0026`} {
+		if strings.Contains(out, esc) {
+			t.Errorf("probe -o json writes %s:\n%s", esc, out)
+		}
 	}
 }
 
