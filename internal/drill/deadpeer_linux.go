@@ -8,10 +8,6 @@ import (
 	"github.com/keeptune/keeptune/internal/lab"
 )
 
-// settle lets the last ACKs of an exchange arrive before a fault is switched on, so that the
-// "last segment received" each side reports is the one the drill means.
-const settle = 20 * time.Millisecond
-
 // labSpec is the lab a scenario needs: routed when the drop is at the middlebox.
 func (e *env) labSpec(nat *lab.NAT) lab.Spec {
 	s := lab.Spec{Topology: lab.Direct, Family: e.opts.Family, NAT: nat}

@@ -279,9 +279,7 @@ func Estimate(name string, o Options) time.Duration {
 			d += s.UserTimeout
 		}
 	case "nat-expiry":
-		t, _ := ScaleSeconds("NAT idle timeout", o.NATTimeout, o.TimeScale)
-		per := t + t/2 + time.Second + max(s.Detection(), unackedTheory(o.Retries2, 0))
-		d = per * time.Duration(2*len(o.OnExpiry))
+		d = natEstimate(o, s)
 	case "http-keepalive-race":
 		n := time.Duration(o.TimeScale)
 		per := (o.BackendIdle/n + raceSpan/2) * time.Duration(o.Requests/raceLanes+1)

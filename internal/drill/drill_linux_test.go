@@ -144,8 +144,15 @@ func TestNATExpiry(t *testing.T) {
 			t.Parallel()
 			tc.o.NATTimeout = 2 * time.Second
 			tc.o.Retries2 = 2
+			start := time.Now()
 			rep := execute(t, "nat-expiry", tc.o)
+			took := time.Since(start)
 			requirePass(t, rep, 4)
+			// The progress line's estimate counts the phases the run has: never more than the
+			// run took (it said 1m38s for a 57 s run), and not far less (load may slow a run).
+			if est := Estimate("nat-expiry", tc.o); est > took+time.Second/2 || took > est*3/2+2*time.Second {
+				t.Errorf("Estimate says %v, the run took %v", est, took)
+			}
 			for i, r := range rep.Runs {
 				if i < len(tc.expect) && r.Outcome != tc.expect[i] {
 					t.Errorf("%s: outcome %q, want %q", r.Case, r.Outcome, tc.expect[i])

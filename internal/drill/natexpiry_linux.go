@@ -41,44 +41,6 @@ func runNATExpiry(ctx context.Context, e *env) ([]Run, error) {
 	return runs, nil
 }
 
-// natExpect is what theory says happens to one side of a connection through the NAT.
-type natExpect struct {
-	outcome string        // "survives", "ETIMEDOUT", "ECONNRESET", "no error"
-	after   time.Duration // from the last segment received (keepalive) or from the write
-	alt     time.Duration // an earlier time the kernel may also give up at (Retrans.GiveUp)
-	rule    string
-	fromW   bool // measured from the client's write, not from the last segment received
-}
-
-func natTheory(nat lab.NAT, s *Settings, retries2 int, server bool) natExpect {
-	if s == nil {
-		if server {
-			return natExpect{outcome: "no error", rule: "nothing is ever sent to the server again: it keeps a zombie connection"}
-		}
-		if nat.OnExpiry == lab.ExpiryReset {
-			return natExpect{outcome: "ECONNRESET", after: 0, fromW: true, rule: "the NAT answers the first packet of the forgotten flow with a reset"}
-		}
-		// after and rule are filled in at the write, from the socket's RTO (Retrans).
-		return natExpect{outcome: "ETIMEDOUT", after: unackedTheory(retries2, 0), fromW: true}
-	}
-	if s.Idle < nat.IdleTimeout {
-		return natExpect{outcome: "survives", rule: fmt.Sprintf("keepalive idle %v < NAT timeout %v: every probe refreshes the NAT's entry", s.Idle, nat.IdleTimeout)}
-	}
-	if nat.OnExpiry == lab.ExpiryReset {
-		return natExpect{outcome: "ECONNRESET", after: s.Idle, rule: "idle: the first keepalive probe after the NAT forgot the flow is reset"}
-	}
-	return natExpect{outcome: "ETIMEDOUT", after: s.Detection(), rule: detectionRule(*s) + ": the NAT drops every probe of the forgotten flow"}
-}
-
-// natTheoryEnds is natTheory for one end when the ends may differ: an end without keepalive
-// survives when its peer's probes keep the NAT's entry fresh.
-func natTheoryEnds(nat lab.NAT, self, peer *Settings, retries2 int, server bool) natExpect {
-	if self == nil && peer != nil && peer.Idle < nat.IdleTimeout {
-		return natExpect{outcome: "survives", rule: fmt.Sprintf("no keepalive at this end, but the peer's probes (idle %v < NAT timeout %v) refresh the NAT's entry", peer.Idle, nat.IdleTimeout)}
-	}
-	return natTheory(nat, self, retries2, server)
-}
-
 func natOnce(ctx context.Context, e *env, nat lab.NAT, withKA bool) ([]Run, error) {
 	var s, cs, ss *Settings
 	kaName := "no keepalive"
@@ -136,11 +98,9 @@ func natOnce(ctx context.Context, e *env, nat lab.NAT, withKA bool) ([]Run, erro
 	ws := [2]*watcher{watch(p.client, "client", p.tl), watch(p.server, "server", p.tl)}
 
 	// Idle past T (and, if keepalive is to fail, until it has had time to).
-	hold := nat.IdleTimeout + max(nat.IdleTimeout/2, time.Second)
-	if exp[0].outcome == "ETIMEDOUT" || exp[0].outcome == "ECONNRESET" {
-		if !exp[0].fromW {
-			hold = max(hold, AcceptWindow(exp[0].after).High+waitMargin(exp[0].after))
-		}
+	hold := natIdlePhase(nat)
+	if exp[0].fails() && !exp[0].fromW {
+		hold = max(hold, AcceptWindow(exp[0].after).High+waitMargin(exp[0].after))
 	}
 	e.logf("nat-expiry: idling %v", hold.Round(time.Millisecond))
 	deadline := last[0].Add(hold)
@@ -169,7 +129,7 @@ func natOnce(ctx context.Context, e *env, nat lab.NAT, withKA bool) ([]Run, erro
 		if exp[0].fromW {
 			wait = AcceptWindow(exp[0].after).High + waitMargin(exp[0].after)
 		}
-		serverDone, _ := ws[1].wait(ctx, time.Now().Add(min(wait, time.Second)))
+		serverDone, _ := ws[1].wait(ctx, time.Now().Add(min(wait, natServerReceiveWait)))
 		if serverDone && ws[1].err == nil {
 			p.tl.at(ws[1].errAt, "server", "receives the data")
 			p.server.Write([]byte("pong"))
@@ -179,7 +139,7 @@ func natOnce(ctx context.Context, e *env, nat lab.NAT, withKA bool) ([]Run, erro
 		}
 	}
 	// Give the server its own chance to fail the same way, if theory says it will.
-	if exp[1].outcome != "no error" && exp[1].outcome != "survives" {
+	if exp[1].fails() {
 		if _, err := ws[1].wait(ctx, last[1].Add(AcceptWindow(exp[1].after).High+waitMargin(exp[1].after))); err != nil {
 			return nil, err
 		}
