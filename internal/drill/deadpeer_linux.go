@@ -133,7 +133,7 @@ func runDeadPeer(ctx context.Context, e *env) ([]Run, error) {
 		runs = append(runs, r)
 	}
 	if d, err := l.Dropped(); err == nil {
-		p.tl.add("lab", fmt.Sprintf("blackhole dropped %d packets", d.Blackholed))
+		p.tl.add("lab", blackholeEvent(d.Blackholed))
 	}
 	tl := p.tl.sorted()
 	for i := range runs {

@@ -200,11 +200,7 @@ func natOnce(ctx context.Context, e *env, nat lab.NAT, withKA bool) ([]Run, erro
 		runs = append(runs, r)
 	}
 	if d, err := l.Dropped(); err == nil && d.Invalid > 0 {
-		verb := "dropped"
-		if nat.OnExpiry == lab.ExpiryReset {
-			verb = "reset"
-		}
-		p.tl.add("middlebox", fmt.Sprintf("NAT %s %d packets of the forgotten flow", verb, d.Invalid))
+		p.tl.add("middlebox", natInvalidEvent(nat.OnExpiry, d.Invalid))
 	}
 	tl := p.tl.sorted()
 	for i := range runs {
