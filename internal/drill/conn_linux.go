@@ -111,6 +111,9 @@ func dialer(s *Settings) *net.Dialer {
 type pair struct {
 	client, server *net.TCPConn
 	tl             *timeline
+	// exchanged is when the last exchange began (before the client's "ping"): every segment
+	// either end has received since is later.
+	exchanged time.Time
 	// serverRaw replaces server with --enforce: the plain server's socket, duplicated and read
 	// as a file (net.FileConn would turn Go's own keepalive on for it).
 	serverRaw *os.File
@@ -195,6 +198,7 @@ func (p *pair) exchange() error {
 	defer p.client.SetDeadline(time.Time{})
 	defer p.server.SetDeadline(time.Time{})
 	buf := make([]byte, 4)
+	p.exchanged = time.Now()
 	if _, err := p.client.Write([]byte("ping")); err != nil {
 		return fmt.Errorf("lab exchange: %w", err)
 	}
@@ -269,14 +273,29 @@ func judgeRetrans(theory, alt, measured time.Duration) (Verdict, string) {
 	return v, ""
 }
 
-// lastReceived is when c last received a segment, by the kernel's own clock.
-func lastReceived(c syscall.Conn) (time.Time, error) {
+// lastReceived is when c last received a segment, by the kernel's own clock. tcp_info gives
+// the age in whole jiffies (4 ms at HZ=250), counted between the jiffy the segment arrived in and
+// the current one, so now minus that age lands up to a jiffy either side of the arrival: early
+// enough to fall before events the drill saw happen first (a timeline had "-0.002s last segment
+// received" above "connected"). notBefore is an instant the segment certainly came after (the
+// start of the last exchange, see pair.exchanged); the time is never earlier. The zero time
+// bounds nothing.
+func lastReceived(c syscall.Conn, notBefore time.Time) (time.Time, error) {
 	now := time.Now()
 	ti, err := readTCPInfo(c)
 	if err != nil {
 		return time.Time{}, err
 	}
-	return now.Add(-ti.lastRecvAge), nil
+	last := now.Add(-ti.lastRecvAge)
+	if last.Before(notBefore) {
+		last = notBefore
+	}
+	return last, nil
+}
+
+// lastReceived is when end i of the pair (0 the client, 1 the server) last received a segment.
+func (p *pair) lastReceived(i int) (time.Time, error) {
+	return lastReceived(p.ends()[i], p.exchanged)
 }
 
 // watcher waits for a connection's error while recording keepalive probes and

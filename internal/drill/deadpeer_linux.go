@@ -79,7 +79,7 @@ func runDeadPeer(ctx context.Context, e *env) ([]Run, error) {
 		last time.Time
 	}{{name: "client"}, {name: "server"}}
 	for i, conn := range p.ends() {
-		last, err := lastReceived(conn)
+		last, err := p.lastReceived(i)
 		if err != nil {
 			return nil, err
 		}

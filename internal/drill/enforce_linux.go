@@ -54,6 +54,7 @@ func enforcedPair(ctx context.Context, e *env, l *lab.Lab, clientS, serverS *Set
 	tl.add("client", "connected")
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	buf := make([]byte, 4)
+	exchanged := time.Now()
 	if _, err := c.Write([]byte("ping")); err != nil {
 		return nil, nil, fmt.Errorf("lab exchange: %w", err)
 	}
@@ -89,5 +90,5 @@ func enforcedPair(ctx context.Context, e *env, l *lab.Lab, clientS, serverS *Set
 			return nil, nil, fmt.Errorf("the client socket reads back keepalive %+v, not the settings under test (%v)", eff, clientS)
 		}
 	}
-	return &pair{client: c, serverRaw: srv, tl: tl}, cleanup, nil
+	return &pair{client: c, serverRaw: srv, tl: tl, exchanged: exchanged}, cleanup, nil
 }

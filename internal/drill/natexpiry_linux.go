@@ -83,8 +83,8 @@ func natOnce(ctx context.Context, e *env, nat lab.NAT, withKA bool) ([]Run, erro
 	}
 	time.Sleep(settle)
 	var last [2]time.Time
-	for i, c := range []*net.TCPConn{p.client, p.server} {
-		if last[i], err = lastReceived(c); err != nil {
+	for i := range last {
+		if last[i], err = p.lastReceived(i); err != nil {
 			return nil, err
 		}
 	}

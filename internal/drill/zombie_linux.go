@@ -196,7 +196,7 @@ func zombieOnce(ctx context.Context, e *env, s Settings) (*Run, error) {
 	mu.Unlock()
 	var latest time.Time
 	for _, z := range zs {
-		if z.lastRecv, err = lastReceived(z.c); err != nil && !z.closed.Load() {
+		if z.lastRecv, err = lastReceived(z.c, time.Time{}); err != nil && !z.closed.Load() {
 			return nil, err
 		}
 		if z.lastRecv.After(latest) {
