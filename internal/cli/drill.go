@@ -545,7 +545,7 @@ func runDrill(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) erro
 		return runtimeErr(fmt.Errorf("drill %s: %w", name, err))
 	}
 	if opts.Output == "json" {
-		err = render.JSON(stdio.Out, rep)
+		err = jsonOut(stdio.Out).Encode(rep)
 	} else {
 		err = render.Text(stdio.Out, rep, render.TextOptions{Timelines: o.Repeat == 1})
 	}

@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"sort"
@@ -74,7 +75,7 @@ type Event struct {
 
 // MarshalJSON writes {"t_s", "side", "event"}.
 func (e Event) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
+	return marshalPlain(struct {
 		T    float64 `json:"t_s"`
 		Side string  `json:"side"`
 		What string  `json:"event"`
@@ -92,7 +93,7 @@ type Sample struct {
 
 // MarshalJSON writes seconds and plain numbers.
 func (s Sample) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
+	return marshalPlain(struct {
 		T      float64 `json:"t_s"`
 		Inuse  int     `json:"sockets"`
 		FDs    int     `json:"fds"`
@@ -216,7 +217,7 @@ func (r Run) MarshalJSON() ([]byte, error) {
 		rc = &reclaim{c.Sockets, c.Reclaimed, round3(c.Min.Seconds()), round3(c.Median.Seconds()), round3(c.Max.Seconds()),
 			round3(c.AllGoneAt.Seconds()), c.PeakInuse, c.PeakMem}
 	}
-	return json.Marshal(struct {
+	return marshalPlain(struct {
 		Scenario   string     `json:"scenario"`
 		Case       string     `json:"case"`
 		Settings   Settings   `json:"settings"`
@@ -267,7 +268,7 @@ type Report struct {
 
 // MarshalJSON writes the report with its accuracy rules, so a reader can re-judge the runs.
 func (r Report) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
+	return marshalPlain(struct {
 		Scenario  string     `json:"scenario"`
 		TimeScale int        `json:"time_scale"`
 		Requested []Settings `json:"requested_settings"`
@@ -361,3 +362,16 @@ func median(sorted []float64) float64 {
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 func dur(d time.Duration) *time.Duration { return &d }
+
+// marshalPlain is json.Marshal without HTML escaping, for the MarshalJSON methods: json.Marshal
+// writes "<", ">" and "&" of a theory rule ("keepalive idle 4s < NAT timeout 7s") as "\u003c",
+// and the encoder of -o json (cli.jsonOut) cannot undo that in what a MarshalJSON returns.
+func marshalPlain(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}

@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -80,5 +81,35 @@ func TestParseProcFiles(t *testing.T) {
 	}
 	if n := ParseSlabObjSize([]byte(slab), "UDP"); n != 0 {
 		t.Errorf("missing cache = %d", n)
+	}
+}
+
+// drill -o json writes "<", "->" and "&" of theory rules, notes, events and labels as they are,
+// like every verb's -o json (the MarshalJSON methods used json.Marshal, which writes "\u003c",
+// and the verb's non-escaping encoder cannot undo that).
+func TestReportJSONDoesNotEscapeHTML(t *testing.T) {
+	s := Settings{Label: "profile a&b", Config: keepalive.Config{Idle: 4 * time.Second, Interval: time.Second, Count: 5}}
+	rule := "keepalive idle 4s < NAT timeout 7s: every probe refreshes the NAT's entry"
+	rep := Report{Scenario: "nat-expiry", TimeScale: 1, Requested: []Settings{s}, Runs: []Run{{
+		Scenario: "nat-expiry", Case: "client: keepalive", Settings: s, Verdict: Pass, Expected: "survives", Outcome: "survives",
+		TheoryRule: rule, Notes: []string{"client -> NAT -> server"},
+		Timeline: []Event{{At: time.Second, Side: "middlebox", What: "NAT reset 1 packet & more"}},
+	}}}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // as cli.jsonOut
+	if err := enc.Encode(rep); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, esc := range []string{`\u003c`, `\u003e`, `\u0026`} {
+		if strings.Contains(out, esc) {
+			t.Errorf("the report's JSON writes %s:\n%s", esc, out)
+		}
+	}
+	for _, want := range []string{rule, "client -> NAT -> server", "NAT reset 1 packet & more", "profile a&b"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report's JSON lacks %q", want)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package drill
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -138,7 +137,7 @@ func (s ServerRun) MarshalJSON() ([]byte, error) {
 		UserTimeout float64 `json:"user_timeout_s"`
 		Mixed       bool    `json:"mixed,omitempty"`
 	}
-	return json.Marshal(struct {
+	return marshalPlain(struct {
 		Command       string         `json:"command"`
 		PIDs          []int          `json:"pids"`
 		Listen        string         `json:"listen"`

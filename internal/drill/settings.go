@@ -1,7 +1,6 @@
 package drill
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -88,7 +87,7 @@ func (s Settings) Detection() time.Duration {
 // MarshalJSON writes durations as seconds: {"label", "source", "idle_s", "intvl_s", "probes",
 // "user_timeout_s", "via_sysctl"}.
 func (s Settings) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
+	return marshalPlain(struct {
 		Label       string  `json:"label"`
 		Source      string  `json:"source,omitempty"`
 		Idle        float64 `json:"idle_s"`

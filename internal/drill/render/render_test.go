@@ -76,12 +76,12 @@ func TestHTMLIsSelfContained(t *testing.T) {
 }
 
 func TestJSON(t *testing.T) {
-	var b bytes.Buffer
-	if err := JSON(&b, report()); err != nil {
+	b, err := json.Marshal(report())
+	if err != nil {
 		t.Fatal(err)
 	}
 	var got map[string]any
-	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
 	runs := got["runs"].([]any)

@@ -4,7 +4,6 @@
 package render
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -21,13 +20,6 @@ type TextOptions struct {
 	// Timelines prints each run's timeline (identical timelines once). Off for --repeat runs,
 	// where the summary matters.
 	Timelines bool
-}
-
-// JSON writes the report as indented JSON (docs/json.md, "drill").
-func JSON(w io.Writer, rep drill.Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
 }
 
 func secs(d *time.Duration) string {
