@@ -26,7 +26,10 @@ type IO struct {
 
 // Main runs keeptune with os.Args and returns the exit code.
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGPIPE too: without it the Go runtime kills the process on the first write to a closed
+	// pipe (`keeptune drill ... | head`), before a drill can remove its lab or apply can finish
+	// its journal entry. Caught, it ends the run like Ctrl-C, and writes fail with EPIPE.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGPIPE)
 	defer stop()
 	stdio := IO{Out: os.Stdout, Err: os.Stderr, OutIsTerminal: isTerminal(os.Stdout)}
 	return Run(ctx, os.Args[1:], stdio)

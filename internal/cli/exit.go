@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 )
 
 // Exit codes (shared/DESIGN.md, Conventions).
@@ -13,6 +14,10 @@ const (
 	ExitUsage     = 2 // usage error or unreadable input
 	ExitRuntime   = 3 // the run itself failed
 	ExitPrivilege = 4 // needs a privilege the process lacks
+	// ExitBrokenPipe is what a shell reports for a process SIGPIPE killed (128 + 13): the
+	// reader of the output went away (`keeptune rules | head`). keeptune catches the signal
+	// so that it can clean up (a drill's lab), then exits with this code and says nothing.
+	ExitBrokenPipe = 141
 )
 
 // exitError carries an exit code and an optional hint for the person at the terminal.
@@ -38,6 +43,9 @@ func privilegeErr(err error, hint string) error {
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
+	}
+	if errors.Is(err, syscall.EPIPE) {
+		return ExitBrokenPipe
 	}
 	if errors.Is(err, errFindings) {
 		return ExitFindings
