@@ -440,9 +440,6 @@ func drillOptions(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) 
 		Ends: ends, Goal: goal, HostRetries2: hostRetries2(opts.hostRoot), Enforce: opts.Enforce,
 		Proxy: opts.Proxy, BackendIdle: opts.BackendIdle, PoolIdle: opts.PoolIdle, Requests: opts.Requests,
 		ServerCmd: opts.ServerCmd, ServerSend: opts.ServerSend, ServerWait: opts.ServerWait}
-	if opts.Enforce && name != "dead-peer" {
-		return o, usageErr(errors.New("--enforce applies to dead-peer only"))
-	}
 	if opts.IPv6 {
 		o.Family = lab.IPv6
 	}

@@ -42,6 +42,7 @@ func TestDrillBadInput(t *testing.T) {
 		{[]string{"drill", "http-keepalive-race", "--backend-idle", "5s", "--pool-idle", "60s", "--time-scale", "100"}, "expected at least 150ms each in the lab"},
 		{[]string{"drill", "http-keepalive-race", "--requests", "5"}, "--requests 5: expected 10 to 10000"},
 		{[]string{"drill", "nat-expiry", "--server-cmd", "nginx"}, "--server-cmd applies to dead-peer and zombie-flood only"},
+		{[]string{"drill", "nat-expiry", "--enforce"}, "--enforce applies to dead-peer only"},
 		{[]string{"drill", "dead-peer", "--server-cmd", "nginx", "--idle", "5s", "--intvl", "1s", "--probes", "2"}, "--idle does not go with --server-cmd"},
 		{[]string{"drill", "zombie-flood", "--server-cmd", "nginx", "--compare", "kernel"}, "--compare does not go with --server-cmd"},
 		{[]string{"drill", "dead-peer", "--server-cmd", "nginx", "--time-scale", "10"}, "the server's timers are its own"},

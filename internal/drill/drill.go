@@ -243,8 +243,9 @@ func (o Options) Validate() error {
 	return errors.Join(errs...)
 }
 
-// ValidateFor adds the checks of one scenario to Validate: http-keepalive-race's idle timeouts,
-// divided by --time-scale, must stay long enough for the lab's emulated latency.
+// ValidateFor adds the checks of one scenario to Validate: --server-cmd and --enforce apply to
+// their scenarios only, and http-keepalive-race's idle timeouts, divided by --time-scale, must
+// stay long enough for the lab's emulated latency.
 func (o Options) ValidateFor(name string) error {
 	if err := o.Validate(); err != nil {
 		return err
@@ -252,6 +253,9 @@ func (o Options) ValidateFor(name string) error {
 	o.fill()
 	if o.ServerCmd != "" && name != "dead-peer" && name != "zombie-flood" {
 		return errors.New("--server-cmd applies to dead-peer and zombie-flood only")
+	}
+	if o.Enforce && name != "dead-peer" {
+		return errors.New("--enforce applies to dead-peer only")
 	}
 	if name == "http-keepalive-race" {
 		if n := time.Duration(max(o.TimeScale, 1)); o.BackendIdle/n < 150*time.Millisecond || o.PoolIdle/n < 150*time.Millisecond {
@@ -326,9 +330,6 @@ func Execute(ctx context.Context, name string, opts Options) (Report, error) {
 	sc, err := Lookup(name)
 	if err != nil {
 		return Report{}, err
-	}
-	if opts.Enforce && name != "dead-peer" {
-		return Report{}, errors.New("--enforce applies to dead-peer only")
 	}
 	if err := opts.ValidateFor(name); err != nil {
 		return Report{}, err
