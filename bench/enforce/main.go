@@ -56,7 +56,7 @@ func main() {
 	worker := flag.Bool("worker", false, "run as the worker (internal)")
 	rounds := flag.Int("rounds", 10, "rounds per side (attached, not attached), alternating")
 	round := flag.Duration("round", 2*time.Second, "length of one round")
-	rt := flag.Bool("rt", false, "run the worker with SCHED_FIFO priority 10 on the last CPU, with one OS thread: other load on a shared machine then hardly reaches it (it takes that CPU for the run)")
+	rt := flag.Bool("rt", false, "run the worker's measuring thread with SCHED_FIFO priority 10 on the last CPU: other load on a shared machine then hardly reaches it (it takes that CPU for the run)")
 	bpfStats := flag.Bool("bpf-stats", false, "also report the programs' run time from the kernel's BPF statistics (adds a little cost to every run)")
 	side := flag.String("side", "both", "policy side: both (both ends of every connection are in the cgroup: the worst case), accept or connect (one end)")
 	mode := flag.String("mode", "force", "policy mode: force (sock_ops program and setsockopt guard) or default (sock_ops only)")
@@ -509,8 +509,9 @@ func (w *worker) stop() {
 	w.cmd.Wait()
 }
 
-// schedFIFO makes the whole process SCHED_FIFO at prio (sched_setscheduler on pid 0 covers the
-// calling thread; GOMAXPROCS 1 keeps the Go code on it).
+// schedFIFO makes the calling thread SCHED_FIFO at prio (on Linux, sched_setscheduler on pid 0
+// changes the calling thread only): runWorker has locked itself to that thread, so every
+// connection it measures runs under SCHED_FIFO; the Go runtime's other threads do not.
 func schedFIFO(prio int) error {
 	param := struct{ prio int32 }{int32(prio)}
 	_, _, errno := unix.Syscall(unix.SYS_SCHED_SETSCHEDULER, 0, 1 /* SCHED_FIFO */, uintptr(unsafe.Pointer(&param)))

@@ -14,40 +14,28 @@ import (
 )
 
 // Coverage answers, for a process, which enforced cgroup's policy its new connections get. It
-// reads the pins once; build it with (*Enforcer).Coverage.
+// reads the pins once; build it with ReadCoverage.
 type Coverage struct {
 	byPath map[string]Policy
-	cache  map[int]string
+	cache  map[int]covering
 }
 
-// Coverage reads what is enforced. With nothing pinned it covers nothing.
-func (e *Enforcer) Coverage() (*Coverage, error) {
-	c := &Coverage{byPath: map[string]Policy{}, cache: map[int]string{}}
-	st, err := e.Status()
-	if err != nil {
-		return c, err
-	}
-	for _, en := range st.Entries {
-		if en.Exists && en.Link != "" {
-			c.byPath[en.Path] = en.Policy
-		}
-	}
-	return c, nil
+// covering is the policy that covers a process's new connections: desc is "" when none does.
+type covering struct {
+	desc string
+	pol  Policy
 }
 
 // Empty reports whether nothing is enforced.
 func (c *Coverage) Empty() bool { return c == nil || len(c.byPath) == 0 }
 
-// ForPID says which policy covers pid's new connections: "CGROUP: POLICY, MODE", or "" when
-// none does (or the process is gone).
-func (c *Coverage) ForPID(pid int) string {
-	if c.Empty() {
-		return ""
-	}
+// covering finds the nearest enforced cgroup of pid, once per process: callers ask for every
+// socket of a process.
+func (c *Coverage) covering(pid int) covering {
 	if v, ok := c.cache[pid]; ok {
 		return v
 	}
-	v := ""
+	var v covering
 	if cg, err := CgroupOf(pid); err == nil {
 		best := ""
 		for p := range c.byPath {
@@ -56,12 +44,21 @@ func (c *Coverage) ForPID(pid int) string {
 			}
 		}
 		if best != "" {
-			pol := c.byPath[best]
-			v = fmt.Sprintf("%s: %s, %s mode", best, pol, pol.Mode)
+			v.pol = c.byPath[best]
+			v.desc = fmt.Sprintf("%s: %s, %s mode", best, v.pol, v.pol.Mode)
 		}
 	}
 	c.cache[pid] = v
 	return v
+}
+
+// ForPID says which policy covers pid's new connections: "CGROUP: POLICY, MODE", or "" when
+// none does (or the process is gone).
+func (c *Coverage) ForPID(pid int) string {
+	if c.Empty() {
+		return ""
+	}
+	return c.covering(pid).desc
 }
 
 // SocketValues are a socket's keepalive options as getsockopt reads them: the public keepalive
@@ -73,18 +70,14 @@ type SocketValues = keepalive.Effective
 // tighter one counts), "" when no policy covers pid or the socket does not carry it (a
 // connection older than the policy, or one whose program set its own values afterwards).
 func (c *Coverage) Carrying(pid int, v SocketValues) string {
-	desc := c.ForPID(pid)
-	if desc == "" {
+	if c.Empty() {
 		return ""
 	}
-	cg, _ := CgroupOf(pid)
-	var pol Policy
-	best := ""
-	for p, q := range c.byPath {
-		if (p == cg || isAncestor(p, cg)) && len(p) > len(best) {
-			best, pol = p, q
-		}
+	cov := c.covering(pid)
+	if cov.desc == "" {
+		return ""
 	}
+	pol := cov.pol
 	ok := func(have, want time.Duration) bool {
 		return want == 0 || have == want || (pol.Mode == ModeForce && have > 0 && have < want)
 	}
@@ -94,7 +87,7 @@ func (c *Coverage) Carrying(pid int, v SocketValues) string {
 	if !ok(v.Idle, pol.Idle) || !ok(v.Interval, pol.Interval) || !ok(time.Duration(v.Count), time.Duration(pol.Probes)) || !ok(v.UserTimeout, pol.UserTimeout) {
 		return ""
 	}
-	return desc
+	return cov.desc
 }
 
 // CgroupOf reads a process's cgroup v2 path from /proc/PID/cgroup (the "0::" line).
@@ -128,7 +121,7 @@ func Annotate(stats []model.SocketStats) {
 // ReadCoverage reads the policies pinned under bpffs/keeptune without loading anything; nothing
 // pinned covers nothing.
 func ReadCoverage(bpffs string) (*Coverage, error) {
-	c := &Coverage{byPath: map[string]Policy{}, cache: map[int]string{}}
+	c := &Coverage{byPath: map[string]Policy{}, cache: map[int]covering{}}
 	pin := filepath.Join(bpffs, PinDirName, mapPolicyName)
 	if _, err := os.Stat(pin); err != nil {
 		return c, nil

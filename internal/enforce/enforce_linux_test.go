@@ -301,13 +301,13 @@ func TestEnforceOnRealPrograms(t *testing.T) {
 		p.line(t) // accepted
 		check(t, "python's accepted connection", socketOf(t, p.cmd.Process.Pid, pyListen, in.LocalAddr().(*net.TCPAddr)), want)
 		// sockets --deep's view: the python connections carry the policy, the test's do not.
-		cov, err := sb.Enforcer.Coverage()
+		cov, err := ReadCoverage(sb.BPFFS())
 		if err != nil {
 			t.Fatal(err)
 		}
 		marked := map[int]int{}
 		carrying := func(pid int, k sockets.Keepalive) string {
-			return cov.Carrying(pid, SocketValues{Enabled: k.Enabled, Idle: k.Idle, Interval: k.Interval, Count: k.Count, UserTimeout: k.UserTimeout})
+			return cov.Carrying(pid, k.Effective)
 		}
 		err = sockets.Walk(context.Background(), sockets.Options{Processes: true, Deep: true, Enforcement: carrying,
 			Filter: sockets.Filter{PIDs: []int{p.cmd.Process.Pid, os.Getpid()}, Ports: []uint16{uint16(lnAddr.Port), uint16(pyListen.Port)}}},

@@ -25,7 +25,7 @@ type kernelLayout struct {
 	// struct kernfs_node: the id that is the cgroup id (the inode number of its directory).
 	KernfsID int16
 	// HZ is the kernel's tick rate: keepalive_time and keepalive_intvl are in jiffies. It is
-	// not in the BTF; Open sets it from kernelHZ.
+	// not in the BTF; create sets it from kernelHZ before it loads the program.
 	HZ int32
 }
 
