@@ -78,7 +78,7 @@ func (g *apacheGroup) location(c *Config) *model.Location {
 		l := g.first.Location
 		return &l
 	}
-	return &model.Location{File: c.Files[0], Line: 1}
+	return configs.Loc(c.Files[0], 1)
 }
 
 // apacheFix replaces the directive line that sets a value, or says where to add it.
@@ -270,7 +270,7 @@ func apacheWorkerName(w *Worker) string {
 }
 
 func apacheWorkerSource(w *Worker) model.Source {
-	return model.Source{Kind: model.SourceConfig, File: w.Location.File, Line: w.Location.Line}
+	return configs.Src(w.Location.File, w.Location.Line)
 }
 
 // apacheProposedTTL is below the keep-alive idle timeout of the common backends: httpd, Node.js
@@ -358,7 +358,7 @@ var apacheTTLIgnoredPrefork = configs.Rule{
 					Apply: "a2dismod mpm_prefork && a2enmod mpm_event && systemctl restart apache2",
 					Note:  "Or add disablereuse=On to " + apacheWorkerName(w) + "."}
 				if mpm != nil {
-					ev = append(ev, model.Evidence{Name: "MPM", Value: "prefork", Source: model.Source{Kind: model.SourceConfig, File: mpm.Location.File, Line: mpm.Location.Line}})
+					ev = append(ev, model.Evidence{Name: "MPM", Value: "prefork", Source: configs.Src(mpm.Location.File, mpm.Location.Line)})
 					fix.File, fix.FileLine = mpm.Location.File, mpm.Location.Line
 					fix.Line = "LoadModule mpm_event_module " + path.Join(path.Dir(mpm.Path), "mod_mpm_event.so")
 				}
@@ -416,7 +416,7 @@ var apacheUnitSuffix = configs.Rule{
 				if !ok {
 					continue
 				}
-				src := model.Source{Kind: model.SourceConfig, File: d.Location.File, Line: d.Location.Line}
+				src := configs.Src(d.Location.File, d.Location.Line)
 				out = append(out, model.Finding{
 					Severity: model.SeverityWarning, Subject: "apache " + d.Name + " in " + d.Block(),
 					Message:  fmt.Sprintf("%s %s is read as %d seconds: httpd ignores the unit %q here.", d.Name, d.Args[0], n, unit),

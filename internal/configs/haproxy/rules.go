@@ -198,7 +198,7 @@ var haproxyHTTPInTCPMode = configs.Rule{
 						Severity: model.SeverityWarning, Subject: haproxySubject(p),
 						Message: fmt.Sprintf("%q does nothing in %s: the proxy runs in mode tcp, where HAProxy forwards bytes without HTTP keep-alive.",
 							d.Line(), p.Title()),
-						Evidence: []model.Evidence{{Name: "statement", Value: d.Line(), Source: model.Source{Kind: model.SourceConfig, File: d.Location.File, Line: d.Location.Line}}, modeEv},
+						Evidence: []model.Evidence{{Name: "statement", Value: d.Line(), Source: configs.Src(d.Location.File, d.Location.Line)}, modeEv},
 						Location: haproxyLoc(d.Location),
 						Fix: &model.Fix{Key: d.Words[0], File: d.Location.File, FileLine: d.Location.Line,
 							Note: fmt.Sprintf("Delete line %d; if %s carries HTTP, add `mode http` to it instead.", d.Location.Line, p.Title())},
@@ -385,7 +385,7 @@ var haproxyWebSocketNoTunnel = configs.Rule{
 						continue
 					}
 					ev = append(ev, model.Evidence{Name: "WebSocket routing", Value: fe.Title() + " -> " + be.Title(),
-						Source: model.Source{Kind: model.SourceConfig, File: at.File, Line: at.Line}},
+						Source: configs.Src(at.File, at.Line)},
 						timeoutEvidence(be, "tunnel"))
 					out = append(out, model.Finding{
 						Severity: model.SeverityWarning, Subject: haproxySubject(be),
@@ -495,7 +495,7 @@ var haproxyKeepaliveTimeoutInBackend = configs.Rule{
 					if d.Words[0] != "timeout" || len(d.Words) < 3 || (d.Words[1] != "http-keep-alive" && d.Words[1] != "http-request") {
 						continue
 					}
-					ev := []model.Evidence{{Name: d.Words[0] + " " + d.Words[1], Value: d.Words[2], Source: model.Source{Kind: model.SourceConfig, File: d.Location.File, Line: d.Location.Line}}}
+					ev := []model.Evidence{{Name: d.Words[0] + " " + d.Words[1], Value: d.Words[2], Source: configs.Src(d.Location.File, d.Location.Line)}}
 					for _, fe := range fes {
 						ev = append(ev, timeoutEvidence(fe, d.Words[1]))
 					}
@@ -670,7 +670,7 @@ var haproxyTimeoutWithoutUnit = configs.Rule{
 						Severity: model.SeverityWarning, Subject: sec.Title() + " timeout " + w[1],
 						Message: fmt.Sprintf("timeout %s %s has no unit: HAProxy reads it as %d ms, not %d s", w[1], w[2], n, n),
 						Evidence: []model.Evidence{{Name: "timeout " + w[1], Value: w[2] + " (= " + w[2] + " ms)",
-							Source: model.Source{Kind: model.SourceConfig, File: d.Location.File, Line: d.Location.Line}}},
+							Source: configs.Src(d.Location.File, d.Location.Line)}},
 						Location: configs.Loc(d.Location.File, d.Location.Line),
 						Fix: &model.Fix{Key: "timeout " + w[1], Current: w[2], Proposed: w[2] + "s", Line: line,
 							File: d.Location.File, FileLine: d.Location.Line, Note: "or write the milliseconds meant with ms"},

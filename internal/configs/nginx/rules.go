@@ -15,10 +15,10 @@ var rules = []configs.Rule{nginxPoolDefeated, nginxKeepaliveRequestsLow, nginxHo
 
 func init() { configs.RegisterRules("nginx", rules...) }
 
-func nginxLoc(d *Directive) *model.Location { return &model.Location{File: d.File, Line: d.Line} }
+func nginxLoc(d *Directive) *model.Location { return configs.Loc(d.File, d.Line) }
 
 func nginxEvidence(d *Directive) model.Evidence {
-	return model.Evidence{Name: nginxQuoteEmpty(d.Name), Value: d.Text(), Source: model.Source{Kind: model.SourceConfig, File: d.File, Line: d.Line}}
+	return model.Evidence{Name: nginxQuoteEmpty(d.Name), Value: d.Text(), Source: configs.Src(d.File, d.Line)}
 }
 
 // nginxLine renders a directive as it is written in a file.
@@ -119,7 +119,7 @@ func nginxPoolFinding(c *Config, u *Upstream, use PoolUse) model.Finding {
 		ch := changes[0]
 		fix.Key, fix.Current, fix.Proposed, fix.Line, fix.File, fix.FileLine = ch.key, ch.current, ch.proposed, ch.text, ch.file, ch.line
 		if ch.line > 0 {
-			at = &model.Location{File: ch.file, Line: ch.line}
+			at = configs.Loc(ch.file, ch.line)
 		} else {
 			fix.Note = "Write this inside " + ch.where + "."
 		}
