@@ -66,23 +66,12 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var counts []int
-	for _, f := range strings.Split(*sizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 2 {
-			return fmt.Errorf("invalid -sockets %q", f)
-		}
-		counts = append(counts, n)
+	counts, err := loadgen.ParseSizes(*sizes)
+	if err != nil {
+		return err
 	}
 	if *hold {
-		ws, err := startWorkers(ctx, counts[0]/2, *perWorker, *ports)
-		defer ws.Close()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "bench/exporter: holding %d sockets until Ctrl-C\n", counts[0])
-		<-ctx.Done()
-		return nil
+		return loadgen.Hold(ctx, "bench/exporter", counts[0], *perWorker, *ports)
 	}
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	neVersion, _ := exec.Command(*nodeExporter, "--version").CombinedOutput()
@@ -92,7 +81,7 @@ func run() error {
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, n := range counts {
 		conns := n / 2
-		ws, err := startWorkers(ctx, conns, *perWorker, *ports)
+		ws, err := loadgen.StartLogged(ctx, "bench/exporter", conns, *perWorker, *ports)
 		if err != nil {
 			ws.Close()
 			return err
@@ -319,16 +308,4 @@ func measure(ctx context.Context, n, ports, reps int, keeptune, nodeExporter str
 	fmt.Printf("\n%d sockets: keeptune's first scrape (every process's descriptors read, no owner cached yet) took %.0f ms; keeptune_exporter_sockets_scanned %s.\n\n",
 		n, float64(servers[0].cold)/float64(time.Millisecond), scanned)
 	return nil
-}
-
-// startWorkers opens conns loopback connections on ports listening ports, held by worker
-// processes (bench/internal/loadgen).
-func startWorkers(ctx context.Context, conns, perWorker, ports int) (*loadgen.Workers, error) {
-	start := time.Now()
-	w, err := loadgen.Start(ctx, conns, perWorker, ports)
-	if err == nil {
-		fmt.Fprintf(os.Stderr, "bench/exporter: %d connections (%d sockets) on %d ports in %d worker processes in %v\n",
-			conns, 2*conns, ports, w.Count, time.Since(start).Round(time.Millisecond))
-	}
-	return w, err
 }

@@ -73,13 +73,9 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var counts []int
-	for _, f := range strings.Split(*sizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 2 {
-			return fmt.Errorf("invalid -sockets %q", f)
-		}
-		counts = append(counts, n)
+	counts, err := loadgen.ParseSizes(*sizes)
+	if err != nil {
+		return err
 	}
 
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
@@ -106,17 +102,10 @@ func run() error {
 		}
 	}
 	if *hold {
-		ws, err := startWorkers(ctx, counts[0]/2, *perWorker)
-		defer ws.Close()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "bench/sockets: holding %d sockets until Ctrl-C\n", counts[0])
-		<-ctx.Done()
-		return nil
+		return loadgen.Hold(ctx, "bench/sockets", counts[0], *perWorker, 1)
 	}
 	for _, n := range counts {
-		ws, err := startWorkers(ctx, n/2, *perWorker)
+		ws, err := loadgen.StartLogged(ctx, "bench/sockets", n/2, *perWorker, 1)
 		if err != nil {
 			ws.Close()
 			return err
@@ -279,13 +268,3 @@ func displayCmd(argv []string, keeptune string) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
-
-// startWorkers opens conns loopback connections held by worker processes (bench/internal/loadgen).
-func startWorkers(ctx context.Context, conns, perWorker int) (*loadgen.Workers, error) {
-	start := time.Now()
-	w, err := loadgen.Start(ctx, conns, perWorker, 1)
-	if err == nil {
-		fmt.Fprintf(os.Stderr, "bench/sockets: %d connections (%d sockets) in %d worker processes in %v\n", conns, 2*conns, w.Count, time.Since(start).Round(time.Millisecond))
-	}
-	return w, err
-}

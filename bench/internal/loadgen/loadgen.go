@@ -58,6 +58,44 @@ func RunIfWorker() {
 	os.Exit(0)
 }
 
+// ParseSizes parses a benchmark's -sockets list ("100000,200000") into socket counts (each
+// connection is two sockets, so a count is at least 2).
+func ParseSizes(list string) ([]int, error) {
+	var counts []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 2 {
+			return nil, fmt.Errorf("invalid -sockets %q", f)
+		}
+		counts = append(counts, n)
+	}
+	return counts, nil
+}
+
+// StartLogged is Start that says on stderr, after prog, what it opened and how long it took.
+func StartLogged(ctx context.Context, prog string, conns, perWorker, ports int) (*Workers, error) {
+	start := time.Now()
+	w, err := Start(ctx, conns, perWorker, ports)
+	if err == nil {
+		fmt.Fprintf(os.Stderr, "%s: %d connections (%d sockets) on %d ports in %d worker processes in %v\n",
+			prog, conns, 2*conns, ports, w.Count, time.Since(start).Round(time.Millisecond))
+	}
+	return w, err
+}
+
+// Hold opens sockets sockets and holds them until ctx ends (a benchmark's -hold flag, for
+// profiling by hand).
+func Hold(ctx context.Context, prog string, sockets, perWorker, ports int) error {
+	w, err := StartLogged(ctx, prog, sockets/2, perWorker, ports)
+	defer w.Close()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "%s: holding %d sockets until Ctrl-C\n", prog, sockets)
+	<-ctx.Done()
+	return nil
+}
+
 // Workers are the processes holding the connections of one size.
 type Workers struct {
 	procs  []*exec.Cmd
