@@ -26,16 +26,16 @@ func formatRule(format string, r configs.Rule) Rule {
 		ID: r.ID, Name: r.Name, Title: r.Title, Severity: r.Severity,
 		What: r.What, Why: r.Why, Fix: r.Fix, Source: r.Source,
 		Check: func(in *Input) []model.Finding {
-			fin := &configs.RuleInput{
-				Configs:      configsOf(in, format),
+			cs := configsOf(in, format)
+			if len(cs) == 0 {
+				return nil // most inputs hold one format or none: skip the host lookup
+			}
+			return r.Check(&configs.RuleInput{
+				Configs:      cs,
 				Profile:      in.Profile,
 				Host:         configs.HostKeepalive(in.Snapshot),
 				SysctlDropIn: plan.DropIn,
-			}
-			if len(fin.Configs) == 0 {
-				return nil
-			}
-			return r.Check(fin)
+			})
 		},
 	}
 }
