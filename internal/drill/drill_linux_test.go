@@ -352,14 +352,14 @@ func TestHTTPKeepaliveRace(t *testing.T) {
 			for _, r := range rep.Runs {
 				t.Logf("%s: %+v", r.Case, *r.HTTP)
 			}
-			if bug.HTTP.Failures == 0 || bug.HTTP.PerThousand() <= 0 || bug.Verdict != Pass || bug.Goal.Met {
-				t.Errorf("backend idle below pool idle: %d of %d failed (verdict %s, goal met %v); want failures", bug.HTTP.Failures, bug.HTTP.Requests, bug.Verdict, bug.Goal.Met)
+			if bug.HTTP.Failures() == 0 || bug.HTTP.PerThousand() <= 0 || bug.Verdict != Pass || bug.Goal.Met {
+				t.Errorf("backend idle below pool idle: %d of %d failed (verdict %s, goal met %v); want failures", bug.HTTP.Failures(), bug.HTTP.Requests, bug.Verdict, bug.Goal.Met)
 			}
 			if !strings.Contains(bug.Goal.Bound, "KT701") {
 				t.Errorf("the goal's bound does not name KT701: %q", bug.Goal.Bound)
 			}
-			if fix.HTTP.Failures != 0 || !fix.Reference || fix.Verdict != Pass {
-				t.Errorf("the fix: %d of %d failed (reference %v, verdict %s); want none", fix.HTTP.Failures, fix.HTTP.Requests, fix.Reference, fix.Verdict)
+			if fix.HTTP.Failures() != 0 || !fix.Reference || fix.Verdict != Pass {
+				t.Errorf("the fix: %d of %d failed (reference %v, verdict %s); want none", fix.HTTP.Failures(), fix.HTTP.Requests, fix.Reference, fix.Verdict)
 			}
 			if rep.GoalMet() {
 				t.Errorf("the configured case fails, but the report's goal is met")

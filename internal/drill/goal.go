@@ -210,8 +210,8 @@ func judgeGoals(rep *Report, o Options) {
 			g.Reference = r.Reference
 			g.Want = "no request fails when the proxy reuses a pooled connection"
 			if h := r.HTTP; h != nil {
-				g.Got = fmt.Sprintf("%d of %d requests failed (%.1f per 1000)", h.Failures, h.Requests, h.PerThousand())
-				g.Met = h.Failures == 0 && r.Verdict == Pass
+				g.Got = fmt.Sprintf("%d of %d requests failed (%.1f per 1000)", h.Failures(), h.Requests, h.PerThousand())
+				g.Met = h.Failures() == 0 && r.Verdict == Pass
 				if fix := raceFixIdle(o.Proxy, o.PoolIdle); o.BackendIdle < fix {
 					g.Bound = fmt.Sprintf("the backend's keep-alive idle timeout must be above the longest %s keeps an idle pooled connection (pool idle %s): %s or more, as drilled in the fix case, or shorten the pool's (KT701, docs/rules.md#kt701)",
 						o.Proxy, textfmt.Spoken(o.PoolIdle), textfmt.Spoken(fix))

@@ -41,21 +41,23 @@ type HTTPRace struct {
 	BackendIdle time.Duration // as run in the lab (scaled)
 	PoolIdle    time.Duration
 	Requests    int
-	Failures    int
 	Status5xx   int // 502 and other 5xx answers from the proxy
-	Resets      int // requests that got no HTTP answer (reset or closed connection)
+	NoAnswer    int // requests that got no HTTP answer (reset or closed connection)
 	GapMin      time.Duration
 	GapMax      time.Duration
 	// HeldFINs is how many backend FINs the lab's middlebox held back (the emulated latency).
 	HeldFINs uint64
 }
 
+// Failures are the requests that failed: a 5xx answer or none.
+func (h HTTPRace) Failures() int { return h.Status5xx + h.NoAnswer }
+
 // PerThousand is failures per 1,000 requests.
 func (h HTTPRace) PerThousand() float64 {
 	if h.Requests == 0 {
 		return 0
 	}
-	return round3(1000 * float64(h.Failures) / float64(h.Requests))
+	return round3(1000 * float64(h.Failures()) / float64(h.Requests))
 }
 
 // raceGaps spreads n idle gaps evenly over [lo, hi], in an order that visits the range

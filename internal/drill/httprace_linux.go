@@ -121,10 +121,8 @@ func raceOnce(ctx context.Context, e *env, name string, backendIdle, poolIdle ti
 				mu.Lock()
 				switch {
 				case err != nil:
-					h.Failures++
-					h.Resets++
+					h.NoAnswer++
 				case status >= 500:
-					h.Failures++
 					h.Status5xx++
 				}
 				mu.Unlock()
@@ -151,7 +149,7 @@ func raceOnce(ctx context.Context, e *env, name string, backendIdle, poolIdle ti
 		r.TheoryRule = fmt.Sprintf("backend idle %v >= pool idle %v: the proxy gives every idle connection up before the backend closes it (KT701's fix)", backendIdle, poolIdle)
 	}
 	r.Outcome = "no failures"
-	if h.Failures > 0 {
+	if h.Failures() > 0 {
 		r.Outcome = "failures"
 	}
 	r.Verdict = Pass
@@ -159,8 +157,8 @@ func raceOnce(ctx context.Context, e *env, name string, backendIdle, poolIdle ti
 		r.Verdict = Fail
 	}
 	r.Notes = append(r.Notes, fmt.Sprintf("%s: %d of %d requests failed (%.1f per 1000: %d 5xx answers, %d without an answer); the lab held back %d backend FINs",
-		name, h.Failures, h.Requests, h.PerThousand(), h.Status5xx, h.Resets, h.HeldFINs))
-	e.logf("http-keepalive-race: %s: %d of %d requests failed", name, h.Failures, h.Requests)
+		name, h.Failures(), h.Requests, h.PerThousand(), h.Status5xx, h.NoAnswer, h.HeldFINs))
+	e.logf("http-keepalive-race: %s: %d of %d requests failed", name, h.Failures(), h.Requests)
 	return r, nil
 }
 

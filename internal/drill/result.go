@@ -194,7 +194,7 @@ func (r Run) MarshalJSON() ([]byte, error) {
 		Requests    int     `json:"requests"`
 		Failures    int     `json:"failures"`
 		Status5xx   int     `json:"status_5xx"`
-		Resets      int     `json:"no_answer"`
+		NoAnswer    int     `json:"no_answer"`
 		GapMin      float64 `json:"gap_min_s"`
 		GapMax      float64 `json:"gap_max_s"`
 		HeldFINs    uint64  `json:"held_fins"`
@@ -202,7 +202,7 @@ func (r Run) MarshalJSON() ([]byte, error) {
 	var hj *httpJSON
 	var perK *float64
 	if h := r.HTTP; h != nil {
-		hj = &httpJSON{h.Proxy, round3(h.BackendIdle.Seconds()), round3(h.PoolIdle.Seconds()), h.Requests, h.Failures, h.Status5xx, h.Resets,
+		hj = &httpJSON{h.Proxy, round3(h.BackendIdle.Seconds()), round3(h.PoolIdle.Seconds()), h.Requests, h.Failures(), h.Status5xx, h.NoAnswer,
 			round3(h.GapMin.Seconds()), round3(h.GapMax.Seconds()), h.HeldFINs}
 		v := h.PerThousand()
 		perK = &v

@@ -113,3 +113,14 @@ func TestReportJSONDoesNotEscapeHTML(t *testing.T) {
 		}
 	}
 }
+
+// A request fails with a 5xx answer or with none; the rate counts both.
+func TestHTTPRaceFailures(t *testing.T) {
+	h := HTTPRace{Requests: 80, Status5xx: 3, NoAnswer: 1}
+	if h.Failures() != 4 || h.PerThousand() != 50 {
+		t.Errorf("%+v: %d failures, %v per 1000; want 4, 50", h, h.Failures(), h.PerThousand())
+	}
+	if (HTTPRace{}).PerThousand() != 0 {
+		t.Errorf("no requests: want 0 per 1000")
+	}
+}

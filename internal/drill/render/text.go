@@ -293,7 +293,7 @@ func writeHTTP(b *strings.Builder, rep drill.Report) {
 			first = false
 		}
 		fmt.Fprintf(b, "  %s: %d of %d failed = %.1f per 1000 (%d 5xx, %d without an answer), gaps %v-%v\n",
-			r.Case, h.Failures, h.Requests, h.PerThousand(), h.Status5xx, h.Resets, h.GapMin.Round(time.Millisecond), h.GapMax.Round(time.Millisecond))
+			r.Case, h.Failures(), h.Requests, h.PerThousand(), h.Status5xx, h.NoAnswer, h.GapMin.Round(time.Millisecond), h.GapMax.Round(time.Millisecond))
 	}
 	if !first {
 		b.WriteString("A backend that closes idle keep-alive connections before the proxy's pool gives them up makes requests fail; " +
