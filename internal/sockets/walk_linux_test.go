@@ -744,3 +744,76 @@ func BenchmarkIndexOwners(b *testing.B) {
 		}
 	}
 }
+
+// TestDumpSpansDatagrams reads a dump larger than one netlink datagram (the kernel fills at
+// most 32 KiB per recvmsg) through the hand-written reader: every socket arrives once, and the
+// same socket serves a second dump and a dump abandoned by its callback after that.
+func TestDumpSpansDatagrams(t *testing.T) {
+	ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const conns = 150
+	accepted := make(chan net.Conn, conns)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	for range conns {
+		c, err := net.Dial("tcp4", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		defer (<-accepted).Close()
+	}
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	d, err := dialDiag()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	dump := func(fn func([]byte) error) (keys map[sockKey]int, bytes int, err error) {
+		keys = map[sockKey]int{}
+		err = d.dump(context.Background(), afInet, AllStates, true, &Filter{Ports: []uint16{port}}, func(b []byte) error {
+			var s Socket
+			if err := decodeDiagMsg(b, &s); err != nil {
+				return err
+			}
+			keys[sockKey{s.Local, s.Peer}]++
+			bytes += len(b)
+			return fn(b)
+		})
+		return keys, bytes, err
+	}
+	for try := range 2 {
+		keys, bytes, err := dump(func([]byte) error { return nil })
+		if err != nil {
+			t.Fatalf("dump %d: %v", try, err)
+		}
+		if bytes <= 32<<10 {
+			t.Errorf("dump %d: %d bytes of messages, want more than one datagram's 32 KiB (%d sockets with tcp_info)", try, bytes, 2*conns+1)
+		}
+		if len(keys) != 2*conns+1 {
+			t.Errorf("dump %d: %d distinct sockets, want %d (listener, %d each side)", try, len(keys), 2*conns+1, conns)
+		}
+		for k, n := range keys {
+			if n != 1 {
+				t.Errorf("dump %d: %v arrived %d times", try, k, n)
+			}
+		}
+	}
+	stop := errors.New("stop")
+	if _, _, err := dump(func([]byte) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("abandoned dump: %v, want stop", err)
+	}
+	if keys, _, err := dump(func([]byte) error { return nil }); err != nil || len(keys) != 2*conns+1 {
+		t.Errorf("dump after an abandoned one: %d sockets, %v", len(keys), err)
+	}
+}
