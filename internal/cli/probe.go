@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -150,8 +149,8 @@ func probeOptions(target string, opts ProbeOptions, stdio IO) (probe.Options, er
 		if _, _, err := probe.ParseTarget(target); err != nil {
 			return probe.Options{}, usageErr(err)
 		}
-	} else if u, err := url.Parse(opts.HTTP); err != nil || u.Scheme != "http" || u.Host == "" {
-		return probe.Options{}, usageErr(fmt.Errorf("invalid --http %q: expected an http:// URL of a balancer in front of `keeptune responder --http` (https is not supported)", opts.HTTP))
+	} else if err := probe.CheckHTTPURL(opts.HTTP); err != nil {
+		return probe.Options{}, usageErr(err)
 	}
 	prec, err := parsePrecision(opts.Precision)
 	if err != nil {

@@ -50,9 +50,9 @@ type HTTPTarget struct {
 // and TLS would only hide its bytes from the balancer's logs). The host is resolved to one
 // address: every connection of the run goes to it.
 func ParseHTTPTarget(ctx context.Context, raw string) (HTTPTarget, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "http" || u.Host == "" {
-		return HTTPTarget{}, fmt.Errorf("--http %q: expected an http:// URL of a balancer in front of `keeptune responder --http` (https is not supported)", raw)
+	u, err := parseHTTPURL(raw)
+	if err != nil {
+		return HTTPTarget{}, err
 	}
 	hostport := u.Host
 	if u.Port() == "" {
@@ -67,6 +67,21 @@ func ParseHTTPTarget(ctx context.Context, raw string) (HTTPTarget, error) {
 		path = "/"
 	}
 	return HTTPTarget{Addr: addr, Host: u.Host, Path: path}, nil
+}
+
+// CheckHTTPURL is ParseHTTPTarget's check of the URL alone, without resolving its host: for a
+// usage error before anything runs.
+func CheckHTTPURL(raw string) error {
+	_, err := parseHTTPURL(raw)
+	return err
+}
+
+func parseHTTPURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return nil, fmt.Errorf("invalid --http %q: expected an http:// URL of a balancer in front of `keeptune responder --http` (https is not supported)", raw)
+	}
+	return u, nil
 }
 
 // request is one probe's GET.
