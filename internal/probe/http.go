@@ -11,9 +11,10 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
 // HTTP mode: the idle timeout of a layer-7 balancer (AWS ALB, GCP's external ALB, HAProxy or
@@ -83,6 +84,9 @@ func parseHTTPURL(raw string) (*url.URL, error) {
 	}
 	return u, nil
 }
+
+// URL is the target as a URL (what the report names).
+func (t *HTTPTarget) URL() string { return "http://" + t.Host + t.Path }
 
 // request is one probe's GET.
 func (t *HTTPTarget) request(seq uint32) []byte {
@@ -252,6 +256,6 @@ func (c *releaseConn) Close() error {
 
 // httpNote is what a result through a layer-7 balancer adds.
 func httpNote(t *HTTPTarget, idle time.Duration) string {
-	return fmt.Sprintf("HTTP through %s (http://%s%s): the responder keeps idle keep-alive connections %v and says so, so a timeout below it is the balancer's; TCP keepalive and server traffic are not tested (a layer-7 balancer terminates TCP and times requests, not packets)",
-		t.Addr, t.Host, strings.TrimSuffix(t.Path, "/")+"/", idle)
+	return fmt.Sprintf("HTTP through %s (%s): the responder keeps idle keep-alive connections %s and says so, so a timeout below it is the balancer's; TCP keepalive and server traffic are not tested (a layer-7 balancer terminates TCP and times requests, not packets)",
+		t.Addr, t.URL(), textfmt.Measured(idle))
 }

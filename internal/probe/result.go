@@ -85,7 +85,7 @@ func (r *runner) result() *Result {
 		ReplyTimeout: r.rt, MaxIdle: r.maxIdle, SeenAs: r.ack.Client, ResponderIdleCap: r.ack.IdleCap,
 		Tests: s.tests}
 	if t := r.o.HTTP; t != nil {
-		res.HTTP = "http://" + t.Host + t.Path
+		res.HTTP = t.URL()
 	}
 	res.Notes = append(res.Notes, r.notes...)
 	if s.hi != never {
