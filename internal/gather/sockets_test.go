@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,5 +96,26 @@ func TestSocketsQueryCheck(t *testing.T) {
 	}
 	if err := query().Check(); err != nil {
 		t.Errorf("the default query: %v", err)
+	}
+}
+
+// TestSortSocketsByState orders one state's sockets by local address as numbers, not as text
+// (where 10.0.0.10 sorts before 10.0.0.2).
+func TestSortSocketsByState(t *testing.T) {
+	addr := netip.MustParseAddrPort
+	all := []sockets.Socket{
+		{State: sockets.StateListen, Local: addr("10.0.0.1:80")},
+		{State: sockets.StateEstablished, Local: addr("[2001:db8::1]:443")},
+		{State: sockets.StateEstablished, Local: addr("10.0.0.10:443")},
+		{State: sockets.StateEstablished, Local: addr("10.0.0.2:443")},
+	}
+	sortSockets(all, "state")
+	var got []string
+	for _, s := range all {
+		got = append(got, s.State.String()+" "+s.Local.String())
+	}
+	want := []string{"ESTABLISHED 10.0.0.2:443", "ESTABLISHED 10.0.0.10:443", "ESTABLISHED [2001:db8::1]:443", "LISTEN 10.0.0.1:80"}
+	if !slices.Equal(got, want) {
+		t.Errorf("sorted by state:\n got %q\nwant %q", got, want)
 	}
 }
