@@ -86,9 +86,14 @@ func (s *SocketSummary) Socket(k *sockets.Socket) error { s.sum.Add(k); return n
 // Flush writes the summary.
 func (s *SocketSummary) Flush() error {
 	if s.json {
+		// Process names stay as written ("a&b", not "a\u0026b"), as in every -o json.
 		enc := json.NewEncoder(s.w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(s.sum.JSON())
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s.sum.JSON()); err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
+		return nil
 	}
 	if _, err := s.w.Write(s.sum.AppendSummary(nil)); err != nil {
 		return fmt.Errorf("write output: %w", err)
