@@ -2,6 +2,7 @@ package drill
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -93,8 +95,8 @@ func raceOnce(ctx context.Context, e *env, name string, backendIdle, poolIdle ti
 	defer stop()
 
 	e.logf("http-keepalive-race: %s: %d requests on %d lanes, idle gaps %v to %v", name, len(gaps), raceLanes,
-		minDur(gaps).Round(time.Millisecond), maxDur(gaps).Round(time.Millisecond))
-	h := HTTPRace{Proxy: e.opts.Proxy, BackendIdle: backendIdle, PoolIdle: poolIdle, Requests: len(gaps), GapMin: minDur(gaps), GapMax: maxDur(gaps)}
+		slices.Min(gaps).Round(time.Millisecond), slices.Max(gaps).Round(time.Millisecond))
+	h := HTTPRace{Proxy: e.opts.Proxy, BackendIdle: backendIdle, PoolIdle: poolIdle, Requests: len(gaps), GapMin: slices.Min(gaps), GapMax: slices.Max(gaps)}
 	var mu sync.Mutex
 	var firstErr error
 	var wg sync.WaitGroup
@@ -107,7 +109,7 @@ func raceOnce(ctx context.Context, e *env, name string, backendIdle, poolIdle ti
 			// The lane's first request opens the pooled connection; it is not counted.
 			if _, err := post(ctx, client, url); err != nil {
 				mu.Lock()
-				firstErr = cmpErr(firstErr, fmt.Errorf("lane %d: the first request through %s failed: %w", lane, e.opts.Proxy, err))
+				firstErr = cmp.Or(firstErr, fmt.Errorf("lane %d: the first request through %s failed: %w", lane, e.opts.Proxy, err))
 				mu.Unlock()
 				return
 			}
@@ -160,31 +162,6 @@ func raceOnce(ctx context.Context, e *env, name string, backendIdle, poolIdle ti
 		name, h.Failures(), h.Requests, h.PerThousand(), h.Status5xx, h.NoAnswer, h.HeldFINs))
 	e.logf("http-keepalive-race: %s: %d of %d requests failed", name, h.Failures(), h.Requests)
 	return r, nil
-}
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
-}
-
-func minDur(ds []time.Duration) time.Duration {
-	m := time.Duration(0)
-	for i, d := range ds {
-		if i == 0 || d < m {
-			m = d
-		}
-	}
-	return m
-}
-
-func maxDur(ds []time.Duration) time.Duration {
-	m := time.Duration(0)
-	for _, d := range ds {
-		m = max(m, d)
-	}
-	return m
 }
 
 // laneClient makes an HTTP client in the lab's client namespace that opens a new connection

@@ -2,6 +2,7 @@ package drill
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -349,7 +350,7 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 				}
 				mu.Lock()
 				if err != nil {
-					dialErr = cmpErr(dialErr, err)
+					dialErr = cmp.Or(dialErr, err)
 				} else {
 					clients = append(clients, c)
 					l.Track(c)
