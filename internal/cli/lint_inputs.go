@@ -23,40 +23,20 @@ var ignoreComment = regexp.MustCompile(`keeptune:ignore\s+((?:KT\d{3}[,\s]*)+)(.
 // suppressed drops the findings whose line, or the line above it, carries a keeptune:ignore
 // comment naming their rule. KT891 (a file the server refuses) cannot be suppressed.
 func suppressed(all []model.Finding, root string, stdio IO, verbose bool) []model.Finding {
-	cache := map[string][]string{}
-	lines := func(file string) []string {
-		if l, ok := cache[file]; ok {
-			return l
-		}
-		p := file
-		if root != "" {
-			p = filepath.Join(root, file)
-		}
-		var out []string
-		if f, err := os.Open(p); err == nil {
-			sc := bufio.NewScanner(f)
-			sc.Buffer(make([]byte, 1<<20), 1<<24)
-			for sc.Scan() {
-				out = append(out, sc.Text())
-			}
-			f.Close()
-		}
-		cache[file] = out
-		return out
-	}
+	src := newSourceLines(root)
 	var out []model.Finding
 	for _, f := range all {
 		if f.Location == nil || f.Location.Line <= 0 || f.Rule == "KT891" {
 			out = append(out, f)
 			continue
 		}
-		ls := lines(f.Location.File)
 		hit := false
 		for _, n := range []int{f.Location.Line, f.Location.Line - 1} {
-			if n < 1 || n > len(ls) {
+			line, ok := src.line(f.Location.File, n)
+			if !ok {
 				continue
 			}
-			m := ignoreComment.FindStringSubmatch(ls[n-1])
+			m := ignoreComment.FindStringSubmatch(line)
 			if m == nil {
 				continue
 			}
@@ -77,6 +57,41 @@ func suppressed(all []model.Finding, root string, stdio IO, verbose bool) []mode
 	return out
 }
 
+// sourceLines reads the configuration files findings point at, each file once.
+type sourceLines struct {
+	root  string
+	files map[string][]string
+}
+
+func newSourceLines(root string) *sourceLines {
+	return &sourceLines{root: root, files: map[string][]string{}}
+}
+
+// line returns line n (from 1) of file (under root); ok is false when there is no such line
+// or the file cannot be read.
+func (s *sourceLines) line(file string, n int) (string, bool) {
+	ls, ok := s.files[file]
+	if !ok {
+		p := file
+		if s.root != "" {
+			p = filepath.Join(s.root, file)
+		}
+		if f, err := os.Open(p); err == nil {
+			sc := bufio.NewScanner(f)
+			sc.Buffer(make([]byte, 1<<20), 1<<24)
+			for sc.Scan() {
+				ls = append(ls, sc.Text())
+			}
+			f.Close()
+		}
+		s.files[file] = ls
+	}
+	if n < 1 || n > len(ls) {
+		return "", false
+	}
+	return ls[n-1], true
+}
+
 // baselineFile is what --baseline reads and writes.
 type baselineFile struct {
 	Version  int             `json:"version"`
@@ -92,19 +107,13 @@ type baselineEntry struct {
 
 // fingerprint identifies a finding across runs: its rule, subject, file and the text of the
 // line at fault (not the line number, which moves when lines are added above).
-func fingerprint(f model.Finding, root string) baselineEntry {
+func fingerprint(f model.Finding, src *sourceLines) baselineEntry {
 	e := baselineEntry{Rule: f.Rule, Subject: f.Subject}
 	text := f.Message
 	if f.Location != nil {
 		e.File = f.Location.File
-		p := f.Location.File
-		if root != "" {
-			p = filepath.Join(root, p)
-		}
-		if data, err := os.ReadFile(p); err == nil && f.Location.Line > 0 {
-			if ls := strings.Split(string(data), "\n"); f.Location.Line <= len(ls) {
-				text = strings.TrimSpace(ls[f.Location.Line-1])
-			}
+		if line, ok := src.line(f.Location.File, f.Location.Line); ok {
+			text = strings.TrimSpace(line)
 		}
 	}
 	sum := sha256.Sum256([]byte(e.Rule + "\x00" + e.Subject + "\x00" + e.File + "\x00" + text))
@@ -115,6 +124,7 @@ func fingerprint(f model.Finding, root string) baselineEntry {
 // applyBaseline drops the findings the baseline holds, or writes it when it does not exist (or
 // write is set): then every current finding is accepted. KT891 is never baselined.
 func applyBaseline(path, root string, write bool, all []model.Finding, stdio IO) ([]model.Finding, error) {
+	src := newSourceLines(root)
 	var keep, base []model.Finding
 	for _, f := range all {
 		if f.Rule == "KT891" {
@@ -127,7 +137,7 @@ func applyBaseline(path, root string, write bool, all []model.Finding, stdio IO)
 	if errors.Is(err, fs.ErrNotExist) || write {
 		b := baselineFile{Version: 1, Findings: []baselineEntry{}}
 		for _, f := range base {
-			b.Findings = append(b.Findings, fingerprint(f, root))
+			b.Findings = append(b.Findings, fingerprint(f, src))
 		}
 		sort.Slice(b.Findings, func(i, j int) bool { return b.Findings[i].Fingerprint < b.Findings[j].Fingerprint })
 		out, _ := json.MarshalIndent(b, "", "  ")
@@ -150,7 +160,7 @@ func applyBaseline(path, root string, write bool, all []model.Finding, stdio IO)
 	}
 	hidden := 0
 	for _, f := range base {
-		if known[fingerprint(f, root).Fingerprint] {
+		if known[fingerprint(f, src).Fingerprint] {
 			hidden++
 			continue
 		}
