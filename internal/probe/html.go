@@ -11,16 +11,16 @@ import (
 	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
-// BracketStep is the search's bracket after one test: the longest idle length that survived
+// bracketStep is the search's bracket after one test: the longest idle length that survived
 // so far (Lo) and the shortest that died (Hi, 0 while none has).
-type BracketStep struct {
+type bracketStep struct {
 	At, Lo, Hi time.Duration
 	Test       Test
 }
 
-// Bracket replays the search tests (ladder connections only: the side tests do not move the
+// bracket replays the search tests (ladder connections only: the side tests do not move the
 // bracket) in the order their outcomes were known.
-func (r *Result) Bracket() []BracketStep {
+func (r *Result) bracket() []bracketStep {
 	tests := make([]Test, 0, len(r.Tests))
 	for _, t := range r.Tests {
 		if t.Role == roleLadder.String() {
@@ -28,7 +28,7 @@ func (r *Result) Bracket() []BracketStep {
 		}
 	}
 	sort.SliceStable(tests, func(i, j int) bool { return tests[i].At < tests[j].At })
-	var out []BracketStep
+	var out []bracketStep
 	var lo, hi time.Duration
 	for _, t := range tests {
 		if t.Outcome == Alive {
@@ -36,7 +36,7 @@ func (r *Result) Bracket() []BracketStep {
 		} else if hi == 0 || t.Idle < hi {
 			hi = t.Idle
 		}
-		out = append(out, BracketStep{At: t.At, Lo: lo, Hi: hi, Test: t})
+		out = append(out, bracketStep{At: t.At, Lo: lo, Hi: hi, Test: t})
 	}
 	return out
 }
@@ -45,7 +45,7 @@ func (r *Result) Bracket() []BracketStep {
 // narrowing over the run: every test as a dot (green: the idle connection survived; red: it
 // died), the longest survived and the shortest died as steps, and the result.
 func (r *Result) WriteHTML(w io.Writer) error {
-	steps := r.Bracket()
+	steps := r.bracket()
 	const width, height, left, right, top, bottom = 920.0, 420.0, 80.0, 20.0, 40.0, 60.0
 	var maxT, maxY time.Duration
 	for _, s := range steps {

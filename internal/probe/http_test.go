@@ -18,3 +18,27 @@ func TestHTTPNote(t *testing.T) {
 		}
 	}
 }
+
+// The chart's bracket follows the ladder tests in the order their outcomes were known; side
+// tests do not move it.
+func TestBracket(t *testing.T) {
+	s := time.Second
+	ladder, side := roleLadder.String(), roleServerPush.String()
+	r := &Result{Tests: []Test{
+		{Role: ladder, Idle: 20 * s, At: 30 * s, Outcome: Silent},
+		{Role: ladder, Idle: 10 * s, At: 12 * s, Outcome: Alive},
+		{Role: side, Idle: 40 * s, At: 41 * s, Outcome: Alive},
+		{Role: ladder, Idle: 15 * s, At: 40 * s, Outcome: Closed},
+		{Role: ladder, Idle: 12 * s, At: 50 * s, Outcome: Alive},
+	}}
+	got := r.bracket()
+	want := [][2]time.Duration{{10 * s, 0}, {10 * s, 20 * s}, {10 * s, 15 * s}, {12 * s, 15 * s}}
+	if len(got) != len(want) {
+		t.Fatalf("%d steps, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		if got[i].Lo != w[0] || got[i].Hi != w[1] {
+			t.Errorf("step %d: [%v, %v], want [%v, %v]", i, got[i].Lo, got[i].Hi, w[0], w[1])
+		}
+	}
+}
