@@ -662,6 +662,9 @@ func (r *runner) dial(ctx context.Context, h hello) (*pconn, error) {
 // (A probe that is not acknowledged within the reply timeout dies by TCP_USER_TIMEOUT too.)
 func (r *runner) markDelivered() {
 	for id := range r.pending {
+		if c := r.s.conn(id); c != nil && c.delivered {
+			continue // known: no tcp_info read again on every turn of the loop
+		}
 		if pc := r.conn(id); pc != nil && delivered(pc.c) {
 			r.s.acked(id)
 		}
