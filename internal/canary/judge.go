@@ -116,7 +116,10 @@ func Judge(tests []Test, cfg Config) []Result {
 		case t.ExposureBefore <= 0 || t.ExposureAfter <= 0:
 			r.Judgement, r.Why = Inconclusive, "a window had no exposure to compare"
 		case t.Expected && rose:
-			r.Judgement, r.Why = Expected, "a rise is what the change is for"
+			// Say which rate rose: with fewer connections opened after the change the same
+			// count is a rise per connection, and "4 -> 4, a rise" must not read as a mistake.
+			r.Judgement = Expected
+			r.Why = fmt.Sprintf("rate rose %s %s: a rise is what the change is for", ratioText(r.RateAfter, r.RateBefore), r.Unit)
 		case t.Expected:
 			r.Judgement, r.Why = OK, "no rise"
 		case r.PAdjusted <= cfg.Alpha && rose && ratio(r.RateAfter, r.RateBefore) >= cfg.MinRatio:

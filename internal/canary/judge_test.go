@@ -37,6 +37,24 @@ func TestJudge(t *testing.T) {
 	}
 }
 
+// An expected counter whose count stayed the same while fewer connections were opened rose per
+// connection: the reason says so, with the ratio, instead of a bare "a rise" beside 4 -> 4 (a
+// real canary run: 4 keepalive probes in each window, 452 connections opened before, 358 after).
+func TestJudgeExpectedSaysWhichRateRose(t *testing.T) {
+	same := perConn("TCPKeepAlive", 4, 4, 452, 358)
+	same.Expected = true
+	r := Judge([]Test{same}, Config{})[0]
+	if want := "rate rose 1.26x per connection opened"; r.Judgement != Expected || !strings.Contains(r.Why, want) {
+		t.Errorf("%s %q, want expected and a reason containing %q", r.Judgement, r.Why, want)
+	}
+	ka := perConn("TCPKeepAlive", 0, 30, 60, 60)
+	ka.Expected = true
+	ka.PerConnection = false
+	if r := Judge([]Test{ka}, Config{})[0]; r.Judgement != Expected || !strings.Contains(r.Why, "rate rose from zero per second") {
+		t.Errorf("from zero per second: %s %q", r.Judgement, r.Why)
+	}
+}
+
 // Holm across counters: 0 -> 8 resets in 100 connections each has p = 0.5^8 = 0.0039; alone it
 // is a regression, with 13 such tests the correction makes it 0.051 > 0.05.
 func TestJudgeHolmAcrossCounters(t *testing.T) {
