@@ -87,6 +87,11 @@ func TestLintBadInput(t *testing.T) {
 		if code != ExitUsage || !strings.Contains(stderr, "error: "+file+c.want) || !strings.Contains(out, "KT891") {
 			t.Errorf("exit %d, stderr %q, stdout %q; want exit 2 and %q", code, stderr, out, file+c.want)
 		}
+		// The finding is about the chain file, at its line and column, and no server loads it.
+		pos := file + c.want[:strings.Index(c.want, ": ")]
+		if !strings.Contains(out, "KT891  chain file "+file) || !strings.Contains(out, "at:       "+pos+"\n") || strings.Contains(out, "server") {
+			t.Errorf("want the KT891 finding on chain file %s at %s, with no server in it:\n%s", file, pos, out)
+		}
 	}
 	if _, stderr, code := run(t, "lint", "/nonexistent/keeptune.yaml"); code != ExitUsage || !strings.Contains(stderr, "no such file") {
 		t.Errorf("missing file: exit %d %q", code, stderr)

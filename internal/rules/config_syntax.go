@@ -6,6 +6,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/yamlx"
 )
 
 // configSyntaxRules report what the parsers found about the files themselves, for every format.
@@ -52,7 +53,8 @@ var configRejected = Rule{
 	Title: "Configuration file its server would refuse, or that could not be read",
 	What: "One finding per file lint could not read or that its server would refuse to load (syntax, " +
 		"block structure, argument counts and values, unknown or removed keywords, required sections), at " +
-		"the file and line the server names. The other files are still linted.",
+		"the file and line the server names; a chain file keeptune cannot load is one too, at its line and column. " +
+		"The other files are still linted.",
 	Why: "A server that refuses its configuration does not start, or a reload keeps the old one running: " +
 		"every other finding about the file is moot until it loads.",
 	Fix:    "Correct the line named (the message says what the server expects there; a misspelt directive gets a did-you-mean).",
@@ -63,7 +65,16 @@ var configRejected = Rule{
 			f := model.Finding{Severity: model.SeverityError, Subject: "configuration", Message: err.Error(),
 				Fix: &model.Fix{Note: "correct the file so that its server loads it"}}
 			var pe *configs.ParseError
-			if errors.As(err, &pe) {
+			var chainErr *yamlx.PosError
+			switch {
+			case errors.As(err, &chainErr) && chainErr.File != "":
+				// A chain file (keeptune.yaml): keeptune itself reads it, no server does.
+				f.Subject = "chain file " + chainErr.File
+				loc := model.Location{File: chainErr.File, Line: chainErr.Line, Column: chainErr.Column}
+				f.Location = &loc
+				f.Message = chainErr.Msg
+				f.Fix.Note = "correct the chain file at the line and column named (docs/chain.md lists its keys)"
+			case errors.As(err, &pe):
 				f.Subject = pe.File
 				loc := model.Location{File: pe.File, Line: pe.Line}
 				f.Location = &loc
