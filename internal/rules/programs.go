@@ -106,7 +106,15 @@ func enforceCommand(snap *model.Snapshot, pid int, p model.Profile) string {
 			cg = st.Cgroup
 		}
 	}
-	cmd := fmt.Sprintf("sudo keeptune enforce apply --cgroup %s --idle %ds --intvl %ds --probes %d", cg,
+	// enforce refuses the root cgroup (it would cover every process of the host): a process
+	// there needs a cgroup of its own first, and the command names a placeholder for it.
+	first := ""
+	if cg == "/" {
+		first = "run it in a cgroup of its own first (it runs in the root cgroup, on which keeptune enforce refuses to act: " +
+			"that would cover every process of the host; a systemd unit, a container or systemd-run --scope gives it one), then "
+		cg = "CGROUP"
+	}
+	cmd := first + fmt.Sprintf("sudo keeptune enforce apply --cgroup %s --idle %ds --intvl %ds --probes %d", cg,
 		int(p.Idle.Recommended/time.Second), int(p.Interval.Recommended/time.Second), p.Probes.Recommended)
 	if p.MaxUnackedTimeout > 0 {
 		cmd += fmt.Sprintf(" --user-timeout %ds", int(p.MaxUnackedTimeout/time.Second))

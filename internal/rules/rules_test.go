@@ -364,6 +364,13 @@ func TestGoPrograms(t *testing.T) {
 	if len(fs) != 1 || !strings.Contains(fs[0].Fix.Note, "--cgroup /system.slice/api.service ") {
 		t.Errorf("KT601 with the cgroup known: %+v", fs)
 	}
+	// In the root cgroup, enforce refuses (`--cgroup /`): the fix must not propose it.
+	root := []model.SocketStats{{PID: 77, Cgroup: "/"}}
+	fs = run(t, &model.Snapshot{Namespaces: []model.Namespace{host}, Processes: []model.Process{goProc}, Sockets: root}, "general", 0, "KT601")
+	if len(fs) != 1 || strings.Contains(fs[0].Fix.Note, "--cgroup / ") || !strings.Contains(fs[0].Fix.Note, "root cgroup") ||
+		!strings.Contains(fs[0].Fix.Note, "--cgroup CGROUP --idle 600s") {
+		t.Errorf("KT601 in the root cgroup: %+v", fs[0].Fix)
+	}
 	socks[0].Enforced = "/system.slice/api.service: keepalive 600s/30s/5, force mode"
 	fs = run(t, &model.Snapshot{Namespaces: []model.Namespace{host}, Processes: []model.Process{goProc}, Sockets: socks}, "general", 0, "KT601")
 	if len(fs) != 1 || !strings.Contains(fs[0].Message, "keeptune enforce covers its new connections (/system.slice/api.service") || strings.Contains(fs[0].Fix.Note, "enforce apply") {
