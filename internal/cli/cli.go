@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -101,4 +102,20 @@ func checkOutput(output string, formats []string) error {
 		expected = formats[0] + " or " + formats[1]
 	}
 	return usageErr(fmt.Errorf("invalid --output %q: expected %s", output, expected))
+}
+
+// checkHTMLFile is the one check of an --html FILE that is written only at the end of a long
+// run (drill, probe): a usage error before the run, creating nothing, when the file could not
+// be written there: its directory does not exist, or the path is a directory. nil for "".
+func checkHTMLFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+		return usageErr(fmt.Errorf("--html %s: expected a file in an existing directory", path))
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return usageErr(fmt.Errorf("--html %s: is a directory; expected a file (--html %s)", path, filepath.Join(path, "report.html")))
+	}
+	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -510,11 +509,9 @@ func runDrill(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) erro
 	if err := needRoot("keeptune drill"); err != nil {
 		return err
 	}
-	if opts.HTML != "" {
-		// Fail before the drill, not after minutes of it; create nothing yet.
-		if st, err := os.Stat(filepath.Dir(opts.HTML)); err != nil || !st.IsDir() {
-			return usageErr(fmt.Errorf("--html %s: expected a file in an existing directory", opts.HTML))
-		}
+	// Fail before the drill, not after minutes of it; create nothing yet.
+	if err := checkHTMLFile(opts.HTML); err != nil {
+		return err
 	}
 	est := drill.Estimate(name, o)
 	with := o.Settings.Label

@@ -13,6 +13,7 @@ import (
 )
 
 func TestDrillBadInput(t *testing.T) {
+	dir := t.TempDir()
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -37,6 +38,7 @@ func TestDrillBadInput(t *testing.T) {
 		{[]string{"drill", "dead-peer", "--time-scale", "0"}, "invalid --time-scale 0"},
 		{[]string{"drill", "dead-peer", "-o", "sarif"}, "expected text or json"},
 		{[]string{"drill", "dead-peer", "--html", "/nonexistent/dir/x.html"}, "expected a file in an existing directory"},
+		{[]string{"drill", "dead-peer", "--html", dir}, "is a directory; expected a file"},
 		{[]string{"drill", "--cleanup", "dead-peer"}, "--cleanup takes no scenario"},
 		{[]string{"drill", "http-keepalive-race", "--proxy", "envoy"}, `--proxy "envoy": expected nginx or haproxy`},
 		{[]string{"drill", "http-keepalive-race", "--backend-idle", "5s", "--pool-idle", "60s", "--time-scale", "100"}, "expected at least 150ms each in the lab"},

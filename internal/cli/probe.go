@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -156,10 +155,8 @@ func probeOptions(target string, opts ProbeOptions, stdio IO) (probe.Options, er
 	if err != nil {
 		return probe.Options{}, usageErr(err)
 	}
-	if opts.HTML != "" {
-		if st, err := os.Stat(filepath.Dir(opts.HTML)); err != nil || !st.IsDir() {
-			return probe.Options{}, usageErr(fmt.Errorf("--html %s: expected a file in an existing directory", opts.HTML))
-		}
+	if err := checkHTMLFile(opts.HTML); err != nil {
+		return probe.Options{}, err
 	}
 	if (opts.WriteChain == "") != (opts.Hop == "") {
 		return probe.Options{}, usageErr(errors.New("--write-chain FILE and --hop NAME go together: the hop of the chain file to write the measured values into"))

@@ -33,6 +33,8 @@ func TestProbeBadInput(t *testing.T) {
 		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "--precision", "fast"}, "invalid --precision"},
 		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "--precision", "80%"}, "at most 50%"},
 		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "-o", "sarif"}, "expected text or json"},
+		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "--html", "/nonexistent/dir/x.html"}, "expected a file in an existing directory"},
+		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "--html", filepath.Dir(chainFile)}, "is a directory; expected a file"},
 		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "--write-chain", chainFile}, "--write-chain FILE and --hop NAME go together"},
 		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "--write-chain", chainFile, "--hop", "app"}, `hop "app" is a server`},
 		{[]string{"probe", "idle-timeout", "192.0.2.1:4242", "--write-chain", chainFile, "--hop", "lb"}, `no hop named "lb"`},
