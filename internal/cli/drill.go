@@ -388,7 +388,7 @@ func unreadSysctl(ns model.Namespace, probs []model.Problem, key string) error {
 		return nil
 	}
 	for _, p := range probs {
-		if strings.Contains(p.What, key+" ") {
+		if p.Sysctl == key {
 			return fmt.Errorf("read %s: %s", key, p.Err)
 		}
 	}

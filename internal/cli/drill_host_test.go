@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/testutil"
 )
 
@@ -56,6 +57,27 @@ func TestDrillFromHostUnreadable(t *testing.T) {
 		}
 		if code := exitCode(err, &strings.Builder{}); code != ExitRuntime {
 			t.Errorf("%s: exit %d, want %d", c.root, code, ExitRuntime)
+		}
+	}
+}
+
+// unreadSysctl finds the Problem of a key by its Sysctl field: a problem worded for people that
+// happens to mention the key (here the intvl problem names tcp_keepalive_time) is not it, and
+// one whose wording does not spell the key is.
+func TestUnreadSysctlMatchesByKey(t *testing.T) {
+	probs := []model.Problem{
+		{What: "sysctl " + model.KeyKeepaliveIntvl + " (read after " + model.KeyKeepaliveTime + " failed)",
+			Err: "input/output error", Sysctl: model.KeyKeepaliveIntvl},
+		{What: "the keepalive idle time", Err: "permission denied", Sysctl: model.KeyKeepaliveTime},
+	}
+	var ns model.Namespace
+	for key, want := range map[string]string{
+		model.KeyKeepaliveTime:   "read net.ipv4.tcp_keepalive_time: permission denied",
+		model.KeyKeepaliveIntvl:  "read net.ipv4.tcp_keepalive_intvl: input/output error",
+		model.KeyKeepaliveProbes: "read net.ipv4.tcp_keepalive_probes: not readable",
+	} {
+		if err := unreadSysctl(ns, probs, key); err == nil || err.Error() != want {
+			t.Errorf("unreadSysctl(%s) = %v, want %q", key, err, want)
 		}
 	}
 }

@@ -33,7 +33,13 @@ func TestCurrentNamespace(t *testing.T) {
 		if p.What == "sysctl "+model.KeyKeepaliveTime+" ("+filepath.Join(root, "proc/sys/net/ipv4/tcp_keepalive_time")+")" {
 			t.Errorf("problem for a key that was read: %+v", p)
 		}
-		retries2 = retries2 || p.What == "sysctl "+model.KeyRetries2+" ("+filepath.Join(root, "proc/sys/net/ipv4/tcp_retries2")+")"
+		if p.What == "sysctl "+model.KeyRetries2+" ("+filepath.Join(root, "proc/sys/net/ipv4/tcp_retries2")+")" {
+			retries2 = true
+			// drill --from-host finds the problem of a key by this field, not by the wording.
+			if p.Sysctl != model.KeyRetries2 {
+				t.Errorf("problem for tcp_retries2 has Sysctl %q, want %q", p.Sysctl, model.KeyRetries2)
+			}
+		}
 	}
 	if !retries2 {
 		t.Errorf("no problem for the missing tcp_retries2: %+v", probs)

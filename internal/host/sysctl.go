@@ -122,6 +122,7 @@ func readSysctls(ps procSys, kv kernelVersion, cfg *sysctlConfig, withGlobal boo
 				what += " in network namespace " + where
 			}
 			p := readProblem(what, err)
+			p.Sysctl = spec.key
 			if errors.Is(err, fs.ErrNotExist) {
 				p.Err = "not present on this kernel: " + err.Error()
 			}

@@ -151,6 +151,9 @@ type GoBinary struct {
 type Problem struct {
 	What string `json:"what"`
 	Err  string `json:"error"`
+	// Sysctl is the dotted key of the sysctl that could not be read, when the fact is one
+	// (net.ipv4.tcp_retries2): what a program matches on, while What is written for people.
+	Sysctl string `json:"sysctl,omitempty"`
 	// Needs names the privilege that would read it ("root", "CAP_SYS_PTRACE"), if one would.
 	Needs string `json:"needs,omitempty"`
 	// Location is set when the problem is in a file keeptune read (a garbled sysctl.d line).

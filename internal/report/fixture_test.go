@@ -214,7 +214,7 @@ func testSnapshot() *model.Snapshot {
 		Problems: []model.Problem{
 			{What: "/proc/2301/limits", Err: "open /proc/2301/limits: permission denied", Needs: "root"},
 			{What: "file descriptors of pid 1290 (/proc/1290/fd)", Err: "open /proc/1290/fd: permission denied", Needs: "CAP_SYS_PTRACE"},
-			{What: model.KeyMaxSynBacklog, Err: "read /proc/sys/net/ipv4/tcp_max_syn_backlog: input/output error"},
+			{What: model.KeyMaxSynBacklog, Err: "read /proc/sys/net/ipv4/tcp_max_syn_backlog: input/output error", Sysctl: model.KeyMaxSynBacklog},
 			{What: "a line of /etc/sysctl.d/10-local.conf", Err: "no '=' in \"net.ipv4.tcp_keepalive_time 600\"",
 				Location: &model.Location{File: "/etc/sysctl.d/10-local.conf", Line: 3}},
 		},
