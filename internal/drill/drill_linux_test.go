@@ -166,8 +166,16 @@ func TestZombieFlood(t *testing.T) {
 	requireRoot(t)
 	t.Parallel()
 	other := Settings{Label: "other", Config: keepalive.Config{Idle: time.Second, Interval: time.Second, Count: 1}}
-	rep := execute(t, "zombie-flood", Options{Settings: short, Compare: &other, Clients: 1000})
+	o := Options{Settings: short, Compare: &other, Clients: 1000}
+	start := time.Now()
+	rep := execute(t, "zombie-flood", o)
+	took := time.Since(start)
 	requirePass(t, rep, 2)
+	// The progress line's estimate, as for nat-expiry: never more than the run took (it said
+	// 28s for a 19 s run), and not far less (load may slow a run).
+	if est := Estimate("zombie-flood", o); est > took+time.Second/2 || took > est*3/2+2*time.Second {
+		t.Errorf("Estimate says %v, the run took %v", est, took)
+	}
 	for _, r := range rep.Runs {
 		rc := r.Reclaim
 		if rc == nil || rc.Sockets != 1000 || rc.Reclaimed != 1000 {
