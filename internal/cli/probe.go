@@ -230,6 +230,7 @@ func runProbe(ctx context.Context, target string, opts ProbeOptions, stdio IO) e
 		j.Chain = written
 		err = jsonOut(stdio.Out).Encode(j)
 	} else {
+		res.ChainWritten = written != nil
 		err = res.WriteText(stdio.Out)
 		if err == nil && written != nil {
 			_, err = fmt.Fprintf(stdio.Out, "\nwrote %s into hop %q of %s (the original is in %s)\n",

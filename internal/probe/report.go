@@ -130,7 +130,10 @@ func (r *Result) WriteText(w io.Writer) error {
 				next = fmt.Sprintf("clients and connection pools must send a request on an idle keep-alive connection, or close it, within %s "+
 					"(a pool idle timeout below it; TCP keepalive does not count at a layer-7 balancer)", textfmt.Measured(s))
 			}
-			fmt.Fprintf(&b, "\nnext: %s; write the result into the chain file with --write-chain FILE --hop NAME so `keeptune audit` and `keeptune lint` check it\n", next)
+			if !r.ChainWritten {
+				next += "; write the result into the chain file with --write-chain FILE --hop NAME so `keeptune audit` and `keeptune lint` check it"
+			}
+			fmt.Fprintf(&b, "\nnext: %s\n", next)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

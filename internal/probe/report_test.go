@@ -27,8 +27,18 @@ func TestKeepBelow(t *testing.T) {
 	if err := r.WriteText(&b); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "next: idle connections through this path need") {
+	if !strings.Contains(b.String(), "next: idle connections through this path need") || !strings.Contains(b.String(), "--write-chain FILE") {
 		t.Errorf("no next: advice for an 8 s timeout:\n%s", b.String())
+	}
+	// Once --write-chain has written the result, the text above "wrote ... into hop" must not
+	// advise writing it.
+	b.Reset()
+	r.ChainWritten = true
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "next: idle connections through this path need") || strings.Contains(b.String(), "--write-chain") {
+		t.Errorf("after --write-chain wrote it:\n%s", b.String())
 	}
 }
 

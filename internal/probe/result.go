@@ -48,6 +48,9 @@ type Result struct {
 	// HTTP is the URL of an HTTP run (--http): the timeout is a layer-7 balancer's keep-alive
 	// idle timeout; "" for a TCP run.
 	HTTP string
+	// ChainWritten is set by the caller once --write-chain has written the result into a
+	// chain file: the text then does not advise doing it.
+	ChainWritten bool
 }
 
 // LearnedSoFar says what an unfinished run had established: "flows idle 4 s survived; flows
