@@ -57,6 +57,7 @@ func run() error {
 	prec := flag.String("precision", "auto", "--precision of the probe: auto, a duration, or a percentage")
 	keepalive := flag.Bool("check-keepalive-refresh", true, "also run the keepalive-refresh test (as a full measurement would)")
 	maxConns := flag.Int("max-conns", probe.DefaultMaxConns, "--max-conns of the probe")
+	hold := flag.Bool("hold", false, "build one lab with the first -T and keep it until Ctrl-C, for running keeptune responder and probe in it by hand (the README's probe example)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		return errors.New("needs root: the lab creates network namespaces, veths and nftables tables")
@@ -85,6 +86,9 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *hold {
+		return holdLab(ctx, Ts[0], onExp, fam)
+	}
 
 	results := map[time.Duration][]sample{}
 	for rep := 1; rep <= *reps; rep++ {
@@ -229,4 +233,20 @@ func measure(ctx context.Context, T time.Duration, onExp lab.OnExpiry, fam lab.F
 	}
 	s.res, s.err = probe.Run(ctx, addr, o)
 	return s
+}
+
+// holdLab builds the lab one measurement uses and keeps it until ctx ends (Ctrl-C), saying how
+// to run the real binaries in it; the lab is removed on the way out.
+func holdLab(ctx context.Context, T time.Duration, onExp lab.OnExpiry, fam lab.Family) error {
+	l, err := lab.New(ctx, lab.Spec{Topology: lab.Routed, Family: fam, NAT: &lab.NAT{IdleTimeout: T, OnExpiry: onExp}})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	server := netip.AddrPortFrom(l.ServerAddr(), 4242)
+	fmt.Printf("lab %s: a NAT that forgets idle flows after %v (%s), removed on Ctrl-C; in other shells:\n", l.ID, T, onExp)
+	fmt.Printf("  sudo ip netns exec %s keeptune responder --listen %s\n", l.Server.Name, server)
+	fmt.Printf("  sudo ip netns exec %s keeptune probe idle-timeout %s --check-keepalive-refresh\n", l.Client.Name, server)
+	<-ctx.Done()
+	return nil
 }
