@@ -203,7 +203,7 @@ func (n *netnsInfo) name() string {
 	case n.Inode == 0:
 		s = "current"
 	default:
-		s = fmt.Sprintf("net:[%d]", n.Inode)
+		s = netns.Label("", n.Inode)
 	}
 	if n.Hint != "" {
 		s += " (" + n.Hint + ")"

@@ -28,6 +28,21 @@ var ErrUnsupported = errors.New("network namespaces exist only on Linux")
 // Namespace inodes allocated at run time start at 0xF0000000, so no other namespace has it.
 const InitInode = 0xEFFFFFF9
 
+// Label is the one way keeptune names a network namespace for people, in every text output
+// (sockets' NETNS column, audit's namespace titles and process table, findings, plans): its
+// name when it has one ("host", an `ip netns` name, "pid 812 nginx"), "host" for the initial
+// namespace even when nothing named it (not root: /proc/1/ns/net is unreadable), and
+// net:[INODE] otherwise, the form ls -l /proc/PID/ns/net and lsns show.
+func Label(name string, inode uint64) string {
+	switch {
+	case name != "":
+		return name
+	case inode == InitInode:
+		return "host"
+	}
+	return "net:[" + strconv.FormatUint(inode, 10) + "]"
+}
+
 // RunDir is where `ip netns` pins named namespaces.
 const RunDir = "/run/netns"
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/netns"
 )
 
 // Input is what the planner reads: what audit gathers, the profile and the expected load.
@@ -66,14 +67,7 @@ func Make(in Input) *Plan {
 
 // hostScope is the scope of the namespace keeptune runs in.
 func hostScope(ns model.Namespace) Scope {
-	return Scope{Kind: ScopeHost, Name: nsName(ns), Netns: &NetnsRef{Inode: ns.Inode}}
-}
-
-func nsName(ns model.Namespace) string {
-	if ns.Name != "" {
-		return ns.Name
-	}
-	return fmt.Sprintf("net:[%d]", ns.Inode)
+	return Scope{Kind: ScopeHost, Name: netns.Label(ns.Name, ns.Inode), Netns: &NetnsRef{Inode: ns.Inode}}
 }
 
 // netnsScope is the scope of another namespace, with the way into it: its `ip netns` name
@@ -85,7 +79,7 @@ func netnsScope(ns model.Namespace) Scope {
 	} else if len(ns.PIDs) > 0 {
 		ref.PID, ref.Path = ns.PIDs[0], fmt.Sprintf("/proc/%d/ns/net", ns.PIDs[0])
 	}
-	return Scope{Kind: ScopeNetns, Name: nsName(ns), Netns: ref}
+	return Scope{Kind: ScopeNetns, Name: netns.Label(ns.Name, ns.Inode), Netns: ref}
 }
 
 // ipNetnsName recovers the `ip netns` name from a namespace's display name ("blue", "blue,

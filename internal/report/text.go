@@ -3,7 +3,6 @@ package report
 import (
 	"cmp"
 	"fmt"
-	"github.com/keeptune/keeptune/internal/textfmt"
 	"io"
 	"slices"
 	"strconv"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/netns"
+	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
 // lineWidth is what the text output is laid out for. Terminals are at least 80 columns and most
@@ -225,8 +226,16 @@ func hostNamespace(nss []model.Namespace) *model.Namespace {
 	return nil
 }
 
+// namespaceTitle names a namespace as sockets and findings do (netns.Label), then what else
+// identifies it: its inode where the label is a name other than "host" (the NETNS column of
+// `keeptune sockets` shows net:[INODE] for namespaces nothing pinned), whether keeptune runs in
+// it, and its first processes.
 func namespaceTitle(ns *model.Namespace) string {
-	attrs := []string{fmt.Sprintf("net:[%d]", ns.Inode)}
+	label := netns.Label(ns.Name, ns.Inode)
+	var attrs []string
+	if inode := netns.Label("", ns.Inode); ns.Inode != 0 && label != inode && label != "host" {
+		attrs = append(attrs, inode)
+	}
 	if ns.Current {
 		attrs = append(attrs, "current")
 	}
@@ -237,7 +246,10 @@ func namespaceTitle(ns *model.Namespace) string {
 		}
 		attrs = append(attrs, "pids "+strings.Join(ps, " "))
 	}
-	return fmt.Sprintf("%s (%s)", cmp.Or(ns.Name, "unnamed"), strings.Join(attrs, ", "))
+	if len(attrs) == 0 {
+		return label
+	}
+	return fmt.Sprintf("%s (%s)", label, strings.Join(attrs, ", "))
 }
 
 func sysctlRow(sc model.Sysctl) []string {
@@ -366,16 +378,13 @@ func (t *textRenderer) processes(s *model.Snapshot) {
 		shown = shown[:maxProcessRows]
 	}
 	for _, p := range shown {
-		netns := names[p.NetnsInode]
-		if netns == "" {
-			netns = strconv.FormatUint(p.NetnsInode, 10)
-		}
+		nsLabel := netns.Label(names[p.NetnsInode], p.NetnsInode)
 		goVer := "-"
 		if p.Go != nil {
 			goVer = p.Go.Version
 		}
 		row := []string{
-			strconv.Itoa(p.PID), p.Comm, netns, strconv.Itoa(p.TCPSockets),
+			strconv.Itoa(p.PID), p.Comm, nsLabel, strconv.Itoa(p.TCPSockets),
 			limit(p.NofileSoft) + "/" + limit(p.NofileHard), goVer, listening(p.Listening),
 		}
 		if withUnit {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/configs"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/netns"
 )
 
 var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
@@ -217,5 +218,35 @@ func TestTextNoLimit(t *testing.T) {
 	out := string(render(t, "text", r, TextOptions{}))
 	if !strings.Contains(out, "downstream: keep-alive idle: no limit") || strings.Contains(out, "idle 0s") {
 		t.Errorf("output:\n%s", out)
+	}
+}
+
+// TestTextNamespaceLabels: audit's text names namespaces as `keeptune sockets` does
+// (netns.Label): the initial namespace is "host" even when the snapshot does not hold it (a
+// process seen in it from an audit run elsewhere), another unknown one is net:[INODE] (never
+// a bare number), and an unnamed namespace's title is its net:[INODE], not "unnamed".
+func TestTextNamespaceLabels(t *testing.T) {
+	r := testReport()
+	s := r.Snapshot
+	host := s.Namespaces[0]
+	host.Name, host.Inode = "", netns.InitInode
+	other := s.Namespaces[1]
+	other.Name, other.Current = "", false
+	s.Namespaces = []model.Namespace{other}
+	s.Processes = s.Processes[:2]
+	s.Processes[0].NetnsInode = host.Inode
+	s.Processes[1].NetnsInode = 4026532999
+	out := string(render(t, "text", r, TextOptions{}))
+	for _, want := range []string{
+		"\n  " + netns.Label("", other.Inode) + " (pids ",
+		"  812   nginx  nginx.service  host ",
+		"  1290  api    -              net:[4026532999] ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "unnamed") || strings.Contains(out, "net:[4026532456], ") {
+		t.Errorf("an unnamed namespace is titled unnamed or shows its inode twice:\n%s", out)
 	}
 }

@@ -173,3 +173,15 @@ func TestGoDefaultsOneFinding(t *testing.T) {
 		t.Fatalf("own values: %+v", fs)
 	}
 }
+
+// TestUnnamedNamespaceLabel: a namespace nothing named is net:[INODE] in findings, as in
+// `keeptune sockets` and audit's text (netns.Label), not a form of its own.
+func TestUnnamedNamespaceLabel(t *testing.T) {
+	host := namespace("host", true, 600, 30, 5, fileSrc("/etc/sysctl.d/60-keeptune.conf", 1))
+	ctr := namespace("", false, 7200, 75, 9, src(model.SourceKernelDefault))
+	fs := run(t, &model.Snapshot{Namespaces: []model.Namespace{host, ctr}}, "general", 0, "KT501")
+	if len(fs) != 1 || fs[0].Subject != "network namespace net:[4026532000]" || fs[0].Namespace != "net:[4026532000]" ||
+		!strings.Contains(fs[0].Message, "Namespace net:[4026532000] still has") {
+		t.Errorf("KT501 for an unnamed namespace: %+v", fs)
+	}
+}

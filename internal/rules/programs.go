@@ -297,6 +297,6 @@ func socketOwner(snap *model.Snapshot, st model.SocketStats) (who, netns string)
 	if st.NetnsInode == 0 || len(snap.Namespaces) == 0 {
 		return who, ""
 	}
-	netns = fmt.Sprintf("net:[%d]", st.NetnsInode)
+	netns = nsLabel(model.Namespace{Inode: st.NetnsInode})
 	return who + " in network namespace " + netns, netns
 }

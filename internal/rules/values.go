@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/netns"
 	"github.com/keeptune/keeptune/internal/plan"
 	"github.com/keeptune/keeptune/internal/textfmt"
 )
@@ -36,12 +37,8 @@ func seconds(d time.Duration) string { return textfmt.Seconds(d) }
 // human renders a duration without zero units or float noise: 2h11m15s, 10m, 1.5s.
 func human(d time.Duration) string { return textfmt.Duration(d) }
 
-func nsLabel(ns model.Namespace) string {
-	if ns.Name != "" {
-		return ns.Name
-	}
-	return fmt.Sprintf("netns %d", ns.Inode)
-}
+// nsLabel names a namespace in findings as every text output does.
+func nsLabel(ns model.Namespace) string { return netns.Label(ns.Name, ns.Inode) }
 
 // subject names a sysctl in a namespace.
 func subject(ns model.Namespace, key string) string {

@@ -40,18 +40,6 @@ func namespaceNames(procRoot string) map[uint64]string {
 	return names
 }
 
-func nsName(names map[uint64]string, ino uint64) string {
-	if n, ok := names[ino]; ok {
-		return n
-	}
-	// Without the right to read /proc/1/ns/net (not root) the initial namespace is still known
-	// on kernels that give it a fixed inode.
-	if ino == netns.InitInode {
-		return "host"
-	}
-	return "net:[" + strconv.FormatUint(ino, 10) + "]"
-}
-
 // resolveNamespaces turns --netns into the namespaces to dump: "" or "current" (keeptune's own),
 // "all" (every namespace a process lives in or `ip netns` pinned), a PID (that process's), a name
 // under /run/netns, or a path to a namespace file.
@@ -64,7 +52,7 @@ func resolveNamespaces(procRoot, spec string) ([]nsTarget, error) {
 	}
 	names := namespaceNames(procRoot)
 	mk := func(ino uint64, path string) nsTarget {
-		ns := &Netns{Inode: ino, Name: nsName(names, ino), Current: ino == selfIno}
+		ns := &Netns{Inode: ino, Name: netns.Label(names[ino], ino), Current: ino == selfIno}
 		if ns.Current {
 			path = ""
 		}

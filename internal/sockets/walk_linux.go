@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/keeptune/keeptune/internal/netns"
 )
 
 // families are dumped in this order: IPv4 first, as ss does.
@@ -87,7 +89,7 @@ func Walk(ctx context.Context, opts Options, fn func(*Socket) error) (err error)
 		stats.Owners = owners.Stats
 		names := namespaceNames(opts.ProcRoot)
 		for _, p := range owners.Processes() {
-			p.NetnsName = nsName(names, p.NetnsInode)
+			p.NetnsName = netns.Label(names[p.NetnsInode], p.NetnsInode)
 		}
 	}
 
