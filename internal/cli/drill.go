@@ -522,7 +522,13 @@ func runDrill(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) erro
 		with = "the server's own settings (--server-cmd)"
 	}
 	msg := fmt.Sprintf("keeptune drill: %s with %v; this takes about %v", name, with, est.Round(time.Second))
-	if est > 10*time.Minute && o.TimeScale == 1 {
+	switch {
+	case o.ServerCmd != "" && est == 0:
+		msg = fmt.Sprintf("keeptune drill: %s with %v; how long it takes depends on the keepalive its sockets use, read once it runs", name, with)
+	case o.ServerCmd != "":
+		msg = fmt.Sprintf("keeptune drill: %s with %v; this takes at most about %v (--server-wait)", name, with, est.Round(time.Second))
+	}
+	if est > 10*time.Minute && o.TimeScale == 1 && o.ServerCmd == "" {
 		msg += " (use --time-scale N to divide every timer)"
 	}
 	fmt.Fprintln(stdio.Err, msg)

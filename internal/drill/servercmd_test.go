@@ -88,3 +88,17 @@ func TestJudgeServerGoal(t *testing.T) {
 		}
 	}
 }
+
+// How long a --server-cmd drill takes depends on the keepalive the server's sockets use, read
+// once it runs: the estimate is unknown (0), not a made-up 15 s (said for a 4.5 s nginx run);
+// --server-wait bounds it.
+func TestEstimateServerCmd(t *testing.T) {
+	o := Options{ServerCmd: "nginx -g 'daemon off;'", Clients: 200}
+	if est := Estimate("zombie-flood", o); est != 0 {
+		t.Errorf("without --server-wait: %v, want 0 (unknown before the server runs)", est)
+	}
+	o.ServerWait, o.Repeat = 20*time.Second, 2
+	if est := Estimate("dead-peer", o); est != 40*time.Second {
+		t.Errorf("--server-wait 20s --repeat 2: %v, want 40s", est)
+	}
+}
