@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keeptune/keeptune/internal/gather"
+	"github.com/keeptune/keeptune/internal/lint"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/profiles"
 	"github.com/keeptune/keeptune/internal/report"
@@ -154,10 +155,23 @@ func runLint(files []string, opts LintOptions, stdio IO) error {
 		profile = p
 		all = append(all, rules.Run(&rules.Input{Chain: c, Profile: p, ExpectConnections: c.ExpectConnections}, selected)...)
 	}
-	all = suppressed(all, opts.Root, stdio, opts.Verbose)
+	src := lint.NewSources(opts.Root)
+	all, hidden := lint.Suppress(all, src)
+	if opts.Verbose {
+		for _, f := range hidden {
+			fmt.Fprintf(stdio.Err, "suppressed: %s %s (keeptune:ignore)\n", f.Rule, f.Location)
+		}
+	}
 	if opts.Baseline != "" {
-		if all, err = applyBaseline(opts.Baseline, opts.Root, opts.WriteBaseline, all, stdio); err != nil {
+		b, err := lint.ApplyBaseline(opts.Baseline, opts.WriteBaseline, all, src)
+		if err != nil {
 			return usageErr(err)
+		}
+		all = b.Findings
+		if b.Wrote {
+			fmt.Fprintf(stdio.Err, "wrote baseline %s: %d findings accepted\n", opts.Baseline, b.Accepted)
+		} else if b.Hidden > 0 {
+			fmt.Fprintf(stdio.Err, "%d findings in the baseline %s not shown\n", b.Hidden, opts.Baseline)
 		}
 	}
 	rules.Sort(all)
