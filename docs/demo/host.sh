@@ -98,6 +98,16 @@ if [ "${DEMO_TRAFFIC:-}" = 1 ]; then
   sleep 0.5
   (while :; do curl -s -o /dev/null http://127.0.0.1:8000/ || true; sleep 0.1; done) &
 fi
-sleep 1
+# Wait until the servers listen (127.0.0.1:8080 in demo-app, :8081 and :8000 here; hex in
+# /proc/net/tcp, state 0A is LISTEN), so that every run sees the same sockets.
+listening() { grep -q "0100007F:$1 00000000:0000 0A" /proc/net/tcp; }
+for _ in $(seq 100); do
+  if ip netns exec demo-app grep -q "0100007F:1F90 00000000:0000 0A" /proc/net/tcp && listening 1F91 &&
+     { [ "${DEMO_TRAFFIC:-}" != 1 ] || listening 1F40; }; then
+    break
+  fi
+  sleep 0.1
+done
+sleep 0.5
 export PATH="$KEEPTUNE_DEMO_BIN:$PATH"
 exec "$@"
