@@ -212,7 +212,7 @@ func TestDrillNATGoal(t *testing.T) {
 		code       int
 		want       []string
 	}{
-		{"idle-above-nat", "3s", ExitFindings, []string{"goal (profile general, real time): NOT MET", "keepalive idle must be below 3 s to keep a 3 s NAT open (at most 2 s"}},
+		{"idle-above-nat", "3s", ExitFindings, []string{"goal (profile general, real time): NOT MET", "keepalive idle must be below 3s to keep a 3s NAT open (at most 2s"}},
 		{"idle-below-nat", "1s", ExitOK, []string{"goal (profile general, real time): MET"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -72,10 +72,10 @@ func detectionBound(s Settings, limit time.Duration) string {
 	probes := s.Interval * time.Duration(s.Count)
 	if idle := (limit - probes).Truncate(time.Second); idle >= time.Second {
 		return fmt.Sprintf("idle + intvl x probes must be at most %s: with intvl %s x %d probes, keepalive idle must be at most %s (or set TCP_USER_TIMEOUT)",
-			textfmt.Spoken(limit), textfmt.Spoken(s.Interval), s.Count, textfmt.Spoken(idle))
+			textfmt.Duration(limit), textfmt.Duration(s.Interval), s.Count, textfmt.Duration(idle))
 	}
 	return fmt.Sprintf("idle + intvl x probes must be at most %s: intvl %s x %d probes alone is %s; lower the probe count or interval too",
-		textfmt.Spoken(limit), textfmt.Spoken(s.Interval), s.Count, textfmt.Spoken(probes))
+		textfmt.Duration(limit), textfmt.Duration(s.Interval), s.Count, textfmt.Duration(probes))
 }
 
 // judgeGoals fills every run's real-time values and goal verdict. real are the settings as
@@ -111,25 +111,25 @@ func judgeGoals(rep *Report, o Options) {
 			}
 			det := realS.Detection()
 			r.TheoryReal = dur(det)
-			g.Want = fmt.Sprintf("detect a dead peer within %s (%s)", textfmt.Spoken(o.Goal.MaxDetection), profile)
-			g.Got = fmt.Sprintf("detected after %s (%s)", textfmt.Spoken(det), detectionRule(realS))
+			g.Want = fmt.Sprintf("detect a dead peer within %s (%s)", textfmt.Duration(o.Goal.MaxDetection), profile)
+			g.Got = fmt.Sprintf("detected after %s (%s)", textfmt.Duration(det), detectionRule(realS))
 			g.Met = det <= o.Goal.MaxDetection && r.Verdict == Pass
 			if det > o.Goal.MaxDetection {
 				g.Bound = detectionBound(realS, o.Goal.MaxDetection)
 			}
 		case "unacked-data":
 			limit := o.Goal.MaxUnacked
-			g.Want = fmt.Sprintf("report unacknowledged data as an error within %s (%s)", textfmt.Spoken(limit), profile)
+			g.Want = fmt.Sprintf("report unacknowledged data as an error within %s (%s)", textfmt.Duration(limit), profile)
 			if r.Settings.UserTimeout > 0 {
 				t := unackedTheory(0, realS.UserTimeout)
 				r.TheoryReal = dur(t)
 				if r.Measured != nil {
 					r.MeasuredReal = dur(*r.Measured - r.Settings.UserTimeout + realS.UserTimeout)
 				}
-				g.Got = fmt.Sprintf("error after about %s (TCP_USER_TIMEOUT %s from the first retransmission)", textfmt.Spoken(t), textfmt.Spoken(realS.UserTimeout))
+				g.Got = fmt.Sprintf("error after about %s (TCP_USER_TIMEOUT %s from the first retransmission)", textfmt.Duration(t), textfmt.Duration(realS.UserTimeout))
 				g.Met = t <= limit && r.Verdict == Pass
 				if t > limit {
-					g.Bound = fmt.Sprintf("TCP_USER_TIMEOUT must be at most %s", textfmt.Spoken(limit-(t-realS.UserTimeout)))
+					g.Bound = fmt.Sprintf("TCP_USER_TIMEOUT must be at most %s", textfmt.Duration(limit-(t-realS.UserTimeout)))
 				}
 				break
 			}
@@ -144,20 +144,20 @@ func judgeGoals(rep *Report, o Options) {
 				r.MeasuredReal = r.Measured
 			} else {
 				r.Notes = append(r.Notes, fmt.Sprintf("the lab used tcp_retries2=%d (%s); this host's tcp_retries2=%d means about %s with the lab's RTO, longer on slower paths",
-					o.Retries2, textfmt.Spoken(unackedTheory(o.Retries2, 0)), r2, textfmt.Spoken(t)))
+					o.Retries2, textfmt.Duration(unackedTheory(o.Retries2, 0)), r2, textfmt.Duration(t)))
 			}
-			g.Got = fmt.Sprintf("error after about %s (tcp_retries2=%d)", textfmt.Spoken(t), r2)
+			g.Got = fmt.Sprintf("error after about %s (tcp_retries2=%d)", textfmt.Duration(t), r2)
 			if o.HostRetries2 > 0 {
-				g.Got = fmt.Sprintf("error after about %s (this host's tcp_retries2=%d)", textfmt.Spoken(t), r2)
+				g.Got = fmt.Sprintf("error after about %s (this host's tcp_retries2=%d)", textfmt.Duration(t), r2)
 			}
 			g.Reference = realS.UserTimeout > 0
 			g.Met = t <= limit && (r2 != o.Retries2 || r.Verdict == Pass)
 			if t > limit {
 				if k := retries2Bound(limit); k > 0 {
 					g.Bound = fmt.Sprintf("set TCP_USER_TIMEOUT to at most %s, or tcp_retries2 to at most %d (about %s)",
-						textfmt.Spoken(limit-unackedTheory(0, 0)), k, textfmt.Spoken(unackedTheory(k, 0)))
+						textfmt.Duration(limit-unackedTheory(0, 0)), k, textfmt.Duration(unackedTheory(k, 0)))
 				} else {
-					g.Bound = fmt.Sprintf("set TCP_USER_TIMEOUT to at most %s", textfmt.Spoken(limit-unackedTheory(0, 0)))
+					g.Bound = fmt.Sprintf("set TCP_USER_TIMEOUT to at most %s", textfmt.Duration(limit-unackedTheory(0, 0)))
 				}
 			}
 		case "nat-expiry":
@@ -169,7 +169,7 @@ func judgeGoals(rep *Report, o Options) {
 				scaled()
 			}
 			t := o.NATTimeout
-			g.Want = fmt.Sprintf("survive a NAT that forgets idle flows after %s", textfmt.Spoken(t))
+			g.Want = fmt.Sprintf("survive a NAT that forgets idle flows after %s", textfmt.Duration(t))
 			if r.Reference { // no keepalive: the reference
 				g.Reference = true
 				g.Got = "no keepalive: nothing refreshes the NAT's entry"
@@ -177,14 +177,14 @@ func judgeGoals(rep *Report, o Options) {
 				break
 			}
 			bound := natIdleBound(t)
-			g.Got = fmt.Sprintf("first keepalive probe after %s idle", textfmt.Spoken(realS.Idle))
+			g.Got = fmt.Sprintf("first keepalive probe after %s idle", textfmt.Duration(realS.Idle))
 			g.Met = realS.Idle <= bound && r.Outcome == "survives" && r.Verdict == Pass
 			if realS.Idle > bound {
 				if bound == 0 {
-					g.Bound = fmt.Sprintf("no keepalive idle of whole seconds reliably keeps a %s NAT open", textfmt.Spoken(t))
+					g.Bound = fmt.Sprintf("no keepalive idle of whole seconds reliably keeps a %s NAT open", textfmt.Duration(t))
 				} else {
 					g.Bound = fmt.Sprintf("keepalive idle must be below %s to keep a %s NAT open (at most %s: a keepalive timer may fire 12.5%% late)",
-						textfmt.Spoken(bound+time.Second), textfmt.Spoken(t), textfmt.Spoken(bound))
+						textfmt.Duration(bound+time.Second), textfmt.Duration(t), textfmt.Duration(bound))
 				}
 			}
 		case "zombie-flood":
@@ -199,8 +199,8 @@ func judgeGoals(rep *Report, o Options) {
 			}
 			det := s.Detection()
 			r.TheoryReal = dur(det)
-			g.Want = fmt.Sprintf("reclaim every vanished client's socket within %s (%s)", textfmt.Spoken(o.Goal.MaxDetection), profile)
-			g.Got = fmt.Sprintf("reclaimed after %s (%s)", textfmt.Spoken(det), detectionRule(s))
+			g.Want = fmt.Sprintf("reclaim every vanished client's socket within %s (%s)", textfmt.Duration(o.Goal.MaxDetection), profile)
+			g.Got = fmt.Sprintf("reclaimed after %s (%s)", textfmt.Duration(det), detectionRule(s))
 			all := r.Reclaim != nil && r.Reclaim.Reclaimed == r.Reclaim.Sockets
 			g.Met = det <= o.Goal.MaxDetection && all && r.Verdict == Pass
 			if det > o.Goal.MaxDetection {
@@ -214,7 +214,7 @@ func judgeGoals(rep *Report, o Options) {
 				g.Met = h.Failures() == 0 && r.Verdict == Pass
 				if fix := raceFixIdle(o.Proxy, o.PoolIdle); o.BackendIdle < fix {
 					g.Bound = fmt.Sprintf("the backend's keep-alive idle timeout must be above the longest %s keeps an idle pooled connection (pool idle %s): %s or more, as drilled in the fix case, or shorten the pool's (KT701, docs/rules.md#kt701)",
-						o.Proxy, textfmt.Spoken(o.PoolIdle), textfmt.Spoken(fix))
+						o.Proxy, textfmt.Duration(o.PoolIdle), textfmt.Duration(fix))
 				}
 			}
 		default:

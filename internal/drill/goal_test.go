@@ -54,7 +54,7 @@ func TestJudgeGoalsNAT(t *testing.T) {
 	if above.GoalMet() {
 		t.Errorf("idle 60 s behind a 30 s NAT: goal met")
 	}
-	if b := above.Runs[1].Goal.Bound; !strings.Contains(b, "keepalive idle must be below 27 s to keep a 30 s NAT open") {
+	if b := above.Runs[1].Goal.Bound; !strings.Contains(b, "keepalive idle must be below 27s to keep a 30s NAT open") {
 		t.Errorf("bound = %q", b)
 	}
 	if !above.Runs[0].Goal.Reference || above.Runs[0].Goal.Met {

@@ -167,18 +167,18 @@ func judgeServerGoal(r *Run, g *GoalVerdict, goal Goal, profile string) {
 	sr := r.Server
 	r.TheoryReal, r.MeasuredReal = r.Theory, r.Measured
 	limit := goal.MaxDetection
-	g.Want = fmt.Sprintf("release every vanished client's connection within %s (%s)", textfmt.Spoken(limit), profile)
+	g.Want = fmt.Sprintf("release every vanished client's connection within %s (%s)", textfmt.Duration(limit), profile)
 	all := sr.Released == sr.Clients
 	switch {
 	case all:
-		g.Got = fmt.Sprintf("released after %s at most", textfmt.Spoken(sr.ReleaseMax))
+		g.Got = fmt.Sprintf("released after %s at most", textfmt.Duration(sr.ReleaseMax))
 	case sr.Released > 0:
-		g.Got = fmt.Sprintf("%d of %d still held after %s", sr.Clients-sr.Released, sr.Clients, textfmt.Spoken(sr.Watched))
+		g.Got = fmt.Sprintf("%d of %d still held after %s", sr.Clients-sr.Released, sr.Clients, textfmt.Duration(sr.Watched))
 	default:
-		g.Got = fmt.Sprintf("none of %d released after %s", sr.Clients, textfmt.Spoken(sr.Watched))
+		g.Got = fmt.Sprintf("none of %d released after %s", sr.Clients, textfmt.Duration(sr.Watched))
 	}
 	if sr.KeepaliveOn {
-		g.Got += fmt.Sprintf(" (its sockets' keepalive: %s, %s)", detectionRule(sr.Keepalive), textfmt.Spoken(sr.Keepalive.Detection()))
+		g.Got += fmt.Sprintf(" (its sockets' keepalive: %s, %s)", detectionRule(sr.Keepalive), textfmt.Duration(sr.Keepalive.Detection()))
 	} else {
 		g.Got += " (its sockets have no keepalive)"
 	}
@@ -191,9 +191,9 @@ func judgeServerGoal(r *Run, g *GoalVerdict, goal Goal, profile string) {
 		g.Bound = detectionBound(sr.Keepalive, limit) + " on the server's accepted sockets"
 	case !sr.KeepaliveOn:
 		g.Bound = fmt.Sprintf("turn TCP keepalive on for the server's accepted sockets with idle + intvl x probes within %s (nginx: listen ... so_keepalive=IDLE:INTVL:CNT; a program: SO_KEEPALIVE with TCP_KEEPIDLE/INTVL/CNT), or give the server an idle timeout under it",
-			textfmt.Spoken(limit))
+			textfmt.Duration(limit))
 	case all:
 		g.Bound = fmt.Sprintf("the server released its connections after %s, later than its keepalive (%s) and the goal: it does not close a connection when the kernel reports the error",
-			textfmt.Spoken(sr.ReleaseMax), textfmt.Spoken(sr.Keepalive.Detection()))
+			textfmt.Duration(sr.ReleaseMax), textfmt.Duration(sr.Keepalive.Detection()))
 	}
 }

@@ -72,7 +72,7 @@ func TestJudgeServerGoal(t *testing.T) {
 	}{
 		{"keepalive within the goal", ServerRun{KeepaliveOn: true, Keepalive: ka, Clients: 5, Released: 5, ReleaseMax: 91 * time.Second}, Pass, true, ""},
 		{"keepalive above the goal", ServerRun{KeepaliveOn: true, Keepalive: Settings{Config: keepalive.Config{Idle: 7200 * time.Second, Interval: 75 * time.Second, Count: 9}},
-			Clients: 5, Released: 0, Watched: time.Minute}, Late, false, "alone is 11 min 15 s; lower the probe count"},
+			Clients: 5, Released: 0, Watched: time.Minute}, Late, false, "alone is 11m15s; lower the probe count"},
 		{"no keepalive, released by its own timeout", ServerRun{Keepalive: ka, Clients: 1, Released: 1, ReleaseMax: 3 * time.Second}, Pass, true, ""},
 		{"no keepalive, still held", ServerRun{Keepalive: ka, Clients: 3, Released: 1, ReleaseMax: 3 * time.Second, Watched: time.Minute}, Pass, false, "turn TCP keepalive on"},
 		{"keepalive in time, the server late", ServerRun{KeepaliveOn: true, Keepalive: ka, Clients: 1, Released: 1, ReleaseMax: 100 * time.Second}, Late, false, "does not close a connection"},

@@ -12,11 +12,12 @@ import (
 	"unicode/utf8"
 )
 
-// Duration writes d the way operators read timeouts: the largest units first, no zero units,
-// no float noise: "75s", "5m50s", "2h11m15s", "2h", "5d", "1.5s", "333ms", "-2s". From a second
-// on it keeps at most one decimal (the kernel's 924.6 s retransmission budget stays 15m24.6s,
-// so "at least" stays true); whole days from two days on are written in days ("5d",
-// conntrack's default).
+// Duration writes d the way operators read timeouts, in every report (audit, lint, plan, drill's
+// goals and measurements): the largest units first, no zero units, no float noise: "75s",
+// "5m50s", "2h11m15s", "2h", "5d", "1.5s", "333ms", "180µs", "-2s". From a second on it keeps at
+// most one decimal (the kernel's 924.6 s retransmission budget stays 15m24.6s, so "at least"
+// stays true); under a millisecond whole microseconds (a reset measured 180 µs after the write
+// is not "0s"); whole days from two days on are written in days ("5d", conntrack's default).
 func Duration(d time.Duration) string {
 	switch {
 	case d < 0:
@@ -24,6 +25,9 @@ func Duration(d time.Duration) string {
 	case d == 0:
 		return "0s"
 	case d < time.Millisecond:
+		if d >= time.Microsecond {
+			d = d.Round(time.Microsecond)
+		}
 		return d.String() // µs and ns: only ever measured latencies
 	case d.Round(time.Millisecond) < time.Second:
 		return strconv.FormatInt(int64(d.Round(time.Millisecond)/time.Millisecond), 10) + "ms"

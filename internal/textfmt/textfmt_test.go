@@ -28,6 +28,11 @@ func TestDuration(t *testing.T) {
 		{56*time.Second + 400*time.Millisecond, "56.4s"},
 		{98 * time.Second, "1m38s"},
 		{924600 * time.Millisecond, "15m24.6s"},
+		// Under a millisecond, whole microseconds: a reset measured 261.523 µs after the write.
+		{180 * time.Microsecond, "180µs"},
+		{261523 * time.Nanosecond, "262µs"},
+		{999600 * time.Nanosecond, "1ms"},
+		{500 * time.Nanosecond, "500ns"},
 	} {
 		if got := Duration(tt.d); got != tt.want {
 			t.Errorf("Duration(%v) = %q, want %q", tt.d, got, tt.want)

@@ -165,7 +165,7 @@ func writeServer(b *strings.Builder, r drill.Run) {
 	}
 	fmt.Fprintf(b, "\nserver %s (pids %v), clients connected to %s\n", s.Command, s.PIDs, s.Listen)
 	fmt.Fprintf(b, "  keepalive of its accepted sockets (read from them): %s\n", ka)
-	fmt.Fprintf(b, "  descriptors held by its processes: %d when the clients vanished, %d after %s\n", s.FDsBefore, s.FDsAfter, textfmt.Spoken(s.Watched))
+	fmt.Fprintf(b, "  descriptors held by its processes: %d when the clients vanished, %d after %s\n", s.FDsBefore, s.FDsAfter, textfmt.Duration(s.Watched))
 	fmt.Fprintf(b, "  %d of %d connections' descriptors released; after each one's last segment: min %.3fs, median %.3fs, max %.3fs (sampled every %v)\n",
 		s.Released, s.Clients, s.ReleaseMin.Seconds(), s.ReleaseMedian.Seconds(), s.ReleaseMax.Seconds(), s.Every)
 	fmt.Fprintf(b, "  %d of %d sockets gone from the table", s.Gone, s.Clients)
@@ -230,7 +230,7 @@ func humanPtr(d *time.Duration) string {
 	if d == nil {
 		return "-"
 	}
-	return textfmt.Spoken(*d)
+	return textfmt.Duration(*d)
 }
 
 func goalCell(g *drill.GoalVerdict) string {
