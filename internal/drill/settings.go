@@ -9,6 +9,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/textfmt"
 	"github.com/keeptune/keeptune/keepalive"
 )
 
@@ -108,9 +109,10 @@ func (s Settings) String() string {
 		}
 		return "keepalive off"
 	}
-	out := fmt.Sprintf("idle %v intvl %v probes %d", s.Idle, s.Interval, s.Count)
+	// Written as the flags take them (--idle 180s), not Go's "3m0s".
+	out := fmt.Sprintf("idle %s intvl %s probes %d", textfmt.Setting(s.Idle), textfmt.Setting(s.Interval), s.Count)
 	if s.UserTimeout > 0 {
-		out += fmt.Sprintf(" uto %v", s.UserTimeout)
+		out += " uto " + textfmt.Setting(s.UserTimeout)
 	}
 	if s.ViaSysctl {
 		out += " (sysctl)"

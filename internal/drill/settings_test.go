@@ -138,3 +138,16 @@ func TestSettingsStringWithoutKeepalive(t *testing.T) {
 		}
 	}
 }
+
+// Settings read as the flags take them, never Go's "2h0m0s" or "3m0s".
+func TestSettingsString(t *testing.T) {
+	for s, want := range map[Settings]string{
+		{Config: keepalive.Config{Idle: 7200 * time.Second, Interval: 75 * time.Second, Count: 9}, ViaSysctl: true}:                    "idle 2h intvl 75s probes 9 (sysctl)",
+		{Config: keepalive.Config{Idle: 180 * time.Second, Interval: 20 * time.Second, Count: 5}}:                                      "idle 180s intvl 20s probes 5",
+		{Config: keepalive.Config{Idle: 10 * time.Minute, Interval: 30 * time.Second, Count: 5, UserTimeout: 2500 * time.Millisecond}}: "idle 10m intvl 30s probes 5 uto 2500ms",
+	} {
+		if got := s.String(); got != want {
+			t.Errorf("%+v.String() = %q, want %q", s, got, want)
+		}
+	}
+}
