@@ -288,9 +288,11 @@ func Estimate(name string, o Options) time.Duration {
 	case "nat-expiry":
 		d = natEstimate(o, s)
 	case "http-keepalive-race":
-		n := time.Duration(o.TimeScale)
-		per := (o.BackendIdle/n + raceSpan/2) * time.Duration(o.Requests/raceLanes+1)
-		d = 2*per + (raceFixIdle(o.Proxy, o.PoolIdle)/n)*time.Duration(o.Requests/2/raceLanes+1) + 2*time.Second
+		// The cases' gaps as the drill will run them (it said 40s for a 30 s run: the fix case
+		// was counted as a full sweep of the configured gaps plus half a sweep of its own).
+		for _, c := range raceCases(o) {
+			d += raceLaneTime(c.gaps) + raceSetup
+		}
 	case "zombie-flood":
 		d = s.Detection() + zombieSetup(o.Clients)
 		if o.Compare != nil {

@@ -351,8 +351,15 @@ func TestHTTPKeepaliveRace(t *testing.T) {
 				t.Skipf("%s is not installed (.ci/run installs it): %v", proxy, err)
 			}
 			t.Parallel()
-			rep := execute(t, "http-keepalive-race", Options{Settings: short, Proxy: proxy,
-				BackendIdle: 300 * time.Millisecond, PoolIdle: time.Second, Requests: 80})
+			o := Options{Settings: short, Proxy: proxy, BackendIdle: 300 * time.Millisecond, PoolIdle: time.Second, Requests: 80}
+			start := time.Now()
+			rep := execute(t, "http-keepalive-race", o)
+			took := time.Since(start)
+			// The progress line's estimate, as for nat-expiry: never more than the run took
+			// (it said 40s for a 30 s run), and not far less.
+			if est := Estimate("http-keepalive-race", o); est > took+time.Second/2 || took > est*3/2+2*time.Second {
+				t.Errorf("Estimate says %v, the run took %v", est, took)
+			}
 			if len(rep.Runs) != 2 {
 				t.Fatalf("%d runs, want the configured case and the fix", len(rep.Runs))
 			}

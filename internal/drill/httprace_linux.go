@@ -25,31 +25,8 @@ import (
 // above the pool's), each through a real proxy in the middlebox, a backend in the server and
 // the load generator in the client.
 func runHTTPRace(ctx context.Context, e *env) ([]Run, error) {
-	n := time.Duration(e.opts.TimeScale)
-	b, p := e.opts.BackendIdle/n, e.opts.PoolIdle/n
-	cases := []struct {
-		name    string
-		backend time.Duration
-		gaps    []time.Duration
-		ref     bool
-	}{{
-		name:    fmt.Sprintf("%s: backend idle %v, pool idle %v (as configured)", e.opts.Proxy, e.opts.BackendIdle, e.opts.PoolIdle),
-		backend: b,
-		gaps:    raceGaps(e.opts.Requests, b-raceBelow, min(b+raceSpan, p-raceBelow/2)),
-	}}
-	if b <= p {
-		fix := raceFixIdle(e.opts.Proxy, e.opts.PoolIdle)
-		// The fix is tested at the configured case's gaps, and from just below the pool's idle
-		// timeout (where the proxy gives its connections up) to past the fixed backend's.
-		gaps := append(raceGaps(e.opts.Requests/2, b-raceBelow, min(b+raceSpan, p-raceBelow/2)),
-			raceGaps(e.opts.Requests-e.opts.Requests/2, p-raceBelow, fix/n+raceSpan/2)...)
-		cases = append(cases, struct {
-			name    string
-			backend time.Duration
-			gaps    []time.Duration
-			ref     bool
-		}{fmt.Sprintf("%s: the fix: backend idle %v above pool idle %v", e.opts.Proxy, fix, e.opts.PoolIdle), fix / n, gaps, true})
-	}
+	p := e.opts.PoolIdle / time.Duration(e.opts.TimeScale)
+	cases := raceCases(e.opts)
 	var runs []Run
 	for _, c := range cases {
 		r, err := raceOnce(ctx, e, c.name, c.backend, p, c.gaps)
