@@ -27,6 +27,9 @@ if [ -z "${KEEPTUNE_DEMO_INSIDE:-}" ]; then
   dir=$(cd "$1" && pwd); shift
   # The demo programs are built before entering (they need the network for nothing, but go
   # may want the module cache under the real /root).
+  # sudo's secure_path often leaves Go's directory out.
+  go=$(command -v go || echo /usr/local/go/bin/go)
+  [ -x "$go" ] || { echo "error: no go binary in PATH or /usr/local/go/bin (the demo builds a small Go program)" >&2; exit 2; }
   work=$(mktemp -d /tmp/keeptune-demo.XXXXXX)
   trap 'rm -rf "$work"' EXIT
   mkdir -p "$work/orders-api"
@@ -62,7 +65,7 @@ func main() {
 }
 GO
   printf 'module ordersapi\n\ngo 1.23\n' > "$work/orders-api/go.mod"
-  (cd "$work/orders-api" && go build -o "$work/orders-api/orders-api" .)
+  (cd "$work/orders-api" && "$go" build -o "$work/orders-api/orders-api" .)
   KEEPTUNE_DEMO_INSIDE=1 KEEPTUNE_DEMO_BIN="$dir" KEEPTUNE_DEMO_WORK="$work" \
     unshare --mount --net --pid --fork --mount-proc --propagation private bash "$0" "$@"
   exit $?

@@ -14,6 +14,9 @@ set -euo pipefail
 if [ -z "${KEEPTUNE_DEMO_INSIDE:-}" ]; then
   [ $# -eq 1 ] && [ -x "$1/keeptune" ] || { echo "usage: sudo $0 DIR-WITH-KEEPTUNE" >&2; exit 2; }
   dir=$(cd "$1" && pwd)
+  # sudo's secure_path often leaves Go's directory out.
+  go=$(command -v go || echo /usr/local/go/bin/go)
+  [ -x "$go" ] || { echo "error: no go binary in PATH or /usr/local/go/bin (the demo builds a small Go program)" >&2; exit 2; }
   work=$(mktemp -d /tmp/keeptune-demo.XXXXXX)
   trap 'rm -rf "$work"' EXIT
   cat > "$work/main.go" <<'GO'
@@ -64,7 +67,7 @@ func main() {
 }
 GO
   printf 'module ordersworker\n\ngo 1.23\n' > "$work/go.mod"
-  (cd "$work" && go build -o "$work/orders-worker" .)
+  (cd "$work" && "$go" build -o "$work/orders-worker" .)
   KEEPTUNE_DEMO_INSIDE=1 KEEPTUNE_DEMO_BIN="$dir" KEEPTUNE_DEMO_WORK="$work" \
     unshare --net --pid --fork --mount-proc bash "$0"
   exit $?
