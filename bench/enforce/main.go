@@ -54,6 +54,9 @@ import (
 
 func main() {
 	worker := flag.Bool("worker", false, "run as the worker (internal)")
+	listenIn := flag.String("listen-cgroup", "", "worker: the cgroup to create the listener in (internal)")
+	connectIn := flag.String("connect-cgroup", "", "worker: the cgroup to open connections from (internal)")
+	ends := flag.String("ends", "both", "which ends of every connection are in the enforced cgroup: server (the listener and the connections it accepts; the clients are in another cgroup, as when a service is enforced), client (the connecting sockets; the listener is in another cgroup), or both (a program connecting to itself: every connection pays twice)")
 	rounds := flag.Int("rounds", 10, "rounds per side (attached, not attached), alternating")
 	round := flag.Duration("round", 2*time.Second, "length of one round")
 	rt := flag.Bool("rt", false, "run the worker's measuring thread with SCHED_FIFO priority 10 on the last CPU: other load on a shared machine then hardly reaches it (it takes that CPU for the run)")
@@ -71,12 +74,17 @@ func main() {
 	benchPolicy = enforce.Policy{Idle: *idle, Interval: *intvl, Probes: *probes, UserTimeout: *userTimeout}
 	var err error
 	if *worker {
-		err = runWorker(*rt)
+		err = runWorker(*rt, *listenIn, *connectIn)
 	} else {
 		switch *with {
 		case "policy", "noop", "count-ops", "app":
 			plain = *unit
-			err = run(*rounds, *round, *gap, enforce.Mode(*mode), enforce.Side(*side), *with, *bpfStats, *rt)
+			switch *ends {
+			case "both", "server", "client":
+				err = run(*rounds, *round, *gap, enforce.Mode(*mode), enforce.Side(*side), *ends, *with, *bpfStats, *rt)
+			default:
+				err = fmt.Errorf("-ends %q: want both, server or client", *ends)
+			}
 		default:
 			err = fmt.Errorf("-with %q: want policy, noop, count-ops or app", *with)
 		}
@@ -91,8 +99,24 @@ func main() {
 // program that never sets keepalive: one thread of plain blocking system calls (socket,
 // connect, accept4, close; on loopback the handshake completes inside connect), closing the
 // accepted end first with SO_LINGER 0 so that no TIME_WAIT piles up.
-func runWorker(rt bool) error {
+//
+// A socket belongs to the cgroup of the process that created it, and an accepted socket to its
+// listener's: the worker creates its listener in listenIn and then moves to connectIn, so that
+// one thread makes connections whose two ends are in different cgroups (-ends server or client)
+// without a second process and the context switches it would add to every connection.
+func runWorker(rt bool, listenIn, connectIn string) error {
 	runtime.LockOSThread()
+	if err := joinCgroup(listenIn); err != nil {
+		return err
+	}
+	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(lfd)
+	if err := joinCgroup(connectIn); err != nil {
+		return err
+	}
 	if rt {
 		var set unix.CPUSet
 		set.Set(runtime.NumCPU() - 1)
@@ -103,11 +127,6 @@ func runWorker(rt bool) error {
 			return fmt.Errorf("SCHED_FIFO: %w", err)
 		}
 	}
-	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(lfd)
 	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		return err
 	}
@@ -119,8 +138,8 @@ func runWorker(rt bool) error {
 		return err
 	}
 	linger := &unix.Linger{Onoff: 1, Linger: 0}
-	// app: the worker turns keepalive on itself, on both ends, with the policy's values (what a
-	// program that sets keepalive pays, with nothing attached).
+	// app: the worker turns keepalive on itself, on the ends in the enforced cgroup, with the
+	// policy's values (what a program that sets keepalive pays, with nothing attached).
 	app := func(fd int) {
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, int(benchPolicy.Idle.Seconds()))
@@ -142,8 +161,12 @@ func runWorker(rt bool) error {
 			return err
 		}
 		if setKeepalive {
-			app(cfd)
-			app(afd)
+			if appEnds != "server" {
+				app(cfd)
+			}
+			if appEnds != "client" {
+				app(afd)
+			}
 		}
 		unix.SetsockoptLinger(afd, unix.SOL_SOCKET, unix.SO_LINGER, linger)
 		return unix.Close(afd)
@@ -171,10 +194,11 @@ func runWorker(rt bool) error {
 			return err
 		}
 		conn := one
-		switch how {
-		case "app":
+		switch {
+		case strings.HasPrefix(how, "app"):
+			_, appEnds, _ = strings.Cut(how, ":")
 			conn = oneApp
-		case "setsockopt":
+		case how == "setsockopt":
 			conn = oneSetsockopt
 		}
 		wait0 := runDelay()
@@ -187,6 +211,17 @@ func runWorker(rt bool) error {
 		fmt.Println(n, runDelay()-wait0)
 	}
 	return in.Err()
+}
+
+// appEnds is -ends, for the worker's app rounds (the "app" command names it).
+var appEnds = "both"
+
+// joinCgroup moves this process into the cgroup directory dir (cgroup v2 cgroup.procs).
+func joinCgroup(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	return os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0)
 }
 
 // runDelay is the time this thread has spent runnable but not running (the second field of
@@ -215,7 +250,7 @@ var plain = "connection"
 // benchPolicy is what the attached rounds enforce (and the app rounds set by hand).
 var benchPolicy = enforce.Policy{Idle: 60 * time.Second, Interval: 10 * time.Second, Probes: 6, UserTimeout: 2 * time.Minute}
 
-func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.Side, compare string, bpfStats, rt bool) (err error) {
+func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.Side, ends, compare string, bpfStats, rt bool) (err error) {
 	if os.Geteuid() != 0 {
 		return errors.New("run as root (BPF programs, cgroups)")
 	}
@@ -236,7 +271,26 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
 
-	w, err := startWorker(sb.Dir, rt)
+	// The other cgroup, for the end of each connection that is not enforced: a sibling of the
+	// sandbox's, named like it (keeptune-...-PID-NANOSECONDS) so that a later sandbox removes it
+	// if this run is killed.
+	peer := filepath.Join(filepath.Dir(sb.Dir), fmt.Sprintf("keeptune-benchpeer-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	if err := os.Mkdir(peer, 0o755); err != nil {
+		return fmt.Errorf("creating the peer cgroup: %w", err)
+	}
+	defer func() {
+		if rerr := os.Remove(peer); rerr != nil && err == nil {
+			err = fmt.Errorf("removing the peer cgroup: %w", rerr)
+		}
+	}()
+	listenIn, connectIn := sb.Dir, sb.Dir
+	switch ends {
+	case "server":
+		connectIn = peer
+	case "client":
+		listenIn = peer
+	}
+	w, err := startWorker(sb.Dir, rt, listenIn, connectIn)
 	if err != nil {
 		return err
 	}
@@ -318,7 +372,7 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 	attached := func(i int) (float64, error) {
 		switch compare {
 		case "app":
-			return measure("app")
+			return measure("app:" + ends)
 		case "noop", "count-ops":
 			l, err := link.AttachCgroup(link.CgroupOptions{Path: sb.Dir, Attach: ebpf.AttachCGroupSockOps, Program: noop})
 			if err != nil {
@@ -342,7 +396,9 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 			return 0, fmt.Errorf("round %d: status lists %d policies, want 1", i, len(st.Entries))
 		}
 		c := st.Entries[0].Counters
-		if plain == "connection" && ((side != enforce.SideAccept && c.Connect == 0) || (side != enforce.SideConnect && c.Accept == 0)) || c.Errors != 0 {
+		wantConnect := side != enforce.SideAccept && ends != "server"
+		wantAccept := side != enforce.SideConnect && ends != "client"
+		if plain == "connection" && (wantConnect != (c.Connect > 0) || wantAccept != (c.Accept > 0)) || c.Errors != 0 {
 			return 0, fmt.Errorf("round %d: the program did not act on every connection: %+v", i, st.Entries)
 		}
 		touched += c.Connect + c.Accept
@@ -407,16 +463,18 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 	}
 	sched += fmt.Sprintf(", %s idle before every round", gap)
 	what := fmt.Sprintf("policy attached (idle %s, intvl %s, probes %d, user timeout %s), mode %s, side %s", pol.Idle, pol.Interval, pol.Probes, pol.UserTimeout, mode, side)
+	endsText := map[string]string{"both": "both ends of every connection in the enforced cgroup", "server": "the server end (listener, accepted sockets) in the enforced cgroup, the client end in another",
+		"client": "the client end in the enforced cgroup, the listener in another"}[ends]
 	switch compare {
 	case "noop":
 		what = "a sock_ops program that does nothing attached"
 	case "count-ops":
 		what = "a sock_ops program counting its runs by callback attached"
 	case "app":
-		what = "nothing attached; the worker sets the policy's keepalive values on both ends itself (5 setsockopt calls per socket)"
+		what = "nothing attached; the worker sets the policy's keepalive values itself on the ends that would be enforced (5 setsockopt calls per socket)"
 	}
-	fmt.Printf("kernel %s; %s; %d pairs of %s rounds (%s; against nothing attached; order alternating); %s; %d sockets given the policy\n\n",
-		unix.ByteSliceToString(u.Release[:]), "unit "+plain, rounds, round, what, sched, touched)
+	fmt.Printf("kernel %s; %s; %s; %d pairs of %s rounds (%s; against nothing attached; order alternating); %s; %d sockets given the policy\n\n",
+		unix.ByteSliceToString(u.Release[:]), "unit "+plain, endsText, rounds, round, what, sched, touched)
 	fmt.Printf("| attached (median) | not attached (median) | median of the pairs' ratios | ratios, 10th-90th percentile | median ratio, attached first / second |\n|---|---|---|---|---|\n")
 	per := "conn/s"
 	if plain == "setsockopt" {
@@ -478,8 +536,9 @@ type worker struct {
 	out   *bufio.Scanner
 }
 
-// startWorker starts this binary as a worker inside the cgroup dir (clone3 CLONE_INTO_CGROUP).
-func startWorker(dir string, rt bool) (*worker, error) {
+// startWorker starts this binary as a worker inside the cgroup dir (clone3 CLONE_INTO_CGROUP);
+// it makes its listener in listenIn and its connections from connectIn.
+func startWorker(dir string, rt bool, listenIn, connectIn string) (*worker, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -489,7 +548,7 @@ func startWorker(dir string, rt bool) (*worker, error) {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	w := &worker{cmd: exec.Command(self, "-worker", "-rt="+strconv.FormatBool(rt))}
+	w := &worker{cmd: exec.Command(self, "-worker", "-rt="+strconv.FormatBool(rt), "-listen-cgroup", listenIn, "-connect-cgroup", connectIn)}
 	w.cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd, Pdeathsig: syscall.SIGKILL}
 	w.cmd.Stderr = os.Stderr
 	if w.stdin, err = w.cmd.StdinPipe(); err != nil {
