@@ -56,7 +56,7 @@ func main() {
 	worker := flag.Bool("worker", false, "run as the worker (internal)")
 	listenIn := flag.String("listen-cgroup", "", "worker: the cgroup to create the listener in (internal)")
 	connectIn := flag.String("connect-cgroup", "", "worker: the cgroup to open connections from (internal)")
-	ends := flag.String("ends", "both", "which ends of every connection are in the enforced cgroup: server (the listener and the connections it accepts; the clients are in another cgroup, as when a service is enforced), client (the connecting sockets; the listener is in another cgroup), or both (a program connecting to itself: every connection pays twice)")
+	ends := flag.String("ends", "both", "which ends of every connection are in the enforced cgroup: server (the listener and the connections it accepts; the clients are in another cgroup, as when a service is enforced), client (the connecting sockets; the listener is in another cgroup), both (a program connecting to itself: every connection pays twice), or none (both ends in another cgroup: what an enforced policy costs the host's other connections)")
 	rounds := flag.Int("rounds", 10, "rounds per side (attached, not attached), alternating")
 	round := flag.Duration("round", 2*time.Second, "length of one round")
 	rt := flag.Bool("rt", false, "run the worker's measuring thread with SCHED_FIFO priority 10 on the last CPU: other load on a shared machine then hardly reaches it (it takes that CPU for the run)")
@@ -80,10 +80,10 @@ func main() {
 		case "policy", "noop", "count-ops", "app":
 			plain = *unit
 			switch *ends {
-			case "both", "server", "client":
+			case "both", "server", "client", "none":
 				err = run(*rounds, *round, *gap, enforce.Mode(*mode), enforce.Side(*side), *ends, *with, *bpfStats, *rt)
 			default:
-				err = fmt.Errorf("-ends %q: want both, server or client", *ends)
+				err = fmt.Errorf("-ends %q: want both, server, client or none", *ends)
 			}
 		default:
 			err = fmt.Errorf("-with %q: want policy, noop, count-ops or app", *with)
@@ -161,10 +161,10 @@ func runWorker(rt bool, listenIn, connectIn string) error {
 			return err
 		}
 		if setKeepalive {
-			if appEnds != "server" {
+			if appEnds == "both" || appEnds == "client" {
 				app(cfd)
 			}
-			if appEnds != "client" {
+			if appEnds == "both" || appEnds == "server" {
 				app(afd)
 			}
 		}
@@ -289,6 +289,8 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 		connectIn = peer
 	case "client":
 		listenIn = peer
+	case "none":
+		listenIn, connectIn = peer, peer
 	}
 	w, err := startWorker(sb.Dir, rt, listenIn, connectIn)
 	if err != nil {
@@ -396,8 +398,8 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 			return 0, fmt.Errorf("round %d: status lists %d policies, want 1", i, len(st.Entries))
 		}
 		c := st.Entries[0].Counters
-		wantConnect := side != enforce.SideAccept && ends != "server"
-		wantAccept := side != enforce.SideConnect && ends != "client"
+		wantConnect := side != enforce.SideAccept && (ends == "both" || ends == "client")
+		wantAccept := side != enforce.SideConnect && (ends == "both" || ends == "server")
 		if plain == "connection" && (wantConnect != (c.Connect > 0) || wantAccept != (c.Accept > 0)) || c.Errors != 0 {
 			return 0, fmt.Errorf("round %d: the program did not act on every connection: %+v", i, st.Entries)
 		}
@@ -464,7 +466,7 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 	sched += fmt.Sprintf(", %s idle before every round", gap)
 	what := fmt.Sprintf("policy attached (idle %s, intvl %s, probes %d, user timeout %s), mode %s, side %s", pol.Idle, pol.Interval, pol.Probes, pol.UserTimeout, mode, side)
 	endsText := map[string]string{"both": "both ends of every connection in the enforced cgroup", "server": "the server end (listener, accepted sockets) in the enforced cgroup, the client end in another",
-		"client": "the client end in the enforced cgroup, the listener in another"}[ends]
+		"client": "the client end in the enforced cgroup, the listener in another", "none": "neither end in the enforced cgroup"}[ends]
 	switch compare {
 	case "noop":
 		what = "a sock_ops program that does nothing attached"
