@@ -370,6 +370,7 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 		return float64(n) / round.Seconds(), nil
 	}
 	var touched uint64
+	var prevCounters enforce.Counters
 	// attached runs one round with the policy (or the comparison) in place, and removes it.
 	attached := func(i int) (float64, error) {
 		switch compare {
@@ -397,11 +398,15 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 		if len(st.Entries) != 1 {
 			return 0, fmt.Errorf("round %d: status lists %d policies, want 1", i, len(st.Entries))
 		}
-		c := st.Entries[0].Counters
+		// The counters add up over the rounds (the policy stays, only its links come and go):
+		// this round's are the difference.
+		total := st.Entries[0].Counters
+		c := enforce.Counters{Connect: total.Connect - prevCounters.Connect, Accept: total.Accept - prevCounters.Accept, Errors: total.Errors - prevCounters.Errors}
+		prevCounters = total
 		wantConnect := side != enforce.SideAccept && (ends == "both" || ends == "client")
 		wantAccept := side != enforce.SideConnect && (ends == "both" || ends == "server")
 		if plain == "connection" && (wantConnect != (c.Connect > 0) || wantAccept != (c.Accept > 0)) || c.Errors != 0 {
-			return 0, fmt.Errorf("round %d: the program did not act on every connection: %+v", i, st.Entries)
+			return 0, fmt.Errorf("round %d: the program did not act on every connection: %+v this round", i, c)
 		}
 		touched += c.Connect + c.Accept
 		if bpfStats {
@@ -419,10 +424,28 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 				progRuns[name] += ps.RunCount
 			}
 		}
-		// Detaching the last policy unloads everything: the next round runs with nothing.
-		_, err = sb.Enforcer.Detach(nil)
-		return a, err
+		// The next round runs with nothing attached: removing the link pins detaches the
+		// programs from the cgroup (the kernel's cgroup hooks then run no BPF at all), while
+		// the programs and maps stay loaded, so that the next Apply only attaches the links
+		// again (and writes the policy into their fresh storage) in well under a millisecond
+		// instead of loading the programs: rounds can be short and the pairs many.
+		links := filepath.Join(sb.Enforcer.PinDir(), "links")
+		entries, err := os.ReadDir(links)
+		if err != nil {
+			return 0, err
+		}
+		for _, en := range entries {
+			if err := os.Remove(filepath.Join(links, en.Name())); err != nil {
+				return 0, err
+			}
+		}
+		return a, nil
 	}
+	defer func() {
+		if _, derr := sb.Enforcer.Detach(nil); derr != nil && err == nil {
+			err = derr
+		}
+	}()
 	if _, err := measure(plain); err != nil { // warm up
 		return err
 	}

@@ -5,12 +5,18 @@
 //
 // # How
 //
-// One BPF_PROG_TYPE_SOCK_OPS program is attached (a cgroup bpf_link) to each enforced cgroup
-// that has no enforced ancestor; it runs for every TCP socket of the cgroup's subtree. At
-// BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB (a connection the cgroup opened completed its handshake)
-// and BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB (one it will accept did), it walks from the socket's
-// cgroup (sk->sk_cgrp_data) up to the nearest cgroup with a policy in the policy map, keyed by
-// cgroup id, and calls bpf_setsockopt for TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
+// One BPF_PROG_TYPE_SOCK_OPS program is attached (a cgroup bpf_link) to every enforced cgroup;
+// it runs for every TCP socket of the cgroup's subtree. Each link has its own per-CPU cgroup
+// storage (BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE), into which apply writes the cgroup's id and
+// policy, and in which the program counts. At BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB (a connection
+// the cgroup opened completed its handshake) and BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB (one it
+// will accept did), the program takes the policy from its storage (bpf_get_local_storage: no
+// map lookup; looking the policy up by the socket's cgroup id cost it most of its time). Where
+// an enforced cgroup lies inside another, a socket runs the inner link's program first and then
+// the outer's; the outer's storage is marked, and its program walks from the socket's cgroup
+// (sk->sk_cgrp_data) up to the nearest cgroup in the policy map and stands back unless that is
+// its own: the nearest enforced cgroup's policy applies. The program calls bpf_setsockopt for
+// TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
 // TCP_USER_TIMEOUT and SO_KEEPALIVE (all allowed since Linux 5.9: sol_socket_sockopt and
 // sol_tcp_sockopt in net/core/filter.c list them). The callbacks run before connect(2) or
 // accept(2) hands the connection to the program. BPF_SOCK_OPS_TCP_CONNECT_CB is not used: a

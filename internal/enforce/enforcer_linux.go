@@ -1,6 +1,7 @@
 package enforce
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -135,12 +136,12 @@ func (e *Enforcer) Resolve(s Scope) (Target, error) {
 
 // objects are the pinned maps and programs.
 type objects struct {
-	policy, stats, levels, sides *ebpf.Map
-	ops, guard                   *ebpf.Program
+	policy, stats, levels, sides, store *ebpf.Map
+	ops, guard                          *ebpf.Program
 }
 
 func (o *objects) Close() {
-	for _, c := range []interface{ Close() error }{o.policy, o.stats, o.levels, o.sides, o.ops, o.guard} {
+	for _, c := range []interface{ Close() error }{o.policy, o.stats, o.levels, o.sides, o.store, o.ops, o.guard} {
 		if c != nil && !isNilCloser(c) {
 			c.Close()
 		}
@@ -176,12 +177,12 @@ func (e *Enforcer) loadPinned() (o *objects, ok bool, err error) {
 	for _, m := range []struct {
 		dst  **ebpf.Map
 		name string
-	}{{&o.policy, mapPolicyName}, {&o.stats, mapStatsName}, {&o.levels, mapLevelsName}, {&o.sides, mapSidesName}} {
+	}{{&o.policy, mapPolicyName}, {&o.stats, mapStatsName}, {&o.levels, mapLevelsName}, {&o.sides, mapSidesName}, {&o.store, mapStoreName}} {
 		if *m.dst, err = ebpf.LoadPinnedMap(e.pin(m.name), nil); err != nil {
 			return fail(err)
 		}
 	}
-	if o.policy.ValueSize() != policyValueSize || o.stats.ValueSize() != numCounters*8 {
+	if o.policy.ValueSize() != policyValueSize || o.stats.ValueSize() != numCounters*8 || o.store.ValueSize() != storeValueSize {
 		return fail(errors.New("pinned by a keeptune with another map layout"))
 	}
 	if o.ops, err = ebpf.LoadPinnedProgram(e.pin(progSockOpsName), nil); err != nil {
@@ -233,6 +234,7 @@ func (e *Enforcer) create() (o *objects, err error) {
 	}
 	o = &objects{}
 	o.policy, o.stats, o.levels, o.sides = coll.DetachMap(mapPolicyName), coll.DetachMap(mapStatsName), coll.DetachMap(mapLevelsName), coll.DetachMap(mapSidesName)
+	o.store = coll.DetachMap(mapStoreName)
 	o.ops, o.guard = coll.DetachProgram(progSockOpsName), coll.DetachProgram(progGuardName)
 	return o, nil
 }
@@ -273,7 +275,7 @@ func (e *Enforcer) Apply(t Target, p Policy) (err error) {
 			_ = o.policy.Delete(t.ID)
 			_ = o.stats.Delete(t.ID)
 		}
-		_ = e.reconcile(o)
+		_ = e.reconcile(o, 0)
 	}()
 	if err := o.policy.Put(t.ID, policyValue(p)); err != nil {
 		return fmt.Errorf("writing the policy: %w", err)
@@ -287,7 +289,13 @@ func (e *Enforcer) Apply(t Target, p Policy) (err error) {
 			return fmt.Errorf("creating the counters: %w", err)
 		}
 	}
-	return e.reconcile(o)
+	// A new policy starts its counters at zero: the kernel keeps a cgroup's storage, counters
+	// included, for as long as the map and the cgroup live, also after its link went.
+	var fresh uint64
+	if !hadPrev {
+		fresh = t.ID
+	}
+	return e.reconcile(o, fresh)
 }
 
 func ebpfPossibleCPUs() int {
@@ -322,26 +330,24 @@ func policies(m *ebpf.Map) (map[uint64]Policy, error) {
 	return out, it.Err()
 }
 
-// linkPlan decides which cgroups carry a link: a sock_ops link on every enforced cgroup with no
-// enforced ancestor (a link runs for the whole subtree, and the program finds the nearest policy
-// itself), a guard link on every force-mode cgroup with no force-mode ancestor.
+// linkPlan decides which cgroups carry a link: a sock_ops link on every enforced cgroup (each
+// link has its own storage, which holds its cgroup's policy; a link runs for the whole subtree,
+// the nearest enforced cgroup's first), a guard link on every force-mode cgroup with no
+// force-mode ancestor (the guard finds the nearest policy itself).
 func linkPlan(paths map[uint64]string, pols map[uint64]Policy) (ops, guard map[uint64]bool) {
 	ops, guard = map[uint64]bool{}, map[uint64]bool{}
 	for id, p := range paths {
-		covered, guardCovered := false, false
+		ops[id] = true
+		if pols[id].Mode != ModeForce {
+			continue
+		}
+		guardCovered := false
 		for other, q := range paths {
-			if other == id || !isAncestor(q, p) {
-				continue
-			}
-			covered = true
-			if pols[other].Mode == ModeForce {
+			if other != id && isAncestor(q, p) && pols[other].Mode == ModeForce {
 				guardCovered = true
 			}
 		}
-		if !covered {
-			ops[id] = true
-		}
-		if pols[id].Mode == ModeForce && !guardCovered {
+		if !guardCovered {
 			guard[id] = true
 		}
 	}
@@ -351,7 +357,7 @@ func linkPlan(paths map[uint64]string, pols map[uint64]Policy) (ops, guard map[u
 // reconcile makes the links and the levels mask match the policy map: policies of cgroups that
 // no longer exist are dropped, missing links attached and pinned (first, so that no cgroup is
 // ever uncovered), surplus links removed.
-func (e *Enforcer) reconcile(o *objects) error {
+func (e *Enforcer) reconcile(o *objects, fresh uint64) error {
 	pols, err := policies(o.policy)
 	if err != nil {
 		return fmt.Errorf("reading the policies: %w", err)
@@ -410,6 +416,9 @@ func (e *Enforcer) reconcile(o *objects) error {
 			}
 		}
 	}
+	if err := e.writeStorage(o, paths, pols, fresh); err != nil {
+		return err
+	}
 	var mask uint64
 	for _, p := range paths {
 		lvl := strings.Count(p, "/")
@@ -423,6 +432,56 @@ func (e *Enforcer) reconcile(o *objects) error {
 		return fmt.Errorf("writing the levels: %w", err)
 	}
 	return nil
+}
+
+// writeStorage writes every enforced cgroup's id and policy into the storage of its sock_ops
+// link, on every CPU, keeping the counters there (those of fresh, a new policy, start at zero).
+// A count the program makes between the read and the write is lost; nothing else is.
+func (e *Enforcer) writeStorage(o *objects, paths map[uint64]string, pols map[uint64]Policy, fresh uint64) error {
+	cpus := ebpfPossibleCPUs()
+	for id, p := range paths {
+		nested := false
+		for other, q := range paths {
+			if other != id && isAncestor(p, q) {
+				nested = true
+				break
+			}
+		}
+		pv := policyValue(pols[id])
+		if nested {
+			ne := binary.NativeEndian
+			ne.PutUint32(pv[offFlags:], ne.Uint32(pv[offFlags:])|flagNested)
+		}
+		var perCPU [][]byte
+		if err := o.store.Lookup(id, &perCPU); err != nil || len(perCPU) != cpus || id == fresh {
+			perCPU = make([][]byte, cpus)
+		}
+		for i := range perCPU {
+			if len(perCPU[i]) != storeValueSize {
+				perCPU[i] = make([]byte, storeValueSize)
+			}
+			binary.NativeEndian.PutUint64(perCPU[i][stoCgroup:], id)
+			copy(perCPU[i][stoPolicy:stoCounters], pv)
+		}
+		if err := o.store.Update(id, perCPU, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("writing the policy of %s into its link's storage: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// storedCounters reads the counters in the storage of the cgroup's sock_ops link.
+func storedCounters(m *ebpf.Map, id uint64) Counters {
+	var perCPU [][]byte
+	if err := m.Lookup(id, &perCPU); err != nil {
+		return Counters{}
+	}
+	for i, b := range perCPU {
+		if len(b) == storeValueSize {
+			perCPU[i] = b[stoCounters:]
+		}
+	}
+	return decodeCounters(perCPU)
 }
 
 // pinnedLinks lists links/KIND-ID.
@@ -482,8 +541,9 @@ func (e *Enforcer) Status() (Status, error) {
 		_, en.Exists = all[id]
 		var perCPU [][]byte
 		if err := o.stats.Lookup(id, &perCPU); err == nil {
-			en.Counters = decodeCounters(perCPU)
+			en.Counters = decodeCounters(perCPU) // the guard's
 		}
+		en.Counters = en.Counters.add(storedCounters(o.store, id)) // the sock_ops program's
 		// The serving link is the one on the nearest linked cgroup at or above this one.
 		best := func(kind string) string {
 			bestPath := ""
@@ -549,7 +609,7 @@ func (e *Enforcer) Detach(t *Target) (bool, error) {
 		o.Close()
 		return had, e.removeAll()
 	}
-	return had, e.reconcile(o)
+	return had, e.reconcile(o, 0)
 }
 
 // lockWait is how long Apply and Detach wait for another keeptune's Apply or Detach on the same

@@ -150,6 +150,21 @@ const (
 	flagAccept    = 1 << 1 // act on connections the cgroup accepts (PASSIVE_ESTABLISHED_CB)
 	flagForce     = 1 << 2 // replace looser values, and the guard is on
 	flagKeepalive = 1 << 3 // turn SO_KEEPALIVE on
+	// flagNested is set in the storage's copy of a policy (never in the policy map) when an
+	// enforced cgroup lies below this one: the sock_ops program then checks which enforced
+	// cgroup is the socket's nearest.
+	flagNested = 1 << 4
+)
+
+// The value of the storage map (keeptune_store), which the kernel keeps per attached cgroup and
+// per CPU (every CPU's copy holds the same id and policy; each CPU counts in its own):
+//
+//	cgroup id (u64), policy (policyValueSize bytes, flags with flagNested), counters (numCounters x u64)
+const (
+	stoCgroup      = 0
+	stoPolicy      = 8
+	stoCounters    = stoPolicy + policyValueSize
+	storeValueSize = stoCounters + numCounters*8
 )
 
 // Offsets of the fields in the policy value.
@@ -240,6 +255,12 @@ const (
 	ctrErrors
 	numCounters
 )
+
+// add sums two sets of counters.
+func (c Counters) add(d Counters) Counters {
+	return Counters{Connect: c.Connect + d.Connect, Accept: c.Accept + d.Accept, AlreadySet: c.AlreadySet + d.AlreadySet,
+		GuardRewrites: c.GuardRewrites + d.GuardRewrites, Errors: c.Errors + d.Errors}
+}
 
 func decodeCounters(perCPU [][]byte) Counters {
 	var sum [numCounters]uint64

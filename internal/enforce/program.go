@@ -17,6 +17,7 @@ const (
 	mapStatsName    = "keeptune_stats"
 	mapLevelsName   = "keeptune_levels"
 	mapSidesName    = "keeptune_sides"
+	mapStoreName    = "keeptune_store"
 	objectPrefix    = "keeptune_"
 )
 
@@ -24,8 +25,8 @@ const (
 const maxPolicies = 4096
 
 // walkDepth is how many cgroups the sock_ops program looks at, from the socket's own cgroup
-// upwards, to find the nearest one with a policy. The program only runs for sockets below an
-// enforced cgroup, so this bounds how deep below it a socket may be.
+// upwards, to find the nearest one with a policy, where enforced cgroups lie inside each other.
+// It bounds how deep below an enforced cgroup that has enforced cgroups inside it a socket may be.
 const walkDepth = 16
 
 // guardLevels is how many cgroup levels the setsockopt guard can look at (cgroup levels counted
@@ -90,6 +91,10 @@ func spec(l kernelLayout) *ebpf.CollectionSpec {
 			mapPolicyName: {Name: mapPolicyName, Type: ebpf.Hash, KeySize: 8, ValueSize: policyValueSize, MaxEntries: maxPolicies},
 			mapStatsName:  {Name: mapStatsName, Type: ebpf.PerCPUHash, KeySize: 8, ValueSize: numCounters * 8, MaxEntries: maxPolicies},
 			mapLevelsName: {Name: mapLevelsName, Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1},
+			// Per-CPU cgroup storage (Linux 4.20; keyed by the cgroup id alone since 5.9): the
+			// kernel gives every cgroup the sock_ops program is attached to its own, freed
+			// with the link; apply writes the cgroup's id and policy into it.
+			mapStoreName: {Name: mapStoreName, Type: ebpf.PerCPUCGroupStorage, KeySize: 8, ValueSize: storeValueSize},
 			// Socket storage (freed with the socket): the side a force-mode policy of one side
 			// marked a connection with, for the guard. The kernel wants BTF for its key and value.
 			mapSidesName: {Name: mapSidesName, Type: ebpf.SkStorage, KeySize: 4, ValueSize: 4, Flags: bpfFNoPrealloc,
@@ -106,7 +111,8 @@ func spec(l kernelLayout) *ebpf.CollectionSpec {
 
 // sockOpsInstructions is the sock_ops program. At ACTIVE_ESTABLISHED_CB (a connection this
 // cgroup opened has completed its handshake) and PASSIVE_ESTABLISHED_CB (one it will accept has),
-// it finds the policy of the nearest enforced cgroup of the socket and, for each value the
+// it takes the policy of the cgroup its link is attached to from the link's storage (standing
+// back when the socket has a nearer enforced cgroup, whose own link ran first) and, for each value the
 // policy sets, reads what the socket holds now: zero in tcp_sock means the program never set it
 // (the kernel then falls back to the namespace's sysctl). Default mode sets only those; force
 // mode also replaces values looser than the policy. Then SO_KEEPALIVE, which starts the timer
@@ -131,8 +137,27 @@ func sockOpsInstructions(l kernelLayout) asm.Instructions {
 		asm.FnSkcToTcpSock.Call(),
 		asm.JEq.Imm(asm.R0, 0, "out"),
 		asm.Mov.Reg(asm.R7, asm.R0),
-		// R8 = the socket's cgroup (sk->sk_cgrp_data.cgroup).
-		asm.LoadMem(asm.R8, asm.R7, l.SkCgroup, asm.DWord),
+		// R9 = the storage of the enforced cgroup this link is attached to, this CPU's copy:
+		// its id, its policy and its counters. bpf_get_local_storage reads it from the run's
+		// context: no map lookup and no walk through the socket's cgroup, which cost this
+		// program most of its time when it looked the policy up by cgroup id.
+		asm.LoadMapPtr(asm.R1, 0).WithReference(mapStoreName),
+		asm.Mov.Imm(asm.R2, 0),
+		asm.FnGetLocalStorage.Call(),
+		asm.Mov.Reg(asm.R9, asm.R0),
+		asm.LoadMem(asm.R1, asm.R9, stoPolicy+offFlags, asm.Word),
+		asm.And.Imm(asm.R1, flagNested),
+		asm.JNE.Imm(asm.R1, 0, "walk"),
+		// No enforced cgroup below this one: it is the socket's nearest.
+		asm.Mov.Reg(asm.R8, asm.R9).WithSymbol("nearest"),
+		asm.Add.Imm(asm.R8, stoPolicy),
+		asm.Add.Imm(asm.R9, stoCounters),
+		asm.Ja.Label("policy"),
+		// An enforced cgroup lies below this one, and its own link runs before this one for
+		// its sockets (a cgroup's programs run before its ancestors'): find the socket's
+		// nearest enforced cgroup, and act only when it is this one. R8 = the socket's cgroup
+		// (sk->sk_cgrp_data.cgroup).
+		asm.LoadMem(asm.R8, asm.R7, l.SkCgroup, asm.DWord).WithSymbol("walk"),
 	}
 	// Walk up from the socket's cgroup to the nearest one with a policy.
 	for i := 0; i < walkDepth; i++ {
@@ -154,9 +179,12 @@ func sockOpsInstructions(l kernelLayout) asm.Instructions {
 	}
 	insns = append(insns,
 		asm.Ja.Label("out"),
-		// R8 = the policy. Does it cover this side?
-		asm.Mov.Reg(asm.R8, asm.R0).WithSymbol("found"),
-		asm.LoadMem(asm.R1, asm.R8, offFlags, asm.Word),
+		asm.LoadMem(asm.R1, asm.RFP, stKey, asm.DWord).WithSymbol("found"),
+		asm.LoadMem(asm.R2, asm.R9, stoCgroup, asm.DWord),
+		asm.JEq.Reg(asm.R1, asm.R2, "nearest"),
+		asm.Ja.Label("out"),
+		// R8 = the policy, R9 = the counters. Does the policy cover this side?
+		asm.LoadMem(asm.R1, asm.R8, offFlags, asm.Word).WithSymbol("policy"),
 		asm.LoadMem(asm.R2, asm.RFP, stSide, asm.Word),
 		asm.And.Reg(asm.R1, asm.R2),
 		asm.JEq.Imm(asm.R1, 0, "out"),
@@ -227,15 +255,9 @@ func sockOpsInstructions(l kernelLayout) asm.Instructions {
 	)
 	insns = append(insns, setsockopt(solSocket, soKeepalive, "count")...)
 	insns = append(insns, labeled("ka_left", markResult(resLeft))...)
-	// Count: the stats entry exists for every policy (created with it).
+	// Count, in the storage's counters (R9).
 	insns = append(insns,
-		asm.LoadMapPtr(asm.R1, 0).WithReference(mapStatsName).WithSymbol("count"),
-		asm.Mov.Reg(asm.R2, asm.RFP),
-		asm.Add.Imm(asm.R2, stKey),
-		asm.FnMapLookupElem.Call(),
-		asm.JEq.Imm(asm.R0, 0, "out"),
-		asm.Mov.Reg(asm.R9, asm.R0),
-		asm.LoadMem(asm.R1, asm.RFP, stResult, asm.Word),
+		asm.LoadMem(asm.R1, asm.RFP, stResult, asm.Word).WithSymbol("count"),
 		asm.Mov.Imm(asm.R3, 1),
 		asm.Mov.Reg(asm.R2, asm.R1),
 		asm.And.Imm(asm.R2, resSet),

@@ -47,7 +47,8 @@ type Entry struct {
 	// detach).
 	Exists bool   `json:"exists"`
 	Policy Policy `json:"-"`
-	// Link says which cgroup's sock_ops link serves this one: itself, or an enforced ancestor.
+	// Link says which cgroup's sock_ops link serves this one: itself (every enforced cgroup has
+	// its own link), empty when the link is missing.
 	Link string `json:"link"`
 	// Guard is the cgroup whose setsockopt guard covers this one, empty when none (default mode).
 	Guard    string   `json:"guard"`
