@@ -8,12 +8,16 @@
 // not touched) and starts one worker (this binary, -worker) in the cgroup: a program that never
 // sets keepalive, one thread of blocking system calls making connections to its own loopback
 // listener (socket, connect, accept4, close; the accepted end closes first with SO_LINGER 0, so
-// that no TIME_WAIT piles up over a million connections). Rounds come in pairs: the policy
-// attached (the sock_ops program acting on both ends of every connection, and in force mode the
-// setsockopt guard, which sees the SO_LINGER call) and nothing attached (detaching the last
-// policy unloads everything), the pairs alternating which comes first. The median of the pairs'
-// ratios cancels load that drifts over the run; every attached round checks in the counters that
-// the program acted and no bpf_setsockopt failed. -rt gives the worker SCHED_FIFO on the last
+// that no TIME_WAIT piles up over a million connections). -ends says which ends of every
+// connection are in the enforced cgroup: the worker makes its listener in one cgroup and its
+// connections from another (server: a service whose clients are elsewhere; client; both: a
+// program connecting to itself; none: what a policy costs the host's other connections). Rounds
+// come in pairs: the policy attached (the sock_ops program, and in force mode the setsockopt
+// guard, which sees the SO_LINGER call) and nothing attached (the links removed: the kernel's
+// cgroup hooks run no BPF; the programs stay loaded, so that attaching again takes well under a
+// millisecond and rounds can be short), the pairs alternating which comes first. The median of
+// the pairs' ratios cancels load that drifts over the run; every attached round checks in the
+// counters that the program acted on the enforced ends only and no bpf_setsockopt failed. -rt gives the worker SCHED_FIFO on the last
 // CPU, so that other load on a shared machine hardly reaches it, and -gap keeps it under the
 // kernel's RT throttling; the worker reports how long it waited runnable in each round.
 // -with noop|count-ops|app and -unit setsockopt are the controls docs/PERFORMANCE.md uses to
@@ -21,8 +25,8 @@
 //
 // Run it as root:
 //
-//	go run ./bench/enforce -rounds 60 -round 250ms -rt -mode default -side both
-//	go run ./bench/enforce -rounds 40 -round 250ms -rt -with noop
+//	go run ./bench/enforce -rounds 800 -round 40ms -gap 10ms -rt -mode default -side both -ends server
+//	go run ./bench/enforce -rounds 800 -round 40ms -gap 10ms -rt -with noop -ends both
 //	go run ./bench/enforce -rounds 40 -round 200ms -rt -mode force -unit setsockopt
 package main
 
