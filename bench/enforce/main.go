@@ -7,13 +7,13 @@
 // It creates a throw-away cgroup and a private bpffs (enforce.Sandbox: the host's /sys/fs/bpf is
 // not touched) and starts one worker (this binary, -worker) in the cgroup: a program that never
 // sets keepalive, one thread of blocking system calls making connections to its own loopback
-// listener (socket, connect, accept4, close; the accepted end closes first with SO_LINGER 0, so
+// listener (socket, connect, accept4, close; the accepted end closes first with SO_LINGER 0, inherited from the listener, so
 // that no TIME_WAIT piles up over a million connections). -ends says which ends of every
 // connection are in the enforced cgroup: the worker makes its listener in one cgroup and its
 // connections from another (server: a service whose clients are elsewhere; client; both: a
 // program connecting to itself; none: what a policy costs the host's other connections). Rounds
 // come in pairs: the policy attached (the sock_ops program, and in force mode the setsockopt
-// guard, which sees the SO_LINGER call) and nothing attached (the links removed: the kernel's
+// guard, which sees no setsockopt in this unit: -unit setsockopt measures it) and nothing attached (the links removed: the kernel's
 // cgroup hooks run no BPF; the programs stay loaded, so that attaching again takes well under a
 // millisecond and rounds can be short), the pairs alternating which comes first. The median of
 // the pairs' ratios cancels load that drifts over the run; every attached round checks in the
@@ -102,7 +102,7 @@ func main() {
 // runWorker reads round lengths from stdin and answers each with the connections made. It is a
 // program that never sets keepalive: one thread of plain blocking system calls (socket,
 // connect, accept4, close; on loopback the handshake completes inside connect), closing the
-// accepted end first with SO_LINGER 0 so that no TIME_WAIT piles up.
+// accepted end first with SO_LINGER 0 (set once on the listener) so that no TIME_WAIT piles up.
 //
 // A socket belongs to the cgroup of the process that created it, and an accepted socket to its
 // listener's: the worker creates its listener in listenIn and then moves to connectIn, so that
@@ -131,6 +131,12 @@ func runWorker(rt bool, listenIn, connectIn string) error {
 			return fmt.Errorf("SCHED_FIFO: %w", err)
 		}
 	}
+	// SO_LINGER 0 on the listener, which every accepted socket inherits (sk_clone_lock copies
+	// the socket): the accepted end's close sends a reset and leaves no TIME_WAIT, without a
+	// setsockopt(2) per connection, so that the unit is socket, connect, accept and close only.
+	if err := unix.SetsockoptLinger(lfd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
+		return err
+	}
 	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		return err
 	}
@@ -141,7 +147,6 @@ func runWorker(rt bool, listenIn, connectIn string) error {
 	if err != nil {
 		return err
 	}
-	linger := &unix.Linger{Onoff: 1, Linger: 0}
 	// app: the worker turns keepalive on itself, on the ends in the enforced cgroup, with the
 	// policy's values (what a program that sets keepalive pays, with nothing attached).
 	app := func(fd int) {
@@ -172,7 +177,6 @@ func runWorker(rt bool, listenIn, connectIn string) error {
 				app(afd)
 			}
 		}
-		unix.SetsockoptLinger(afd, unix.SOL_SOCKET, unix.SO_LINGER, linger)
 		return unix.Close(afd)
 	}
 	one := func() error { return connection(false) }
