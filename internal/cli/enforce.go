@@ -316,8 +316,6 @@ func writeEnforceStatus(w io.Writer, st enforce.Status) {
 			attached = "cgroup removed"
 		case en.Link == "":
 			attached = "NOT ATTACHED"
-		case en.Link != en.Path:
-			attached = "via " + en.Link
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", en.Path, p.Mode, p.Side,
 			dur(p.Idle), dur(p.Interval), probes, dur(p.UserTimeout), c.Connect, c.Accept, c.AlreadySet, c.GuardRewrites, c.Errors, attached)

@@ -544,23 +544,18 @@ func (e *Enforcer) Status() (Status, error) {
 			en.Counters = decodeCounters(perCPU) // the guard's
 		}
 		en.Counters = en.Counters.add(storedCounters(o.store, id)) // the sock_ops program's
-		// The serving link is the one on the nearest linked cgroup at or above this one.
-		best := func(kind string) string {
-			bestPath := ""
-			for lid := range links[kind] {
-				lp, ok := all[lid]
-				if !ok {
-					continue
-				}
-				if (lp == en.Path || isAncestor(lp, en.Path)) && len(lp) > len(bestPath) {
-					bestPath = lp
+		// Every enforced cgroup has its own sock_ops link (its storage holds the policy).
+		if links["ops"][id] && en.Exists {
+			en.Link = en.Path
+		}
+		// The guard serving a force-mode cgroup is the one on the nearest guarded cgroup at or
+		// above it.
+		if p.Mode == ModeForce {
+			for lid := range links["guard"] {
+				if lp, ok := all[lid]; ok && (lp == en.Path || isAncestor(lp, en.Path)) && len(lp) > len(en.Guard) {
+					en.Guard = lp
 				}
 			}
-			return bestPath
-		}
-		en.Link = best("ops")
-		if p.Mode == ModeForce {
-			en.Guard = best("guard")
 		}
 		st.Entries = append(st.Entries, en)
 	}

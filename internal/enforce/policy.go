@@ -232,7 +232,8 @@ func decodePolicy(b []byte) (Policy, error) {
 	return p, nil
 }
 
-// Counters are the per-cgroup counts the programs keep (a per-CPU map, summed on read).
+// Counters are the per-cgroup counts the programs keep, per CPU and summed on read: the sock_ops
+// program's in its link's storage, the guard's rewrites in the stats map.
 type Counters struct {
 	// Connect and Accept count connections the sock_ops program gave at least one value to.
 	Connect uint64 `json:"connect"`
