@@ -377,8 +377,7 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 		waits = append(waits, time.Duration(wait))
 		return float64(n) / round.Seconds(), nil
 	}
-	var touched uint64
-	var prevCounters enforce.Counters
+	var prevCounters enforce.Counters // the policy's counters after the last attached round
 	// attached runs one round with the policy (or the comparison) in place, and removes it.
 	attached := func(i int) (float64, error) {
 		switch compare {
@@ -416,7 +415,6 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 		if plain == "connection" && (wantConnect != (c.Connect > 0) || wantAccept != (c.Accept > 0)) || c.Errors != 0 {
 			return 0, fmt.Errorf("round %d: the program did not act on every connection: %+v this round", i, c)
 		}
-		touched += c.Connect + c.Accept
 		if bpfStats {
 			for _, name := range []string{"keeptune_ops", "keeptune_guard"} {
 				p, err := ebpf.LoadPinnedProgram(filepath.Join(sb.Enforcer.PinDir(), name), nil)
@@ -507,7 +505,7 @@ func run(rounds int, round, gap time.Duration, mode enforce.Mode, side enforce.S
 		what = "nothing attached; the worker sets the policy's keepalive values itself on the ends that would be enforced (5 setsockopt calls per socket)"
 	}
 	fmt.Printf("kernel %s; %s; %s; %d pairs of %s rounds (%s; against nothing attached; order alternating); %s; %d sockets given the policy\n\n",
-		unix.ByteSliceToString(u.Release[:]), "unit "+plain, endsText, rounds, round, what, sched, touched)
+		unix.ByteSliceToString(u.Release[:]), "unit "+plain, endsText, rounds, round, what, sched, prevCounters.Connect+prevCounters.Accept)
 	fmt.Printf("| attached (median) | not attached (median) | median of the pairs' ratios | ratios, 10th-90th percentile | median ratio, attached first / second |\n|---|---|---|---|---|\n")
 	per := "conn/s"
 	if plain == "setsockopt" {

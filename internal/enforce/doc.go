@@ -42,7 +42,8 @@
 // sock_ops program marked with that side when they were established (socket storage,
 // keeptune_sides): the cgroup's connections of the other side keep what their program sets.
 //
-// Per-cgroup counters (a per-CPU map) count connections given values on each side, those where
+// Per-cgroup counters (per CPU: the sock_ops program's in its link's storage, the guard's in a
+// map) count connections given values on each side, those where
 // the program's own values were left in place, the guard's rewrites and refused
 // bpf_setsockopt calls.
 //
