@@ -49,8 +49,8 @@ func diagRequest(family uint8, states StateSet, info bool, bytecode []byte) []by
 		b[2] = 1 << (inetDiagInfo - 1) // idiag_ext
 	}
 	binary.NativeEndian.PutUint32(b[4:], uint32(states))
-	// The sockid stays zero: no exact-socket lookup, and idiag_cookie INET_DIAG_NOCOOKIE does not
-	// matter for dumps.
+	// The sockid stays zero: a dump does not look at it (lookupRequest fills it in for an
+	// exact-socket lookup).
 	if len(bytecode) > 0 {
 		b = appendAttr(b, inetDiagReqBytecode, bytecode)
 	}

@@ -11,20 +11,15 @@ import (
 // namespace the host's table holds. The cookie is INET_DIAG_NOCOOKIE (any socket of that
 // 4-tuple). An unmapped IPv4 pair asks AF_INET, anything else AF_INET6.
 func lookupRequest(local, peer netip.AddrPort, info bool) []byte {
-	b := make([]byte, sizeofReqV2)
-	b[0] = afInet6
+	family := uint8(afInet6)
 	if local.Addr().Is4() && peer.Addr().Is4() {
-		b[0] = afInet
+		family = afInet
 	}
-	b[1] = ipprotoTCP
-	if info {
-		b[2] = 1 << (inetDiagInfo - 1)
-	}
-	binary.NativeEndian.PutUint32(b[4:], uint32(AllStates))
+	b := diagRequest(family, AllStates, info, nil)
 	id := b[8:]
 	binary.BigEndian.PutUint16(id[0:], local.Port())
 	binary.BigEndian.PutUint16(id[2:], peer.Port())
-	if b[0] == afInet {
+	if family == afInet {
 		a, p := local.Addr().As4(), peer.Addr().As4()
 		copy(id[4:], a[:])
 		copy(id[20:], p[:])
