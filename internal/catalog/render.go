@@ -1,11 +1,10 @@
 package catalog
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 
+	"github.com/keeptune/keeptune/internal/jsonx"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -247,15 +246,8 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 	}
 	j.Downstream = e.down.json()
 	j.Upstream = e.up.json()
-	// Not json.Marshal: it escapes "<", ">" and "&" (a note's "Objects > Applications"), and
-	// an encoder that calls this cannot undo that.
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(j); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+	// Not json.Marshal: it escapes "<", ">" and "&" (a note's "Objects > Applications").
+	return jsonx.Marshal(j)
 }
 
 func (s *side) json() *jsonSide {

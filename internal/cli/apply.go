@@ -15,6 +15,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/apply"
 	"github.com/keeptune/keeptune/internal/canary"
+	"github.com/keeptune/keeptune/internal/jsonx"
 	"github.com/keeptune/keeptune/internal/plan"
 )
 
@@ -255,7 +256,7 @@ func renderSteps(w io.Writer, steps []apply.Step) {
 
 func renderApply(w io.Writer, output string, res *apply.Result, printed []string, stateDir string, v *canaryVerdict) error {
 	if output == "json" {
-		enc := jsonOut(w)
+		enc := jsonx.NewEncoder(w)
 		if res.Steps == nil {
 			res.Steps = []apply.Step{}
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/apply"
 	"github.com/keeptune/keeptune/internal/canary"
+	"github.com/keeptune/keeptune/internal/jsonx"
 )
 
 // canaryRequest is what --canary and its companions ask for.
@@ -175,7 +176,7 @@ var errRegression = &exitError{code: ExitFindings, err: errors.New("the canary j
 
 func renderVerdict(w io.Writer, output string, v *canary.Verdict) error {
 	if output == "json" {
-		enc := jsonOut(w)
+		enc := jsonx.NewEncoder(w)
 		return enc.Encode(v)
 	}
 	fmt.Fprintf(w, "canary verdict for %s: %s (windows of %s; alpha %.2g with Holm, a rise counts from %.2gx)\n",

@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/keeptune/keeptune/internal/gather"
+	"github.com/keeptune/keeptune/internal/jsonx"
 	"github.com/keeptune/keeptune/internal/report"
 	"github.com/spf13/cobra"
 )
@@ -55,6 +56,6 @@ func runCatalog(stdio IO, opts CatalogOptions, args []string) error {
 }
 
 func writeJSON(w io.Writer, v any) error {
-	enc := jsonOut(w)
+	enc := jsonx.NewEncoder(w)
 	return enc.Encode(v)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/keeptune/keeptune/internal/drill"
 	"github.com/keeptune/keeptune/internal/drill/render"
 	"github.com/keeptune/keeptune/internal/gather"
+	"github.com/keeptune/keeptune/internal/jsonx"
 	"github.com/keeptune/keeptune/internal/lab"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/profiles"
@@ -545,7 +546,7 @@ func runDrill(cmd *cobra.Command, name string, opts DrillOptions, stdio IO) erro
 		return runtimeErr(fmt.Errorf("drill %s: %w", name, err))
 	}
 	if opts.Output == "json" {
-		err = jsonOut(stdio.Out).Encode(rep)
+		err = jsonx.NewEncoder(stdio.Out).Encode(rep)
 	} else {
 		err = render.Text(stdio.Out, rep, render.TextOptions{Timelines: o.Repeat == 1})
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keeptune/keeptune/internal/gather"
+	"github.com/keeptune/keeptune/internal/jsonx"
 	"github.com/keeptune/keeptune/internal/plan"
 	"github.com/keeptune/keeptune/internal/profiles"
 )
@@ -130,7 +131,7 @@ func renderPlan(stdio IO, format string, p *plan.Plan) error {
 	var err error
 	switch format {
 	case "json":
-		enc := jsonOut(stdio.Out)
+		enc := jsonx.NewEncoder(stdio.Out)
 		err = enc.Encode(p)
 	case "sysctl":
 		for _, f := range p.SysctlFiles {

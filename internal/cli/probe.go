@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keeptune/keeptune/internal/jsonx"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/probe"
 	"github.com/keeptune/keeptune/internal/probe/chainfile"
@@ -228,7 +229,7 @@ func runProbe(ctx context.Context, target string, opts ProbeOptions, stdio IO) e
 	if opts.Output == "json" {
 		j := res.JSON()
 		j.Chain = written
-		err = jsonOut(stdio.Out).Encode(j)
+		err = jsonx.NewEncoder(stdio.Out).Encode(j)
 	} else {
 		res.ChainWritten = written != nil
 		err = res.WriteText(stdio.Out)

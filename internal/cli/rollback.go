@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keeptune/keeptune/internal/apply"
+	"github.com/keeptune/keeptune/internal/jsonx"
 )
 
 // RollbackOptions are the flags of `keeptune rollback`.
@@ -79,7 +80,7 @@ func runRollback(id string, opts RollbackOptions, stdio IO) error {
 		if res.Steps == nil {
 			res.Steps = []apply.Step{}
 		}
-		enc := jsonOut(stdio.Out)
+		enc := jsonx.NewEncoder(stdio.Out)
 		return enc.Encode(res)
 	}
 	for _, r := range res.Recovered {
@@ -106,7 +107,7 @@ func listJournal(opts RollbackOptions, stdio IO) error {
 		return runtimeErr(err)
 	}
 	if opts.Output == "json" {
-		enc := jsonOut(stdio.Out)
+		enc := jsonx.NewEncoder(stdio.Out)
 		if entries == nil {
 			entries = []*apply.Entry{}
 		}

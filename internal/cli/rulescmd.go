@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keeptune/keeptune/internal/jsonx"
 	"github.com/keeptune/keeptune/internal/rules"
 )
 
@@ -41,7 +42,7 @@ func newRulesCmd(stdio IO) *cobra.Command {
 				for _, r := range all {
 					docs = append(docs, doc{r.ID, r.Name, r.Title, r.Severity.String(), r.What, r.Why, r.Fix, r.Source})
 				}
-				enc := jsonOut(stdio.Out)
+				enc := jsonx.NewEncoder(stdio.Out)
 				return enc.Encode(docs)
 			case "text":
 			default:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keeptune/keeptune/internal/jsonx"
 	"github.com/keeptune/keeptune/internal/plan"
 	"github.com/keeptune/keeptune/internal/report"
 )
@@ -89,7 +90,7 @@ func newVersionCmd(stdio IO) *cobra.Command {
 			b := buildInfo()
 			switch opts.Output {
 			case "json":
-				enc := jsonOut(stdio.Out)
+				enc := jsonx.NewEncoder(stdio.Out)
 				return enc.Encode(b)
 			case "text":
 			default:

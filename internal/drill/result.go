@@ -1,12 +1,11 @@
 package drill
 
 import (
-	"bytes"
-	"encoding/json"
 	"math"
 	"sort"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/jsonx"
 	"github.com/keeptune/keeptune/internal/kernel"
 )
 
@@ -75,7 +74,7 @@ type Event struct {
 
 // MarshalJSON writes {"t_s", "side", "event"}.
 func (e Event) MarshalJSON() ([]byte, error) {
-	return marshalPlain(struct {
+	return jsonx.Marshal(struct {
 		T    float64 `json:"t_s"`
 		Side string  `json:"side"`
 		What string  `json:"event"`
@@ -93,7 +92,7 @@ type Sample struct {
 
 // MarshalJSON writes seconds and plain numbers.
 func (s Sample) MarshalJSON() ([]byte, error) {
-	return marshalPlain(struct {
+	return jsonx.Marshal(struct {
 		T      float64 `json:"t_s"`
 		Inuse  int     `json:"sockets"`
 		FDs    int     `json:"fds"`
@@ -217,7 +216,7 @@ func (r Run) MarshalJSON() ([]byte, error) {
 		rc = &reclaim{c.Sockets, c.Reclaimed, round3(c.Min.Seconds()), round3(c.Median.Seconds()), round3(c.Max.Seconds()),
 			round3(c.AllGoneAt.Seconds()), c.PeakInuse, c.PeakMem}
 	}
-	return marshalPlain(struct {
+	return jsonx.Marshal(struct {
 		Scenario   string     `json:"scenario"`
 		Case       string     `json:"case"`
 		Settings   Settings   `json:"settings"`
@@ -268,7 +267,7 @@ type Report struct {
 
 // MarshalJSON writes the report with its accuracy rules, so a reader can re-judge the runs.
 func (r Report) MarshalJSON() ([]byte, error) {
-	return marshalPlain(struct {
+	return jsonx.Marshal(struct {
 		Scenario  string     `json:"scenario"`
 		TimeScale int        `json:"time_scale"`
 		Requested []Settings `json:"requested_settings"`
@@ -362,16 +361,3 @@ func median(sorted []float64) float64 {
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 func dur(d time.Duration) *time.Duration { return &d }
-
-// marshalPlain is json.Marshal without HTML escaping, for the MarshalJSON methods: json.Marshal
-// writes "<", ">" and "&" of a theory rule ("keepalive idle 4s < NAT timeout 7s") as "\u003c",
-// and the encoder of -o json (cli.jsonOut) cannot undo that in what a MarshalJSON returns.
-func marshalPlain(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}

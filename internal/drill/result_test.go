@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/jsonx"
 	"github.com/keeptune/keeptune/keepalive"
 )
 
@@ -96,9 +97,7 @@ func TestReportJSONDoesNotEscapeHTML(t *testing.T) {
 		Timeline: []Event{{At: time.Second, Side: "middlebox", What: "NAT reset 1 packet & more"}},
 	}}}
 	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false) // as cli.jsonOut
-	if err := enc.Encode(rep); err != nil {
+	if err := jsonx.NewEncoder(&b).Encode(rep); err != nil { // the -o json encoder
 		t.Fatal(err)
 	}
 	out := b.String()

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/jsonx"
 	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
@@ -137,7 +138,7 @@ func (s ServerRun) MarshalJSON() ([]byte, error) {
 		UserTimeout float64 `json:"user_timeout_s"`
 		Mixed       bool    `json:"mixed,omitempty"`
 	}
-	return marshalPlain(struct {
+	return jsonx.Marshal(struct {
 		Command       string         `json:"command"`
 		PIDs          []int          `json:"pids"`
 		Listen        string         `json:"listen"`

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keeptune/keeptune/internal/jsonx"
 	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
 	"github.com/keeptune/keeptune/internal/textfmt"
@@ -88,7 +89,7 @@ func (s Settings) Detection() time.Duration {
 // MarshalJSON writes durations as seconds: {"label", "source", "idle_s", "intvl_s", "probes",
 // "user_timeout_s", "via_sysctl"}.
 func (s Settings) MarshalJSON() ([]byte, error) {
-	return marshalPlain(struct {
+	return jsonx.Marshal(struct {
 		Label       string  `json:"label"`
 		Source      string  `json:"source,omitempty"`
 		Idle        float64 `json:"idle_s"`

@@ -2,11 +2,11 @@ package report
 
 import (
 	"cmp"
-	"encoding/json"
 	"io"
 	"time"
 
 	"github.com/keeptune/keeptune/internal/configs"
+	"github.com/keeptune/keeptune/internal/jsonx"
 	"github.com/keeptune/keeptune/internal/model"
 )
 
@@ -25,12 +25,7 @@ const SchemaVersion = 1
 // marshalled from the model types themselves, through embedding, so a field added to the model
 // appears in the output (and the docs test then asks for it to be documented).
 func JSON(w io.Writer, r Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	// Messages and fixes hold "<", ">" and "&" (shell lines, comparisons); escaping them as
-	// \u003c helps only HTML embedding, which this output is not for.
-	enc.SetEscapeHTML(false)
-	return enc.Encode(newJSONReport(r))
+	return jsonx.NewEncoder(w).Encode(newJSONReport(r))
 }
 
 // jsonReport is the top-level JSON object.

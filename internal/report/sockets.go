@@ -1,10 +1,10 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
+	"github.com/keeptune/keeptune/internal/jsonx"
 	"github.com/keeptune/keeptune/internal/sockets"
 )
 
@@ -86,11 +86,7 @@ func (s *SocketSummary) Socket(k *sockets.Socket) error { s.sum.Add(k); return n
 // Flush writes the summary.
 func (s *SocketSummary) Flush() error {
 	if s.json {
-		// Process names stay as written ("a&b", not "a\u0026b"), as in every -o json.
-		enc := json.NewEncoder(s.w)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(s.sum.JSON()); err != nil {
+		if err := jsonx.NewEncoder(s.w).Encode(s.sum.JSON()); err != nil {
 			return fmt.Errorf("write output: %w", err)
 		}
 		return nil
