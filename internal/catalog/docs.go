@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
 // Markdown renders docs/catalog.md from the data, so the page people read and the values
@@ -53,7 +55,7 @@ func Markdown() []byte {
 		}
 		idle := "?"
 		if e.IdleTimeout != nil {
-			idle = FormatDuration(e.IdleTimeout.Default)
+			idle = textfmt.Setting(e.IdleTimeout.Default)
 		}
 		fmt.Fprintf(&b, "| [%s](#%s) | %s | %d | %s | %s | %s | %s | %s |\n", e.Name, e.Name, e.Title, e.Layer,
 			idle, dash(e.RangeText()), shortRefresh(e.RefreshedBy), shortExpiry(e.OnExpiry), mark(e.Verified))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/kernel"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/textfmt"
 	"github.com/keeptune/keeptune/internal/yamlx"
 )
 
@@ -275,13 +276,13 @@ func parseRange(file string, n *yaml.Node) (*Range, error) {
 		return nil, yamlx.Errorf(file, n, `idle_timeout: missing key "default": expected the idle timeout in force when nobody configures it`)
 	}
 	if minNode != nil && maxNode != nil && r.Min > r.Max {
-		return nil, yamlx.Errorf(file, minNode, "idle_timeout: min %s is greater than max %s", FormatDuration(r.Min), FormatDuration(r.Max))
+		return nil, yamlx.Errorf(file, minNode, "idle_timeout: min %s is greater than max %s", textfmt.Setting(r.Min), textfmt.Setting(r.Max))
 	}
 	if minNode != nil && r.Default < r.Min {
-		return nil, yamlx.Errorf(file, defNode, "idle_timeout: default %s is below min %s", FormatDuration(r.Default), FormatDuration(r.Min))
+		return nil, yamlx.Errorf(file, defNode, "idle_timeout: default %s is below min %s", textfmt.Setting(r.Default), textfmt.Setting(r.Min))
 	}
 	if maxNode != nil && r.Default > r.Max {
-		return nil, yamlx.Errorf(file, defNode, "idle_timeout: default %s is above max %s", FormatDuration(r.Default), FormatDuration(r.Max))
+		return nil, yamlx.Errorf(file, defNode, "idle_timeout: default %s is above max %s", textfmt.Setting(r.Default), textfmt.Setting(r.Max))
 	}
 	return &r, nil
 }

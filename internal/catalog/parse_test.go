@@ -165,25 +165,6 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
-func TestFormatDuration(t *testing.T) {
-	for d, want := range map[time.Duration]string{
-		60 * time.Second:        "60s",
-		350 * time.Second:       "350s",
-		4 * time.Minute:         "4m",
-		10 * time.Minute:        "10m",
-		610 * time.Second:       "610s",
-		time.Hour:               "1h",
-		24 * time.Hour:          "24h",
-		5 * 24 * time.Hour:      "5d",
-		1500 * time.Millisecond: "1500ms",
-		0:                       "0s",
-	} {
-		if got := FormatDuration(d); got != want {
-			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
-		}
-	}
-}
-
 // FuzzParse checks that no input makes the parser panic and that whatever it accepts keeps the
 // catalog's promises (a source on every entry, a layer on every middlebox).
 func FuzzParse(f *testing.F) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/keeptune/keeptune/internal/jsonx"
 	"github.com/keeptune/keeptune/internal/model"
+	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
 // Value is one value of an entry rendered for people: the CLI's explain view and
@@ -59,7 +60,7 @@ func (e Entry) IdleText() string {
 	if e.IdleTimeout == nil {
 		return "not stated"
 	}
-	d := FormatDuration(e.IdleTimeout.Default)
+	d := textfmt.Setting(e.IdleTimeout.Default)
 	if r := e.RangeText(); r != "" {
 		return d + " (" + r + ")"
 	}
@@ -76,11 +77,11 @@ func (e Entry) RangeText() string {
 	case r.Fixed():
 		return "fixed"
 	case r.Min != 0 && r.Max != 0:
-		return FormatDuration(r.Min) + "–" + FormatDuration(r.Max)
+		return textfmt.Setting(r.Min) + "–" + textfmt.Setting(r.Max)
 	case r.Min != 0:
-		return "min " + FormatDuration(r.Min)
+		return "min " + textfmt.Setting(r.Min)
 	case r.Max != 0:
-		return "max " + FormatDuration(r.Max)
+		return "max " + textfmt.Setting(r.Max)
 	}
 	return ""
 }
@@ -92,7 +93,7 @@ func (e Entry) IdleSummary() string {
 		if e.IdleTimeout == nil {
 			return "?"
 		}
-		s := FormatDuration(e.IdleTimeout.Default)
+		s := textfmt.Setting(e.IdleTimeout.Default)
 		if e.up != nil && e.up.idle.st != unstated {
 			s += ", up " + durRow("", "", e.up.idle).text
 		}

@@ -149,7 +149,7 @@ func durRow(key, label string, v durVal) row {
 	r := row{key: key, label: label, st: v.st, text: "not stated"}
 	switch v.st {
 	case stated:
-		r.text = FormatDuration(v.d)
+		r.text = textfmt.Setting(v.d)
 		r.json = v.d.Seconds()
 	case none:
 		r.text = "none"
@@ -183,7 +183,3 @@ func intRow(key, label string, v intVal) row {
 	}
 	return r
 }
-
-// FormatDuration renders a duration as catalog entries state it: textfmt.Setting ("350s",
-// "4m", "24h", "5d").
-func FormatDuration(d time.Duration) string { return textfmt.Setting(d) }

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keeptune/keeptune/internal/catalog"
 	"github.com/keeptune/keeptune/internal/kernel"
+	"github.com/keeptune/keeptune/internal/textfmt"
 )
 
 // Side says which connections of a cgroup get the policy.
@@ -124,7 +124,7 @@ func (p Policy) String() string {
 			if d == 0 {
 				return "-"
 			}
-			return catalog.FormatDuration(d)
+			return textfmt.Setting(d)
 		}
 		c := "-"
 		if p.Probes > 0 {
@@ -133,7 +133,7 @@ func (p Policy) String() string {
 		parts = append(parts, fmt.Sprintf("keepalive %s/%s/%s", v(p.Idle), v(p.Interval), c))
 	}
 	if p.UserTimeout > 0 {
-		parts = append(parts, "user timeout "+catalog.FormatDuration(p.UserTimeout))
+		parts = append(parts, "user timeout "+textfmt.Setting(p.UserTimeout))
 	}
 	return strings.Join(parts, ", ")
 }

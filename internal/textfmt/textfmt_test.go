@@ -85,6 +85,8 @@ func TestSetting(t *testing.T) {
 		{0, "0s"}, {60 * time.Second, "60s"}, {350 * time.Second, "350s"}, {4 * time.Minute, "4m"},
 		{90 * time.Minute, "90m"}, {24 * time.Hour, "24h"}, {5 * 24 * time.Hour, "5d"},
 		{1500 * time.Millisecond, "1500ms"}, {1500 * time.Microsecond, "1.5ms"},
+		// as catalog entries state them (the catalog writes its values with Setting)
+		{10 * time.Minute, "10m"}, {610 * time.Second, "610s"}, {time.Hour, "1h"},
 	} {
 		if got := Setting(c.d); got != c.want {
 			t.Errorf("Setting(%v) = %q, want %q", c.d, got, c.want)
