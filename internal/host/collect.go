@@ -158,9 +158,9 @@ func (c *collector) run() error {
 	return nil
 }
 
-// NotAuditedHint is why the other namespaces were not read and what reads them: root already
+// notAuditedHint is why the other namespaces were not read and what reads them: root already
 // needs only the flag (telling root to "run as root" sent people looking for a missing privilege).
-func NotAuditedHint(euid int) string {
+func notAuditedHint(euid int) string {
 	if euid == 0 {
 		return "not audited: add --all-netns"
 	}
@@ -191,7 +191,7 @@ func (c *collector) namespaces(all []*netnsInfo) (map[uint64]model.Setting[int],
 		if others := len(all) - len(audited); others > 0 {
 			p := model.Problem{
 				What: "the sysctls of " + plural(others, "other network namespace", "other network namespaces") + " in use",
-				Err:  NotAuditedHint(os.Geteuid()),
+				Err:  notAuditedHint(os.Geteuid()),
 			}
 			if os.Geteuid() != 0 {
 				p.Needs = "root"

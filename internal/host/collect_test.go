@@ -142,7 +142,7 @@ func TestCollectTestRoot(t *testing.T) {
 	joined := strings.Join(problems, "\n")
 	for _, want := range []string{
 		"/etc/sysctl.d/60-keepalive.conf:3: expected 'key = value'",
-		"1 other network namespace in use: " + NotAuditedHint(os.Geteuid()),
+		"1 other network namespace in use: " + notAuditedHint(os.Geteuid()),
 	} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("problems lack %q:\n%s", want, joined)
@@ -207,10 +207,10 @@ func TestCollectCanceled(t *testing.T) {
 
 // Root is not told to run as root: the flag is what it lacks.
 func TestNotAuditedHint(t *testing.T) {
-	if h := NotAuditedHint(0); strings.Contains(h, "root") || !strings.Contains(h, "--all-netns") {
+	if h := notAuditedHint(0); strings.Contains(h, "root") || !strings.Contains(h, "--all-netns") {
 		t.Errorf("hint for root = %q", h)
 	}
-	if h := NotAuditedHint(1000); !strings.Contains(h, "run as root with --all-netns") {
+	if h := notAuditedHint(1000); !strings.Contains(h, "run as root with --all-netns") {
 		t.Errorf("hint for a user = %q", h)
 	}
 }
