@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -425,7 +424,7 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 	// descriptor was released (relLo, relHi) and its socket left the table (goneLo, goneHi).
 	w := map[netip.AddrPort]*watchedConn{}
 	sr := &ServerRun{Command: sp.command, PIDs: first.pids, Listen: target.String(), FDsBefore: first.fds, Left: map[string]int{}}
-	var ka *sockets.Keepalive
+	var ka *keepalive.Effective
 	for a, c := range first.conns {
 		if !local[a] || !first.holds(c.inode) {
 			continue // not one of ours, or closed by the server already
@@ -433,9 +432,8 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 		w[a] = &watchedConn{local: c.local, peer: c.peer, inode: c.inode, last: c.lastRecv, relLo: first.fdsAt, goneLo: c.seen, state: c.state}
 		if c.ka.Deep {
 			if ka == nil {
-				k := c.ka
-				ka = &k
-			} else if c.ka.Enabled != ka.Enabled || c.ka.Idle != ka.Idle || c.ka.Interval != ka.Interval || c.ka.Count != ka.Count || c.ka.UserTimeout != ka.UserTimeout {
+				ka = &c.ka.Effective
+			} else if c.ka.Effective != *ka {
 				sr.KeepaliveMixed = true
 			}
 		}
@@ -585,7 +583,9 @@ func judgeServerRun(r *Run, theory time.Duration, w map[netip.AddrPort]*watchedC
 	sr := r.Server
 	s := sr.Keepalive
 	var rel []time.Duration
-	var kernelHi []time.Duration
+	// kernelN sockets left the table by keepalive; kernelMax is the latest of them.
+	var kernelN int
+	var kernelMax time.Duration
 	verdict := Pass
 	win := AcceptWindow(theory)
 	var react time.Duration
@@ -605,7 +605,8 @@ func judgeServerRun(r *Run, theory time.Duration, w map[netip.AddrPort]*watchedC
 			continue
 		}
 		lo, hi := x.goneLo.Sub(x.last), x.goneHi.Sub(x.last)
-		kernelHi = append(kernelHi, hi)
+		kernelN++
+		kernelMax = max(kernelMax, hi)
 		switch {
 		case lo > win.High:
 			verdict = Late
@@ -636,15 +637,14 @@ func judgeServerRun(r *Run, theory time.Duration, w map[netip.AddrPort]*watchedC
 		r.TheoryRule = detectionRule(s) + " (the keepalive read from the server's socket), per connection from its last segment, to its socket's failure"
 		r.Verdict = verdict
 		switch {
-		case len(kernelHi) > 0:
-			slices.Sort(kernelHi)
-			r.Measured = dur(kernelHi[len(kernelHi)-1])
+		case kernelN > 0:
+			r.Measured = dur(kernelMax)
 		case all:
 			r.Measured = dur(sr.ReleaseMax)
 			r.Notes = append(r.Notes, "the server released every connection by its own timeouts before keepalive could")
 		}
-		if len(kernelHi) > 0 && len(kernelHi) < sr.Clients {
-			r.Notes = append(r.Notes, fmt.Sprintf("%d of %d connections were released by the server's own timeouts before keepalive", sr.Clients-len(kernelHi), sr.Clients))
+		if kernelN > 0 && kernelN < sr.Clients {
+			r.Notes = append(r.Notes, fmt.Sprintf("%d of %d connections were released by the server's own timeouts before keepalive", sr.Clients-kernelN, sr.Clients))
 		}
 		if !all {
 			r.Verdict = Late
