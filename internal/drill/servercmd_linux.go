@@ -351,8 +351,7 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 				if err != nil {
 					dialErr = cmp.Or(dialErr, err)
 				} else {
-					clients = append(clients, c)
-					l.Track(c)
+					clients = append(clients, c) // lab.Dial made the lab's Close close it
 				}
 				mu.Unlock()
 			}
