@@ -274,7 +274,8 @@ func Estimate(name string, o Options) time.Duration {
 	s, _ := o.Settings.Scale(o.TimeScale)
 	var d time.Duration
 	if o.ServerCmd != "" {
-		// --server-wait bounds the watch, which ends early once every socket is gone.
+		// --server-wait bounds the watch, which ends early once every socket is gone and every
+		// descriptor released.
 		return o.ServerWait * time.Duration(o.Repeat)
 	}
 	switch name {

@@ -19,7 +19,7 @@ import (
 // its own port (nginx -c ./nginx.conf) may listen there instead: the lab then takes the one TCP
 // port the server listens on in its namespace.
 //
-//	{addr}    KEEPTUNE_ADDR    the server's lab address (198.51.100.2, or 2001:db8:113::2 with --ipv6)
+//	{addr}    KEEPTUNE_ADDR    the server's lab address (lab.Lab.ServerAddr: 203.0.113.2 behind the middlebox, 198.51.100.2 direct)
 //	{port}    KEEPTUNE_PORT    the port the clients connect to (4242)
 //	{listen}  KEEPTUNE_LISTEN  addr:port ([addr]:port for IPv6)
 //	{dir}     KEEPTUNE_DIR     a private directory for pid and log files, removed after the run

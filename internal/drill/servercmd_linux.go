@@ -466,7 +466,7 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 		e.logf("server: its sockets have no keepalive: TCP never tells it the clients vanished; watching up to %v for its own timeouts", time.Until(deadline).Round(time.Second))
 	}
 	// One look costs a few milliseconds for a handful of connections (the server's descriptor
-	// tables and one socket dump of its namespace), more for thousands.
+	// tables and one sock_diag lookup per connection), more for thousands.
 	floor := 25 * time.Millisecond
 	if len(w) > 100 {
 		floor = 100 * time.Millisecond
