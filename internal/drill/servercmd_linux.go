@@ -235,10 +235,8 @@ func (k *look) holds(inode uint32) bool {
 // connOf is what a look keeps of a socket.
 func connOf(s *sockets.Socket) serverConn {
 	c := serverConn{local: s.Local, peer: s.Peer, state: s.State, inode: s.Inode, ka: s.Keepalive, seen: time.Now()}
-	c.lastRecv = c.seen
-	if s.HasInfo {
-		c.lastRecv = c.seen.Add(-time.Duration(min(s.Info.LastDataRecv, s.Info.LastAckRecv)) * time.Millisecond)
-	}
+	age, _ := s.SinceReceived() // 0 without tcp_info: now
+	c.lastRecv = c.seen.Add(-age)
 	return c
 }
 

@@ -407,7 +407,16 @@ func (s *Socket) Idle() (time.Duration, bool) {
 // that moment, and the kernel keeps no timestamp of the FIN itself, so the real age is this or
 // longer. ok is false for other states or without tcp_info.
 func (s *Socket) CloseWaitAge() (time.Duration, bool) {
-	if s.State != StateCloseWait || !s.HasInfo {
+	if s.State != StateCloseWait {
+		return 0, false
+	}
+	return s.SinceReceived()
+}
+
+// SinceReceived is the time since anything (data or an ACK) was last received from the peer
+// (the shorter of tcpi_last_data_recv and tcpi_last_ack_recv); ok is false without tcp_info.
+func (s *Socket) SinceReceived() (time.Duration, bool) {
+	if !s.HasInfo {
 		return 0, false
 	}
 	return time.Duration(min(s.Info.LastDataRecv, s.Info.LastAckRecv)) * time.Millisecond, true
