@@ -79,6 +79,31 @@ func VersionAtLeast(have, want string) bool {
 	return true
 }
 
+// SeriesAtMost reports whether a server's version is known and belongs to the series of table
+// (the version a generated keyword table was read from) or an older one, comparing the first
+// parts numbers: SeriesAtMost("7.0.2", "7.0.15", 2) and SeriesAtMost("6.2", "7.0.15", 2) hold,
+// SeriesAtMost("7.2.0", "7.0.15", 2) and SeriesAtMost("", "7.0.15", 2) do not. A name such a
+// server's table lacks is one the server refuses; a later server may know it.
+func SeriesAtMost(have, table string, parts int) bool {
+	if have == "" {
+		return false
+	}
+	h, t := versionParts(have), versionParts(table)
+	for i := 0; i < parts; i++ {
+		var hv, tv int
+		if i < len(h) {
+			hv = h[i]
+		}
+		if i < len(t) {
+			tv = t[i]
+		}
+		if hv != tv {
+			return hv < tv
+		}
+	}
+	return true
+}
+
 func versionParts(v string) []int {
 	var out []int
 	for _, p := range strings.Split(v, ".") {

@@ -83,26 +83,11 @@ func init() {
 	sort.Strings(optionNames)
 }
 
-// judgeVersion says how an unknown keyword counts: an error when the server is known to be the
-// version the tables describe or older, a warning when it is unknown or newer (a later HAProxy
-// may have the keyword).
+// versionKnownOld says how an unknown keyword counts: an error when the server is known to be
+// of the series the tables describe (2.6) or older, a warning when it is unknown or newer (a
+// later HAProxy may have the keyword).
 func (p *parser) versionKnownOld() bool {
-	v := p.o.Version
-	if v == "" {
-		return false
-	}
-	return !configs.VersionAtLeast(v, nextMinor(keywordsVersion))
-}
-
-// nextMinor turns "2.6.12-1+deb12u4" into "2.7".
-func nextMinor(v string) string {
-	parts := strings.SplitN(v, ".", 3)
-	if len(parts) < 2 {
-		return v
-	}
-	var minor int
-	fmt.Sscanf(parts[1], "%d", &minor)
-	return fmt.Sprintf("%s.%d", parts[0], minor+1)
+	return configs.SeriesAtMost(p.o.Version, keywordsVersion, 2)
 }
 
 func (p *parser) warn(loc model.Location, format string, a ...any) {

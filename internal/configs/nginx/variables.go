@@ -17,6 +17,10 @@ import (
 // and refuses the configuration with `unknown "NAME" variable` for the first it cannot find.
 // nginx names no file or line; keeptune names the first directive that reads it.
 
+// variablesSeries is the nginx series builtinVariables were read from (variables_gen.go: 1.22.1):
+// a server of that series or older refuses any other name.
+const variablesSeries = "1.22"
+
 // variablesAddedAfter are variables of nginx versions after the table's (1.22), from nginx's
 // CHANGES: a configuration that reads one needs that version.
 var variablesAddedAfter = map[string]string{
@@ -239,8 +243,8 @@ func (v *validator) checkVariables(http *Directive) error {
 			}
 			return errAt(r.d, fmt.Sprintf("added in nginx %s; the server is %s", added, v.version), "unknown %q variable", r.name)
 		}
-		if uncertain || (v.version != "" && !configs.VersionAtLeast("1.22.999", v.version)) {
-			v.warn(r.d, "", "unknown variable $%s: no directive of this configuration defines it and nginx %s does not declare it; nginx refuses it (unknown \"%s\" variable) unless a module this configuration loads or a later nginx declares it", r.name, "1.22", r.name)
+		if uncertain || (v.version != "" && !configs.SeriesAtMost(v.version, variablesSeries, 2)) {
+			v.warn(r.d, "", "unknown variable $%s: no directive of this configuration defines it and nginx %s does not declare it; nginx refuses it (unknown \"%s\" variable) unless a module this configuration loads or a later nginx declares it", r.name, variablesSeries, r.name)
 			continue
 		}
 		hint := "nginx checks every variable once the http block is read: define it (set, map, geo) or use one nginx declares (nginx.org/en/docs/varindex.html)"

@@ -309,7 +309,7 @@ func (r *reader) connParams(section, value, file string, line int) error {
 		if slices.Contains(known, strings.ToLower(k)) {
 			continue
 		}
-		if r.version != "" && !configs.VersionAtLeast(r.version, paramsVersion+".999") {
+		if configs.SeriesAtMost(r.version, paramsVersion, 2) {
 			hint := fmt.Sprintf("PgBouncer %s takes %s", r.version, strings.Join(known, ", "))
 			near := configs.Nearest(strings.ToLower(k), known, false)
 			for _, n := range known {

@@ -474,7 +474,7 @@ func (r *reader) known(s *Setting) error {
 	}
 	sort.Strings(names)
 	near := configs.Nearest(s.Name, names, false)
-	older := r.version != "" && !configs.VersionAtLeast(r.version, nextMajor(paramsVersion))
+	older := configs.SeriesAtMost(r.version, paramsVersion, 1)
 	if near == "" && !older {
 		r.cfg.Warnings = append(r.cfg.Warnings, configs.Warning{Location: model.Location{File: s.File, Line: s.Line},
 			Message: fmt.Sprintf("%s: not one of PostgreSQL %s's; the server refuses it and does not start unless a later version has it (give --server-version)", msg, paramsVersion)})
@@ -485,10 +485,4 @@ func (r *reader) known(s *Setting) error {
 		pe.Hint = fmt.Sprintf("did you mean %q?", near)
 	}
 	return pe
-}
-
-// nextMajor turns "15.18" into "16".
-func nextMajor(v string) string {
-	major, _ := strconv.Atoi(strings.SplitN(v, ".", 2)[0])
-	return strconv.Itoa(major + 1)
 }

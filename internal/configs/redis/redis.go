@@ -390,7 +390,7 @@ func (r *reader) known(d *Directive) error {
 		return nil
 	}
 	near := configs.Nearest(d.Name, keyNames, false)
-	older := r.version != "" && !configs.VersionAtLeast(r.version, nextMinor(keysVersion))
+	older := configs.SeriesAtMost(r.version, keysVersion, 2)
 	if near == "" && !older {
 		r.cfg.Warnings = append(r.cfg.Warnings, configs.Warning{Location: model.Location{File: d.File, Line: d.Line},
 			Message: fmt.Sprintf("%q: not a directive of redis %s; redis refuses it (Bad directive or wrong number of arguments) and does not start, unless a later version has it (give --server-version)", d.Name, keysVersion)})
@@ -401,14 +401,4 @@ func (r *reader) known(d *Directive) error {
 		pe.Hint = fmt.Sprintf("did you mean %q?", near)
 	}
 	return pe
-}
-
-// nextMinor turns "7.0.15" into "7.1".
-func nextMinor(v string) string {
-	parts := strings.SplitN(v, ".", 3)
-	if len(parts) < 2 {
-		return v
-	}
-	minor, _ := strconv.Atoi(parts[1])
-	return parts[0] + "." + strconv.Itoa(minor+1)
 }
