@@ -23,8 +23,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -447,6 +449,10 @@ var removedParams = map[string]string{
 	"stats_temp_directory":              "15",
 }
 
+// paramNames are knownParams' names in order, for did-you-mean hints (built once, not for every
+// unknown name).
+var paramNames = slices.Sorted(maps.Keys(knownParams))
+
 // known checks a parameter name as PostgreSQL does when it reads the file ("unrecognized
 // configuration parameter", and the server does not start): a name with a dot is an
 // extension's placeholder and always accepted. An unknown name is an error for a near-miss or a
@@ -468,12 +474,7 @@ func (r *reader) known(s *Setting) error {
 		}
 		return &ParseError{File: s.File, Line: s.Line, Msg: msg, Hint: fmt.Sprintf("removed in PostgreSQL %s; the server is %s", since, r.version)}
 	}
-	names := make([]string, 0, len(knownParams))
-	for n := range knownParams {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	near := configs.Nearest(s.Name, names, false)
+	near := configs.Nearest(s.Name, paramNames, false)
 	older := configs.SeriesAtMost(r.version, paramsVersion, 1)
 	if near == "" && !older {
 		r.cfg.Warnings = append(r.cfg.Warnings, configs.Warning{Location: model.Location{File: s.File, Line: s.Line},
