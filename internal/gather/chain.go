@@ -29,14 +29,20 @@ func newConfigReader(root string) *configReader {
 
 // found reads a discovered file.
 func (r *configReader) found(f configs.Found) (*configs.Config, error) {
-	if c, ok := r.byAbs[f.Path]; ok {
+	return r.once(f.Path, func() (*configs.Config, error) { return configs.ReadFound(r.root, f) })
+}
+
+// once returns the configuration (or the error) read for abs, reading it with read the first
+// time.
+func (r *configReader) once(abs string, read func() (*configs.Config, error)) (*configs.Config, error) {
+	if c, ok := r.byAbs[abs]; ok {
 		return c, nil
 	}
-	if err, ok := r.errs[f.Path]; ok {
+	if err, ok := r.errs[abs]; ok {
 		return nil, err
 	}
-	c, err := configs.ReadFound(r.root, f)
-	r.remember(f.Path, c, err)
+	c, err := read()
+	r.remember(abs, c, err)
 	return c, err
 }
 
@@ -50,17 +56,9 @@ func (r *configReader) named(hop, path string) (*configs.Config, error) {
 			return nil, err
 		}
 	}
-	c, ok := r.byAbs[abs]
-	if !ok {
-		if err, ok := r.errs[abs]; ok {
-			return nil, err
-		}
-		var err error
-		if c, err = r.parse(abs); err != nil || c == nil {
-			r.remember(abs, c, err)
-			return c, err
-		}
-		r.remember(abs, c, nil)
+	c, err := r.once(abs, func() (*configs.Config, error) { return r.parse(abs) })
+	if err != nil || c == nil {
+		return c, err
 	}
 	if c.Origin == "" {
 		c.Origin = "named by chain hop " + hop
