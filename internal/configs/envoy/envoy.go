@@ -596,16 +596,8 @@ func (c *Config) listenerKeepalive(l *Listener) model.KeepaliveSettings {
 // route (or TCP proxy) sends to, else the first cluster.
 func (c *Config) MainCluster() (*Cluster, *Route) {
 	if l := c.mainListener(); l != nil {
-		name := l.TCPProxyCluster
-		var route *Route
-		if l.HCM && len(l.Routes) > 0 {
-			route = l.Routes[0]
-			name = route.Cluster
-		}
-		for _, cl := range c.Clusters {
-			if cl.Name == name {
-				return cl, route
-			}
+		if cl, route := c.target(l); cl != nil {
+			return cl, route
 		}
 	}
 	if len(c.Clusters) > 0 {
@@ -674,14 +666,20 @@ func (c *Config) ClusterSide(cl *Cluster, route *Route) *model.Side {
 	return s
 }
 
-// cluster returns the cluster of a name, nil when there is none.
-func (c *Config) cluster(name string) *Cluster {
+// target is the cluster a listener sends to, its first route's or its TCP proxy's (nil when no
+// cluster has that name), with that route (nil for a TCP proxy).
+func (c *Config) target(l *Listener) (*Cluster, *Route) {
+	name, route := l.TCPProxyCluster, (*Route)(nil)
+	if l.HCM && len(l.Routes) > 0 {
+		route = l.Routes[0]
+		name = route.Cluster
+	}
 	for _, cl := range c.Clusters {
 		if cl.Name == name {
-			return cl
+			return cl, route
 		}
 	}
-	return nil
+	return nil, route
 }
 
 // ListenerSides are every listener (with its own downstream side, and the upstream side of the
@@ -695,12 +693,7 @@ func (c *Config) ListenerSides() []configs.Listener {
 		if l.Address != "" {
 			cl.Addresses = []string{l.Address}
 		}
-		target, route := l.TCPProxyCluster, (*Route)(nil)
-		if l.HCM && len(l.Routes) > 0 {
-			route = l.Routes[0]
-			target = route.Cluster
-		}
-		if up := c.cluster(target); up != nil {
+		if up, route := c.target(l); up != nil {
 			cl.Upstream = c.ClusterSide(up, route)
 		}
 		if l.HCM && len(l.Routes) == 0 && l.Answers > 0 {
