@@ -60,13 +60,13 @@ func (h HTTPRace) PerThousand() float64 {
 	return round3(1000 * float64(h.Failures()) / float64(h.Requests))
 }
 
-// raceCase is one case of http-keepalive-race: the backend's idle timeout and the idle gaps
-// before each request, in lab time.
+// raceCase is one case of http-keepalive-race: the backend's and the pool's idle timeouts and
+// the idle gaps before each request, in lab time.
 type raceCase struct {
-	name    string
-	backend time.Duration
-	gaps    []time.Duration
-	ref     bool
+	name          string
+	backend, pool time.Duration
+	gaps          []time.Duration
+	ref           bool
 }
 
 // raceCases are the cases the drill runs, in order: the configuration as given, and (when the
@@ -77,6 +77,7 @@ func raceCases(o Options) []raceCase {
 	cases := []raceCase{{
 		name:    fmt.Sprintf("%s: backend idle %v, pool idle %v (as configured)", o.Proxy, o.BackendIdle, o.PoolIdle),
 		backend: b,
+		pool:    p,
 		gaps:    raceGaps(o.Requests, b-raceBelow, min(b+raceSpan, p-raceBelow/2)),
 	}}
 	if b <= p {
@@ -85,7 +86,7 @@ func raceCases(o Options) []raceCase {
 		// timeout (where the proxy gives its connections up) to past the fixed backend's.
 		gaps := append(raceGaps(o.Requests/2, b-raceBelow, min(b+raceSpan, p-raceBelow/2)),
 			raceGaps(o.Requests-o.Requests/2, p-raceBelow, fix/n+raceSpan/2)...)
-		cases = append(cases, raceCase{fmt.Sprintf("%s: the fix: backend idle %v above pool idle %v", o.Proxy, fix, o.PoolIdle), fix / n, gaps, true})
+		cases = append(cases, raceCase{fmt.Sprintf("%s: the fix: backend idle %v above pool idle %v", o.Proxy, fix, o.PoolIdle), fix / n, p, gaps, true})
 	}
 	return cases
 }

@@ -25,11 +25,9 @@ import (
 // above the pool's), each through a real proxy in the middlebox, a backend in the server and
 // the load generator in the client.
 func runHTTPRace(ctx context.Context, e *env) ([]Run, error) {
-	p := e.opts.PoolIdle / time.Duration(e.opts.TimeScale)
-	cases := raceCases(e.opts)
 	var runs []Run
-	for _, c := range cases {
-		r, err := raceOnce(ctx, e, c.name, c.backend, p, c.gaps)
+	for _, c := range raceCases(e.opts) {
+		r, err := raceOnce(ctx, e, c.name, c.backend, c.pool, c.gaps)
 		if r != nil {
 			r.Reference = c.ref
 			runs = append(runs, *r)
