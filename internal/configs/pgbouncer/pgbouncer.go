@@ -268,8 +268,7 @@ func (r *reader) file(p string, data []byte) error {
 // else is "unrecognized connection parameter" or "unrecognized user parameter", and PgBouncer
 // does not start). Later versions take more (reserve_pool_size, load_balance_hosts,
 // max_db_client_connections, auth_dbname, per-user pool_size, ...), which keeptune does not list
-// by version:
-// it names them as needing a later PgBouncer.
+// by version: it names them as needing a later PgBouncer.
 var (
 	databaseParams = []string{
 		"dbname", "host", "port", "user", "password", "auth_user", "pool_size",
