@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -403,4 +404,47 @@ func sockMem(c syscall.Conn) int64 {
 		}
 	})
 	return total
+}
+
+// connectClients dials n connections from the lab's client to addr, 32 at a time (keepalive
+// off: zombie-flood's and --server-cmd's clients are about to vanish), and calls each with every
+// connection as it opens (from several goroutines at once). It stops at the first error of a
+// dial or of each and returns it; lab.Dial has made the lab's Close close every connection.
+func connectClients(ctx context.Context, l *lab.Lab, addr netip.AddrPort, n int, each func(*net.TCPConn) error) error {
+	jobs := make(chan struct{})
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	failed := func() bool { mu.Lock(); defer mu.Unlock(); return firstErr != nil }
+	for range min(n, 32) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				c, err := l.Dial(ctx, l.Client, dialer(nil), addr)
+				if err == nil {
+					err = each(c)
+				}
+				if err != nil {
+					mu.Lock()
+					firstErr = cmp.Or(firstErr, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for range n {
+		if ctx.Err() != nil || failed() {
+			break
+		}
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return firstErr
 }

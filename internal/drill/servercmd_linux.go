@@ -2,7 +2,6 @@ package drill
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -321,53 +320,32 @@ func runServerCmd(ctx context.Context, e *env, scenario string, n int) ([]Run, e
 		mu       sync.Mutex
 		clients  []*net.TCPConn
 		closedBy int
-		dialErr  error
 	)
-	jobs := make(chan struct{})
-	var wg sync.WaitGroup
-	for range min(n, 32) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 4096)
-			for range jobs {
-				c, err := l.Dial(ctx, l.Client, dialer(nil), target)
-				if err == nil && len(send) > 0 {
-					if _, err = c.Write(send); err == nil {
-						c.SetReadDeadline(time.Now().Add(2 * time.Second))
-						_, rerr := c.Read(buf)
-						c.SetReadDeadline(time.Time{})
-						var ne net.Error
-						if rerr != nil && !(errors.As(rerr, &ne) && ne.Timeout()) {
-							mu.Lock()
-							closedBy++
-							mu.Unlock()
-						}
-					}
-				}
+	err = connectClients(ctx, l, target, n, func(c *net.TCPConn) error {
+		if len(send) > 0 {
+			if _, err := c.Write(send); err != nil {
+				return err
+			}
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			_, rerr := c.Read(make([]byte, 4096)) // the first part of the answer
+			c.SetReadDeadline(time.Time{})
+			var ne net.Error
+			if rerr != nil && !(errors.As(rerr, &ne) && ne.Timeout()) {
 				mu.Lock()
-				if err != nil {
-					dialErr = cmp.Or(dialErr, err)
-				} else {
-					clients = append(clients, c) // lab.Dial made the lab's Close close it
-				}
+				closedBy++
 				mu.Unlock()
 			}
-		}()
-	}
-	for range n {
-		if ctx.Err() != nil {
-			break
 		}
-		jobs <- struct{}{}
-	}
-	close(jobs)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if dialErr != nil {
-		return nil, fmt.Errorf("--server-cmd: connect to %v: %w; the server's output:\n%s", target, dialErr, sp.output())
+		mu.Lock()
+		clients = append(clients, c)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("--server-cmd: connect to %v: %w; the server's output:\n%s", target, err, sp.output())
 	}
 	if closedBy == n {
 		return nil, fmt.Errorf("--server-cmd: the server closed every connection right after answering (HTTP/1.0, or no keep-alive?): there is nothing left for vanishing clients to leak; its output:\n%s", sp.output())

@@ -141,38 +141,12 @@ func zombieOnce(ctx context.Context, e *env, s Settings) (*Run, error) {
 
 	// Connect the clients (keepalive off: they are about to vanish anyway).
 	e.logf("zombie-flood: connecting %d clients", n)
-	jobs := make(chan struct{})
-	var dialErr atomic.Value
-	var wg sync.WaitGroup
 	req := bytes.Repeat([]byte("x"), requestSize)
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range jobs {
-				c, err := l.Dial(ctx, l.Client, dialer(nil), addr)
-				if err == nil {
-					_, err = c.Write(req)
-				}
-				if err != nil {
-					dialErr.CompareAndSwap(nil, err)
-				}
-			}
-		}()
-	}
-	for range n {
-		if ctx.Err() != nil || dialErr.Load() != nil {
-			break
+	if err := connectClients(ctx, l, addr, n, func(c *net.TCPConn) error { _, err := c.Write(req); return err }); err != nil {
+		if ctx.Err() != nil {
+			return nil, err
 		}
-		jobs <- struct{}{}
-	}
-	close(jobs)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if v := dialErr.Load(); v != nil {
-		return nil, fmt.Errorf("zombie-flood: connect clients: %w", v.(error))
+		return nil, fmt.Errorf("zombie-flood: connect clients: %w", err)
 	}
 	for deadline := time.Now().Add(30 * time.Second); requests.Load() < int64(n); {
 		if time.Now().After(deadline) {
