@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 )
@@ -63,20 +64,7 @@ func editDistance(a, b string) int {
 // VersionAtLeast compares dotted versions numerically ("1.25.1" >= "1.25.0", "2.10" > "2.9");
 // a suffix after the numbers ("2.6.12-1", "15.4 (Debian)") is ignored.
 func VersionAtLeast(have, want string) bool {
-	h, w := versionParts(have), versionParts(want)
-	for i := 0; i < len(w) || i < len(h); i++ {
-		var hv, wv int
-		if i < len(h) {
-			hv = h[i]
-		}
-		if i < len(w) {
-			wv = w[i]
-		}
-		if hv != wv {
-			return hv > wv
-		}
-	}
-	return true
+	return compareVersions(have, want, -1) >= 0
 }
 
 // SeriesAtMost reports whether a server's version is known and belongs to the series of table
@@ -85,23 +73,28 @@ func VersionAtLeast(have, want string) bool {
 // SeriesAtMost("7.2.0", "7.0.15", 2) and SeriesAtMost("", "7.0.15", 2) do not. A name such a
 // server's table lacks is one the server refuses; a later server may know it.
 func SeriesAtMost(have, table string, parts int) bool {
-	if have == "" {
-		return false
+	return have != "" && compareVersions(have, table, parts) <= 0
+}
+
+// compareVersions compares the first n numbers of two dotted versions (all of them when n < 0),
+// a missing number counting as 0: -1, 0 or +1.
+func compareVersions(a, b string, n int) int {
+	x, y := versionParts(a), versionParts(b)
+	if n < 0 {
+		n = max(len(x), len(y))
 	}
-	h, t := versionParts(have), versionParts(table)
-	for i := 0; i < parts; i++ {
-		var hv, tv int
-		if i < len(h) {
-			hv = h[i]
+	at := func(v []int, i int) int {
+		if i < len(v) {
+			return v[i]
 		}
-		if i < len(t) {
-			tv = t[i]
-		}
-		if hv != tv {
-			return hv < tv
+		return 0
+	}
+	for i := 0; i < n; i++ {
+		if c := cmp.Compare(at(x, i), at(y, i)); c != 0 {
+			return c
 		}
 	}
-	return true
+	return 0
 }
 
 func versionParts(v string) []int {

@@ -35,3 +35,18 @@ func TestSeriesAtMost(t *testing.T) {
 		}
 	}
 }
+
+func TestVersionAtLeast(t *testing.T) {
+	for _, c := range []struct {
+		have, want string
+		ok         bool
+	}{
+		{"1.25.1", "1.25.0", true}, {"1.25.0", "1.25.1", false}, {"2.10", "2.9", true}, {"2.9", "2.10", false},
+		{"2.6.12-1+deb12u4", "2.6.12", true}, {"15.4 (Debian)", "15.5", false}, {"1.22", "1.22.0", true},
+		{"1.22", "1.22.1", false}, {"1.22.0", "1.22", true},
+	} {
+		if got := VersionAtLeast(c.have, c.want); got != c.ok {
+			t.Errorf("VersionAtLeast(%q, %q) = %v, want %v", c.have, c.want, got, c.ok)
+		}
+	}
+}
